@@ -1,0 +1,138 @@
+// The agent's configuration: typed values, defaults and the rules that reject a bad file (exit 78).
+// Fixes the reference: `verify` defaults to true, an unparsable bool is an error, ids and keys are checked
+// so they can never break the Authorization header. Never logs or echoes the key.
+import { readFileSync } from "node:fs";
+import { isAbsolute } from "node:path";
+import { ConfigError } from "./errors.ts";
+import type { IniSections } from "./ini.ts";
+
+export interface AgentConfig {
+  /** Console base URL without a trailing slash, e.g. `https://console.example.com`. */
+  serverUrl: string;
+  id: string;
+  key: string;
+  ssl: { verify: boolean; caCert: string | undefined };
+  debug: boolean;
+  dataDir: string;
+  /** A path, or "-" for stderr. */
+  logFile: string;
+  pidFile: string;
+  /** The file the values came from (for messages). */
+  source: string;
+}
+
+export const DEFAULT_PATHS = {
+  dataDir: "/var/lib/alpamon",
+  logFile: "/var/log/alpamon/alpamon.log",
+  pidFile: "/run/alpamon/alpamon.pid",
+} as const;
+
+const TRUE_WORDS = new Set(["1", "t", "true", "yes", "y", "on"]);
+const FALSE_WORDS = new Set(["0", "f", "false", "no", "n", "off"]);
+
+/** Parses the go-ini bool spellings (any letter case). Undefined for anything else. */
+export function parseBool(text: string): boolean | undefined {
+  const word = text.trim().toLowerCase();
+  if (TRUE_WORDS.has(word)) return true;
+  if (FALSE_WORDS.has(word)) return false;
+  return undefined;
+}
+
+/** Server ids are UUIDs in practice; anything header-safe and short is accepted. */
+const ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+/** Printable ASCII without quote or backslash, so `key="<key>"` needs no escaping. */
+const KEY_PATTERN = /^[\x21\x23-\x5b\x5d-\x7e]{1,512}$/;
+
+export function validateServerUrl(raw: string, where: { file?: string; key: string }): string {
+  const value = raw.trim();
+  if (value === "") throw new ConfigError(where.file, where.key, "is empty; set it to the console URL, e.g. https://console.example.com");
+  if (!/^https?:\/\//.test(value)) {
+    throw new ConfigError(where.file, where.key, `must start with http:// or https:// (got ${JSON.stringify(value)})`);
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(where.file, where.key, `is not a valid URL: ${JSON.stringify(value)}`);
+  }
+  if (url.username || url.password) throw new ConfigError(where.file, where.key, "must not contain a user name or password");
+  if (url.search || url.hash) throw new ConfigError(where.file, where.key, "must not contain a query string or fragment");
+  if (/[\s"]/.test(value)) throw new ConfigError(where.file, where.key, "must not contain spaces or quotes");
+  return value.replace(/\/+$/, "");
+}
+
+export function validateId(raw: string, where: { file?: string; key: string }): string {
+  const value = raw.trim();
+  if (value === "") throw new ConfigError(where.file, where.key, "is empty; set it to this server's id from the console");
+  if (!ID_PATTERN.test(value)) {
+    throw new ConfigError(where.file, where.key, "may contain only letters, digits, '.', '_' and '-' (at most 128)");
+  }
+  return value;
+}
+
+export function validateKey(raw: string, where: { file?: string; key: string }): string {
+  const value = raw.trim();
+  if (value === "") throw new ConfigError(where.file, where.key, "is empty; set it to this server's key from the console");
+  if (!KEY_PATTERN.test(value)) {
+    // The value itself is never echoed: it is a secret.
+    throw new ConfigError(where.file, where.key, "may contain only printable ASCII without spaces, quotes or backslashes (at most 512)");
+  }
+  return value;
+}
+
+export function validateBool(raw: string | undefined, fallback: boolean, where: { file?: string; key: string }): boolean {
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = parseBool(raw);
+  if (value === undefined) {
+    throw new ConfigError(where.file, where.key, `is not a boolean (got ${JSON.stringify(raw)}; use true or false)`);
+  }
+  return value;
+}
+
+export function validateCaCert(raw: string | undefined, where: { file?: string; key: string }): string | undefined {
+  const value = raw?.trim() ?? "";
+  if (value === "") return undefined;
+  let text: string;
+  try {
+    text = readFileSync(value, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "unreadable";
+    throw new ConfigError(where.file, where.key, `cannot read ${value} (${code})`);
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new ConfigError(where.file, where.key, `${value} holds no PEM certificate`);
+  }
+  return value;
+}
+
+function validatePath(raw: string | undefined, fallback: string, where: { file?: string; key: string }, allowDash = false): string {
+  const value = raw?.trim() ?? "";
+  if (value === "") return fallback;
+  if (allowDash && value === "-") return value;
+  if (!isAbsolute(value)) throw new ConfigError(where.file, where.key, `must be an absolute path (got ${JSON.stringify(value)})`);
+  return value;
+}
+
+/** Turns parsed INI sections into a validated config; throws ConfigError on the first problem. */
+export function configFromSections(sections: IniSections, file: string): AgentConfig {
+  const server = sections.server ?? {};
+  const ssl = sections.ssl ?? {};
+  const logging = sections.logging ?? {};
+  const agent = sections.agent ?? {};
+  const at = (section: string, key: string) => ({ file, key: `[${section}] ${key}` });
+
+  return {
+    serverUrl: validateServerUrl(server.url ?? "", at("server", "url")),
+    id: validateId(server.id ?? "", at("server", "id")),
+    key: validateKey(server.key ?? "", at("server", "key")),
+    ssl: {
+      verify: validateBool(ssl.verify, true, at("ssl", "verify")),
+      caCert: validateCaCert(ssl.ca_cert, at("ssl", "ca_cert")),
+    },
+    debug: validateBool(logging.debug, false, at("logging", "debug")),
+    dataDir: validatePath(agent.data_dir, DEFAULT_PATHS.dataDir, at("agent", "data_dir")),
+    logFile: validatePath(agent.log_file, DEFAULT_PATHS.logFile, at("agent", "log_file"), true),
+    pidFile: validatePath(agent.pid_file, DEFAULT_PATHS.pidFile, at("agent", "pid_file")),
+    source: file,
+  };
+}

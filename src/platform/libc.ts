@@ -1,0 +1,27 @@
+// The few libc calls Bun does not expose (flock, execve), loaded once through bun:ffi when first needed.
+// Never called with console data; callers in platform/ and exec/ own the arguments.
+import { dlopen, FFIType } from "bun:ffi";
+
+const symbols = {
+  flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+  execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+} as const;
+
+type Libc = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
+
+let loaded: Libc | null | undefined;
+
+/** libc's symbols, or null where libc.so.6 cannot be loaded (e.g. musl); callers then degrade. */
+export function libc(): Libc | null {
+  if (loaded !== undefined) return loaded;
+  try {
+    loaded = dlopen("libc.so.6", symbols).symbols;
+  } catch {
+    loaded = null;
+  }
+  return loaded;
+}
+
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
