@@ -1,10 +1,133 @@
-// CLI wiring (commander) only: parses flags and calls into the modules. Being replaced by the full CLI.
+// CLI wiring (commander) only: parses flags and calls into the modules. Every failure becomes one clear
+// line on stderr and an exit code: 0 success, 78 configuration error, 1 anything else. Never a stack trace.
+import { Command, CommanderError, Option } from "commander";
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline/promises";
+import { runAgent } from "./agent.ts";
+import { ConfigError, EX_CONFIG } from "./config/errors.ts";
+import { loadConfig, SYSTEM_CONFIG_PATH } from "./config/load.ts";
+import { runSetup, setupInputFromEnv } from "./config/setup.ts";
+import { LogHub, stderrSink } from "./log/logger.ts";
+import { runOnce } from "./metrics/once-command.ts";
+import { AlreadyRunningError } from "./platform/pidfile.ts";
 import { VERSION } from "./version.ts";
 
-export async function runCli(argv: string[]): Promise<number> {
-  if (argv[0] === "version" || argv[0] === "--version") {
-    console.log(`alpamon ${VERSION}`);
-    return 0;
+class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
   }
+}
+
+function fail(err: unknown): number {
+  if (err instanceof ExitCode) return err.code;
+  if (err instanceof ConfigError) {
+    process.stderr.write(`alpamon: config error: ${err.message}\n`);
+    return EX_CONFIG;
+  }
+  if (err instanceof AlreadyRunningError) {
+    process.stderr.write(`alpamon: ${err.message}\n`);
+    return 1;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`alpamon: ${message.split("\n")[0]}\n`);
   return 1;
+}
+
+async function askYesNo(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question(`${question} [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+function readKeyFile(path: string): string {
+  try {
+    return readFileSync(path === "-" ? "/dev/stdin" : path, "utf8").trim();
+  } catch (err) {
+    throw new ConfigError("setup", "--key-file", `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+}
+
+function buildProgram(): Command {
+  const program = new Command("alpamon")
+    .description("Secure server agent for the Alpacon console")
+    .addHelpCommand(true)
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith("error:") ? `alpamon: ${text}` : text) })
+    .option("-c, --config <file>", "config file (default: $ALPAMON_CONFIG, /etc/alpamon/alpamon.conf, ~/.alpamon.conf)")
+    .option("--once", "take one metric sample over about one second, print it and exit (needs no config)")
+    .option("--json", "with --once: print the sample as one JSON object")
+    .addOption(new Option("--data-dir <dir>", "with --once: state directory to record the sample in").default(undefined))
+    .option("-V, --version", "print the version")
+    .action(async (opts: { config?: string; once?: boolean; json?: boolean; dataDir?: string; version?: boolean }) => {
+      if (opts.version) {
+        console.log(`alpamon ${VERSION}`);
+        return;
+      }
+      if (opts.json && !opts.once) throw new ConfigError(undefined, "--json", "only works together with --once");
+      if (opts.dataDir && !opts.once) throw new ConfigError(undefined, "--data-dir", "only works together with --once");
+      if (opts.once) {
+        await runOnce({ json: !!opts.json, dataDir: opts.dataDir });
+        return;
+      }
+      const config = loadConfig({ explicitPath: opts.config });
+      const code = await runAgent(config, new LogHub(stderrSink));
+      if (code !== 0) throw new ExitCode(code);
+    });
+
+  program
+    .command("version")
+    .description("print the version")
+    .action(() => {
+      console.log(`alpamon ${VERSION}`);
+    });
+
+  program
+    .command("setup")
+    .description("write the config file from ALPACON_URL, PLUGIN_ID, PLUGIN_KEY, ALPACON_SSL_VERIFY, ALPACON_CA_CERT, PLUGIN_DEBUG or flags")
+    .option("--url <url>", "console URL (ALPACON_URL)")
+    .option("--id <id>", "server id (PLUGIN_ID)")
+    .option("--key-file <file>", "file holding the server key, or - for stdin (PLUGIN_KEY); keys never go on the command line")
+    .option("--ssl-verify <bool>", "verify the console's TLS certificate (ALPACON_SSL_VERIFY, default true)")
+    .option("--ca-cert <file>", "CA bundle for the console (ALPACON_CA_CERT)")
+    .option("--debug <bool>", "debug logging (PLUGIN_DEBUG, default false)")
+    .option("--config <file>", "where to write", SYSTEM_CONFIG_PATH)
+    .option("--force", "replace an existing config file without asking")
+    .action(async (opts: Record<string, string | boolean | undefined>) => {
+      const key = typeof opts.keyFile === "string" ? readKeyFile(opts.keyFile) : undefined;
+      const input = setupInputFromEnv(process.env, {
+        url: opts.url as string | undefined,
+        id: opts.id as string | undefined,
+        key,
+        sslVerify: opts.sslVerify as string | undefined,
+        caCert: opts.caCert as string | undefined,
+        debug: opts.debug as string | undefined,
+      });
+      console.log("Starting alpamon setup...");
+      await runSetup(input, {
+        target: opts.config as string,
+        force: !!opts.force,
+        confirmOverwrite: process.stdin.isTTY ? () => askYesNo("Overwrite it with a new configuration?") : undefined,
+      });
+    });
+
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version output are successes; usage errors were already printed as one line.
+      return err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.help" ? 0 : 1;
+    }
+    return fail(err);
+  }
 }

@@ -1,0 +1,83 @@
+// The composition root: builds every part of the agent from the config, starts them in order, and stops
+// them in reverse on a signal, `quit` or `restart`. The only place that knows how the parts fit together.
+import type { AgentConfig } from "./config/schema.ts";
+import { openStateDb, stateDbPath, type StateDb } from "./db/open.ts";
+import { reexec } from "./exec/reexec.ts";
+import { LogHub, RotatingFileSink, stderrSink, type Logger } from "./log/logger.ts";
+import { Lifecycle } from "./platform/lifecycle.ts";
+import { PidFile } from "./platform/pidfile.ts";
+import { VERSION } from "./version.ts";
+
+/** Something the agent starts and later stops; stop must be safe to call even if start failed half-way. */
+export interface Part {
+  name: string;
+  start(): Promise<void> | void;
+  stop(): Promise<void> | void;
+}
+
+export interface AgentContext {
+  config: AgentConfig;
+  log: Logger;
+  hub: LogHub;
+  lifecycle: Lifecycle;
+  state: StateDb;
+}
+
+/** Builds the parts in start order. Later capabilities append theirs here. */
+function buildParts(_ctx: AgentContext): Part[] {
+  return [];
+}
+
+async function stopAll(parts: Part[], log: Logger): Promise<void> {
+  for (const part of [...parts].reverse()) {
+    try {
+      await part.stop();
+    } catch (err) {
+      log.error("stopping a part failed", { part: part.name, error: err });
+    }
+  }
+}
+
+/** Runs the agent in the foreground until it is told to stop. Returns the process exit code. */
+export async function runAgent(config: AgentConfig, hub: LogHub): Promise<number> {
+  hub.level = config.debug ? "debug" : "info";
+  if (config.logFile !== "-") hub.setSink(new RotatingFileSink(config.logFile));
+  else hub.setSink(stderrSink);
+  const log = hub.logger();
+  const lifecycle = new Lifecycle();
+  const untrap = lifecycle.trapSignals();
+
+  const pid = PidFile.acquire(config.pidFile);
+  let state: StateDb | undefined;
+  let parts: Part[] = [];
+  try {
+    log.info(`Starting alpamon (version: ${VERSION})`, { config: config.source, pid: process.pid });
+    state = openStateDb(stateDbPath(config.dataDir));
+    parts = buildParts({ config, log, hub, lifecycle, state });
+    for (const part of parts) {
+      if (lifecycle.stopReason) break;
+      await part.start();
+    }
+    log.info("alpamon initialized and running");
+    const reason = await lifecycle.stopped;
+    log.info("shutting down", { reason: reason.kind, ...(reason.kind === "signal" ? { signal: reason.signal } : {}) });
+  } finally {
+    await stopAll(parts, log);
+    state?.close();
+    untrap();
+    pid.release();
+  }
+
+  if (lifecycle.stopReason?.kind === "restart") {
+    log.info("restarting in place");
+    hub.close();
+    const failure = reexec();
+    hub.setSink(config.logFile === "-" ? stderrSink : new RotatingFileSink(config.logFile));
+    hub.logger().error("restart failed; exiting so the service manager starts a fresh agent", { error: failure });
+    hub.close();
+    return 1;
+  }
+  log.info("Bye.");
+  hub.close();
+  return 0;
+}
