@@ -46,6 +46,10 @@ export async function runAgent(config: AgentConfig, hub: LogHub): Promise<number
   const log = hub.logger();
   const lifecycle = new Lifecycle();
   const untrap = lifecycle.trapSignals();
+  // A bug in one part must never take the agent down: log it and keep serving.
+  const onUnhandled = (err: unknown) => log.error("unhandled error (agent keeps running)", { error: err });
+  process.on("unhandledRejection", onUnhandled);
+  process.on("uncaughtException", onUnhandled);
 
   const pid = PidFile.acquire(config.pidFile);
   let state: StateDb | undefined;
@@ -65,6 +69,8 @@ export async function runAgent(config: AgentConfig, hub: LogHub): Promise<number
     await stopAll(parts, log);
     state?.close();
     untrap();
+    process.off("unhandledRejection", onUnhandled);
+    process.off("uncaughtException", onUnhandled);
     pid.release();
   }
 

@@ -18,6 +18,9 @@ class ExitCode extends Error {
   }
 }
 
+/** A flag combination that makes no sense; exit 1 like commander's own usage errors. */
+class UsageError extends Error {}
+
 function fail(err: unknown): number {
   if (err instanceof ExitCode) return err.code;
   if (err instanceof ConfigError) {
@@ -55,6 +58,7 @@ function buildProgram(): Command {
   const program = new Command("alpamon")
     .description("Secure server agent for the Alpacon console")
     .addHelpCommand(true)
+    .enablePositionalOptions()
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith("error:") ? `alpamon: ${text}` : text) })
@@ -68,8 +72,8 @@ function buildProgram(): Command {
         console.log(`alpamon ${VERSION}`);
         return;
       }
-      if (opts.json && !opts.once) throw new ConfigError(undefined, "--json", "only works together with --once");
-      if (opts.dataDir && !opts.once) throw new ConfigError(undefined, "--data-dir", "only works together with --once");
+      if (opts.json && !opts.once) throw new UsageError("--json only works together with --once");
+      if (opts.dataDir && !opts.once) throw new UsageError("--data-dir only works together with --once");
       if (opts.once) {
         await runOnce({ json: !!opts.json, dataDir: opts.dataDir });
         return;
