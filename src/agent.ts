@@ -7,6 +7,7 @@ import { LogHub, RotatingFileSink, stderrSink, type Logger } from "./log/logger.
 import { Lifecycle } from "./platform/lifecycle.ts";
 import { PidFile } from "./platform/pidfile.ts";
 import { VERSION } from "./version.ts";
+import { consoleParts } from "./console/link.ts";
 
 /** Something the agent starts and later stops; stop must be safe to call even if start failed half-way. */
 export interface Part {
@@ -24,8 +25,8 @@ export interface AgentContext {
 }
 
 /** Builds the parts in start order. Later capabilities append theirs here. */
-function buildParts(_ctx: AgentContext): Part[] {
-  return [];
+function buildParts(ctx: AgentContext): Part[] {
+  return consoleParts(ctx);
 }
 
 async function stopAll(parts: Part[], log: Logger): Promise<void> {

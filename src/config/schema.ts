@@ -17,6 +17,8 @@ export interface AgentConfig {
   /** A path, or "-" for stderr. */
   logFile: string;
   pidFile: string;
+  /** Caps of the durable outbox: rows and bytes of queued console-bound requests. */
+  outbox: { maxRows: number; maxBytes: number };
   /** The file the values came from (for messages). */
   source: string;
 }
@@ -26,6 +28,8 @@ export const DEFAULT_PATHS = {
   logFile: "/var/log/alpamon/alpamon.log",
   pidFile: "/run/alpamon/alpamon.pid",
 } as const;
+
+export const DEFAULT_OUTBOX = { maxRows: 50_000, maxBytes: 64 * 1024 * 1024 } as const;
 
 const TRUE_WORDS = new Set(["1", "t", "true", "yes", "y", "on"]);
 const FALSE_WORDS = new Set(["0", "f", "false", "no", "n", "off"]);
@@ -113,6 +117,15 @@ function validatePath(raw: string | undefined, fallback: string, where: { file?:
   return value;
 }
 
+function validatePositiveInt(raw: string | undefined, fallback: number, where: { file?: string; key: string }): number {
+  const value = raw?.trim() ?? "";
+  if (value === "") return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new ConfigError(where.file, where.key, `must be a positive whole number (got ${JSON.stringify(raw)})`);
+  }
+  return Number(value);
+}
+
 /** Turns parsed INI sections into a validated config; throws ConfigError on the first problem. */
 export function configFromSections(sections: IniSections, file: string): AgentConfig {
   const server = sections.server ?? {};
@@ -133,6 +146,10 @@ export function configFromSections(sections: IniSections, file: string): AgentCo
     dataDir: validatePath(agent.data_dir, DEFAULT_PATHS.dataDir, at("agent", "data_dir")),
     logFile: validatePath(agent.log_file, DEFAULT_PATHS.logFile, at("agent", "log_file"), true),
     pidFile: validatePath(agent.pid_file, DEFAULT_PATHS.pidFile, at("agent", "pid_file")),
+    outbox: {
+      maxRows: validatePositiveInt(agent.outbox_max_rows, DEFAULT_OUTBOX.maxRows, at("agent", "outbox_max_rows")),
+      maxBytes: validatePositiveInt(agent.outbox_max_bytes, DEFAULT_OUTBOX.maxBytes, at("agent", "outbox_max_bytes")),
+    },
     source: file,
   };
 }

@@ -65,6 +65,7 @@ describe("loading and validation", () => {
     expect(config.dataDir).toBe("/var/lib/alpamon");
     expect(config.logFile).toBe("/var/log/alpamon/alpamon.log");
     expect(config.pidFile).toBe("/run/alpamon/alpamon.pid");
+    expect(config.outbox).toEqual({ maxRows: 50_000, maxBytes: 64 * 1024 * 1024 });
   });
 
   test("[agent] paths are read, and log_file '-' means stderr", () => {
@@ -84,6 +85,8 @@ describe("loading and validation", () => {
     ["missing key", GOOD.replace(/^key = .*$/m, ""), /\[server\] key: is empty/],
     ["quote in key", GOOD.replace(/^key = .*$/m, 'key = ab"c'), /\[server\] key: may contain only/],
     ["relative data_dir", GOOD + "[agent]\ndata_dir = state\n", /\[agent\] data_dir: must be an absolute path/],
+    ["a zero outbox cap", GOOD + "[agent]\noutbox_max_rows = 0\n", /\[agent\] outbox_max_rows: must be a positive whole number/],
+    ["a fractional byte cap", GOOD + "[agent]\noutbox_max_bytes = 1.5\n", /\[agent\] outbox_max_bytes: must be a positive whole number/],
     ["credentials in url", GOOD.replace("https://", "https://u:p@"), /\[server\] url: must not contain a user/],
   ];
   for (const [name, text, message] of bad) {

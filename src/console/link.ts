@@ -1,0 +1,125 @@
+// The console link as parts of the agent: the session check, the durable outbox, the startup event, log
+// forwarding, command dispatch and the backhaul, started in that order and stopped in reverse, with the
+// outbox drained last so fins of `quit` and `restart` are delivered before the process goes.
+import type { AgentContext, Part } from "../agent.ts";
+import { agentCommands } from "../commands/agent.ts";
+import { Dispatcher } from "../commands/dispatcher.ts";
+import { COMMAND_PRIORITY, outboxFeedback } from "../commands/feedback.ts";
+import { CommandRegistry } from "../commands/registry.ts";
+import { SeenCommandIds } from "../commands/seen.ts";
+import { LogForwarder } from "../log/forward.ts";
+import { systemClock } from "../platform/clock.ts";
+import { USER_AGENT, VERSION } from "../version.ts";
+import { Backhaul, backhaulUrl } from "./backhaul.ts";
+import { ConsoleHttp } from "./http.ts";
+import { Outbox } from "./outbox.ts";
+import { createRouter } from "./router.ts";
+import { waitForSession } from "./session.ts";
+import { buildTlsOptions } from "./tls.ts";
+
+/** How long shutdown waits for running commands, then for the outbox to empty. */
+export const SHUTDOWN_COMMANDS_MS = 5_000;
+export const SHUTDOWN_DRAIN_MS = 5_000;
+
+export function consoleParts(ctx: AgentContext): Part[] {
+  const { config, lifecycle, state } = ctx;
+  const clock = systemClock;
+  const log = ctx.log.child("console");
+  const tls = buildTlsOptions(config.ssl);
+  if (!config.ssl.verify && config.serverUrl.startsWith("https://")) {
+    log.warn("TLS certificate verification is turned off ([ssl] verify = false); do not use this in production");
+  }
+  const http = new ConsoleHttp({ serverUrl: config.serverUrl, id: config.id, key: config.key, tls, userAgent: USER_AGENT, log });
+
+  let forwarder: LogForwarder | undefined;
+  const outbox = new Outbox({
+    state,
+    sender: http,
+    log: ctx.log.child("outbox"),
+    clock,
+    maxRows: config.outbox.maxRows,
+    maxBytes: config.outbox.maxBytes,
+    onSettled: (item) => forwarder?.settled(item.path, item.status),
+  });
+  forwarder = new LogForwarder({ hub: ctx.hub, enqueue: (item) => outbox.enqueue(item), now: clock.now });
+
+  const registry = new CommandRegistry();
+  const dispatcher = new Dispatcher({
+    registry,
+    feedback: outboxFeedback(outbox, clock.now),
+    seen: new SeenCommandIds(state.sqlite),
+    log: ctx.log.child("commands"),
+    clock,
+    signal: lifecycle.signal,
+  });
+
+  const wsUrl = backhaulUrl(config.serverUrl);
+  const backhaul: Backhaul = new Backhaul({
+    url: wsUrl,
+    headers: http.websocketHeaders(),
+    tls,
+    proxy: http.proxyFor(wsUrl),
+    log: ctx.log.child("backhaul"),
+    clock,
+    onText: createRouter(
+      {
+        accept: (command) => dispatcher.accept(command),
+        reject: (id, reason) => dispatcher.reject(id, reason),
+        quit: () => lifecycle.requestStop({ kind: "quit" }),
+        reconnect: (reason) => backhaul.reconnect(reason ?? "asked by the console"),
+        commit: () => log.debug("the console asked for a commit; inventory is not part of this build yet"),
+      },
+      ctx.log.child("router"),
+    ),
+  });
+  registry.register(...agentCommands({ registry, lifecycle, clock, reconnect: (reason) => backhaul.reconnect(reason) }));
+
+  return [
+    {
+      name: "session",
+      async start() {
+        try {
+          const commissioned = await waitForSession({ http, log, clock, signal: lifecycle.signal, configSource: config.source });
+          log.info("console session established", { commissioned });
+        } catch (err) {
+          if (!lifecycle.signal.aborted) throw err;
+        }
+      },
+      stop() {},
+    },
+    {
+      name: "outbox",
+      start() {
+        outbox.start();
+        outbox.enqueue({
+          method: "POST",
+          path: "/api/events/events/",
+          priority: COMMAND_PRIORITY,
+          body: { reporter: "alpamon", record: "started", description: `alpamon ${VERSION} started running.` },
+        });
+      },
+      async stop() {
+        const drained = await outbox.drain(SHUTDOWN_DRAIN_MS);
+        if (!drained) log.warn("stopping with undelivered requests; they are kept on disk and sent after the next start", outbox.stats());
+        await outbox.stop();
+      },
+    },
+    {
+      name: "log-forwarding",
+      start: () => forwarder?.start(),
+      stop: () => forwarder?.stop(),
+    },
+    {
+      name: "commands",
+      start() {},
+      async stop() {
+        if (!(await dispatcher.idle(SHUTDOWN_COMMANDS_MS))) log.warn("stopping while commands are still running");
+      },
+    },
+    {
+      name: "backhaul",
+      start: () => backhaul.start(),
+      stop: () => backhaul.stop(),
+    },
+  ];
+}

@@ -1,0 +1,84 @@
+// Wire types of the backhaul and their validation: the only place that knows the envelope's field names.
+// Never trusts a frame: everything is checked here, and a bad frame becomes an error value, never a throw.
+import * as v from "valibot";
+
+/** Command ids are UUIDs in practice; anything path-safe and short is accepted (it goes into URLs). */
+export const COMMAND_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+const CommandSchema = v.object({
+  id: v.pipe(v.string("command.id must be a string"), v.regex(COMMAND_ID, "command.id must be 1-64 letters, digits, '-' or '_'")),
+  shell: v.string("command.shell must be a string"),
+  line: v.optional(v.string("command.line must be a string"), ""),
+  user: v.optional(v.nullable(v.string("command.user must be a string")), null),
+  group: v.optional(v.nullable(v.string("command.group must be a string")), null),
+  env: v.optional(v.nullable(v.record(v.string(), v.string("command.env values must be strings"))), null),
+  data: v.optional(v.nullable(v.string("command.data must be a JSON-encoded string")), null),
+  allow_sh: v.optional(v.nullable(v.boolean("command.allow_sh must be a boolean")), null),
+});
+
+export type CommandEnvelope = v.InferOutput<typeof CommandSchema>;
+
+export type InboundMessage =
+  | { query: "command"; command: CommandEnvelope }
+  | { query: "quit" | "reconnect"; reason: string | undefined }
+  | { query: string; reason?: string | undefined };
+
+export type ParseResult =
+  | { ok: true; message: InboundMessage }
+  /** `commandId` is set when the frame named a usable id, so the console can still get a failed fin. */
+  | { ok: false; error: string; commandId?: string };
+
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+function firstIssue(issues: readonly v.BaseIssue<unknown>[]): string {
+  const issue = issues[0]!;
+  if (issue.message.startsWith("command.")) return issue.message;
+  const path = issue.path?.map((p) => String(p.key)).join(".");
+  if (path && issue.message.startsWith("Invalid key")) return `command.${path} is required`;
+  return path ? `command.${path}: ${issue.message}` : issue.message;
+}
+
+/** Parses one text frame from the backhaul. */
+export function parseInbound(text: string): ParseResult {
+  if (text.length > MAX_FRAME_BYTES) return { ok: false, error: `frame too large (${text.length} bytes)` };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, error: "frame is not JSON" };
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return { ok: false, error: "frame is not a JSON object" };
+  const frame = raw as Record<string, unknown>;
+  if (typeof frame.query !== "string") return { ok: false, error: "frame has no string 'query'" };
+  const reason = typeof frame.reason === "string" ? frame.reason : undefined;
+  if (frame.query !== "command") return { ok: true, message: { query: frame.query, reason } };
+
+  const commandRaw = frame.command;
+  const idRaw = commandRaw && typeof commandRaw === "object" ? (commandRaw as Record<string, unknown>).id : undefined;
+  const commandId = typeof idRaw === "string" && COMMAND_ID.test(idRaw) ? idRaw : undefined;
+  if (commandRaw === null || typeof commandRaw !== "object" || Array.isArray(commandRaw)) {
+    return { ok: false, error: "command frame has no 'command' object" };
+  }
+  const parsed = v.safeParse(CommandSchema, commandRaw);
+  if (!parsed.success) return { ok: false, error: firstIssue(parsed.issues), ...(commandId ? { commandId } : {}) };
+  return { ok: true, message: { query: "command", command: parsed.output } };
+}
+
+export type CommandData = Record<string, unknown>;
+
+/** Decodes the double-encoded `command.data` (a string holding a JSON object). Absent or empty → {}. */
+export function decodeCommandData(raw: string | null | undefined): { ok: true; data: CommandData } | { ok: false; error: string } {
+  if (raw === null || raw === undefined || raw.trim() === "") return { ok: true, data: {} };
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return { ok: false, error: "data is not valid JSON" };
+  }
+  if (value === null) return { ok: true, data: {} };
+  if (typeof value !== "object" || Array.isArray(value)) return { ok: false, error: "data must be a JSON object" };
+  return { ok: true, data: value as CommandData };
+}
+
+/** The frame the agent sends after every inbound message (the console uses it as liveness). */
+export const PING_FRAME = JSON.stringify({ query: "ping" });

@@ -1,0 +1,50 @@
+// Routes each backhaul frame: commands to the dispatcher, quit/reconnect/commit to the agent. A bad frame
+// is logged (shortened; it may be huge) and, when it named a command id, answered with a failed fin.
+import type { Logger } from "../log/logger.ts";
+import { parseInbound, type CommandEnvelope } from "./protocol.ts";
+
+export interface RouterTargets {
+  accept(command: CommandEnvelope): void;
+  reject(commandId: string, reason: string): void;
+  quit(reason: string | undefined): void;
+  reconnect(reason: string | undefined): void;
+  /** `{"query":"commit"}`: the 2024 console sends it on every connect. */
+  commit(): void;
+}
+
+function preview(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}… (${text.length} chars)` : text;
+}
+
+export function createRouter(targets: RouterTargets, log: Logger): (text: string) => void {
+  return (text) => {
+    const parsed = parseInbound(text);
+    if (!parsed.ok) {
+      log.warn("ignoring an invalid message from the console", { problem: parsed.error, frame: preview(text) });
+      if (parsed.commandId) targets.reject(parsed.commandId, `invalid command: ${parsed.error}`);
+      return;
+    }
+    const message = parsed.message;
+    switch (message.query) {
+      case "command":
+        if ("command" in message) targets.accept(message.command);
+        return;
+      case "quit":
+        log.info("the console asked the agent to quit", { reason: message.reason });
+        targets.quit(message.reason);
+        return;
+      case "reconnect":
+        log.info("the console asked the agent to reconnect", { reason: message.reason });
+        targets.reconnect(message.reason);
+        return;
+      case "commit":
+        targets.commit();
+        return;
+      case "ping":
+      case "pong":
+        return;
+      default:
+        log.warn("ignoring an unknown query from the console", { query: preview(message.query) });
+    }
+  };
+}

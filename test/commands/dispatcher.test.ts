@@ -1,0 +1,200 @@
+import { describe, expect, test } from "bun:test";
+import { agentCommands } from "../../src/commands/agent.ts";
+import { capResult, Dispatcher } from "../../src/commands/dispatcher.ts";
+import type { CommandFeedback, FinBody } from "../../src/commands/feedback.ts";
+import { splitInternalLine } from "../../src/commands/line.ts";
+import { CommandRegistry, ok } from "../../src/commands/registry.ts";
+import { SeenCommandIds } from "../../src/commands/seen.ts";
+import type { CommandEnvelope } from "../../src/console/protocol.ts";
+import { silentLogger } from "../../src/log/logger.ts";
+import { ManualClock } from "../../src/platform/clock.ts";
+import { Lifecycle } from "../../src/platform/lifecycle.ts";
+
+/** Records acks and fins in order, like the outbox would receive them. */
+class RecordingFeedback implements CommandFeedback {
+  events: string[] = [];
+  fins = new Map<string, FinBody>();
+  private next = 1;
+  ack(id: string): number {
+    this.events.push(`ack ${id}`);
+    return this.next++;
+  }
+  fin(id: string, ack: number, body: FinBody): void {
+    this.events.push(`fin ${id} after ${ack}`);
+    this.fins.set(id, body);
+  }
+}
+
+function command(id: string, line: string, extra: Partial<CommandEnvelope> = {}): CommandEnvelope {
+  return { id, shell: "internal", line, user: null, group: null, env: null, data: null, allow_sh: null, ...extra };
+}
+
+function setup(maxConcurrent = 4, maxResultBytes = 4096) {
+  const clock = new ManualClock();
+  const lifecycle = new Lifecycle();
+  const registry = new CommandRegistry();
+  const feedback = new RecordingFeedback();
+  const reconnects: string[] = [];
+  registry.register(...agentCommands({ registry, lifecycle, clock, reconnect: (r) => reconnects.push(r) }));
+  const dispatcher = new Dispatcher({
+    registry,
+    feedback,
+    seen: new SeenCommandIds(),
+    log: silentLogger,
+    clock,
+    signal: lifecycle.signal,
+    maxConcurrent,
+    maxResultBytes,
+  });
+  return { clock, lifecycle, registry, feedback, dispatcher, reconnects };
+}
+
+describe("dispatcher", () => {
+  test("acks on receipt and fins after, with success and elapsed time", async () => {
+    const { dispatcher, feedback } = setup();
+    dispatcher.accept(command("c1", "ping"));
+    expect(feedback.events).toEqual(["ack c1"]);
+    await dispatcher.idle(1000);
+    expect(feedback.events).toEqual(["ack c1", "fin c1 after 1"]);
+    const fin = feedback.fins.get("c1")!;
+    expect(fin.success).toBe(true);
+    expect(fin.result).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/);
+    expect(typeof fin.elapsed_time).toBe("number");
+  });
+
+  test("unknown command, blank line, bad shell and malformed data each fin with a clear failure", async () => {
+    const { dispatcher, feedback } = setup();
+    dispatcher.accept(command("u1", "frobnicate now"));
+    dispatcher.accept(command("u2", "   "));
+    dispatcher.accept(command("u3", "ls", { shell: "osquery" }));
+    dispatcher.accept(command("u4", "ping", { data: "{not json" }));
+    dispatcher.accept(command("u5", "ping", { data: "[1,2]" }));
+    await dispatcher.idle(1000);
+    expect(feedback.fins.get("u1")).toMatchObject({ success: false, result: "Invalid command frobnicate" });
+    expect(feedback.fins.get("u2")).toMatchObject({ success: false, result: "No command provided" });
+    expect(feedback.fins.get("u3")).toMatchObject({ success: false, result: "Invalid command shell argument." });
+    expect(feedback.fins.get("u4")).toMatchObject({ success: false, result: "internal command: data is not valid JSON" });
+    expect(feedback.fins.get("u5")).toMatchObject({ success: false, result: "internal command: data must be a JSON object" });
+  });
+
+  test("a handler that throws becomes a failed fin; the dispatcher keeps working", async () => {
+    const { dispatcher, feedback, registry } = setup();
+    registry.register({ name: "boom", summary: "throws", run: () => { throw new Error("kaput"); } });
+    dispatcher.accept(command("b1", "boom"));
+    dispatcher.accept(command("b2", "ping"));
+    await dispatcher.idle(1000);
+    expect(feedback.fins.get("b1")).toMatchObject({ success: false, result: "internal error: kaput" });
+    expect(feedback.fins.get("b2")!.success).toBe(true);
+  });
+
+  test("a command id seen in the last hour runs once; after the window it runs again", async () => {
+    const { dispatcher, feedback, clock } = setup();
+    dispatcher.accept(command("d1", "ping"));
+    dispatcher.accept(command("d1", "ping"));
+    await dispatcher.idle(1000);
+    expect(feedback.events.filter((e) => e.startsWith("ack d1"))).toHaveLength(1);
+    await clock.advance(60 * 60 * 1000 + 1);
+    dispatcher.accept(command("d1", "ping"));
+    expect(feedback.events.filter((e) => e.startsWith("ack d1"))).toHaveLength(2);
+  });
+
+  test("the concurrency limit queues commands instead of running them all at once", async () => {
+    const { dispatcher, feedback, registry } = setup(2);
+    let running = 0;
+    let peak = 0;
+    const gates: (() => void)[] = [];
+    registry.register({
+      name: "slow",
+      summary: "waits",
+      run: async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        running--;
+        return ok("done");
+      },
+    });
+    for (let i = 0; i < 5; i++) dispatcher.accept(command(`s${i}`, "slow"));
+    await Bun.sleep(5);
+    expect(running).toBe(2);
+    while (feedback.fins.size < 5) {
+      gates.shift()?.();
+      await Bun.sleep(1);
+    }
+    expect(peak).toBe(2);
+    expect(feedback.events.filter((e) => e.startsWith("ack"))).toHaveLength(5);
+  });
+
+  test("results are capped with a marker", async () => {
+    const { dispatcher, feedback, registry } = setup(4, 64);
+    registry.register({ name: "big", summary: "much output", run: () => ok("é".repeat(100)) });
+    dispatcher.accept(command("big1", "big"));
+    await dispatcher.idle(1000);
+    const result = feedback.fins.get("big1")!.result;
+    expect(result).toMatch(/\[alpamon: output truncated, \d+ of 200 bytes omitted\]$/);
+    expect(Buffer.byteLength(result.split("\n[alpamon")[0]!)).toBeLessThanOrEqual(64);
+  });
+
+  test("reject() acks and fins a frame that failed validation", () => {
+    const { dispatcher, feedback } = setup();
+    dispatcher.reject("r1", "invalid command: command.env values must be strings");
+    expect(feedback.events).toEqual(["ack r1", "fin r1 after 1"]);
+    expect(feedback.fins.get("r1")).toMatchObject({ success: false, result: "invalid command: command.env values must be strings" });
+  });
+});
+
+describe("agent commands", () => {
+  test("help lists exactly the registered commands", async () => {
+    const { dispatcher, feedback, registry } = setup();
+    dispatcher.accept(command("h1", "help"));
+    await dispatcher.idle(1000);
+    const listed = [...feedback.fins.get("h1")!.result.matchAll(/^\t\t(\w+):/gm)].map((m) => m[1]);
+    expect(listed).toEqual(registry.list().map((h) => h.name));
+    expect(listed).toEqual(expect.arrayContaining(["help", "ping", "quit", "reconnect", "restart"]));
+  });
+
+  test("quit and restart reply first and act a second later", async () => {
+    const quit = setup();
+    quit.dispatcher.accept(command("q1", "quit"));
+    await quit.dispatcher.idle(1000);
+    expect(quit.feedback.fins.get("q1")!.result).toBe("Alpamon will shutdown in 1 second.");
+    expect(quit.lifecycle.stopReason).toBeUndefined();
+    await quit.clock.advance(1000);
+    expect(quit.lifecycle.stopReason).toEqual({ kind: "quit" });
+
+    const restart = setup();
+    restart.dispatcher.accept(command("r1", "restart"));
+    await restart.dispatcher.idle(1000);
+    expect(restart.feedback.fins.get("r1")!.result).toBe("Alpamon will restart in 1 second.");
+    await restart.clock.advance(1000);
+    expect(restart.lifecycle.stopReason).toEqual({ kind: "restart" });
+  });
+
+  test("reconnect asks the backhaul to reconnect; restart collector without a collector fails clearly", async () => {
+    const { dispatcher, feedback, clock, reconnects } = setup();
+    dispatcher.accept(command("x1", "reconnect"));
+    dispatcher.accept(command("x2", "restart collector"));
+    await dispatcher.idle(1000);
+    await clock.advance(1000);
+    expect(reconnects).toEqual(["reconnect command"]);
+    expect(feedback.fins.get("x2")).toMatchObject({ success: false, result: "The metrics collector is not running." });
+  });
+});
+
+describe("internal line splitting", () => {
+  test("white space separates words; double-quoted words keep spaces and escapes", () => {
+    expect(splitInternalLine("  restart   collector ")).toEqual(["restart", "collector"]);
+    expect(splitInternalLine('download "/srv/a b.txt"')).toEqual(["download", "/srv/a b.txt"]);
+    expect(splitInternalLine('upload "x\\"y"')).toEqual(["upload", 'x"y']);
+    expect(splitInternalLine('bad "unterminated')).toEqual(["bad", '"unterminated']);
+    expect(splitInternalLine("")).toEqual([]);
+  });
+});
+
+describe("capResult", () => {
+  test("keeps short results and never cuts a character in half", () => {
+    expect(capResult("short", 10)).toBe("short");
+    const capped = capResult("😀".repeat(10), 10);
+    expect(capped.startsWith("😀😀\n[alpamon: output truncated")).toBe(true);
+  });
+});

@@ -1,0 +1,67 @@
+import { describe, expect, test } from "bun:test";
+import { createRouter, type RouterTargets } from "../../src/console/router.ts";
+import { parseInbound, decodeCommandData } from "../../src/console/protocol.ts";
+import { LogHub, type LogRecord } from "../../src/log/logger.ts";
+
+function recorder() {
+  const calls: string[] = [];
+  const targets: RouterTargets = {
+    accept: (c) => calls.push(`accept ${c.id} ${c.line}`),
+    reject: (id, reason) => calls.push(`reject ${id} ${reason}`),
+    quit: (r) => calls.push(`quit ${r}`),
+    reconnect: (r) => calls.push(`reconnect ${r}`),
+    commit: () => calls.push("commit"),
+  };
+  const records: LogRecord[] = [];
+  const hub = new LogHub({ write: () => {}, close: () => {} }, "debug");
+  hub.listen((r) => records.push(r));
+  return { calls, records, route: createRouter(targets, hub.logger()) };
+}
+
+describe("router", () => {
+  test("routes commands and queries", () => {
+    const { calls, route } = recorder();
+    route(JSON.stringify({ query: "command", command: { id: "abc-1", shell: "internal", line: "ping", data: '{"a":1}' } }));
+    route(JSON.stringify({ query: "quit", reason: "New connection" }));
+    route(JSON.stringify({ query: "reconnect", reason: "stale" }));
+    route(JSON.stringify({ query: "commit" }));
+    expect(calls).toEqual(["accept abc-1 ping", "quit New connection", "reconnect stale", "commit"]);
+  });
+
+  test("garbage, non-objects, huge strings and unknown queries are logged, never thrown", () => {
+    const { calls, records, route } = recorder();
+    for (const frame of ["", "nonsense", "[1,2]", "null", "42", '"x"', JSON.stringify({ q: 1 }), "x".repeat(2_000_000)]) route(frame);
+    route(JSON.stringify({ query: "dance" }));
+    expect(calls).toEqual([]);
+    expect(records.filter((r) => r.level === "warn")).toHaveLength(9);
+    expect(records.every((r) => String(r.fields.frame ?? "").length < 300)).toBe(true);
+  });
+
+  test("a command with a usable id but bad fields is rejected with a failed fin naming the field", () => {
+    const { calls, route } = recorder();
+    route(JSON.stringify({ query: "command", command: { id: "c-2", shell: "system", line: "ls", env: { A: 1 } } }));
+    route(JSON.stringify({ query: "command", command: { id: "c-3", shell: 5, line: "ls" } }));
+    route(JSON.stringify({ query: "command", command: { id: "../../x", shell: "internal", line: "ping" } }));
+    route(JSON.stringify({ query: "command", command: { shell: "internal", line: "ping" } }));
+    expect(calls).toEqual([
+      "reject c-2 invalid command: command.env values must be strings",
+      "reject c-3 invalid command: command.shell must be a string",
+    ]);
+  });
+});
+
+describe("command data", () => {
+  test("is a JSON string decoded a second time", () => {
+    expect(decodeCommandData('{"rows":24}')).toEqual({ ok: true, data: { rows: 24 } });
+    expect(decodeCommandData(null)).toEqual({ ok: true, data: {} });
+    expect(decodeCommandData("")).toEqual({ ok: true, data: {} });
+    expect(decodeCommandData("null")).toEqual({ ok: true, data: {} });
+    expect(decodeCommandData("{")).toEqual({ ok: false, error: "data is not valid JSON" });
+    expect(decodeCommandData("3")).toEqual({ ok: false, error: "data must be a JSON object" });
+  });
+
+  test("parseInbound: data that is not a string is refused", () => {
+    const r = parseInbound(JSON.stringify({ query: "command", command: { id: "d1", shell: "internal", line: "x", data: { a: 1 } } }));
+    expect(r).toEqual({ ok: false, error: "command.data must be a JSON-encoded string", commandId: "d1" });
+  });
+});
