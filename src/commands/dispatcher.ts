@@ -88,8 +88,18 @@ export class Dispatcher {
 
   /** Resolves when every accepted command has finished (or `timeoutMs` passed). */
   async idle(timeoutMs: number): Promise<boolean> {
+    if (this.inFlight.size === 0) return true;
+    const timer = new AbortController();
     const all = Promise.all([...this.inFlight]).then(() => true);
-    return Promise.race([all, this.options.clock.sleep(timeoutMs).then(() => false)]);
+    const timeout = this.options.clock.sleep(timeoutMs, timer.signal).then(
+      () => false,
+      () => true,
+    );
+    try {
+      return await Promise.race([all, timeout]);
+    } finally {
+      timer.abort();
+    }
   }
 
   private track(task: Promise<void>): void {

@@ -3,6 +3,7 @@
 // applies a migration outside the BEGIN IMMEDIATE transaction that also writes its schema_migrations row.
 import type { Database } from "bun:sqlite";
 import m0000 from "../../migrations/0000_metrics.sql" with { type: "text" };
+import m0001 from "../../migrations/0001_outbox.sql" with { type: "text" };
 import { systemClock, type Clock } from "../platform/clock.ts";
 import { StateDbError, describeError } from "./errors.ts";
 
@@ -18,6 +19,7 @@ export interface Migration {
  */
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   Object.freeze({ id: "0000_metrics", sql: m0000 }),
+  Object.freeze({ id: "0001_outbox", sql: m0001 }),
 ]);
 
 export interface MigrateOptions {

@@ -142,3 +142,37 @@ export const hourlyTraffic = sqliteTable(
     check("hourly_traffic_hour_start", sql`${t.timestamp} % ${sql.raw(String(HOUR_MS))} = 0`),
   ],
 );
+
+// The durable outbox (src/console/outbox.ts). body and fallback are JSON text; created_at and
+// next_attempt_at are epoch ms UTC; after_id names a row that must be settled first (no foreign key: its
+// absence is what releases this row).
+export const outbox = sqliteTable(
+  "outbox",
+  {
+    id: id(),
+    priority: integer("priority").notNull(),
+    method: text("method").notNull(),
+    path: text("path").notNull(),
+    body: text("body"),
+    bytes: integer("bytes").notNull(),
+    timeoutMs: integer("timeout_ms").notNull(),
+    afterId: integer("after_id"),
+    fallback: text("fallback"),
+    createdAt: integer("created_at").notNull(),
+    attempts: integer("attempts").notNull(),
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+  },
+  (t) => [index("outbox_priority_id_idx").on(t.priority, t.id)],
+);
+
+/** Small remembered state, e.g. `dialect:commands` = "fallback" once the console answered 404. */
+export const kv = sqliteTable("kv", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});
+
+/** Command ids received in the last hour (de-duplication of resent commands). */
+export const seenCommands = sqliteTable("seen_commands", {
+  id: text("id").primaryKey(),
+  seenAt: integer("seen_at").notNull(),
+});

@@ -140,12 +140,13 @@ describe("--once", () => {
 });
 
 describe("the agent in the foreground", () => {
-  test("starts, holds the PID file, refuses a second copy, and stops cleanly on SIGTERM", async () => {
+  test("holds the PID file, refuses a second copy, and stops cleanly on SIGTERM while waiting for the console", async () => {
     const dir = tempDir();
     const path = conf(dir);
     const agent = startCli(["--config", path]);
     try {
-      await readUntil(agent.stderr, /alpamon initialized and running/);
+      // Nothing listens on 127.0.0.1:9, so the agent sits in the session check, retrying.
+      await readUntil(agent.stderr, /console session check failed; retrying/);
       const pidFile = join(dir, "run", "alpamon.pid");
       expect(readFileSync(pidFile, "utf8")).toBe(`${agent.pid}\n`);
       const second = await runCli(["--config", path]);

@@ -59,10 +59,10 @@ function catchError(fn: () => unknown): unknown {
 describe("migrate", () => {
   test("0000 creates every metric table, its timestamp index and the bookkeeping table", () => {
     const db = rawDb();
-    expect(migrate(db, { clock })).toEqual(["0000_metrics"]);
-    expect(names(db, "table")).toEqual([...METRIC_TABLES, "schema_migrations"].sort());
+    expect(migrate(db, { clock })).toEqual(MIGRATIONS.map((m) => m.id));
+    expect(names(db, "table")).toEqual([...METRIC_TABLES, "kv", "outbox", "schema_migrations", "seen_commands"].sort());
     expect(names(db, "index")).toEqual(
-      METRIC_TABLES.filter((t) => !t.startsWith("hourly_")).map((t) => `${t}_timestamp_idx`).sort(),
+      [...METRIC_TABLES.filter((t) => !t.startsWith("hourly_")).map((t) => `${t}_timestamp_idx`), "outbox_priority_id_idx"].sort(),
     );
     for (const t of METRIC_TABLES.filter((t) => !t.startsWith("hourly_"))) {
       expect(indexColumns(db, t)).toEqual([["timestamp"]]);
@@ -97,21 +97,21 @@ describe("migrate", () => {
   test("applies only the migrations that are new since the last run", () => {
     const db = rawDb();
     migrate(db, { clock });
-    const extra: Migration = { id: "0001_extra", sql: "CREATE TABLE extra (x INTEGER NOT NULL) STRICT;" };
-    expect(migrate(db, { clock, migrations: [...MIGRATIONS, extra] })).toEqual(["0001_extra"]);
+    const extra: Migration = { id: "9999_extra", sql: "CREATE TABLE extra (x INTEGER NOT NULL) STRICT;" };
+    expect(migrate(db, { clock, migrations: [...MIGRATIONS, extra] })).toEqual(["9999_extra"]);
     expect(names(db, "table")).toContain("extra");
-    expect(db.query("SELECT id FROM schema_migrations ORDER BY id").values()).toEqual([["0000_metrics"], ["0001_extra"]]);
+    expect(db.query("SELECT id FROM schema_migrations ORDER BY id").values()).toEqual([...MIGRATIONS.map((m) => [m.id]), ["9999_extra"]]);
   });
 
   test("a failing migration is rolled back with its bookkeeping row and named in the error", () => {
     const db = rawDb();
-    const bad: Migration = { id: "0001_bad", sql: "CREATE TABLE half_done (x INTEGER); INSERT INTO nowhere VALUES (1);" };
+    const bad: Migration = { id: "9999_bad", sql: "CREATE TABLE half_done (x INTEGER); INSERT INTO nowhere VALUES (1);" };
     const err = catchError(() => migrate(db, { clock, migrations: [...MIGRATIONS, bad] }));
     expect(err).toBeInstanceOf(StateDbError);
-    expect((err as Error).message).toContain("migration 0001_bad failed and was rolled back");
+    expect((err as Error).message).toContain("migration 9999_bad failed and was rolled back");
     expect((err as Error).message).toContain("no such table: nowhere");
     expect(names(db, "table")).not.toContain("half_done");
-    expect(db.query("SELECT id FROM schema_migrations").values()).toEqual([["0000_metrics"]]);
+    expect(db.query("SELECT id FROM schema_migrations ORDER BY id").values()).toEqual(MIGRATIONS.map((m) => [m.id]));
     expect(db.inTransaction).toBe(false);
   });
 
@@ -133,12 +133,12 @@ describe("migrate", () => {
     const path = stateDbPath(tmp.path);
     openStateDb(path, { clock }).close();
     const db = new Database(path);
-    db.run("INSERT INTO schema_migrations (id, applied_at, sha256) VALUES ('0001_future', 1, 'x')");
+    db.run("INSERT INTO schema_migrations (id, applied_at, sha256) VALUES ('9999_future', 1, 'x')");
     db.close();
     const err = catchError(() => openStateDb(path, { clock }));
     expect(err).toBeInstanceOf(StateDbError);
     expect((err as Error).message).toContain(
-      "database was written by a newer alpamon: unknown migration 0001_future (this binary knows up to 0000_metrics)",
+      `database was written by a newer alpamon: unknown migration 9999_future (this binary knows up to ${MIGRATIONS.at(-1)!.id})`,
     );
   });
 

@@ -6,6 +6,7 @@ import { count, eq } from "drizzle-orm";
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StateDbError } from "../../src/db/errors.ts";
+import { MIGRATIONS } from "../../src/db/migrate.ts";
 import { openStateDb, stateDbPath, type StateDb } from "../../src/db/open.ts";
 import { cpuSamples, hourlyDiskUsage } from "../../src/db/schema.ts";
 import { useTempDir } from "./temp-dir.ts";
@@ -47,7 +48,7 @@ describe("openStateDb", () => {
     const dir = join(tmp.path, "var", "lib", "alpamon");
     const state = open(stateDbPath(dir));
     expect(state.path).toBe(join(dir, "alpamon.db"));
-    expect(state.applied).toEqual(["0000_metrics"]);
+    expect(state.applied).toEqual(MIGRATIONS.map((m) => m.id));
     expect(mode(dir)).toBe(0o700);
     expect(mode(state.path)).toBe(0o600);
     state.db.insert(cpuSamples).values({ timestamp: clock.now(), usage: 1 }).run();
@@ -68,7 +69,7 @@ describe("openStateDb", () => {
     const state = open(path);
     expect(mode(path)).toBe(0o600);
     expect(mode(path + "-wal")).toBe(0o600);
-    expect(state.applied).toEqual(["0000_metrics"]);
+    expect(state.applied).toEqual(MIGRATIONS.map((m) => m.id));
   });
 
   test("reopening an up-to-date database applies nothing and keeps the data", () => {
@@ -114,7 +115,7 @@ describe("openStateDb", () => {
   test(":memory: opens, migrates and works without touching the disk", () => {
     const state = open(":memory:");
     expect(state.path).toBe(":memory:");
-    expect(state.applied).toEqual(["0000_metrics"]);
+    expect(state.applied).toEqual(MIGRATIONS.map((m) => m.id));
     state.db.insert(cpuSamples).values({ timestamp: 1, usage: 2 }).run();
     expect(state.db.select({ n: count() }).from(cpuSamples).get()).toEqual({ n: 1 });
   });

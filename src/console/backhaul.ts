@@ -1,0 +1,366 @@
+// The backhaul: the agent's one WebSocket to the console. It connects, keeps the link provably alive (ping
+// frames plus a dead-peer timer), answers each inbound text frame with {"query":"ping"} and reconnects forever
+// with jittered backoff. It never parses frames (the router does) and never lets a frame or handler error out.
+import type { Logger } from "../log/logger.ts";
+import { type Clock, systemClock } from "../platform/clock.ts";
+import { fullJitterDelay } from "./backoff.ts";
+import { PING_FRAME } from "./protocol.ts";
+import type { TlsOptions } from "./tls.ts";
+
+export const BACKHAUL_PATH = "/ws/servers/backhaul/";
+
+export interface BackhaulOptions {
+  /** ws(s)://…/ws/servers/backhaul/; see backhaulUrl(). */
+  url: string;
+  /** Authorization, Origin and User-Agent (ConsoleHttp.websocketHeaders()). */
+  headers: Record<string, string>;
+  tls: TlsOptions;
+  proxy?: string | undefined;
+  log: Logger;
+  clock?: Clock;
+  random?: () => number;
+  /** Every inbound text frame, unparsed. May throw: the error is logged and the socket stays up. */
+  onText: (text: string) => void;
+  onOpen?: () => void;
+  /** A handshake that has not completed after this long is abandoned. Default 15 s. */
+  connectTimeoutMs?: number;
+  /** WebSocket ping frames are sent this often. Default 30 s. */
+  pingIntervalMs?: number;
+  /** No frame of any kind (message, ping, pong) for this long → drop and reconnect. Default 75 s. */
+  deadPeerMs?: number;
+  /** Reconnect delays: full jitter over base·2^attempt, capped. Default 5 s → 60 s. */
+  backoff?: { baseMs: number; capMs: number };
+  /** A connection that stayed up this long resets the backoff. Default 60 s. */
+  stableMs?: number;
+  /** How long a graceful close waits for the console's close frame before the socket is cut. Default 5 s. */
+  closeWaitMs?: number;
+}
+
+/** The backhaul URL for a server URL: http→ws, https→wss, any path prefix kept. */
+export function backhaulUrl(serverUrl: string): string {
+  const url = new URL(serverUrl);
+  if (url.protocol === "http:") url.protocol = "ws:";
+  else if (url.protocol === "https:") url.protocol = "wss:";
+  else throw new Error(`server URL must be http:// or https://: ${serverUrl}`);
+  url.pathname = url.pathname.replace(/\/+$/, "") + BACKHAUL_PATH;
+  url.search = "";
+  url.hash = "";
+  return url.toString();
+}
+
+type Cancel = () => void;
+type TimerName = "connect" | "ping" | "dead" | "retry";
+type DownEvent = "failed" | "closed" | "dead" | "timeout" | "reconnect";
+
+const MAX_CLOSE_REASON_BYTES = 123; // RFC 6455: the close payload is at most 125 bytes, 2 of them the code
+
+function truncateUtf8(text: string, maxBytes: number): string {
+  let out = text;
+  while (Buffer.byteLength(out) > maxBytes) out = out.slice(0, -1);
+  return out;
+}
+
+/** "WebSocket connection to '…' failed: Expected 101 status code: 403" → the part after "failed: ". */
+function failureReason(message: string | undefined): string | undefined {
+  if (!message) return undefined;
+  return message.replace(/^WebSocket connection to '[^']*' failed: /, "");
+}
+
+export class Backhaul {
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly connectTimeoutMs: number;
+  private readonly pingIntervalMs: number;
+  private readonly deadPeerMs: number;
+  private readonly baseMs: number;
+  private readonly capMs: number;
+  private readonly stableMs: number;
+  private readonly closeWaitMs: number;
+
+  /** The one socket this backhaul cares about; events from any other socket are ignored. */
+  private ws: WebSocket | null = null;
+  private connectedAt: number | null = null;
+  private lastInboundAt = 0;
+  private lastError: string | undefined;
+  private attempt = 0;
+  private started = false;
+  private stopped = false;
+  private authFailureLogged = false;
+  private readonly timers: Partial<Record<TimerName, Cancel>> = {};
+  /** Sockets being closed gracefully; stop() waits for them. */
+  private readonly retiring = new Set<Promise<void>>();
+
+  constructor(private readonly options: BackhaulOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 15_000;
+    this.pingIntervalMs = options.pingIntervalMs ?? 30_000;
+    this.deadPeerMs = options.deadPeerMs ?? 75_000;
+    this.baseMs = options.backoff?.baseMs ?? 5_000;
+    this.capMs = options.backoff?.capMs ?? 60_000;
+    this.stableMs = options.stableMs ?? 60_000;
+    this.closeWaitMs = options.closeWaitMs ?? 5_000;
+  }
+
+  get isOpen(): boolean {
+    return this.ws !== null && this.connectedAt !== null && this.ws.readyState === WebSocket.OPEN;
+  }
+
+  /** Connects at once (the first attempt is never delayed). A Backhaul starts once; after stop() it stays down. */
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.connect();
+  }
+
+  /** Sends close 1000, waits (bounded by closeWaitMs) for the console's close, and never reconnects. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.cancelTimers("connect", "ping", "dead", "retry");
+    const ws = this.ws;
+    if (ws) this.retire(ws, 1000, "agent stopping");
+    await Promise.all([...this.retiring]);
+    if (this.started) this.options.log.info("backhaul stopped");
+  }
+
+  /** Closes the current socket gracefully and dials again after a jittered delay. */
+  reconnect(reason: string): void {
+    if (!this.started || this.stopped) return;
+    const ws = this.ws;
+    if (!ws && this.timers.retry) {
+      this.options.log.debug("backhaul reconnect requested while already waiting to reconnect", { reason });
+      return;
+    }
+    if (ws) this.retire(ws, 1000, reason);
+    this.down("reconnect", { reason });
+  }
+
+  /** Sends a text frame if the socket is open; false when it is not (the caller decides what to do). */
+  send(frame: string): boolean {
+    const ws = this.ws;
+    if (!ws || !this.isOpen) return false;
+    try {
+      ws.send(frame);
+      return true;
+    } catch (err) {
+      this.options.log.warn("backhaul send failed", { error: err });
+      return false;
+    }
+  }
+
+  private connect(): void {
+    this.cancelTimers("retry");
+    if (this.stopped) return;
+    const { url, headers, tls, proxy } = this.options;
+    let ws: WebSocket;
+    try {
+      // No permessage-deflate, like the reference's zero-value dialer: frames are small and CPU is the host's.
+      ws = new WebSocket(url, { headers, tls, perMessageDeflate: false, ...(proxy ? { proxy } : {}) });
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.down("failed", {});
+      return;
+    }
+    this.ws = ws;
+    this.connectedAt = null;
+    this.lastError = undefined;
+    ws.addEventListener("open", () => this.ws === ws && this.onOpen(ws));
+    ws.addEventListener("message", (ev) => this.ws === ws && this.onMessage(ws, ev));
+    ws.addEventListener("ping", () => this.ws === ws && this.touch());
+    ws.addEventListener("pong", () => this.ws === ws && this.touch());
+    ws.addEventListener("error", (ev) => {
+      if (this.ws === ws) this.lastError = failureReason((ev as ErrorEvent).message) ?? "connection error";
+    });
+    ws.addEventListener("close", (ev) => this.ws === ws && this.onClose(ev));
+    this.timers.connect = this.after(this.connectTimeoutMs, () => {
+      if (this.ws !== ws || this.connectedAt !== null) return;
+      this.retire(ws);
+      this.down("timeout", { timeout_ms: this.connectTimeoutMs });
+    });
+  }
+
+  private onOpen(ws: WebSocket): void {
+    this.cancelTimers("connect");
+    this.connectedAt = this.clock.monotonic();
+    this.lastInboundAt = this.connectedAt;
+    this.authFailureLogged = false;
+    this.options.log.info("backhaul connected", { url: this.options.url });
+    this.schedulePing(ws);
+    this.watchPeer(ws);
+    try {
+      this.options.onOpen?.();
+    } catch (err) {
+      this.options.log.error("backhaul open handler failed", { error: err });
+    }
+  }
+
+  private onMessage(ws: WebSocket, ev: MessageEvent): void {
+    this.touch();
+    const data: unknown = ev.data;
+    if (typeof data !== "string") {
+      this.options.log.debug("binary backhaul frame ignored", { bytes: (data as { byteLength?: number }).byteLength });
+      return;
+    }
+    // Sent before handling, as the reference does: the console treats it as liveness, not as an answer.
+    try {
+      ws.send(PING_FRAME);
+    } catch (err) {
+      this.options.log.debug("backhaul ping frame not sent", { error: err });
+    }
+    try {
+      this.options.onText(data);
+    } catch (err) {
+      this.options.log.error("backhaul frame handler failed", { error: err, bytes: data.length });
+    }
+  }
+
+  private onClose(ev: CloseEvent): void {
+    const wasOpen = this.connectedAt !== null;
+    const ws = this.ws;
+    if (ws) this.retire(ws);
+    if (wasOpen) this.down("closed", { code: ev.code, ...(ev.reason ? { reason: ev.reason } : {}) });
+    else this.down("failed", { code: ev.code });
+  }
+
+  private touch(): void {
+    this.lastInboundAt = this.clock.monotonic();
+  }
+
+  private schedulePing(ws: WebSocket): void {
+    this.timers.ping = this.after(this.pingIntervalMs, () => {
+      if (this.ws !== ws) return;
+      try {
+        ws.ping();
+      } catch (err) {
+        this.options.log.debug("backhaul ping not sent", { error: err });
+      }
+      this.schedulePing(ws);
+    });
+  }
+
+  /** One timer, re-armed for the remaining silence budget, instead of one timer reset per frame. */
+  private watchPeer(ws: WebSocket): void {
+    const silentMs = this.clock.monotonic() - this.lastInboundAt;
+    if (silentMs >= this.deadPeerMs) {
+      this.retire(ws);
+      this.down("dead", { silent_ms: Math.round(silentMs) });
+      return;
+    }
+    this.timers.dead = this.after(this.deadPeerMs - silentMs, () => this.ws === ws && this.watchPeer(ws));
+  }
+
+  /**
+   * Forgets `ws` (its late events are ignored from here on) and closes it: gracefully when a code is given and
+   * the socket is open (cut after closeWaitMs if the console never answers), abruptly otherwise.
+   */
+  private retire(ws: WebSocket, code?: number, reason = ""): void {
+    if (this.ws === ws) {
+      this.ws = null;
+      this.cancelTimers("connect", "ping", "dead");
+    }
+    if (ws.readyState === WebSocket.CLOSED) return;
+    if (code === undefined || ws.readyState !== WebSocket.OPEN) {
+      ws.terminate();
+      return;
+    }
+    const closed = new Promise<void>((resolve) => {
+      const cut = this.after(this.closeWaitMs, () => {
+        ws.terminate();
+        resolve();
+      });
+      ws.addEventListener(
+        "close",
+        () => {
+          cut();
+          resolve();
+        },
+        { once: true },
+      );
+      try {
+        ws.close(code, truncateUtf8(reason, MAX_CLOSE_REASON_BYTES));
+      } catch {
+        ws.terminate();
+        cut();
+        resolve();
+      }
+    });
+    this.retiring.add(closed);
+    void closed.then(() => this.retiring.delete(closed));
+  }
+
+  /**
+   * The one place a lost or failed connection is handled: reset the backoff if the link had been stable, log
+   * one line, schedule the next attempt. Resetting on a stable period rather than on the first message matters
+   * because the 2024 console sends {"query":"commit"} on every connect: a console that accepts and then drops
+   * at once must still see the agent back off.
+   */
+  private down(event: DownEvent, fields: Record<string, unknown>): void {
+    const now = this.clock.monotonic();
+    if (this.connectedAt !== null && now - this.connectedAt >= this.stableMs) this.attempt = 0;
+    this.connectedAt = null;
+    if (this.stopped) return;
+    const delay = fullJitterDelay(this.attempt, this.baseMs, this.capMs, this.random);
+    this.attempt += 1;
+    this.logDown(event, { ...fields, retry_in_ms: delay });
+    this.cancelTimers("retry");
+    this.timers.retry = this.after(delay, () => {
+      this.timers.retry = undefined;
+      this.connect();
+    });
+  }
+
+  private logDown(event: DownEvent, fields: Record<string, unknown>): void {
+    const log = this.options.log;
+    switch (event) {
+      case "failed": {
+        const reason = this.lastError ?? "connection closed before the handshake completed";
+        const status = /status code: (\d{3})\b/.exec(reason)?.[1];
+        if (status === "401" || status === "403") {
+          // Once per failure streak: a wrong key would otherwise fill the log every minute, forever.
+          if (this.authFailureLogged) return log.debug("backhaul handshake refused again", { status, ...fields });
+          this.authFailureLogged = true;
+          return log.error(`the console refused the backhaul handshake (${status}): check [server] id and key`, {
+            url: this.options.url,
+            ...fields,
+          });
+        }
+        return log.warn("backhaul connection failed", { reason, ...fields });
+      }
+      case "closed": {
+        const normal = fields.code === 1000 || fields.code === 1001;
+        return (normal ? log.info : log.warn)("backhaul connection closed", fields);
+      }
+      case "dead":
+        return log.warn("backhaul peer went silent; dropping the connection", fields);
+      case "timeout":
+        return log.warn("backhaul handshake timed out", fields);
+      case "reconnect":
+        return log.info("backhaul reconnecting", fields);
+    }
+  }
+
+  private cancelTimers(...names: TimerName[]): void {
+    for (const name of names) {
+      this.timers[name]?.();
+      this.timers[name] = undefined;
+    }
+  }
+
+  /** A cancellable timer on the injected clock; the callback's errors are logged, never thrown. */
+  private after(ms: number, fn: () => void): Cancel {
+    const abort = new AbortController();
+    this.clock.sleep(Math.max(0, ms), abort.signal).then(
+      () => {
+        if (abort.signal.aborted) return;
+        try {
+          fn();
+        } catch (err) {
+          this.options.log.error("backhaul timer failed", { error: err });
+        }
+      },
+      () => {},
+    );
+    return () => abort.abort();
+  }
+}

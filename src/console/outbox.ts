@@ -1,0 +1,375 @@
+// The durable outbox: every console-bound request is written to SQLite before it is sent, then delivered by
+// a small pool of senders, lowest priority number first, with per-row backoff and the 2024 dialect fallback.
+// It never loses a row the console has not accepted (2xx) or refused (4xx), and never logs a request body.
+import type { StateDb } from "../db/open.ts";
+import type { Logger } from "../log/logger.ts";
+import { systemClock, type Clock } from "../platform/clock.ts";
+import { fullJitterDelay } from "./backoff.ts";
+import type { HttpMethod, HttpResult } from "./http.ts";
+import { outcomeOf, toRow, type OutboxItem } from "./outbox-item.ts";
+import { Schedule, type ScheduleEntry } from "./outbox-schedule.ts";
+import { OutboxStore, type OutboxRow, type StoredFallback } from "./outbox-store.ts";
+import { Wakeups } from "./outbox-wake.ts";
+
+export { PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS, outcomeOf, type OutboxItem } from "./outbox-item.ts";
+
+export const DEFAULT_SENDERS = 4;
+export const DEFAULT_MAX_ROWS = 50_000;
+export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_RETRY = { baseMs: 1_000, capMs: 5 * 60_000 };
+/** A long overflow episode is reported at this interval instead of only when it ends. */
+export const OVERFLOW_REPORT_MS = 10 * 60_000;
+
+const DIALECT_KEY = "dialect:";
+const FALLBACK = "fallback";
+
+/** ConsoleHttp satisfies it. */
+export interface OutboxSender {
+  request(
+    method: HttpMethod,
+    path: string,
+    options: { body?: unknown; timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<HttpResult>;
+}
+
+export interface SettledItem {
+  id: number;
+  /** The request that settled it (the fallback form when that was sent). */
+  method: HttpMethod;
+  path: string;
+  /** The console's status; 0 when the row was dropped without an answer (size cap). */
+  status: number;
+  outcome: "delivered" | "dropped";
+}
+
+export interface OutboxOptions {
+  state: StateDb;
+  sender: OutboxSender;
+  log: Logger;
+  clock?: Clock;
+  random?: () => number;
+  senders?: number;
+  maxRows?: number;
+  maxBytes?: number;
+  retry?: { baseMs: number; capMs: number };
+  onSettled?: (item: SettledItem) => void;
+}
+
+/** A type alias, not an interface, so it can be passed as log fields. */
+export type OutboxStats = {
+  rows: number;
+  bytes: number;
+  /** Rows dropped since this Outbox was made: refused by the console, or over the caps. */
+  dropped: number;
+};
+
+export class Outbox {
+  private readonly store: OutboxStore;
+  private readonly schedule = new Schedule();
+  private readonly dialects: Map<string, string>;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly senders: number;
+  private readonly maxRows: number;
+  private readonly maxBytes: number;
+  private readonly retryPolicy: { baseMs: number; capMs: number };
+  private readonly log: Logger;
+
+  private loops: Promise<void>[] | undefined;
+  private running = false;
+  /** drain() started the senders and stops them when it ends, unless start() was called meanwhile. */
+  private drainOwnsSenders = false;
+  private abort = new AbortController();
+  private readonly wake: Wakeups;
+  private draining = 0;
+  private dropped = 0;
+  private overflow: { dropped: number; since: number } | undefined;
+
+  constructor(private readonly options: OutboxOptions) {
+    this.store = new OutboxStore(options.state.sqlite);
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.senders = Math.max(1, Math.floor(options.senders ?? DEFAULT_SENDERS));
+    this.maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.retryPolicy = options.retry ?? DEFAULT_RETRY;
+    this.log = options.log;
+    this.wake = new Wakeups(this.clock);
+    this.dialects = this.store.readKv(DIALECT_KEY);
+    // Rows left by an earlier run keep their backoff, converted to this process's monotonic clock; a due
+    // time further away than the cap can only come from a wall clock that went back, so it is clamped.
+    const now = this.clock.now();
+    const mono = this.clock.monotonic();
+    for (const row of this.store.loadMeta()) {
+      const wait = Math.min(Math.max(0, row.nextAttemptAt - now), this.retryPolicy.capMs);
+      this.schedule.add({ id: row.id, priority: row.priority, afterId: row.afterId, bytes: row.bytes }, mono + wait, mono);
+    }
+  }
+
+  /**
+   * Writes the request durably (the row is on disk when this returns) and wakes a sender. Returns the
+   * row id, or 0 when the item alone is larger than maxBytes (refused, logged, counted as dropped).
+   * Throws on an invalid item and when the database cannot be written.
+   */
+  enqueue(item: OutboxItem): number {
+    const row = toRow(item);
+    if (row.bytes > this.maxBytes) {
+      this.dropped++;
+      this.log.warn("request larger than the outbox size cap; dropped it", {
+        method: row.method,
+        path: row.path,
+        bytes: row.bytes,
+        max_bytes: this.maxBytes,
+      });
+      this.notifySettled({ id: 0, method: row.method, path: row.path, status: 0, outcome: "dropped" });
+      return 0;
+    }
+    const victims: { id: number; method: HttpMethod; path: string }[] = [];
+    const id = this.store.immediate(() => {
+      const id = this.store.insert(row, this.clock.now());
+      let rows = this.schedule.rows + 1;
+      let bytes = this.schedule.bytes + row.bytes;
+      while (rows > this.maxRows || bytes > this.maxBytes) {
+        const pick = this.store.pickVictim((v) => this.schedule.isInflight(v), this.schedule.inflight);
+        const victim = pick && this.store.delete(pick.id);
+        if (!victim) break; // every row is in flight; the next insert tries again
+        victims.push(victim);
+        rows--;
+        bytes -= victim.bytes;
+      }
+      return id;
+    });
+    const mono = this.clock.monotonic();
+    this.schedule.add({ id, priority: row.priority, afterId: row.afterId, bytes: row.bytes }, mono, mono);
+    for (const v of victims) {
+      this.schedule.remove(v.id);
+      this.dropped++;
+      this.notifySettled({ id: v.id, method: v.method, path: v.path, status: 0, outcome: "dropped" });
+    }
+    if (victims.length > 0) this.noteOverflow(victims.length);
+    this.wake.wakeAll();
+    this.wake.changed();
+    return id;
+  }
+
+  /** Starts the senders; rows left from a previous run are sent too. Calling it again does nothing. */
+  start(): void {
+    this.drainOwnsSenders = false;
+    if (this.loops) return;
+    this.abort = new AbortController();
+    const signal = this.abort.signal;
+    this.running = true; // before the loops: they may arm the timer in their first synchronous turn
+    this.loops = Array.from({ length: this.senders }, () => this.senderLoop(signal));
+  }
+
+  /**
+   * Tries to deliver everything now, ignoring backoff waits, for at most `deadlineMs` milliseconds from
+   * now. A row that fails meanwhile is retried within the base delay. True when the outbox is empty.
+   * Starts the senders for the duration when they are not running.
+   */
+  async drain(deadlineMs: number): Promise<boolean> {
+    const until = this.clock.monotonic() + Math.max(0, deadlineMs);
+    const startedHere = !this.loops;
+    this.draining++;
+    try {
+      this.schedule.promoteAll();
+      if (startedHere) {
+        this.start();
+        this.drainOwnsSenders = true;
+      } else this.wake.wakeAll();
+      while (this.schedule.rows > 0) {
+        const left = until - this.clock.monotonic();
+        if (left <= 0 || !this.running) return false;
+        await this.wake.nextChange(left);
+      }
+      return true;
+    } finally {
+      this.draining--;
+      if (startedHere && this.drainOwnsSenders) {
+        this.drainOwnsSenders = false;
+        await this.stop();
+      }
+    }
+  }
+
+  /** Aborts in-flight requests (their rows stay as they were) and waits for the senders to end. */
+  async stop(): Promise<void> {
+    const loops = this.loops;
+    if (!loops) return;
+    this.running = false;
+    this.abort.abort();
+    this.wake.disarm();
+    this.wake.wakeAll();
+    await Promise.all(loops);
+    this.loops = undefined;
+    if (this.overflow) this.reportOverflow();
+    this.wake.changed();
+  }
+
+  stats(): OutboxStats {
+    return { rows: this.schedule.rows, bytes: this.schedule.bytes, dropped: this.dropped };
+  }
+
+  private async senderLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        const entry = this.schedule.claim(this.clock.monotonic());
+        if (!entry) {
+          this.armTimer();
+          await this.wake.park();
+          continue;
+        }
+        await this.sendRow(entry, signal);
+      } catch (err) {
+        this.log.error("outbox sender failed; it goes on", { error: describe(err) });
+        await this.clock.sleep(this.retryPolicy.baseMs, signal).catch(() => {});
+      }
+    }
+  }
+
+  private async sendRow(entry: ScheduleEntry, signal: AbortSignal): Promise<void> {
+    try {
+      const row = this.store.get(entry.id);
+      if (!row) {
+        // Deleted behind our back (another process); nothing left to send.
+        this.schedule.remove(entry.id);
+        this.afterRemoval();
+        return;
+      }
+      const fallback = row.fallback;
+      let request: WireForm = fallback && this.dialects.get(fallback.dialect) === FALLBACK ? fallback : row;
+      let result = await this.send(request, row.timeoutMs, signal);
+      if (result.status === 404 && fallback && request !== fallback) {
+        this.rememberFallback(fallback, row);
+        request = fallback;
+        result = await this.send(request, row.timeoutMs, signal);
+      }
+      this.settle(row, request, result, signal);
+    } catch (err) {
+      // The row must not stay "in flight" forever; it is tried again after a short wait.
+      if (this.schedule.isInflight(entry.id)) {
+        this.schedule.retry(entry.id, this.clock.monotonic() + this.retryPolicy.baseMs);
+        this.armTimer();
+      }
+      throw err;
+    }
+  }
+
+  private async send(request: WireForm, timeoutMs: number, signal: AbortSignal): Promise<HttpResult> {
+    try {
+      const options = { timeoutMs, signal, ...(request.body === null ? {} : { body: request.body }) };
+      return await this.options.sender.request(request.method, request.path, options);
+    } catch (err) {
+      return { status: 0, text: "", error: describe(err) };
+    }
+  }
+
+  private settle(row: OutboxRow, request: WireForm, result: HttpResult, signal: AbortSignal): void {
+    const { method, path } = request;
+    const outcome = outcomeOf(result.status);
+    if (outcome === "delivered") return this.finish(row.id, { method, path, status: result.status }, "delivered");
+    if (result.status === 0 && signal.aborted) {
+      // stop() cut it short: not an attempt; the row is sent again after the next start.
+      this.schedule.release(row.id);
+      return;
+    }
+    if (outcome === "drop") {
+      this.log.warn("console refused a request; dropped it from the outbox", { method, path, status: result.status });
+      return this.finish(row.id, { method, path, status: result.status }, "dropped");
+    }
+    // Full jitter from now, forever; while draining, retries stay within the base delay. At least 1 ms, so a
+    // sender that fails without waiting for I/O can never spin on the same row without yielding.
+    const { baseMs, capMs } = this.retryPolicy;
+    const delay = Math.max(1, fullJitterDelay(this.draining > 0 ? 0 : row.attempts, baseMs, capMs, this.random));
+    this.store.reschedule(row.id, row.attempts + 1, this.clock.now() + delay);
+    this.schedule.retry(row.id, this.clock.monotonic() + delay);
+    this.armTimer();
+    this.log.debug("outbox will retry", {
+      method,
+      path,
+      status: result.status,
+      ...(result.error ? { error: result.error } : {}),
+      attempts: row.attempts + 1,
+      delay_ms: delay,
+    });
+  }
+
+  private finish(id: number, sent: { method: HttpMethod; path: string; status: number }, outcome: SettledItem["outcome"]): void {
+    this.store.delete(id);
+    this.schedule.remove(id);
+    if (outcome === "dropped") this.dropped++;
+    this.notifySettled({ id, ...sent, outcome });
+    this.afterRemoval();
+  }
+
+  private afterRemoval(): void {
+    if (
+      this.overflow &&
+      this.schedule.rows <= 0.9 * this.maxRows &&
+      this.schedule.bytes <= 0.9 * this.maxBytes
+    ) {
+      this.reportOverflow();
+    }
+    this.wake.wakeAll(); // rows waiting for this one may be ready now
+    this.wake.changed();
+  }
+
+  private rememberFallback(fallback: StoredFallback, row: OutboxRow): void {
+    if (this.dialects.get(fallback.dialect) === FALLBACK) return;
+    this.dialects.set(fallback.dialect, FALLBACK);
+    this.log.info("console does not know this route (404); using the older form from now on", {
+      dialect: fallback.dialect,
+      method: row.method,
+      path: row.path,
+      fallback_method: fallback.method,
+    });
+    try {
+      this.store.writeKv(DIALECT_KEY + fallback.dialect, FALLBACK);
+    } catch (err) {
+      this.log.warn("could not remember the console dialect; it is probed again after a restart", {
+        dialect: fallback.dialect,
+        error: describe(err),
+      });
+    }
+  }
+
+  /** One warning per overflow episode: when it ends, at stop, or every OVERFLOW_REPORT_MS while it lasts. */
+  private noteOverflow(count: number): void {
+    const now = this.clock.monotonic();
+    this.overflow ??= { dropped: 0, since: now };
+    this.overflow.dropped += count;
+    if (now - this.overflow.since >= OVERFLOW_REPORT_MS) this.reportOverflow();
+  }
+
+  private reportOverflow(): void {
+    const episode = this.overflow;
+    if (!episode) return;
+    this.overflow = undefined;
+    this.log.warn("outbox over its size caps; dropped the lowest-priority oldest requests", {
+      dropped: episode.dropped,
+      max_rows: this.maxRows,
+      max_bytes: this.maxBytes,
+    });
+  }
+
+  private notifySettled(item: SettledItem): void {
+    try {
+      this.options.onSettled?.(item);
+    } catch (err) {
+      this.log.warn("outbox onSettled listener failed", { error: describe(err) });
+    }
+  }
+
+  /** The shared timer follows the earliest row in backoff while the senders run. */
+  private armTimer(): void {
+    const at = this.schedule.nextDueAt();
+    if (at !== undefined && this.running) this.wake.arm(at);
+  }
+}
+
+/** The form of a row that goes on the wire: the primary one or its fallback. */
+type WireForm = { method: HttpMethod; path: string; body: string | null };
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

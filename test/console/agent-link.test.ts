@@ -1,0 +1,197 @@
+// End to end: the real agent process against the fake console over real sockets. Each test starts its own
+// console and agent and stops both afterwards, even when it fails.
+import { afterEach, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FakeConsole } from "./fake-console.ts";
+import { startAgent, type AgentOptions, type RunningAgent } from "../helpers/agent.ts";
+import { useTempDirs } from "../helpers/tmp.ts";
+
+const VERSION = JSON.parse(readFileSync(join(import.meta.dir, "../../package.json"), "utf8")).version as string;
+const tempDir = useTempDirs("alpamon-link-");
+const cleanups: (() => Promise<unknown>)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+});
+
+async function consoleAndAgent(consoleOptions: Parameters<typeof FakeConsole.start>[0] = {}, agentOptions: AgentOptions = {}) {
+  const fake = await FakeConsole.start(consoleOptions);
+  cleanups.push(() => fake.stop());
+  const dir = tempDir();
+  const agent = startAgent(fake, dir, agentOptions);
+  cleanups.push(() => agent.stop());
+  return { fake, agent, dir };
+}
+
+function restartAgent(fake: FakeConsole, dir: string, options: AgentOptions = {}): RunningAgent {
+  const agent = startAgent(fake, dir, options);
+  cleanups.push(() => agent.stop());
+  return agent;
+}
+
+const countOf = (fake: FakeConsole, pred: (r: FakeConsole["requests"][number]) => boolean) => fake.requests.filter(pred).length;
+
+describe("agent ↔ console", () => {
+  test("headers exactly as specified, startup event, ack before fin, ping frame after each message", async () => {
+    const { fake } = await consoleAndAgent();
+    await fake.waitForBackhaul(15_000);
+    const session = fake.requests.find((r) => r.path === "/api/servers/servers/-/")!;
+    expect(session.method).toBe("GET");
+    expect(session.headers.authorization).toBe(`id="${fake.id}", key="${fake.key}"`);
+    expect(session.headers["user-agent"]).toBe(`alpamon/${VERSION}`);
+    expect(session.headers["content-type"]).toBeUndefined();
+    const handshake = fake.handshakes.find((h) => h.accepted)!;
+    expect(handshake.headers.authorization).toBe(`id="${fake.id}", key="${fake.key}"`);
+    expect(handshake.headers.origin).toBe(fake.url);
+    expect(handshake.headers["user-agent"]).toBe(`alpamon/${VERSION}`);
+    const started = await fake.waitForRequest((r) => r.path === "/api/events/events/");
+    expect(started.json).toEqual({ reporter: "alpamon", record: "started", description: `alpamon ${VERSION} started running.` });
+    expect(started.headers["content-type"]).toBe("application/json");
+
+    const id = fake.sendCommand({ shell: "internal", line: "ping" });
+    const fin = await fake.waitForFin(id);
+    expect(fin.success).toBe(true);
+    expect(fin.result).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/);
+    expect(typeof fin.elapsed_time).toBe("number");
+    const ackIndex = fake.requests.findIndex((r) => r.method === "POST" && r.path === `/api/events/commands/${id}/ack/`);
+    const finIndex = fake.requests.findIndex((r) => r.method === "POST" && r.path === `/api/events/commands/${id}/fin/`);
+    expect(ackIndex).toBeGreaterThanOrEqual(0);
+    expect(ackIndex).toBeLessThan(finIndex);
+    expect(fake.requests[ackIndex]!.body).toBe("");
+    expect(fake.requests[ackIndex]!.headers["content-type"]).toBe("application/json");
+    await fake.waitForAgentFrame((f) => f === '{"query":"ping"}');
+  });
+
+  test("a 20 s outage of the fin endpoint, then recovery, still delivers the fin", async () => {
+    const { fake } = await consoleAndAgent();
+    await fake.waitForBackhaul(15_000);
+    fake.fault({ method: "POST", path: /\/fin\/$/ }, { status: 500, forMs: 20_000 });
+    const id = fake.sendCommand({ shell: "internal", line: "ping" });
+    await fake.waitForAck(id);
+    const fin = await fake.waitForFin(id, 80_000);
+    expect(fin.success).toBe(true);
+    expect(countOf(fake, (r) => r.path.endsWith(`${id}/fin/`) && r.status === 500)).toBeGreaterThanOrEqual(2);
+  }, 90_000);
+
+  test("SIGKILL between ack and fin, then a restart on the same data_dir, still delivers the fin", async () => {
+    const { fake, agent, dir } = await consoleAndAgent();
+    await fake.waitForBackhaul(15_000);
+    const fault = fake.fault({ method: "POST", path: /\/fin\/$/ }, { status: 503 });
+    const id = fake.sendCommand({ shell: "internal", line: "ping" });
+    await fake.waitForAck(id);
+    await fake.waitForRequest((r) => r.path.endsWith(`${id}/fin/`) && r.status === 503);
+    await agent.stop("SIGKILL");
+    fault.clear();
+    restartAgent(fake, dir);
+    const fin = await fake.waitForFin(id, 30_000);
+    expect(fin.success).toBe(true);
+    expect(countOf(fake, (r) => r.path.endsWith(`${id}/ack/`) && r.status === 200)).toBe(1);
+  }, 60_000);
+
+  test("reconnects after the console drops the socket and after a reconnect query", async () => {
+    const { fake } = await consoleAndAgent();
+    await fake.waitForBackhaul(15_000);
+    fake.dropBackhaul();
+    await fake.waitUntil(() => fake.acceptedHandshakes() >= 2 && fake.backhaulCount() === 1, 20_000, "a second handshake");
+    expect((await fake.waitForFin(fake.sendCommand({ shell: "internal", line: "ping" }))).success).toBe(true);
+    fake.sendFrame({ query: "reconnect", reason: "Session has retired." });
+    await fake.waitUntil(() => fake.acceptedHandshakes() >= 3 && fake.backhaulCount() === 1, 20_000, "a third handshake");
+    expect((await fake.waitForFin(fake.sendCommand({ shell: "internal", line: "ping" }))).success).toBe(true);
+  }, 60_000);
+
+  test("a duplicate command id runs once", async () => {
+    const { fake } = await consoleAndAgent();
+    await fake.waitForBackhaul(15_000);
+    const id = fake.sendCommand({ shell: "internal", line: "ping" });
+    fake.sendCommand({ id, shell: "internal", line: "ping" });
+    await fake.waitForFin(id);
+    const second = fake.sendCommand({ shell: "internal", line: "ping" });
+    await fake.waitForFin(second);
+    expect(countOf(fake, (r) => r.path === `/api/events/commands/${id}/ack/`)).toBe(1);
+    expect(countOf(fake, (r) => r.path === `/api/events/commands/${id}/fin/`)).toBe(1);
+  });
+
+  test("falls back to the 2024 PATCH dialect and remembers it", async () => {
+    const { fake } = await consoleAndAgent({ dialect: "2024" });
+    await fake.waitForBackhaul(15_000);
+    const first = fake.sendCommand({ shell: "internal", line: "ping" });
+    expect((await fake.waitForFin(first)).success).toBe(true);
+    const patches = fake.requests.filter((r) => r.method === "PATCH" && r.path === `/api/events/commands/${first}/`);
+    expect(patches.map((r) => Object.keys(r.json as object).sort())).toEqual([
+      ["acked_at"],
+      ["elapsed_time", "handled_at", "result", "success"],
+    ]);
+    const second = fake.sendCommand({ shell: "internal", line: "ping" });
+    await fake.waitForFin(second);
+    expect(countOf(fake, (r) => r.method === "POST" && r.path.startsWith(`/api/events/commands/${second}/`))).toBe(0);
+  });
+
+  test("a wrong key is reported clearly and the agent keeps trying", async () => {
+    const { fake, agent } = await consoleAndAgent({}, { key: "wrong-key" });
+    await agent.waitForLog(/\[ERROR\] the console rejected this server's credentials .*status="HTTP 403" hint="check \[server\] id and key in /);
+    expect(agent.log).not.toContain(fake.key);
+    expect(agent.log).not.toContain("wrong-key");
+    expect(agent.proc.exitCode).toBeNull();
+  });
+
+  test("garbage frames are survived; a command with a bad field gets a fin naming it", async () => {
+    const { fake } = await consoleAndAgent();
+    await fake.waitForBackhaul(15_000);
+    fake.sendFrame("garbage");
+    fake.sendFrame("x".repeat(2 * 1024 * 1024));
+    fake.sendFrame({ query: "dance" });
+    fake.sendFrame([1, 2, 3]);
+    const badEnv = fake.sendCommand({ shell: "system", line: "ls", user: "root", env: { A: 1 } });
+    const badData = fake.sendCommand({ shell: "internal", line: "ping", data: "{oops" });
+    const unknown = fake.sendCommand({ shell: "internal", line: "frobnicate" });
+    expect(await fake.waitForFin(badEnv)).toMatchObject({ success: false, result: "invalid command: command.env values must be strings" });
+    expect(await fake.waitForFin(badData)).toMatchObject({ success: false, result: "internal command: data is not valid JSON" });
+    expect(await fake.waitForFin(unknown)).toMatchObject({ success: false, result: "Invalid command frobnicate" });
+    expect((await fake.waitForFin(fake.sendCommand({ shell: "internal", line: "ping" }))).success).toBe(true);
+  });
+
+  test("quit: the fin is delivered, then the agent exits 0", async () => {
+    const { fake, agent } = await consoleAndAgent();
+    await fake.waitForBackhaul(15_000);
+    const id = fake.sendCommand({ shell: "internal", line: "quit" });
+    expect(await fake.waitForFin(id)).toMatchObject({ success: true, result: "Alpamon will shutdown in 1 second." });
+    expect(await agent.done).toBe(0);
+  });
+
+  test("restart: the fin is delivered, then the agent re-executes in place with the same PID", async () => {
+    const { fake, agent, dir } = await consoleAndAgent();
+    await fake.waitForBackhaul(15_000);
+    const id = fake.sendCommand({ shell: "internal", line: "restart" });
+    expect(await fake.waitForFin(id)).toMatchObject({ success: true, result: "Alpamon will restart in 1 second." });
+    await fake.waitUntil(() => fake.requests.filter((r) => r.path === "/api/events/events/").length >= 2, 20_000, "a second started event");
+    await fake.waitUntil(() => fake.backhaulCount() === 1 && fake.acceptedHandshakes() >= 2, 20_000, "a new backhaul");
+    expect(readFileSync(join(dir, "alpamon.pid"), "utf8")).toBe(`${agent.pid}\n`);
+    expect(agent.proc.exitCode).toBeNull();
+    expect((await fake.waitForFin(fake.sendCommand({ shell: "internal", line: "ping" }))).success).toBe(true);
+  }, 40_000);
+});
+
+describe("TLS", () => {
+  test("ca_cert is honoured by HTTP and the backhaul", async () => {
+    const { fake } = await consoleAndAgent({ tls: true });
+    expect(fake.url.startsWith("https://")).toBe(true);
+    await fake.waitForBackhaul(15_000);
+    expect((await fake.waitForFin(fake.sendCommand({ shell: "internal", line: "ping" }))).success).toBe(true);
+  });
+
+  test("without the CA, verification fails and nothing is sent", async () => {
+    const { fake, agent } = await consoleAndAgent({ tls: true }, { useCa: false });
+    await agent.waitForLog(/\[WARN\] console session check failed; retrying .*problem=/);
+    expect(agent.log).toMatch(/certificate|self.signed|unable to (get|verify)/i);
+    expect(fake.requests).toHaveLength(0);
+    expect(fake.acceptedHandshakes()).toBe(0);
+  });
+
+  test("verify = false connects without the CA, with a warning", async () => {
+    const { fake, agent } = await consoleAndAgent({ tls: true }, { useCa: false, verify: false });
+    await fake.waitForBackhaul(15_000);
+    expect(agent.log).toContain("TLS certificate verification is turned off");
+    expect((await fake.waitForFin(fake.sendCommand({ shell: "internal", line: "ping" }))).success).toBe(true);
+  });
+});

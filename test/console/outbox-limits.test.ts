@@ -1,0 +1,260 @@
+// The durable outbox, its limits: row and byte caps, drain with a deadline, four senders under load, stop,
+// a sender that must never crash. Real SQLite in a temp dir, a fake sender, a ManualClock; never shares a
+// database between tests. The harness repeats outbox.test.ts's (importing a test file reruns its tests).
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { HttpMethod, HttpResult } from "../../src/console/http.ts";
+import { Outbox, PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS, type OutboxOptions, type SettledItem } from "../../src/console/outbox.ts";
+import { openStateDb } from "../../src/db/open.ts";
+import { LogHub, type LogRecord } from "../../src/log/logger.ts";
+import { ManualClock } from "../../src/platform/clock.ts";
+
+interface Call {
+  method: HttpMethod;
+  path: string;
+  at: number;
+}
+type Respond = (call: Call, signal?: AbortSignal) => number | Promise<number>;
+
+let dir = "";
+let cleanups: (() => unknown)[] = [];
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "alpamon-outbox-"));
+  cleanups = [];
+});
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function harness(respond: Respond = () => 200, options: Partial<OutboxOptions> = {}, clock = new ManualClock()) {
+  const state = openStateDb(join(dir, "alpamon.db"), { clock });
+  cleanups.push(() => state.close());
+  const calls: Call[] = [];
+  const records: LogRecord[] = [];
+  const hub = new LogHub({ write: () => {}, close: () => {} }, "debug", () => clock.now());
+  hub.listen((r) => records.push(r));
+  const settled: SettledItem[] = [];
+  let inflight = 0;
+  const peak = { inflight: 0 };
+  const sender = {
+    async request(method: HttpMethod, path: string, o: { signal?: AbortSignal }): Promise<HttpResult> {
+      const call = { method, path, at: clock.now() };
+      calls.push(call);
+      peak.inflight = Math.max(peak.inflight, ++inflight);
+      try {
+        return { status: await respond(call, o.signal), text: "" };
+      } finally {
+        inflight--;
+      }
+    },
+  };
+  const outbox = new Outbox({ state, sender, log: hub.logger("outbox"), clock, random: () => 0.5, onSettled: (s) => settled.push(s), ...options });
+  cleanups.push(() => outbox.stop());
+  const warnings = () => records.filter((r) => r.level === "warn");
+  const paths = () => (state.sqlite.query("SELECT path FROM outbox ORDER BY id").all() as { path: string }[]).map((r) => r.path);
+  return { clock, state, outbox, calls, records, settled, warnings, paths, peak };
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 5000; i++) {
+    if (condition()) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function quiet(): Promise<void> {
+  for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+const post = (path: string, priority: number, body?: unknown) => ({ method: "POST" as const, path, priority, body });
+
+describe("caps", () => {
+  test("past maxRows the lowest-priority oldest row goes first; one warning per episode, with the count", async () => {
+    const h = harness(() => 200, { maxRows: 5 });
+    for (const [p, prio] of [["/c1/", 10], ["/i1/", 80], ["/l1/", 90], ["/l2/", 90], ["/i2/", 80]] as const) h.outbox.enqueue(post(p, prio));
+    expect(h.outbox.stats()).toMatchObject({ rows: 5, dropped: 0 });
+    h.outbox.enqueue(post("/c2/", PRIORITY_COMMANDS)); // drops l1
+    h.outbox.enqueue(post("/l3/", PRIORITY_LOGS)); // drops l2, the oldest 90
+    h.outbox.enqueue(post("/c3/", PRIORITY_COMMANDS)); // drops l3, the last 90
+    h.outbox.enqueue(post("/c4/", PRIORITY_COMMANDS)); // drops i1, the oldest 80
+    expect(h.paths()).toEqual(["/c1/", "/i2/", "/c2/", "/c3/", "/c4/"]);
+    expect(h.settled.map((s) => [s.path, s.outcome])).toEqual(["/l1/", "/l2/", "/l3/", "/i1/"].map((p) => [p, "dropped"]));
+    expect(h.outbox.stats()).toMatchObject({ rows: 5, dropped: 4 });
+    expect(h.warnings()).toEqual([]); // the episode is still going on
+    h.outbox.start();
+    await until(() => h.outbox.stats().rows === 0, "delivery");
+    expect(h.warnings().map((w) => w.fields)).toEqual([{ dropped: 4, max_rows: 5, max_bytes: 64 * 1024 * 1024 }]);
+    expect(h.calls.map((c) => c.path)).toEqual(["/c1/", "/c2/", "/c3/", "/c4/", "/i2/"]);
+  });
+
+  test("maxBytes is a cap too, and a single item larger than it is refused without touching the others", async () => {
+    const body = { pad: "x".repeat(90) }; // 100 bytes of JSON + a 4-byte path
+    const h = harness(() => 200, { maxBytes: 350 });
+    for (const p of ["/a1/", "/a2/", "/a3/"]) h.outbox.enqueue(post(p, PRIORITY_INVENTORY, body));
+    expect(h.outbox.stats()).toEqual({ rows: 3, bytes: 312, dropped: 0 });
+    h.outbox.enqueue(post("/b1/", PRIORITY_INVENTORY, body));
+    expect(h.paths()).toEqual(["/a2/", "/a3/", "/b1/"]);
+    expect(h.outbox.enqueue(post("/huge/", PRIORITY_COMMANDS, { pad: "y".repeat(400) }))).toBe(0);
+    expect(h.paths()).toEqual(["/a2/", "/a3/", "/b1/"]);
+    expect(h.outbox.stats()).toEqual({ rows: 3, bytes: 312, dropped: 2 });
+    expect(h.warnings().map((w) => w.fields.path)).toEqual(["/huge/"]);
+  });
+
+  test("a row in flight is never the one dropped", async () => {
+    let release = () => {};
+    const h = harness(
+      (_c, signal) =>
+        new Promise<number>((resolve) => {
+          release = () => resolve(200);
+          signal?.addEventListener("abort", () => resolve(0));
+        }),
+      { maxRows: 2, senders: 1 },
+    );
+    h.outbox.enqueue(post("/l1/", PRIORITY_LOGS));
+    h.outbox.start();
+    await until(() => h.calls.length === 1, "l1 in flight");
+    h.outbox.enqueue(post("/l2/", PRIORITY_LOGS));
+    h.outbox.enqueue(post("/c1/", PRIORITY_COMMANDS)); // over the cap: l1 is in flight, so l2 goes
+    expect(h.paths()).toEqual(["/l1/", "/c1/"]);
+    release();
+    await until(() => h.settled.filter((s) => s.outcome === "delivered").length === 1, "l1 delivered");
+    expect(h.settled.map((s) => [s.path, s.outcome])).toEqual([["/l2/", "dropped"], ["/l1/", "delivered"]]);
+  });
+});
+
+describe("drain", () => {
+  test("delivers everything pending now, ignoring backoff waits", async () => {
+    let down = true;
+    const h = harness(() => (down ? 503 : 200), { random: () => 0.999 });
+    for (const p of ["/a/", "/b/", "/c/"]) h.outbox.enqueue(post(p, PRIORITY_INVENTORY));
+    h.outbox.start();
+    for (const waited of [999, 1998, 3996]) {
+      await until(() => h.calls.length % 3 === 0 && h.calls.length > 0 && h.outbox.stats().rows === 3, "a round of failures");
+      await quiet();
+      await h.clock.advance(waited);
+    }
+    await until(() => h.calls.length === 12, "four rounds");
+    await quiet(); // each row now waits about 8 s
+    down = false;
+    const before = h.clock.now();
+    expect(await h.outbox.drain(1000)).toBe(true);
+    expect(h.clock.now()).toBe(before); // no time had to pass
+    expect(h.outbox.stats().rows).toBe(0);
+    expect(h.calls.length).toBe(15);
+  });
+
+  test("returns false at the deadline while the console keeps failing, after trying more than once", async () => {
+    const h = harness(() => 503);
+    h.outbox.enqueue(post("/x/", PRIORITY_COMMANDS));
+    let result: boolean | undefined;
+    void h.outbox.drain(5000).then((r) => (result = r));
+    for (let i = 0; i < 12 && result === undefined; i++) {
+      await quiet();
+      await h.clock.advance(500);
+    }
+    await until(() => result !== undefined, "drain to give up");
+    expect(result).toBe(false);
+    expect(h.calls.length).toBeGreaterThanOrEqual(5); // retried within the base delay, not after minutes
+    expect(h.paths()).toEqual(["/x/"]);
+    const calls = h.calls.length;
+    await h.clock.advance(60_000); // drain started the senders, so it stopped them too
+    await quiet();
+    expect(h.calls.length).toBe(calls);
+  });
+});
+
+describe("senders", () => {
+  test("500 rows with 4 senders: each delivered exactly once, at most 4 at a time", async () => {
+    let n = 0;
+    const h = harness(async () => {
+      for (let i = n++ % 5; i > 0; i--) await new Promise((resolve) => setImmediate(resolve));
+      return n % 7 === 0 ? 503 : 200; // some transient failures on the way
+    }, { random: () => 0 });
+    const prios = [PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS];
+    for (let i = 0; i < 500; i++) h.outbox.enqueue(post(`/r/${i}/`, prios[i % 3]!, { i }));
+    h.outbox.start();
+    for (let i = 0; i < 200 && h.outbox.stats().rows > 0; i++) {
+      await until(() => h.outbox.stats().rows === 0 || h.peak.inflight > 0, "progress");
+      await quiet();
+      await h.clock.advance(1); // failed rows wait at least 1 ms
+    }
+    const delivered = h.settled.filter((s) => s.outcome === "delivered").map((s) => s.path);
+    expect(delivered.length).toBe(500);
+    expect(new Set(delivered).size).toBe(500);
+    expect(h.peak.inflight).toBe(4);
+    expect(h.paths()).toEqual([]);
+  });
+
+  test("stop aborts in-flight requests; the row stays as it was and goes out after the next start", async () => {
+    let answer = false;
+    const h = harness(
+      (_c, signal) =>
+        new Promise<number>((resolve) => {
+          if (answer) return resolve(200);
+          signal?.addEventListener("abort", () => resolve(0));
+        }),
+    );
+    h.outbox.enqueue(post("/slow/", PRIORITY_COMMANDS));
+    h.outbox.start();
+    await until(() => h.calls.length === 1, "in flight");
+    await h.outbox.stop();
+    expect(h.state.sqlite.query("SELECT path, attempts FROM outbox").all()).toEqual([{ path: "/slow/", attempts: 0 }]);
+    answer = true;
+    h.outbox.start();
+    await until(() => h.settled.length === 1, "delivered after restart");
+    expect(h.calls.length).toBe(2);
+  });
+
+  test("never crashes: a throwing sender is a network error, a throwing listener is logged", async () => {
+    let throws = 2;
+    const h = harness(
+      () => {
+        if (throws-- > 0) throw new Error("socket hang up");
+        return 200;
+      },
+      { onSettled: () => { throw new Error("listener broke"); } },
+    );
+    h.outbox.enqueue(post("/a/", PRIORITY_COMMANDS));
+    h.outbox.start();
+    await until(() => h.calls.length === 1, "first attempt");
+    await quiet();
+    await h.clock.advance(500);
+    await until(() => h.calls.length === 2, "second attempt");
+    await quiet();
+    await h.clock.advance(1000);
+    await until(() => h.outbox.stats().rows === 0, "delivery");
+    expect(h.warnings().map((w) => w.message)).toEqual(["outbox onSettled listener failed"]);
+    expect(h.records.filter((r) => r.level === "debug" && r.fields.error === "socket hang up").length).toBe(2);
+  });
+
+  test("a database error while settling a row is logged, and the row is tried again later", async () => {
+    const h = harness((c) => (c.path === "/a/" && h.calls.length === 1 ? 503 : 200));
+    h.state.sqlite.run("CREATE TRIGGER outbox_fail BEFORE UPDATE ON outbox BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
+    h.outbox.enqueue(post("/a/", PRIORITY_COMMANDS));
+    h.outbox.start();
+    await until(() => h.records.some((r) => r.level === "error"), "the error");
+    expect(h.records.find((r) => r.level === "error")?.fields.error).toContain("disk on fire");
+    h.state.sqlite.run("DROP TRIGGER outbox_fail");
+    await h.clock.advance(1000);
+    await until(() => h.outbox.stats().rows === 0, "delivery after the error");
+    expect(h.calls.map((c) => c.path)).toEqual(["/a/", "/a/"]);
+  });
+
+  test("a retry never spins: even a zero jitter waits for the clock", async () => {
+    const h = harness(async () => {
+      // Past a few calls, yield to the event loop so a spinning sender fails this test instead of hanging it.
+      if (h.calls.length > 3) await new Promise((resolve) => setImmediate(resolve));
+      return 503;
+    }, { random: () => 0 });
+    h.outbox.enqueue(post("/spin/", PRIORITY_COMMANDS));
+    h.outbox.start();
+    await quiet();
+    expect(h.calls.length).toBe(1);
+    await h.clock.advance(1);
+    await until(() => h.calls.length === 2, "the retry");
+  });
+});
