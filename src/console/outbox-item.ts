@@ -32,9 +32,15 @@ export type Outcome = "delivered" | "retry" | "drop";
  * (no answer, 408, 429, 5xx, and a stray 1xx/3xx such as a redirect from a misconfigured URL) is kept and
  * retried: the row caps bound the space, and a fixed configuration then delivers it.
  */
+/**
+ * 408 and 429 are retried like 5xx and network errors. So are 401 and 403: they mean the console does not
+ * accept this server's credentials right now (a rotated key, a re-registration), not that the request is
+ * wrong, and dropping fins on an authentication hiccup would lose what the agent acknowledged.
+ */
 export function outcomeOf(status: number): Outcome {
   if (isSuccess(status)) return "delivered";
-  if (status >= 400 && status <= 499 && status !== 408 && status !== 429) return "drop";
+  const retryable4xx = status === 401 || status === 403 || status === 408 || status === 429;
+  if (status >= 400 && status <= 499 && !retryable4xx) return "drop";
   return "retry";
 }
 

@@ -149,6 +149,9 @@ describe("agent ↔ console", () => {
     expect(await fake.waitForFin(badData)).toMatchObject({ success: false, result: "internal command: data is not valid JSON" });
     expect(await fake.waitForFin(unknown)).toMatchObject({ success: false, result: "Invalid command frobnicate" });
     expect((await fake.waitForFin(fake.sendCommand({ shell: "internal", line: "ping" }))).success).toBe(true);
+    // The warnings went to the console's log history, at priority 90, Python-style level 30.
+    const forwarded = await fake.waitForRequest((r) => r.path === "/api/history/logs/" && /invalid message/.test(String((r.json as { msg?: string })?.msg)));
+    expect(forwarded.json).toMatchObject({ level: 30, program: "alpamon", path: "router" });
   });
 
   test("quit: the fin is delivered, then the agent exits 0", async () => {

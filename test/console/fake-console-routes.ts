@@ -30,6 +30,7 @@ export interface Reply {
   status: number;
   /** Objects are JSON-encoded; a string is sent as is; undefined sends an empty body. */
   body?: unknown;
+  headers?: Record<string, string>;
 }
 
 export interface CommandRecord {

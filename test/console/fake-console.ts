@@ -355,7 +355,7 @@ export class FakeConsole {
   private reply(recorded: RecordedRequest, reply: Reply): Response {
     const isText = typeof reply.body === "string" || reply.body === undefined;
     const text = reply.body === undefined ? "" : typeof reply.body === "string" ? reply.body : JSON.stringify(reply.body);
-    const headers = isText ? {} : { "Content-Type": "application/json" };
+    const headers = { ...(isText ? {} : { "Content-Type": "application/json" }), ...reply.headers };
     return this.settle(recorded, reply.status, new Response(text, { status: reply.status, headers }));
   }
 

@@ -107,8 +107,8 @@ describe("outbox delivery", () => {
     expect(h.calls[4]!.path).toBe("/stuck/");
   });
 
-  test("0, 408, 429, 500 and 503 are retried until delivered, without a warning", async () => {
-    const failFirst = [0, 408, 429, 500, 503];
+  test("0, 401, 403, 408, 429, 500 and 503 are retried until delivered, without a warning", async () => {
+    const failFirst = [0, 401, 403, 408, 429, 500, 503];
     const seen = new Set<string>();
     const h = harness((c) => {
       const first = !seen.has(c.path);
@@ -118,29 +118,29 @@ describe("outbox delivery", () => {
     });
     for (const s of failFirst) h.outbox.enqueue(post(`/${s}/`, PRIORITY_INVENTORY, { n: s }));
     h.outbox.start();
-    await until(() => h.calls.length === 5, "first attempts");
+    await until(() => h.calls.length === failFirst.length, "first attempts");
     await quiet();
     const attempts = h.state.sqlite.query("SELECT path, attempts FROM outbox ORDER BY id").all();
     expect(attempts).toEqual(failFirst.map((s) => ({ path: `/${s}/`, attempts: 1 })));
     await h.clock.advance(500);
-    await until(() => h.settled.length === 5, "deliveries");
+    await until(() => h.settled.length === failFirst.length, "deliveries");
     expect(h.calls.filter((c) => c.path === "/503/").length).toBe(2);
     expect(h.settled.every((s) => s.outcome === "delivered")).toBe(true);
     expect(h.warnings()).toEqual([]);
   });
 
-  test("400, 401, 403, 404 and 422 drop the row with one warning naming the endpoint; bodies are never logged", async () => {
-    const refused = [400, 401, 403, 404, 422];
+  test("400, 404, 409 and 422 drop the row with one warning naming the endpoint; bodies are never logged", async () => {
+    const refused = [400, 404, 409, 422];
     const h = harness((c) => Number(c.path.split("/")[2]));
     for (const s of refused) h.outbox.enqueue({ method: "PUT", path: `/x/${s}/`, priority: 80, body: { out: "s3cr3t-output" } });
     h.outbox.start();
-    await until(() => h.settled.length === 5, "drops");
+    await until(() => h.settled.length === refused.length, "drops");
     await h.clock.advance(600_000);
     await quiet();
-    expect(h.calls.length).toBe(5); // never retried
+    expect(h.calls.length).toBe(refused.length); // never retried
     expect(h.settled.map((s) => [s.path, s.status, s.outcome])).toEqual(refused.map((s) => [`/x/${s}/`, s, "dropped"]));
     expect(h.warnings().map((w) => w.fields)).toEqual(refused.map((s) => ({ method: "PUT", path: `/x/${s}/`, status: s })));
-    expect(h.outbox.stats()).toEqual({ rows: 0, bytes: 0, dropped: 5 });
+    expect(h.outbox.stats()).toEqual({ rows: 0, bytes: 0, dropped: refused.length });
     expect(h.lines.join("\n")).not.toContain("s3cr3t");
   });
 
