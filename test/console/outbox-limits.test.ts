@@ -1,76 +1,15 @@
 // The durable outbox, its limits: row and byte caps, drain with a deadline, four senders under load, stop,
 // a sender that must never crash. Real SQLite in a temp dir, a fake sender, a ManualClock; never shares a
-// database between tests. The harness repeats outbox.test.ts's (importing a test file reruns its tests).
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+// database between tests (outbox-harness.ts).
+import { describe, expect, test } from "bun:test";
 import type { HttpMethod, HttpResult } from "../../src/console/http.ts";
 import { Outbox, PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS, type OutboxOptions, type SettledItem } from "../../src/console/outbox.ts";
 import { openStateDb } from "../../src/db/open.ts";
 import { LogHub, type LogRecord } from "../../src/log/logger.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
+import { post, quiet, until, useOutboxHarness } from "./outbox-harness.ts";
 
-interface Call {
-  method: HttpMethod;
-  path: string;
-  at: number;
-}
-type Respond = (call: Call, signal?: AbortSignal) => number | Promise<number>;
-
-let dir = "";
-let cleanups: (() => unknown)[] = [];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "alpamon-outbox-"));
-  cleanups = [];
-});
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function harness(respond: Respond = () => 200, options: Partial<OutboxOptions> = {}, clock = new ManualClock()) {
-  const state = openStateDb(join(dir, "alpamon.db"), { clock });
-  cleanups.push(() => state.close());
-  const calls: Call[] = [];
-  const records: LogRecord[] = [];
-  const hub = new LogHub({ write: () => {}, close: () => {} }, "debug", () => clock.now());
-  hub.listen((r) => records.push(r));
-  const settled: SettledItem[] = [];
-  let inflight = 0;
-  const peak = { inflight: 0 };
-  const sender = {
-    async request(method: HttpMethod, path: string, o: { signal?: AbortSignal }): Promise<HttpResult> {
-      const call = { method, path, at: clock.now() };
-      calls.push(call);
-      peak.inflight = Math.max(peak.inflight, ++inflight);
-      try {
-        return { status: await respond(call, o.signal), text: "" };
-      } finally {
-        inflight--;
-      }
-    },
-  };
-  const outbox = new Outbox({ state, sender, log: hub.logger("outbox"), clock, random: () => 0.5, onSettled: (s) => settled.push(s), ...options });
-  cleanups.push(() => outbox.stop());
-  const warnings = () => records.filter((r) => r.level === "warn");
-  const paths = () => (state.sqlite.query("SELECT path FROM outbox ORDER BY id").all() as { path: string }[]).map((r) => r.path);
-  return { clock, state, outbox, calls, records, settled, warnings, paths, peak };
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 5000; i++) {
-    if (condition()) return;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function quiet(): Promise<void> {
-  for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
-}
-
-const post = (path: string, priority: number, body?: unknown) => ({ method: "POST" as const, path, priority, body });
+const { harness } = useOutboxHarness();
 
 describe("caps", () => {
   test("past maxRows the lowest-priority oldest row goes first; one warning per episode, with the count", async () => {

@@ -1,80 +1,16 @@
 // The durable outbox, delivery rules: priority order, per-row backoff, retry or drop by status, ack before
 // fin, the 2024 dialect fallback, rows that survive a restart. Real SQLite in a temp dir, a fake sender in
 // process and a ManualClock: no test sleeps for real. Never shares a database between tests.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import { fullJitterDelay } from "../../src/console/backoff.ts";
 import type { HttpMethod, HttpResult } from "../../src/console/http.ts";
 import { Outbox, PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS, type OutboxOptions, type SettledItem } from "../../src/console/outbox.ts";
 import { openStateDb, type StateDb } from "../../src/db/open.ts";
 import { LogHub, type LogRecord } from "../../src/log/logger.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
+import { post, quiet, until, useOutboxHarness, type Respond } from "./outbox-harness.ts";
 
-interface Call {
-  method: HttpMethod;
-  path: string;
-  body: unknown;
-  at: number;
-}
-type Respond = (call: Call, signal?: AbortSignal) => number | HttpResult | Promise<number | HttpResult>;
-
-let dir = "";
-let cleanups: (() => unknown)[] = [];
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), "alpamon-outbox-"));
-  cleanups = [];
-});
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function openDb(clock: ManualClock): StateDb {
-  const state = openStateDb(join(dir, "alpamon.db"), { clock });
-  cleanups.push(() => state.close());
-  return state;
-}
-
-/** One outbox on the test's database file, with a fake console that records every call. */
-function harness(respond: Respond = () => 200, options: Partial<OutboxOptions> = {}, clock = new ManualClock()) {
-  const state = openDb(clock);
-  const calls: Call[] = [];
-  const records: LogRecord[] = [];
-  const lines: string[] = [];
-  const hub = new LogHub({ write: (l) => lines.push(l), close: () => {} }, "debug", () => clock.now());
-  hub.listen((r) => records.push(r));
-  const settled: SettledItem[] = [];
-  const sender = {
-    async request(method: HttpMethod, path: string, o: { body?: unknown; signal?: AbortSignal }): Promise<HttpResult> {
-      const call = { method, path, body: o.body === undefined ? undefined : JSON.parse(o.body as string), at: clock.now() };
-      calls.push(call);
-      const r = await respond(call, o.signal);
-      return typeof r === "number" ? { status: r, text: "" } : r;
-    },
-  };
-  const outbox = new Outbox({ state, sender, log: hub.logger("outbox"), clock, random: () => 0.5, onSettled: (s) => settled.push(s), ...options });
-  cleanups.push(() => outbox.stop());
-  const warnings = () => records.filter((r) => r.level === "warn");
-  const rowCount = () => (state.sqlite.query("SELECT count(*) AS n FROM outbox").get() as { n: number }).n;
-  return { clock, state, outbox, calls, records, lines, settled, warnings, rowCount };
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (condition()) return;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-/** Lets every pending microtask and immediate run, so "nothing happened" is really nothing. */
-async function quiet(): Promise<void> {
-  for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
-}
-
-const post = (path: string, priority: number, body?: unknown) => ({ method: "POST" as const, path, priority, body });
+const { harness } = useOutboxHarness();
 
 describe("outbox delivery", () => {
   test("lowest priority number first, FIFO within a priority (one sender)", async () => {
