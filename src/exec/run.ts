@@ -1,0 +1,143 @@
+// Runs one process for the agent: as the given identity (uid, gid and the user's supplementary groups via
+// setpriv --init-groups), with exactly the environment given, stdin from /dev/null, stdout and stderr merged
+// in order into one pipe, output capped, and the whole process group killed on timeout or abort.
+// Never uses a shell and never inherits the agent's environment.
+import { ptr } from "bun:ffi";
+import { closeSync, existsSync } from "node:fs";
+import { libc, O_CLOEXEC } from "../platform/libc.ts";
+import type { RunOptions, RunResult } from "./types.ts";
+
+export const DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
+const KILL_GRACE_MS = 5_000;
+/** After the main process exits, how long output from leftover children (holding the pipe) is still read. */
+const DRAIN_AFTER_EXIT_MS = 1_000;
+const SETPRIV_PATHS = ["/usr/bin/setpriv", "/bin/setpriv"];
+
+function setprivPath(): string | undefined {
+  return SETPRIV_PATHS.find((p) => existsSync(p));
+}
+
+/** A pipe whose write end becomes both stdout and stderr of the child, so their order is kept. */
+function outputPipe(): { read: number; write: number } | undefined {
+  const lib = libc();
+  if (!lib) return undefined;
+  const fds = new Int32Array(2);
+  if (lib.pipe2(ptr(fds), O_CLOEXEC) !== 0) return undefined;
+  return { read: fds[0]!, write: fds[1]! };
+}
+
+/** The argv actually spawned: through setpriv when switching user, so supplementary groups are the user's. */
+function wrappedArgv(options: RunOptions): { argv: string[] } | { error: string } {
+  const id = options.identity;
+  if (!id) return { argv: options.argv };
+  const setpriv = setprivPath();
+  if (process.getuid?.() !== 0) {
+    if (id.uid === process.getuid?.()) return { argv: options.argv };
+    return { error: `cannot run as ${id.user}: the agent is not running as root` };
+  }
+  if (!setpriv) return { error: "setpriv (util-linux) is needed to run commands as another user and was not found" };
+  return { argv: [setpriv, `--reuid=${id.uid}`, `--regid=${id.gid}`, "--init-groups", "--", ...options.argv] };
+}
+
+function killGroup(pid: number, signal: "SIGTERM" | "SIGKILL"): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is already gone
+  }
+}
+
+export async function runProcess(options: RunOptions): Promise<RunResult> {
+  const maxOutput = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+  const wrapped = wrappedArgv(options);
+  if ("error" in wrapped) return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: wrapped.error };
+  if (options.argv.length === 0 || !options.argv[0]) {
+    return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: "empty command" };
+  }
+  const cwd = options.cwd ?? options.identity?.home ?? "/";
+  if (!existsSync(cwd)) {
+    return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: `working directory ${cwd} does not exist` };
+  }
+  const pipe = outputPipe();
+  if (!pipe) return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: "cannot create an output pipe" };
+
+  let proc: ReturnType<typeof Bun.spawn>;
+  try {
+    proc = Bun.spawn(wrapped.argv, {
+      cwd,
+      env: options.env,
+      stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
+      stdout: pipe.write,
+      stderr: pipe.write,
+      detached: true, // own session and process group, so a timeout can kill everything it started
+    });
+  } catch (err) {
+    closeSync(pipe.write);
+    closeSync(pipe.read);
+    const e = err as NodeJS.ErrnoException;
+    const reason = e.code === "ENOENT" ? `${options.argv[0]}: command not found` : `${options.argv[0]}: ${e.message}`;
+    return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: reason };
+  }
+  closeSync(pipe.write);
+
+  let timedOut = false;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const stop = () => {
+    killGroup(proc.pid, "SIGTERM");
+    killTimer ??= setTimeout(() => killGroup(proc.pid, "SIGKILL"), KILL_GRACE_MS);
+  };
+  const timeout = options.timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), stop()), options.timeoutMs) : undefined;
+  const onAbort = () => stop();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  if (options.signal?.aborted) stop();
+
+  const kept: Uint8Array[] = [];
+  let keptBytes = 0;
+  let omittedBytes = 0;
+  const reader = Bun.file(pipe.read).stream().getReader();
+  const pump = (async () => {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      const room = maxOutput - keptBytes;
+      if (room > 0) {
+        const part = value.length <= room ? value : value.subarray(0, room);
+        kept.push(part);
+        keptBytes += part.length;
+      }
+      omittedBytes += Math.max(0, value.length - Math.max(0, room));
+    }
+  })();
+
+  const exitCode = await proc.exited;
+  // Leftover background children may hold the pipe open; read what they wrote for a moment, then let go.
+  const drained = await Promise.race([pump.then(() => true), Bun.sleep(DRAIN_AFTER_EXIT_MS).then(() => false)]);
+  if (!drained) await reader.cancel().catch(() => {});
+  await pump.catch(() => {});
+  try {
+    closeSync(pipe.read);
+  } catch {
+    // already closed by the stream
+  }
+  if (timeout) clearTimeout(timeout);
+  if (killTimer) clearTimeout(killTimer);
+  options.signal?.removeEventListener("abort", onAbort);
+  if (timedOut) killGroup(proc.pid, "SIGKILL");
+
+  const output = new TextDecoder("utf-8", { fatal: false }).decode(Buffer.concat(kept));
+  const signal = proc.signalCode ? String(proc.signalCode) : undefined;
+  // setpriv reports an exec failure of the target itself (exit 127 or 126 and its own message).
+  const execFailure = options.identity && /^setpriv: failed to execute [^\n]*/.exec(output);
+  if (execFailure && (exitCode === 127 || exitCode === 126)) {
+    const missing = /No such file or directory/.test(execFailure[0]);
+    const reason = missing ? `${options.argv[0]}: command not found` : execFailure[0].replace(/^setpriv: failed to execute /, "");
+    return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: reason };
+  }
+  return {
+    exitCode: signal || timedOut ? -1 : exitCode,
+    output,
+    omittedBytes,
+    timedOut,
+    ...(signal ? { signal } : {}),
+  };
+}

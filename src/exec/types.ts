@@ -1,0 +1,48 @@
+// The contract of exec/, the only place that starts processes: who runs it, with what environment, how
+// long, and how much output is kept. Callers pass argv arrays; nothing here ever goes through a shell.
+
+/** Who a process runs as: uid, the chosen gid, and supplementary groups by initgroups(3) (NSS-aware). */
+export interface Identity {
+  user: string;
+  uid: number;
+  /** The process's gid: the requested group, which must be one of the user's groups. */
+  gid: number;
+  home: string;
+  /** Login shell from passwd ("" when none). */
+  shell: string;
+}
+
+export interface RunOptions {
+  /** argv[0] is looked up in env.PATH (as the target user). */
+  argv: string[];
+  /** Undefined runs as the agent itself (root); callers decide that explicitly. */
+  identity?: Identity;
+  /** The complete environment: nothing is inherited from the agent. */
+  env: Record<string, string>;
+  /** Working directory; default the identity's home, else "/". */
+  cwd?: string;
+  /** Kill the whole process group after this long (SIGTERM, then SIGKILL 5 s later). Default: none. */
+  timeoutMs?: number;
+  /** Combined stdout+stderr kept at most (in order); the rest is counted, not kept. Default 8 MiB. */
+  maxOutputBytes?: number;
+  /** Bytes for stdin; default /dev/null. */
+  stdin?: string | Uint8Array;
+  /** Aborting kills the process group like a timeout. */
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  /** Exit status; -1 when killed by a signal, timed out or not started. */
+  exitCode: number;
+  /** The combined output (UTF-8, invalid bytes replaced), at most maxOutputBytes. */
+  output: string;
+  /** Output bytes produced beyond maxOutputBytes and not kept. */
+  omittedBytes: number;
+  timedOut: boolean;
+  /** The signal that ended the process, if any (e.g. "SIGKILL"). */
+  signal?: string;
+  /** Why the process could not be started (then exitCode is -1 and output is empty). */
+  startError?: string;
+}
+
+export type RunProcess = (options: RunOptions) => Promise<RunResult>;

@@ -1,0 +1,124 @@
+// exec/: real processes, a real throwaway user and group, real process groups.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { lookupGroup, lookupUser, resolveIdentity, userEnvironment, userGroupIds } from "../../src/exec/identity.ts";
+import { runProcess } from "../../src/exec/run.ts";
+import type { Identity } from "../../src/exec/types.ts";
+
+const isRoot = process.getuid?.() === 0;
+const suffix = Math.random().toString(36).slice(2, 8);
+const USER = `alpx${suffix}`;
+const EXTRA = `alpg${suffix}`;
+const sh = (cmd: string[]) => Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
+
+beforeAll(() => {
+  if (!isRoot) return;
+  expect(sh(["useradd", "-m", "-U", "-s", "/bin/bash", USER]).exitCode).toBe(0);
+  expect(sh(["groupadd", EXTRA]).exitCode).toBe(0);
+  expect(sh(["usermod", "-aG", EXTRA, USER]).exitCode).toBe(0);
+});
+
+afterAll(() => {
+  if (!isRoot) return;
+  sh(["pkill", "-KILL", "-u", USER]);
+  sh(["userdel", "-r", USER]);
+  sh(["groupdel", EXTRA]);
+  sh(["groupdel", USER]);
+});
+
+const ENV = { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" };
+
+describe("runProcess as the agent", () => {
+  test("stdout and stderr merged in order; exact env; stdin is /dev/null; exit code kept", async () => {
+    process.env.ALPAMON_TEST_LEAK = "leaked";
+    const r = await runProcess({ argv: ["sh", "-c", "echo 1; echo 2 >&2; echo 3; env; cat; exit 7"], env: { ...ENV, ONLY: "this" } });
+    expect(r.exitCode).toBe(7);
+    expect(r.output.startsWith("1\n2\n3\n")).toBe(true);
+    expect(r.output).toContain("ONLY=this");
+    expect(r.output).not.toContain("ALPAMON_TEST_LEAK");
+    delete process.env.ALPAMON_TEST_LEAK;
+  });
+
+  test("a missing program and a missing working directory are start errors", async () => {
+    expect((await runProcess({ argv: ["no-such-program-x"], env: ENV })).startError).toBe("no-such-program-x: command not found");
+    expect((await runProcess({ argv: ["true"], env: ENV, cwd: "/nonexistent/dir" })).startError).toBe("working directory /nonexistent/dir does not exist");
+  });
+
+  test("output beyond the cap is counted, not kept, and memory stays bounded", async () => {
+    const before = process.memoryUsage().rss;
+    const r = await runProcess({ argv: ["head", "-c", "20000000", "/dev/zero"], env: ENV, maxOutputBytes: 1 << 20 });
+    expect(r.exitCode).toBe(0);
+    expect(r.output.length).toBe(1 << 20);
+    expect(r.omittedBytes).toBe(20_000_000 - (1 << 20));
+    expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  test("a timeout kills the whole process group, background children included", async () => {
+    const started = performance.now();
+    const r = await runProcess({ argv: ["sh", "-c", "sleep 300 & echo $!; sleep 301 & echo $!; echo $$; wait"], env: ENV, timeoutMs: 300 });
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(r.timedOut).toBe(true);
+    expect(r.exitCode).toBe(-1);
+    const pids = r.output.trim().split("\n").map(Number);
+    expect(pids).toHaveLength(3);
+    await Bun.sleep(200);
+    const alive = pids.filter((pid) => {
+      try {
+        return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+      } catch {
+        return false;
+      }
+    });
+    expect(alive).toEqual([]);
+  });
+
+  test("an abort signal stops the process", async () => {
+    const controller = new AbortController();
+    const running = runProcess({ argv: ["sleep", "30"], env: ENV, signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    const r = await running;
+    expect(r.exitCode).toBe(-1);
+    expect(r.signal).toBe("SIGTERM");
+  });
+});
+
+describe.if(isRoot)("identity (root only)", () => {
+  test("NSS lookups: the user, its groups, and refusal of look-alike names", async () => {
+    const pw = await lookupUser(USER);
+    expect(pw?.name).toBe(USER);
+    expect(pw?.home).toBe(`/home/${USER}`);
+    expect(await lookupUser("0")).toBeUndefined(); // a uid is not a name
+    expect(await lookupUser("-x")).toBeUndefined();
+    const extra = await lookupGroup(EXTRA);
+    expect(extra?.members).toEqual([USER]);
+    expect(await userGroupIds(USER)).toEqual(expect.arrayContaining([pw!.gid, extra!.gid]));
+  });
+
+  test("runs as the user with the requested group as gid and the user's supplementary groups, in its home", async () => {
+    const resolved = await resolveIdentity(USER, EXTRA);
+    if (!resolved.ok) throw new Error(resolved.error);
+    const id: Identity = resolved.identity;
+    const r = await runProcess({ argv: ["sh", "-c", "id -u; id -g; id -G; pwd; echo $HOME $USER $LOGNAME $SHELL"], identity: id, env: userEnvironment(id) });
+    const [uid, gid, groups, pwd, vars] = r.output.trim().split("\n");
+    const pw = (await lookupUser(USER))!;
+    const extra = (await lookupGroup(EXTRA))!;
+    expect(Number(uid)).toBe(pw.uid);
+    expect(Number(gid)).toBe(extra.gid);
+    expect(groups!.split(" ").map(Number).sort()).toEqual([pw.gid, extra.gid].sort());
+    expect(pwd).toBe(`/home/${USER}`);
+    expect(vars).toBe(`/home/${USER} ${USER} ${USER} /bin/bash`);
+  });
+
+  test("unknown users, unknown groups and foreign groups are named", async () => {
+    expect(await resolveIdentity(`nouser${suffix}`, null)).toEqual({ ok: false, error: `there is no user "nouser${suffix}" on this server` });
+    expect(await resolveIdentity(USER, `nogroup${suffix}`)).toEqual({ ok: false, error: `there is no group "nogroup${suffix}" on this server` });
+    expect(await resolveIdentity(USER, "root")).toEqual({ ok: false, error: `group "root" is not one of user "${USER}"'s groups` });
+  });
+
+  test("a missing program run as a user is a start error too", async () => {
+    const resolved = await resolveIdentity(USER, null);
+    if (!resolved.ok) throw new Error(resolved.error);
+    const r = await runProcess({ argv: ["no-such-program-y"], identity: resolved.identity, env: userEnvironment(resolved.identity) });
+    expect(r.startError).toBe("no-such-program-y: command not found");
+  });
+});
