@@ -30,7 +30,8 @@ export interface DispatcherOptions {
   maxResultBytes?: number;
 }
 
-export const DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024;
+/** A safety net above the 8 MiB output cap of the runners, so their own truncation marker survives. */
+export const DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024 + 4096;
 
 /** Cuts a result to at most `maxBytes` of UTF-8 (never inside a character) and says how much was cut. */
 export function capResult(result: string, maxBytes: number): string {
