@@ -6,7 +6,9 @@ import type { Logger } from "../log/logger.ts";
 import type { RunProcess, RunResult } from "../exec/types.ts";
 import { fail, ok, type CommandHandler, type CommandResult } from "./registry.ts";
 
-export type Family = "debian" | "rhel" | "suse" | "unknown";
+import type { PlatformFamily } from "../platform/os-release.ts";
+
+export type Family = PlatformFamily;
 export type PackageManager = "apt" | "dnf" | "yum" | "zypper";
 
 export const PACKAGE_ENV = {

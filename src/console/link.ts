@@ -2,7 +2,7 @@
 // forwarding, command dispatch and the backhaul, started in that order and stopped in reverse, with the
 // outbox drained last so fins of `quit` and `restart` are delivered before the process goes.
 import type { AgentContext, Part } from "../agent.ts";
-import { agentCommands } from "../commands/agent.ts";
+import { registerCommands } from "../commands/catalog.ts";
 import { Dispatcher } from "../commands/dispatcher.ts";
 import { COMMAND_PRIORITY, outboxFeedback } from "../commands/feedback.ts";
 import { CommandRegistry } from "../commands/registry.ts";
@@ -44,7 +44,19 @@ export function consoleParts(ctx: AgentContext): Part[] {
   forwarder = new LogForwarder({ hub: ctx.hub, enqueue: (item) => outbox.enqueue(item), now: clock.now });
 
   const registry = new CommandRegistry();
+  // The backhaul is created below; commands reach it through this late-bound function.
+  let reconnect: (reason: string) => void = () => {};
+  const systemRunner = registerCommands({
+    registry,
+    lifecycle,
+    clock,
+    log: ctx.log.child("commands"),
+    version: VERSION,
+    reconnect: (reason) => reconnect(reason),
+    syncUsersAndGroups: () => log.debug("users and groups changed; inventory sync is not part of this build yet"),
+  });
   const dispatcher = new Dispatcher({
+    systemRunner,
     registry,
     feedback: outboxFeedback(outbox, clock.now),
     seen: new SeenCommandIds(state.sqlite),
@@ -72,7 +84,7 @@ export function consoleParts(ctx: AgentContext): Part[] {
       ctx.log.child("router"),
     ),
   });
-  registry.register(...agentCommands({ registry, lifecycle, clock, reconnect: (reason) => backhaul.reconnect(reason) }));
+  reconnect = (reason) => backhaul.reconnect(reason);
 
   return [
     {

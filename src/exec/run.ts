@@ -54,7 +54,9 @@ export async function runProcess(options: RunOptions): Promise<RunResult> {
   if (options.argv.length === 0 || !options.argv[0]) {
     return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: "empty command" };
   }
-  const cwd = options.cwd ?? options.identity?.home ?? "/";
+  // System accounts often have a home that does not exist (nobody: /nonexistent); they start in "/".
+  const home = options.identity?.home;
+  const cwd = options.cwd ?? (home && existsSync(home) ? home : "/");
   if (!existsSync(cwd)) {
     return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: `working directory ${cwd} does not exist` };
   }

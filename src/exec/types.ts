@@ -19,7 +19,7 @@ export interface RunOptions {
   identity?: Identity;
   /** The complete environment: nothing is inherited from the agent. */
   env: Record<string, string>;
-  /** Working directory; default the identity's home, else "/". */
+  /** Working directory; default the identity's home when it exists, else "/". An explicit one must exist. */
   cwd?: string;
   /** Kill the whole process group after this long (SIGTERM, then SIGKILL 5 s later). Default: none. */
   timeoutMs?: number;

@@ -154,6 +154,20 @@ describe("agent ↔ console", () => {
     expect(forwarded.json).toMatchObject({ level: 30, program: "alpamon", path: "router" });
   });
 
+  test("system commands run through the agent as the named user; an empty user is refused", async () => {
+    const { fake } = await consoleAndAgent();
+    await fake.waitForBackhaul(15_000);
+    const asRoot = fake.sendCommand({ shell: "system", line: "id -un && echo \"$GREETING\"", user: "root", env: { GREETING: "hello there" } });
+    expect(await fake.waitForFin(asRoot)).toMatchObject({ success: true, result: "root\nhello there\n" });
+    const asNobody = fake.sendCommand({ shell: "system", line: "id -un", user: "nobody" });
+    expect(await fake.waitForFin(asNobody)).toMatchObject({ success: true, result: "nobody\n" });
+    const noUser = fake.sendCommand({ shell: "system", line: "id -un" });
+    expect(await fake.waitForFin(noUser)).toMatchObject({ success: false, result: "system command: user is required (name root explicitly to run as root)" });
+    const help = fake.sendCommand({ shell: "internal", line: "help" });
+    const listed = [...(await fake.waitForFin(help)).result.matchAll(/^\t\t(\w+):/gm)].map((m) => m[1]);
+    expect(listed).toEqual(["addgroup", "adduser", "delgroup", "deluser", "help", "moduser", "ping", "quit", "reboot", "reconnect", "restart", "restartcoll", "shutdown", "update", "upgrade"]);
+  });
+
   test("quit: the fin is delivered, then the agent exits 0", async () => {
     const { fake, agent } = await consoleAndAgent();
     await fake.waitForBackhaul(15_000);

@@ -1,0 +1,41 @@
+// Every command family the agent accepts, registered in one place. Adding a family = one file in
+// commands/ and one line here; the dispatcher never changes.
+import type { Logger } from "../log/logger.ts";
+import type { Clock } from "../platform/clock.ts";
+import type { Lifecycle } from "../platform/lifecycle.ts";
+import { readPlatform, type Platform } from "../platform/os-release.ts";
+import { lookupGroup, lookupUser, resolveIdentity, userEnvironment } from "../exec/identity.ts";
+import { runProcess } from "../exec/run.ts";
+import { agentCommands } from "./agent.ts";
+import type { SystemRunner } from "./dispatcher.ts";
+import { packageCommands } from "./packages.ts";
+import { powerCommands } from "./power.ts";
+import type { CommandRegistry } from "./registry.ts";
+import { createSystemRunner } from "./system.ts";
+import { userCommands } from "./users.ts";
+
+export interface CatalogDeps {
+  registry: CommandRegistry;
+  lifecycle: Lifecycle;
+  clock: Clock;
+  log: Logger;
+  version: string;
+  reconnect: (reason: string) => void;
+  /** Asks the inventory to sync users and groups; a no-op until inventory is wired. */
+  syncUsersAndGroups: () => void;
+  restartCollector?: () => void;
+}
+
+/** Registers every internal command and returns the runner for `shell: "system"` commands. */
+export function registerCommands(deps: CatalogDeps): SystemRunner {
+  let platform: Platform | undefined;
+  const currentPlatform = () => (platform ??= readPlatform());
+  const { registry, lifecycle, clock, log } = deps;
+  registry.register(
+    ...agentCommands({ registry, lifecycle, clock, reconnect: deps.reconnect, ...(deps.restartCollector ? { restartCollector: deps.restartCollector } : {}) }),
+    ...userCommands({ runProcess, lookupUser, lookupGroup, platform: currentPlatform, syncUsersAndGroups: deps.syncUsersAndGroups, clock, log: log.child("users") }),
+    ...packageCommands({ runProcess, family: () => currentPlatform().family, version: deps.version, log: log.child("packages"), now: clock.now }),
+    ...powerCommands({ runProcess, clock, log: log.child("power"), signal: lifecycle.signal }),
+  );
+  return createSystemRunner({ runProcess, resolveIdentity, userEnvironment, log: log.child("system"), clock });
+}

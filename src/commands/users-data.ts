@@ -1,0 +1,114 @@
+// The data schemas of the user and group commands (adduser, addgroup, deluser, delgroup, moduser) and the
+// one-line-per-field error text they produce. Every name or path that reaches a tool's argv is checked here,
+// so none can look like an option, carry a ':' or a control character into /etc/passwd, or be missing.
+import * as v from "valibot";
+import { isAbsolute } from "node:path";
+
+/**
+ * User and group names: a letter or '_', then up to 31 letters, digits, '_', '.' or '-', optionally ending
+ * in '$' (Samba machine accounts). Upper case is accepted: shadow-utils takes it, and Debian's adduser
+ * applies its own NAME_REGEX and says so if it refuses. A leading '-' can never match, so no name is
+ * ever read as an option.
+ */
+export const ACCOUNT_NAME = /^[a-z_][a-z0-9_.-]{0,31}\$?$/i;
+/** uid_t/gid_t: (uid_t)-1 is "no id" to the kernel and the tools. */
+export const MAX_ID = 4_294_967_294;
+export const DEFAULT_HOME_PERMISSION = "700";
+
+const CONTROL_OR_COLON = /[\u0000-\u001f\u007f:]/;
+
+const accountName = v.pipe(
+  v.string("must be a string"),
+  v.nonEmpty("is required"),
+  v.regex(ACCOUNT_NAME, "must start with a letter or '_' and hold at most 32 letters, digits, '_', '.' or '-'"),
+);
+
+const wholeId = v.pipe(
+  v.number("must be a whole number"),
+  v.integer("must be a whole number"),
+  v.minValue(0, "must be a whole number"),
+  v.maxValue(MAX_ID, `must be at most ${MAX_ID}`),
+);
+
+const nonRootId = (why: string) => v.pipe(wholeId, v.check((n) => n !== 0, why));
+
+/** Text that ends up as a passwd field: non-empty, no ':' (the field separator) and no control characters. */
+const passwdText = v.pipe(
+  v.string("must be a string"),
+  v.nonEmpty("is required"),
+  v.check((s) => !CONTROL_OR_COLON.test(s), "must not contain ':' or control characters"),
+);
+
+const absolutePath = v.pipe(
+  passwdText,
+  v.check((p) => isAbsolute(p), "must be an absolute path"),
+  v.check((p) => !p.split("/").includes(".."), "must not contain '..'"),
+);
+
+export const AddUserData = v.object({
+  username: accountName,
+  uid: nonRootId("0 is root's and cannot be given to a new user"),
+  gid: nonRootId("0 is root's group and cannot be a new user's primary group"),
+  comment: passwdText,
+  // The home is chmod-ed afterwards, so "/" (or "//") would be a disaster.
+  home_directory: v.pipe(absolutePath, v.check((p) => p.replace(/\/+/g, "/") !== "/", "must not be /")),
+  shell: absolutePath,
+  // `groupname` is required by the reference but never used; it is accepted and ignored (not in the schema).
+  home_directory_permission: v.optional(
+    v.nullable(v.pipe(v.string("must be an octal string such as \"700\""), v.regex(/^([0-7]{3,4})?$/, "must be an octal mode such as \"700\""))),
+  ),
+  groups: v.optional(v.nullable(v.array(wholeId, "must be a list of group ids"))),
+});
+
+export const AddGroupData = v.object({
+  groupname: accountName,
+  gid: nonRootId("0 is root's and cannot be given to a new group"),
+});
+
+export const DelUserData = v.object({
+  username: accountName,
+  purge_home: v.optional(v.nullable(v.boolean("must be true or false"))),
+});
+
+export const DelGroupData = v.object({
+  groupname: accountName,
+});
+
+export const ModUserData = v.object({
+  username: accountName,
+  groupnames: v.array(accountName, "must be a list of group names"),
+  comment: passwdText,
+});
+
+function fieldName(path: v.IssuePathItem[] | undefined): string {
+  let name = "";
+  for (const item of path ?? []) {
+    name += typeof item.key === "number" ? `[${item.key}]` : name ? `.${String(item.key)}` : String(item.key);
+  }
+  return name || "data";
+}
+
+/** One `<cmd>: <field> <problem>` line per failing field; absent and null values are "is required". */
+export function describeIssues(command: string, issues: readonly v.BaseIssue<unknown>[]): string {
+  const lines: string[] = [];
+  const seen = new Set<string>();
+  for (const issue of issues) {
+    const field = fieldName(issue.path);
+    if (seen.has(field)) continue;
+    seen.add(field);
+    const problem = issue.input === undefined || issue.input === null ? "is required" : issue.message;
+    lines.push(`${command}: ${field} ${problem}`);
+  }
+  return lines.join("\n");
+}
+
+/** Validates a command's data; the error is ready to be the command's result. */
+export function parseData<S extends v.GenericSchema>(
+  command: string,
+  schema: S,
+  data: unknown,
+): { ok: true; data: v.InferOutput<S> } | { ok: false; error: string } {
+  const parsed = v.safeParse(schema, data ?? {}, { abortPipeEarly: true });
+  if (parsed.success) return { ok: true, data: parsed.output };
+  return { ok: false, error: describeIssues(command, parsed.issues) };
+}
