@@ -8,6 +8,8 @@ import { COMMAND_PRIORITY, outboxFeedback } from "../commands/feedback.ts";
 import { CommandRegistry } from "../commands/registry.ts";
 import { SeenCommandIds } from "../commands/seen.ts";
 import { LogForwarder } from "../log/forward.ts";
+import { LogIntake } from "../log/intake.ts";
+import { dirname, join } from "node:path";
 import { systemClock } from "../platform/clock.ts";
 import { USER_AGENT, VERSION } from "../version.ts";
 import { Backhaul, backhaulUrl } from "./backhaul.ts";
@@ -42,6 +44,8 @@ export function consoleParts(ctx: AgentContext): Part[] {
     onSettled: (item) => forwarder?.settled(item.path, item.status),
   });
   forwarder = new LogForwarder({ hub: ctx.hub, enqueue: (item) => outbox.enqueue(item), now: clock.now });
+  // Beside the PID file, i.e. in the runtime directory (/run/alpamon).
+  const intake = new LogIntake({ path: join(dirname(config.pidFile), "log.sock"), enqueue: (item) => outbox.enqueue(item), log: ctx.log.child("log-intake"), now: clock.now });
 
   const registry = new CommandRegistry();
   // The backhaul is created below; commands reach it through this late-bound function.
@@ -120,6 +124,17 @@ export function consoleParts(ctx: AgentContext): Part[] {
       name: "log-forwarding",
       start: () => forwarder?.start(),
       stop: () => forwarder?.stop(),
+    },
+    {
+      name: "log-intake",
+      start() {
+        try {
+          intake.start();
+        } catch (err) {
+          log.warn("the local log socket could not be opened; local programs cannot send logs", { path: intake.path, error: err });
+        }
+      },
+      stop: () => intake.stop(),
     },
     {
       name: "commands",

@@ -1,7 +1,8 @@
 // End to end: the real agent process against the fake console over real sockets. Each test starts its own
 // console and agent and stops both afterwards, even when it fails.
 import { afterEach, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { FakeConsole } from "./fake-console.ts";
 import { startAgent, type AgentOptions, type RunningAgent } from "../helpers/agent.ts";
@@ -166,6 +167,23 @@ describe("agent ↔ console", () => {
     const help = fake.sendCommand({ shell: "internal", line: "help" });
     const listed = [...(await fake.waitForFin(help)).result.matchAll(/^\t\t(\w+):/gm)].map((m) => m[1]);
     expect(listed).toEqual(["addgroup", "adduser", "delgroup", "deluser", "help", "moduser", "ping", "quit", "reboot", "reconnect", "restart", "restartcoll", "shutdown", "update", "upgrade"]);
+  });
+
+  test("local programs log through the root-only Unix socket; records reach the console's log history", async () => {
+    const { fake, dir } = await consoleAndAgent();
+    await fake.waitForBackhaul(15_000);
+    const socketPath = join(dir, "log.sock");
+    expect(statSync(socketPath).mode & 0o777).toBe(0o600);
+    const body = Buffer.from(JSON.stringify({ date: "2025-10-13T16:43:40+09:00", level: 40, program: "plugin", path: "p.py", lineno: 7, pid: 1, msg: "local hello" }));
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(body.length);
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(socketPath, () => socket.end(Buffer.concat([head, body])));
+      socket.on("close", () => resolve());
+      socket.on("error", reject);
+    });
+    const forwarded = await fake.waitForRequest((r) => r.path === "/api/history/logs/" && (r.json as { msg?: string })?.msg === "local hello");
+    expect(forwarded.json).toMatchObject({ level: 40, program: "plugin", lineno: 7 });
   });
 
   test("quit: the fin is delivered, then the agent exits 0", async () => {

@@ -1,0 +1,119 @@
+// Local log intake: the reference listened on 0.0.0.0:9020 with no authentication and no size limit. Here
+// it is a Unix socket (root-only, 0600) taking 4-byte big-endian length-prefixed JSON records of at most
+// 64 KiB, validated and rate-limited, then forwarded to /api/history/logs/ through the outbox.
+import { chmodSync, rmSync } from "node:fs";
+import type { Socket, UnixSocketListener } from "bun";
+import * as v from "valibot";
+import type { Logger } from "./logger.ts";
+import { LOGS_PATH, LOG_PRIORITY } from "./forward.ts";
+
+export const MAX_FRAME_BYTES = 64 * 1024;
+
+const RecordSchema = v.object({
+  date: v.pipe(v.string(), v.maxLength(64)),
+  level: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100)),
+  program: v.pipe(v.string(), v.maxLength(128)),
+  path: v.optional(v.pipe(v.string(), v.maxLength(1024)), ""),
+  lineno: v.optional(v.pipe(v.number(), v.integer()), 0),
+  pid: v.optional(v.pipe(v.number(), v.integer()), 0),
+  msg: v.pipe(v.string(), v.maxLength(MAX_FRAME_BYTES)),
+});
+
+export interface LogIntakeOptions {
+  path: string;
+  enqueue: (item: { method: "POST"; path: string; body: unknown; priority: number }) => unknown;
+  log: Logger;
+  now: () => number;
+  /** Records per minute across all clients (burst = the same number). */
+  perMinute?: number;
+}
+
+interface ClientState {
+  buffer: Buffer;
+}
+
+export class LogIntake {
+  private listener: UnixSocketListener<ClientState> | undefined;
+  private tokens: number;
+  private lastRefill: number;
+  private dropped = 0;
+
+  constructor(private readonly options: LogIntakeOptions) {
+    this.tokens = options.perMinute ?? 120;
+    this.lastRefill = options.now();
+  }
+
+  get path(): string {
+    return this.options.path;
+  }
+
+  start(): void {
+    rmSync(this.options.path, { force: true }); // a socket left by a killed agent
+    this.listener = Bun.listen<ClientState>({
+      unix: this.options.path,
+      socket: {
+        open: (socket) => {
+          socket.data = { buffer: Buffer.alloc(0) };
+        },
+        data: (socket, chunk) => this.receive(socket, chunk),
+        error: () => {},
+      },
+    });
+    chmodSync(this.options.path, 0o600);
+  }
+
+  stop(): void {
+    this.listener?.stop(true);
+    this.listener = undefined;
+    rmSync(this.options.path, { force: true });
+  }
+
+  private receive(socket: Socket<ClientState>, chunk: Uint8Array): void {
+    let buffer = Buffer.concat([socket.data.buffer, chunk]);
+    while (buffer.length >= 4) {
+      const length = buffer.readUInt32BE(0);
+      if (length === 0 || length > MAX_FRAME_BYTES) {
+        this.options.log.warn("log intake: frame size out of bounds; closing the connection", { length });
+        socket.end();
+        socket.data.buffer = Buffer.alloc(0);
+        return;
+      }
+      if (buffer.length < 4 + length) break;
+      this.accept(buffer.subarray(4, 4 + length).toString("utf8"));
+      buffer = buffer.subarray(4 + length);
+    }
+    socket.data.buffer = Buffer.from(buffer);
+  }
+
+  private accept(text: string): void {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      this.options.log.debug("log intake: a frame that is not JSON was skipped");
+      return;
+    }
+    const parsed = v.safeParse(RecordSchema, raw);
+    if (!parsed.success) {
+      this.options.log.debug("log intake: a record with bad fields was skipped", { field: parsed.issues[0]?.path?.map((p) => String(p.key)).join(".") });
+      return;
+    }
+    if (!this.take()) {
+      this.dropped++;
+      return;
+    }
+    const note = this.dropped > 0 ? ` (${this.dropped} earlier local records dropped: rate limit)` : "";
+    this.dropped = 0;
+    this.options.enqueue({ method: "POST", path: LOGS_PATH, priority: LOG_PRIORITY, body: { ...parsed.output, msg: parsed.output.msg + note } });
+  }
+
+  private take(): boolean {
+    const now = this.options.now();
+    const perMinute = this.options.perMinute ?? 120;
+    this.tokens = Math.min(perMinute, this.tokens + ((now - this.lastRefill) / 60_000) * perMinute);
+    this.lastRefill = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}

@@ -1,0 +1,88 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { statSync } from "node:fs";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { LogIntake, MAX_FRAME_BYTES } from "../../src/log/intake.ts";
+import { silentLogger } from "../../src/log/logger.ts";
+import { useTempDirs } from "../helpers/tmp.ts";
+
+const tempDir = useTempDirs("alpamon-intake-");
+const intakes: LogIntake[] = [];
+afterEach(() => intakes.splice(0).forEach((i) => i.stop()));
+
+function frame(value: unknown): Buffer {
+  const body = Buffer.from(typeof value === "string" ? value : JSON.stringify(value));
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(body.length);
+  return Buffer.concat([head, body]);
+}
+
+async function send(path: string, data: Buffer): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path, () => socket.end(data));
+    socket.on("close", () => resolve(true));
+    socket.on("error", () => resolve(false));
+  });
+}
+
+function start(perMinute = 120) {
+  const path = join(tempDir(), "log.sock");
+  const sent: { body: Record<string, unknown> }[] = [];
+  let now = 0;
+  const intake = new LogIntake({ path, enqueue: (item) => sent.push(item as never), log: silentLogger, now: () => now, perMinute });
+  intake.start();
+  intakes.push(intake);
+  return { path, sent, advance: (ms: number) => (now += ms) };
+}
+
+const RECORD = { date: "2025-10-13T16:43:40+09:00", level: 30, program: "plugin", path: "x.py", lineno: 3, pid: 42, msg: "hello" };
+
+describe("local log intake", () => {
+  test("a Unix socket readable by root only; valid records forwarded as they came", async () => {
+    const { path, sent } = start();
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    await send(path, Buffer.concat([frame(RECORD), frame({ ...RECORD, msg: "second" })]));
+    await Bun.sleep(50);
+    expect(sent.map((s) => s.body.msg)).toEqual(["hello", "second"]);
+    expect(sent[0]).toMatchObject({ method: "POST", path: "/api/history/logs/", priority: 90, body: RECORD });
+  });
+
+  test("frames split across writes are reassembled; bad JSON and bad fields are skipped", async () => {
+    const { path, sent } = start();
+    const whole = Buffer.concat([frame("not json"), frame({ ...RECORD, level: "high" }), frame(RECORD)]);
+    await new Promise<void>((resolve) => {
+      const socket = connect(path, async () => {
+        for (let i = 0; i < whole.length; i += 7) {
+          socket.write(whole.subarray(i, i + 7));
+          await Bun.sleep(1);
+        }
+        socket.end();
+      });
+      socket.on("close", () => resolve());
+    });
+    await Bun.sleep(50);
+    expect(sent.map((s) => s.body.msg)).toEqual(["hello"]);
+  });
+
+  test("an oversized length closes the connection without allocating it", async () => {
+    const { path, sent } = start();
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(0xffffffff);
+    await send(path, head);
+    await send(path, frame({ ...RECORD, msg: "x".repeat(MAX_FRAME_BYTES) }));
+    await send(path, frame(RECORD));
+    await Bun.sleep(50);
+    expect(sent.map((s) => s.body.msg)).toEqual(["hello"]);
+  });
+
+  test("rate-limited, and the next forwarded record says how many were dropped", async () => {
+    const { path, sent, advance } = start(3);
+    await send(path, Buffer.concat(Array.from({ length: 10 }, (_, i) => frame({ ...RECORD, msg: `m${i}` }))));
+    await Bun.sleep(50);
+    expect(sent).toHaveLength(3);
+    advance(60_000);
+    await send(path, frame({ ...RECORD, msg: "after" }));
+    await Bun.sleep(50);
+    expect(sent[3]!.body.msg).toBe("after (7 earlier local records dropped: rate limit)");
+  });
+});
