@@ -3,6 +3,8 @@
 // outbox drained last so fins of `quit` and `restart` are delivered before the process goes.
 import type { AgentContext, Part } from "../agent.ts";
 import { registerCommands } from "../commands/catalog.ts";
+import { inventoryCommands } from "../inventory/commands.ts";
+import { Inventory } from "../inventory/inventory.ts";
 import { Dispatcher } from "../commands/dispatcher.ts";
 import { COMMAND_PRIORITY, outboxFeedback } from "../commands/feedback.ts";
 import { CommandRegistry } from "../commands/registry.ts";
@@ -34,6 +36,8 @@ export function consoleParts(ctx: AgentContext): Part[] {
   const http = new ConsoleHttp({ serverUrl: config.serverUrl, id: config.id, key: config.key, tls, userAgent: USER_AGENT, log });
 
   let forwarder: LogForwarder | undefined;
+  let inventory: Inventory | undefined;
+  let commissioned = false;
   const outbox = new Outbox({
     state,
     sender: http,
@@ -41,12 +45,16 @@ export function consoleParts(ctx: AgentContext): Part[] {
     clock,
     maxRows: config.outbox.maxRows,
     maxBytes: config.outbox.maxBytes,
-    onSettled: (item) => forwarder?.settled(item.path, item.status),
+    onSettled: (item) => {
+      forwarder?.settled(item.path, item.status);
+      inventory?.onOutboxSettled(item);
+    },
   });
   forwarder = new LogForwarder({ hub: ctx.hub, enqueue: (item) => outbox.enqueue(item), now: clock.now });
   // Beside the PID file, i.e. in the runtime directory (/run/alpamon).
   const intake = new LogIntake({ path: join(dirname(config.pidFile), "log.sock"), enqueue: (item) => outbox.enqueue(item), log: ctx.log.child("log-intake"), now: clock.now });
 
+  inventory = new Inventory({ http, outbox, state, log: ctx.log.child("inventory"), clock, version: VERSION });
   const registry = new CommandRegistry();
   // The backhaul is created below; commands reach it through this late-bound function.
   let reconnect: (reason: string) => void = () => {};
@@ -57,8 +65,9 @@ export function consoleParts(ctx: AgentContext): Part[] {
     log: ctx.log.child("commands"),
     version: VERSION,
     reconnect: (reason) => reconnect(reason),
-    syncUsersAndGroups: () => log.debug("users and groups changed; inventory sync is not part of this build yet"),
+    syncUsersAndGroups: () => inventory?.requestUsersAndGroupsSync(),
   });
+  registry.register(...inventoryCommands(inventory));
   const dispatcher = new Dispatcher({
     systemRunner,
     registry,
@@ -83,7 +92,8 @@ export function consoleParts(ctx: AgentContext): Part[] {
         reject: (id, reason) => dispatcher.reject(id, reason),
         quit: () => lifecycle.requestStop({ kind: "quit" }),
         reconnect: (reason) => backhaul.reconnect(reason ?? "asked by the console"),
-        commit: () => log.debug("the console asked for a commit; inventory is not part of this build yet"),
+        // The 2024 console asks on every connect; its sync routes do not exist, so a commit keeps it current.
+        commit: () => void inventory?.commit().catch((err) => log.warn("commit failed", { error: err })),
       },
       ctx.log.child("router"),
     ),
@@ -95,7 +105,7 @@ export function consoleParts(ctx: AgentContext): Part[] {
       name: "session",
       async start() {
         try {
-          const commissioned = await waitForSession({ http, log, clock, signal: lifecycle.signal, configSource: config.source });
+          commissioned = await waitForSession({ http, log, clock, signal: lifecycle.signal, configSource: config.source });
           log.info("console session established", { commissioned });
         } catch (err) {
           if (!lifecycle.signal.aborted) throw err;
@@ -119,6 +129,11 @@ export function consoleParts(ctx: AgentContext): Part[] {
         if (!drained) log.warn("stopping with undelivered requests; they are kept on disk and sent after the next start", outbox.stats());
         await outbox.stop();
       },
+    },
+    {
+      name: "inventory",
+      start: () => inventory?.start(commissioned),
+      stop: () => inventory?.stop(),
     },
     {
       name: "log-forwarding",

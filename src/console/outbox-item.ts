@@ -23,6 +23,8 @@ export interface OutboxItem {
   after?: number;
   /** The 2024 form, sent when the primary answers 404; the dialect is then remembered (kv). */
   fallback?: { dialect: string; method: HttpMethod; path: string; body?: unknown };
+  /** The statuses of the primary form that switch to the fallback; default [404]. */
+  fallbackOn?: number[];
 }
 
 export type Outcome = "delivered" | "retry" | "drop";
@@ -58,6 +60,10 @@ export function toRow(item: OutboxItem): NewRow {
     if (!item.fallback.dialect) throw new Error("outbox: a fallback needs a dialect name");
     const { dialect, method, path } = item.fallback;
     fallback = { dialect, method, path, body: encodeBody(item.fallback.body) };
+    if (item.fallbackOn) {
+      if (!item.fallbackOn.every((s) => Number.isInteger(s) && s >= 100 && s <= 599)) throw new Error("outbox: bad fallbackOn status");
+      fallback.on = [...item.fallbackOn];
+    }
   }
   const bytes =
     Buffer.byteLength(item.path) + Buffer.byteLength(body ?? "") + (fallback ? Buffer.byteLength(JSON.stringify(fallback)) : 0);

@@ -11,6 +11,8 @@ export interface StoredFallback {
   path: string;
   /** The body exactly as it will be sent (JSON text), or null for none. */
   body: string | null;
+  /** Statuses of the primary form that switch to this one; absent means [404]. */
+  on?: number[];
 }
 
 export interface NewRow {
@@ -174,7 +176,8 @@ function parseFallback(text: string | null): StoredFallback | null {
   try {
     const f = JSON.parse(text) as Partial<StoredFallback> | null;
     if (f && typeof f.dialect === "string" && typeof f.method === "string" && typeof f.path === "string") {
-      return { dialect: f.dialect, method: f.method, path: f.path, body: typeof f.body === "string" ? f.body : null };
+      const on = Array.isArray(f.on) && f.on.every((s) => typeof s === "number") ? { on: f.on } : {};
+      return { dialect: f.dialect, method: f.method, path: f.path, body: typeof f.body === "string" ? f.body : null, ...on };
     }
   } catch {
     // fall through

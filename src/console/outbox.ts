@@ -239,8 +239,8 @@ export class Outbox {
       const fallback = row.fallback;
       let request: WireForm = fallback && this.dialects.get(fallback.dialect) === FALLBACK ? fallback : row;
       let result = await this.send(request, row.timeoutMs, signal);
-      if (result.status === 404 && fallback && request !== fallback) {
-        this.rememberFallback(fallback, row);
+      if (fallback && request !== fallback && (fallback.on ?? [404]).includes(result.status)) {
+        this.rememberFallback(fallback, row, result.status);
         request = fallback;
         result = await this.send(request, row.timeoutMs, signal);
       }
@@ -314,10 +314,10 @@ export class Outbox {
     this.wake.changed();
   }
 
-  private rememberFallback(fallback: StoredFallback, row: OutboxRow): void {
+  private rememberFallback(fallback: StoredFallback, row: OutboxRow, status: number): void {
     if (this.dialects.get(fallback.dialect) === FALLBACK) return;
     this.dialects.set(fallback.dialect, FALLBACK);
-    this.log.info("console does not know this route (404); using the older form from now on", {
+    this.log.info(`console refused this form (${status}); using the older form from now on`, {
       dialect: fallback.dialect,
       method: row.method,
       path: row.path,

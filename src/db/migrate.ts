@@ -4,6 +4,7 @@
 import type { Database } from "bun:sqlite";
 import m0000 from "../../migrations/0000_metrics.sql" with { type: "text" };
 import m0001 from "../../migrations/0001_outbox.sql" with { type: "text" };
+import m0003 from "../../migrations/0003_inventory.sql" with { type: "text" };
 import { systemClock, type Clock } from "../platform/clock.ts";
 import { StateDbError, describeError } from "./errors.ts";
 
@@ -20,6 +21,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   Object.freeze({ id: "0000_metrics", sql: m0000 }),
   Object.freeze({ id: "0001_outbox", sql: m0001 }),
+  Object.freeze({ id: "0003_inventory", sql: m0003 }),
 ]);
 
 export interface MigrateOptions {

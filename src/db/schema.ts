@@ -176,3 +176,10 @@ export const seenCommands = sqliteTable("seen_commands", {
   id: text("id").primaryKey(),
   seenAt: integer("seen_at").notNull(),
 });
+
+/** Inventory sync (src/inventory/sync-state.ts): sha256 of each key's last synced data and when (epoch ms). */
+export const inventorySync = sqliteTable("inventory_sync", {
+  key: text("key").primaryKey(),
+  hash: text("hash").notNull(),
+  syncedAt: integer("synced_at").notNull(),
+});

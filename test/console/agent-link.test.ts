@@ -166,7 +166,7 @@ describe("agent ↔ console", () => {
     expect(await fake.waitForFin(noUser)).toMatchObject({ success: false, result: "system command: user is required (name root explicitly to run as root)" });
     const help = fake.sendCommand({ shell: "internal", line: "help" });
     const listed = [...(await fake.waitForFin(help)).result.matchAll(/^\t\t(\w+):/gm)].map((m) => m[1]);
-    expect(listed).toEqual(["addgroup", "adduser", "delgroup", "deluser", "help", "moduser", "ping", "quit", "reboot", "reconnect", "restart", "restartcoll", "shutdown", "update", "upgrade"]);
+    expect(listed).toEqual(["addgroup", "adduser", "commit", "delgroup", "deluser", "help", "moduser", "ping", "quit", "reboot", "reconnect", "restart", "restartcoll", "shutdown", "sync", "update", "upgrade"]);
   });
 
   test("local programs log through the root-only Unix socket; records reach the console's log history", async () => {

@@ -192,6 +192,34 @@ describe("2024 dialect fallback", () => {
     await until(() => second.settled.length === 1, "second ack");
     expect(second.calls.map((c) => c.method)).toEqual(["PATCH"]);
   });
+  test("fallbackOn: a 400 switches to the fallback when asked to, a 404 then does not", async () => {
+    const h = harness((c) => (typeof (c.body as { load?: unknown }).load === "number" ? 400 : 200));
+    const item = (n: number) => ({
+      method: "PUT" as const,
+      path: "/api/servers/servers/-/commit/",
+      priority: PRIORITY_INVENTORY,
+      body: { load: n },
+      fallback: { dialect: "commit-load", method: "PUT" as const, path: "/api/servers/servers/-/commit/", body: { load: { period: "1m", average: n } } },
+      fallbackOn: [400],
+    });
+    h.outbox.enqueue(item(0.5));
+    h.outbox.start();
+    await until(() => h.settled.length === 1, "the commit");
+    expect(h.calls.map((c) => c.body)).toEqual([{ load: 0.5 }, { load: { period: "1m", average: 0.5 } }]);
+    expect(h.settled[0]).toMatchObject({ status: 200, outcome: "delivered" });
+    expect(h.state.sqlite.query("SELECT key, value FROM kv").all()).toEqual([{ key: "dialect:commit-load", value: "fallback" }]);
+    h.outbox.enqueue(item(0.7));
+    await until(() => h.settled.length === 2, "the second commit");
+    expect(h.calls.slice(2).map((c) => c.body)).toEqual([{ load: { period: "1m", average: 0.7 } }]);
+    // Without fallbackOn a 400 is final, and with it a 404 no longer triggers the fallback.
+    const g = harness((c) => (c.path === "/a/" ? 400 : 404));
+    g.outbox.enqueue({ ...post("/a/", PRIORITY_INVENTORY), fallback: { dialect: "a", method: "POST", path: "/a-old/" } });
+    g.outbox.enqueue({ ...post("/b/", PRIORITY_INVENTORY), fallback: { dialect: "b", method: "POST", path: "/b-old/" }, fallbackOn: [400] });
+    g.outbox.start();
+    await until(() => g.settled.length === 2, "two drops");
+    expect(g.calls.map((c) => c.path).sort()).toEqual(["/a/", "/b/"]);
+    expect(g.settled.every((s) => s.outcome === "dropped")).toBe(true);
+  });
 });
 
 describe("restart", () => {

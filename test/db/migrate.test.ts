@@ -60,7 +60,7 @@ describe("migrate", () => {
   test("0000 creates every metric table, its timestamp index and the bookkeeping table", () => {
     const db = rawDb();
     expect(migrate(db, { clock })).toEqual(MIGRATIONS.map((m) => m.id));
-    expect(names(db, "table")).toEqual([...METRIC_TABLES, "kv", "outbox", "schema_migrations", "seen_commands"].sort());
+    expect(names(db, "table")).toEqual([...METRIC_TABLES, "inventory_sync", "kv", "outbox", "schema_migrations", "seen_commands"].sort());
     expect(names(db, "index")).toEqual(
       [...METRIC_TABLES.filter((t) => !t.startsWith("hourly_")).map((t) => `${t}_timestamp_idx`), "outbox_priority_id_idx"].sort(),
     );
