@@ -10,7 +10,7 @@ import { agentCommands } from "./agent.ts";
 import type { SystemRunner } from "./dispatcher.ts";
 import { packageCommands } from "./packages.ts";
 import { powerCommands } from "./power.ts";
-import type { CommandRegistry } from "./registry.ts";
+import type { CommandHandler, CommandRegistry } from "./registry.ts";
 import { createSystemRunner } from "./system.ts";
 import { userCommands } from "./users.ts";
 
@@ -24,6 +24,8 @@ export interface CatalogDeps {
   /** Asks the inventory to sync users and groups; a no-op until inventory is wired. */
   syncUsersAndGroups: () => void;
   restartCollector?: () => void;
+  /** Handlers built elsewhere because other parts share their state (firewall, inventory, terminals, files). */
+  extra?: CommandHandler[];
 }
 
 /** Registers every internal command and returns the runner for `shell: "system"` commands. */
@@ -36,6 +38,7 @@ export function registerCommands(deps: CatalogDeps): SystemRunner {
     ...userCommands({ runProcess, lookupUser, lookupGroup, platform: currentPlatform, syncUsersAndGroups: deps.syncUsersAndGroups, clock, log: log.child("users") }),
     ...packageCommands({ runProcess, family: () => currentPlatform().family, version: deps.version, log: log.child("packages"), now: clock.now }),
     ...powerCommands({ runProcess, clock, log: log.child("power"), signal: lifecycle.signal }),
+    ...(deps.extra ?? []),
   );
   return createSystemRunner({ runProcess, resolveIdentity, userEnvironment, log: log.child("system"), clock });
 }

@@ -5,6 +5,9 @@ import type { AgentContext, Part } from "../agent.ts";
 import { registerCommands } from "../commands/catalog.ts";
 import { inventoryCommands } from "../inventory/commands.ts";
 import { Inventory } from "../inventory/inventory.ts";
+import { metricsPart } from "../metrics/part.ts";
+import { runProcess } from "../exec/run.ts";
+import { createFirewall } from "../firewall/index.ts";
 import { Dispatcher } from "../commands/dispatcher.ts";
 import { COMMAND_PRIORITY, outboxFeedback } from "../commands/feedback.ts";
 import { CommandRegistry } from "../commands/registry.ts";
@@ -54,7 +57,17 @@ export function consoleParts(ctx: AgentContext): Part[] {
   // Beside the PID file, i.e. in the runtime directory (/run/alpamon).
   const intake = new LogIntake({ path: join(dirname(config.pidFile), "log.sock"), enqueue: (item) => outbox.enqueue(item), log: ctx.log.child("log-intake"), now: clock.now });
 
-  inventory = new Inventory({ http, outbox, state, log: ctx.log.child("inventory"), clock, version: VERSION });
+  const firewall = createFirewall({ runProcess, dataDir: config.dataDir, clock, log: ctx.log.child("firewall") });
+  inventory = new Inventory({
+    http,
+    outbox,
+    state,
+    log: ctx.log.child("inventory"),
+    clock,
+    version: VERSION,
+    firewallChains: () => firewall.collectFirewallChains(),
+  });
+  const metrics = metricsPart({ http, outbox, state, clock, log: ctx.log.child("metrics") });
   const registry = new CommandRegistry();
   // The backhaul is created below; commands reach it through this late-bound function.
   let reconnect: (reason: string) => void = () => {};
@@ -66,8 +79,9 @@ export function consoleParts(ctx: AgentContext): Part[] {
     version: VERSION,
     reconnect: (reason) => reconnect(reason),
     syncUsersAndGroups: () => inventory?.requestUsersAndGroupsSync(),
+    restartCollector: metrics.restartCollector,
+    extra: [...inventoryCommands(inventory), ...firewall.commands],
   });
-  registry.register(...inventoryCommands(inventory));
   const dispatcher = new Dispatcher({
     systemRunner,
     registry,
@@ -130,6 +144,7 @@ export function consoleParts(ctx: AgentContext): Part[] {
         await outbox.stop();
       },
     },
+    metrics.part,
     {
       name: "inventory",
       start: () => inventory?.start(commissioned),

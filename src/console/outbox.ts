@@ -16,7 +16,8 @@ export { PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS, outcomeOf, type O
 export const DEFAULT_SENDERS = 4;
 export const DEFAULT_MAX_ROWS = 50_000;
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
-export const DEFAULT_RETRY = { baseMs: 1_000, capMs: 5 * 60_000 };
+/** Per-row retry: full jitter over 1 s·2^attempts, capped at a minute, so a fin is never far behind a recovery. */
+export const DEFAULT_RETRY = { baseMs: 1_000, capMs: 60_000 };
 /** A long overflow episode is reported at this interval instead of only when it ends. */
 export const OVERFLOW_REPORT_MS = 10 * 60_000;
 
@@ -267,7 +268,15 @@ export class Outbox {
   private settle(row: OutboxRow, request: WireForm, result: HttpResult, signal: AbortSignal): void {
     const { method, path } = request;
     const outcome = outcomeOf(result.status);
-    if (outcome === "delivered") return this.finish(row.id, { method, path, status: result.status }, "delivered");
+    if (outcome === "delivered") {
+      // A row that had failed got through: the console is back, so every row waiting out its backoff goes now
+      // instead of up to a minute later.
+      if (row.attempts > 0) {
+        this.schedule.promoteAll();
+        this.wake.wakeAll();
+      }
+      return this.finish(row.id, { method, path, status: result.status }, "delivered");
+    }
     if (result.status === 0 && signal.aborted) {
       // stop() cut it short: not an attempt; the row is sent again after the next start.
       this.schedule.release(row.id);

@@ -197,3 +197,27 @@ describe("senders", () => {
     await until(() => h.calls.length === 2, "the retry");
   });
 });
+
+describe("recovery", () => {
+  test("when a row that had failed gets through, every row in backoff is sent at once", async () => {
+    let down = true;
+    const h = harness(() => (down ? 503 : 200), { senders: 1, random: () => 0.999 });
+    h.outbox.enqueue(post("/old/", PRIORITY_INVENTORY));
+    h.outbox.start();
+    // Push /old/ deep into backoff: its waits grow to the 60 s cap.
+    for (let i = 0; i < 8; i++) {
+      await h.clock.advance(60_000);
+      await quiet();
+    }
+    const oldAttempts = h.calls.length;
+    const t = h.clock.now();
+    h.outbox.enqueue(post("/new/", PRIORITY_COMMANDS)); // fails once, then waits about a second
+    await until(() => h.calls.length === oldAttempts + 1, "the new row's first attempt");
+    down = false;
+    await h.clock.advance(1_000);
+    await until(() => h.settled.length === 2, "both delivered");
+    expect(h.calls.slice(-2).map((c) => c.path)).toEqual(["/new/", "/old/"]);
+    // /old/ went right after /new/ recovered, not at the end of its own (almost a minute) backoff.
+    expect(h.calls.at(-1)!.at - t).toBeLessThan(2_000);
+  });
+});

@@ -1,0 +1,104 @@
+// Validation of firewall command data: canonical values, compatibility with reference and upstream
+// payloads, and every injection payload of spec/firewall.md §7.2 rejected with the field named.
+import { describe, expect, test } from "bun:test";
+import { parseCidr } from "../../src/firewall/addr.ts";
+import { ruleRequest, formatErrors } from "../../src/firewall/schema.ts";
+import { parseRuleComment } from "../../src/firewall/model.ts";
+import { ID } from "./harness.ts";
+
+const newId = () => ID(999);
+const parse = (data: Record<string, unknown>) => ruleRequest(data, "", "sg-web", newId);
+const errorOf = (data: Record<string, unknown>) => {
+  const r = parse(data);
+  if (r.ok) throw new Error(`accepted: ${JSON.stringify(data)}`);
+  return formatErrors(r.errors);
+};
+const base = { chain: "INPUT", protocol: "tcp", target: "ACCEPT", rule_id: ID(1) };
+
+describe("CIDRs", () => {
+  test("canonicalised, host bits cleared, IPv6 compressed; names and junk refused", () => {
+    expect(parseCidr("10.1.2.3/8")?.text).toBe("10.0.0.0/8");
+    expect(parseCidr("192.168.1.7")?.text).toBe("192.168.1.7/32");
+    expect(parseCidr("2001:DB8:0:0:0:0:0:1/64")?.text).toBe("2001:db8::/64");
+    expect(parseCidr("fe80::1")?.text).toBe("fe80::1/128");
+    for (const bad of ["localhost", "10.1", "256.0.0.1", "1.2.3.4/33", "::/129", "1:2:3", "10.0.0.1/8 accept", "01.2.3.4"]) expect(parseCidr(bad)).toBeUndefined();
+  });
+});
+
+describe("rule fields", () => {
+  test("a full reference payload becomes one canonical rule", () => {
+    const r = parse({ ...base, chain: "input", protocol: "TCP", dports: [" 443", 80], source: "10.9.9.9/8", target: "drop", rule_type: "server", method: "-A", priority: 10 });
+    expect(r).toEqual({
+      ok: true,
+      value: { group: "sg-web", insertFirst: false, operation: "add", rule: { chain: "INPUT", protocol: "tcp", dports: [443, 80], source: "10.0.0.0/8", target: "DROP", ruleId: ID(1), ruleType: "server" } },
+    });
+  });
+
+  test("compatibility: icmp_type as number or name, dports as strings with spaces, no method, 0.0.0.0/0 is any", () => {
+    const a = parse({ ...base, protocol: "icmp", icmp_type: 8, source: "0.0.0.0/0" });
+    const b = parse({ ...base, protocol: "icmp", icmp_type: "echo-request" });
+    expect(a.ok && a.value.rule).toEqual({ chain: "INPUT", protocol: "icmp", icmpType: 8, target: "ACCEPT", ruleId: ID(1), ruleType: "user" });
+    expect(b.ok && b.value.rule.icmpType).toBe(8);
+    const c = parse({ ...base, dports: ["80", " 443 "], port_start: 0 });
+    expect(c.ok && c.value.rule.dports).toEqual([80, 443]);
+    const d = parse({ ...base, rule_id: undefined });
+    expect(d.ok && d.value.rule.ruleId).toBe(ID(999));
+  });
+
+  test("each wrong field is named with what is wrong", () => {
+    expect(errorOf({ ...base, chain: "PREROUTING" })).toBe("chain: must be one of INPUT, OUTPUT, FORWARD");
+    expect(errorOf({ ...base, protocol: "sctp" })).toBe("protocol: must be one of tcp, udp, icmp, all");
+    expect(errorOf({ ...base, port_start: 70000 })).toBe("port_start: must be a port number from 1 to 65535");
+    expect(errorOf({ ...base, port_start: "80" , port_end: 79})).toBe("port_end: must not be below port_start");
+    expect(errorOf({ ...base, port_end: 80 })).toBe("port_end: needs port_start");
+    expect(errorOf({ ...base, protocol: "icmp", port_start: 80 })).toBe("port_start: ports need protocol tcp or udp");
+    expect(errorOf({ ...base, dports: [80, 80] })).toBe("dports: must not repeat a port");
+    expect(errorOf({ ...base, dports: [80, 99999] })).toBe("dports: item 1 must be a port number from 1 to 65535");
+    expect(errorOf({ ...base, dports: [...Array(16).keys()].map((i) => i + 1) })).toBe("dports: must hold at most 15 ports");
+    expect(errorOf({ ...base, dports: [80], port_start: 81 })).toBe("dports: cannot be combined with port_start/port_end");
+    expect(errorOf({ ...base, icmp_type: 8 })).toBe("icmp_type: needs protocol icmp");
+    expect(errorOf({ ...base, protocol: "icmp", icmp_type: "ping-of-death" })).toContain("icmp_type: must be a number from 0 to 255");
+    expect(errorOf({ ...base, target: "MASQUERADE" })).toBe("target: must be one of ACCEPT, DROP, REJECT, LOG, RETURN");
+    expect(errorOf({ ...base, rule_type: "admin" })).toBe("rule_type: must be user or server");
+    expect(errorOf({ ...base, source: "10.0.0.0/8", destination: "2001:db8::/32" })).toBe("destination: must be the same IP family as source");
+    expect(errorOf({ ...base, state: "NEW" })).toBe("state: is not supported by this agent");
+    expect(errorOf({ ...base, priority: 1000 })).toBe("priority: must be from -400 to 400");
+    expect(errorOf({ chain: "INPUT" })).toBe("protocol: is required; target: is required");
+  });
+});
+
+describe("injection payloads (spec §7.2) are refused before anything runs", () => {
+  const payloads: [string, Record<string, unknown>][] = [
+    ["source", { source: "10.9.9.9 accept ; add table ip pwned_by_source ; add rule ip sg-web input ip saddr 10.9.9.8" }],
+    ["destination", { destination: "10.0.0.1; flush ruleset" }],
+    ["rule_id", { rule_id: 'x" ; add table ip pwned_by_ruleid ; add rule ip sg-web input accept comment "y' }],
+    ["chain_name", { chain_name: "sg-web ; add table ip pwned_by_chainname" }],
+    ["chain_name", { chain_name: "sg\nflush ruleset" }],
+    ["chain_name", { chain_name: "sg{web}" }],
+    ["chain_name", { chain_name: "123abc" }],
+    ["chain_name", { chain_name: "a".repeat(21) }],
+    ["chain_name", { chain_name: "a".repeat(29) }],
+    ["chain", { chain: "input ; flush ruleset" }],
+    ["protocol", { protocol: "tcp ; flush ruleset" }],
+    ["source", { source: "localhost" }],
+    ["source", { source: "example.com" }],
+    ["source", { source: "10.0.0.0/8,10.1.0.0/16" }],
+    ["target", { target: "accept ; flush ruleset" }],
+    ["rule_type", { rule_type: 'user" ; flush ruleset ; "' }],
+    ["description", { description: 'a"b' }],
+    ["icmp_type", { protocol: "icmp", icmp_type: "8 ; flush ruleset" }],
+    ["source", { protocol: "icmp", source: "2001:db8::1" }],
+  ];
+  for (const [field, payload] of payloads) {
+    test(`${field}: ${JSON.stringify(Object.values(payload)[Object.keys(payload).length - 1]).slice(0, 50)}`, () => {
+      expect(errorOf({ ...base, ...payload })).toContain(`${field}: `);
+    });
+  }
+});
+
+describe("comment tag", () => {
+  test("exact fields, never substrings", () => {
+    expect(parseRuleComment(`sg:web,rule_id:${ID(1)},type:server`)).toEqual({ group: "web", ruleId: ID(1), ruleType: "server" });
+    expect(parseRuleComment("rule_id:abc,type:user")).toEqual({ ruleType: "user" });
+  });
+});
