@@ -1,11 +1,14 @@
 // build.ts: compiles src/main.ts into standalone alpamon binaries (linux x64/arm64, glibc) plus SHA256SUMS in
-// dist/. Cross-target Bun runtimes come from the npm registry (`npm pack`), checked against package-lock.json.
-// Usage: bun build.ts [--target all|host|x64|arm64[,...]] [--outdir DIR]; env ALPAMON_VERSION overrides.
+// dist/; with --release also SHA256SUMS.sig (Ed25519, key from the environment) and install.sh with the keys.
+// Cross-target Bun runtimes come from the npm registry (`npm pack`), checked against package-lock.json.
+// Usage: bun build.ts [--target all|host|x64|arm64[,...]] [--outdir DIR] [--release [--keys-dir DIR]]
+// (env ALPAMON_VERSION overrides the version; ALPAMON_SIGNING_KEY_FILE / ALPAMON_SIGNING_KEY sign releases).
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync } from "node:fs";
 import { renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { parseArgs } from "node:util";
+import { releaseSigner, signRelease } from "./packaging/release.ts";
 
 export interface Target {
   /** Short name used on the command line and in the file name: alpamon-linux-<name>. */
@@ -249,15 +252,24 @@ export function parseTargets(value: string | undefined): Target[] {
 async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { target: { type: "string" }, outdir: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: {
+      target: { type: "string" },
+      outdir: { type: "string" },
+      release: { type: "boolean" },
+      "keys-dir": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
     strict: true,
   });
   if (values.help) {
-    console.log("usage: bun build.ts [--target all|host|x64|arm64[,...]] [--outdir DIR]  (env ALPAMON_VERSION overrides the version)");
+    console.log("usage: bun build.ts [--target all|host|x64|arm64[,...]] [--outdir DIR] [--release [--keys-dir DIR]]");
+    console.log("  env ALPAMON_VERSION overrides the version; --release signs SHA256SUMS with ALPAMON_SIGNING_KEY_FILE or ALPAMON_SIGNING_KEY");
     return 0;
   }
   const started = performance.now();
   const targets = parseTargets(values.target);
+  const releaseOptions = values["keys-dir"] ? { keysDir: values["keys-dir"] } : {};
+  if (values.release) releaseSigner(releaseOptions); // fail before a long build, not after it
   const outdir = values.outdir ?? join(ROOT, "dist");
   const version = resolveVersion();
   console.log(`building alpamon ${version} with Bun ${Bun.version} for ${targets.map((t) => t.compileTarget).join(", ")}`);
@@ -270,6 +282,10 @@ async function main(argv: string[]): Promise<number> {
   }
   const sums = writeChecksums(outdir, built);
   console.log(`  ${relative(process.cwd(), sums) || sums}`);
+  if (values.release) {
+    const { sig, installer } = signRelease(outdir, releaseOptions);
+    console.log(`  ${relative(process.cwd(), sig) || sig}, ${relative(process.cwd(), installer) || installer}`);
+  }
   console.log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return 0;
 }

@@ -6,11 +6,14 @@ import { createInterface } from "node:readline/promises";
 import { runAgent } from "./agent.ts";
 import { ConfigError, EX_CONFIG } from "./config/errors.ts";
 import { loadConfig, SYSTEM_CONFIG_PATH } from "./config/load.ts";
+import { parseTags, RegisterError, resolveToken, runRegister, runUnregister } from "./config/register.ts";
 import { runSetup, setupInputFromEnv } from "./config/setup.ts";
+import { runProcess } from "./exec/run.ts";
 import { LogHub, stderrSink } from "./log/logger.ts";
 import { runOnce } from "./metrics/once-command.ts";
+import { readPlatform } from "./platform/os-release.ts";
 import { AlreadyRunningError } from "./platform/pidfile.ts";
-import { VERSION } from "./version.ts";
+import { USER_AGENT, VERSION } from "./version.ts";
 
 class ExitCode extends Error {
   constructor(readonly code: number) {
@@ -27,7 +30,7 @@ function fail(err: unknown): number {
     process.stderr.write(`alpamon: config error: ${err.message}\n`);
     return EX_CONFIG;
   }
-  if (err instanceof AlreadyRunningError) {
+  if (err instanceof AlreadyRunningError || err instanceof RegisterError) {
     process.stderr.write(`alpamon: ${err.message}\n`);
     return 1;
   }
@@ -117,6 +120,60 @@ function buildProgram(): Command {
         force: !!opts.force,
         confirmOverwrite: process.stdin.isTTY ? () => askYesNo("Overwrite it with a new configuration?") : undefined,
       });
+    });
+
+  program
+    .command("register")
+    .description("register this server with the console using an API token, write the config and start the service")
+    .requiredOption("--url <url>", "console URL")
+    .option("--token-file <file>", "file holding the API token (servers:register scope), or - for stdin")
+    .option("--token <token>", "API token (visible in process listings: prefer --token-file or ALPACON_TOKEN)")
+    .option("--name <name>", "server name (default: the host name)")
+    .option("--ssl-verify <bool>", "verify the console's TLS certificate (default true)")
+    .option("--ca-cert <file>", "CA bundle for the console")
+    .option("--tag <key=value>", "server tag (repeatable, or k1=v1,k2=v2)", (value: string, prev: string[]) => [...prev, value], [] as string[])
+    .option("--config <file>", "where to write", SYSTEM_CONFIG_PATH)
+    .option("--force", "replace an existing registration")
+    .option("--no-start", "do not enable and start the service")
+    .action(async (opts: Record<string, string | string[] | boolean | undefined>) => {
+      const { token, warning } = resolveToken({
+        flag: opts.token as string | undefined,
+        file: opts.tokenFile as string | undefined,
+        env: process.env,
+      });
+      if (warning) process.stderr.write(`alpamon: ${warning}\n`);
+      await runRegister(
+        {
+          url: opts.url as string,
+          token,
+          name: opts.name as string | undefined,
+          sslVerify: opts.sslVerify as string | undefined,
+          caCert: opts.caCert as string | undefined,
+          tags: parseTags(opts.tag as string[]),
+        },
+        {
+          target: opts.config as string,
+          force: !!opts.force,
+          noStart: opts.start === false,
+          platform: () => readPlatform(),
+          userAgent: USER_AGENT,
+          runProcess,
+        },
+      );
+    });
+
+  program
+    .command("unregister")
+    .description("stop and disable the service and remove this server's local registration (the config file)")
+    .option("--config <file>", "the config file to remove", SYSTEM_CONFIG_PATH)
+    .option("--yes", "do not ask for confirmation (required when stdin is not a terminal)")
+    .option("--no-stop", "leave the service running")
+    .action(async (opts: { config: string; yes?: boolean; stop: boolean }) => {
+      if (!opts.yes) {
+        if (!process.stdin.isTTY) throw new UsageError("unregister needs --yes when stdin is not a terminal");
+        if (!(await askYesNo(`Remove the registration in ${opts.config}?`))) throw new ExitCode(1);
+      }
+      await runUnregister({ target: opts.config, noStop: !opts.stop, runProcess });
     });
 
   return program;
