@@ -1,0 +1,102 @@
+// Benchmark: the compiled agent connected to the fake console with a full metric configuration, sampled for a
+// while: RSS, RssAnon, threads, open fds, CPU% of one core, and child processes started (from /proc). When
+// Debian's prometheus-node-exporter is installed, it runs in the same window, scraped every 5 s, side by side.
+// Run: bun build.ts --target host && node_modules/.bin/bun bench/footprint.ts [seconds=600]
+import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FakeConsole } from "../test/console/fake-console.ts";
+import { writeAgentConfig } from "../test/helpers/agent.ts";
+
+const seconds = Number(process.argv[2] ?? 600);
+const bin = process.env.ALPAMON_BIN ?? join(import.meta.dir, "..", "dist", "alpamon-linux-x64");
+const NODE_EXPORTER = "/usr/bin/prometheus-node-exporter";
+const TICKS = 100; // USER_HZ
+
+// Realtime every 5 s, senders and heartbeat every minute, roll-ups hourly/daily: a busy but typical setup.
+const CHECKS = [
+  ["cpu", 5], ["memory", 5], ["disk-usage", 5], ["disk-io-collector", 5], ["net-collector", 5],
+  ["disk-io", 60], ["net", 60], ["status", 60], ["alert", 60],
+  ["hourly-cpu-usage", 3600], ["hourly-memory-usage", 3600], ["hourly-disk-usage", 3600], ["hourly-disk-io", 3600], ["hourly-net", 3600],
+  ["daily-cpu-usage", 86400], ["daily-memory-usage", 86400], ["daily-disk-usage", 86400], ["daily-disk-io", 86400], ["daily-net", 86400],
+  ["cleanup", 86400],
+].map(([type, interval]) => ({ type, interval }));
+
+interface Snapshot { rss: number; anon: number; threads: number; fds: number; cpuTicks: number }
+
+function snapshot(pid: number): Snapshot {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0) * 1024;
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return {
+    rss: kb("VmRSS"),
+    anon: kb("RssAnon"),
+    threads: Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 0),
+    fds: readdirSync(`/proc/${pid}/fd`).length,
+    cpuTicks: Number(stat[11]) + Number(stat[12]) + Number(stat[13]) + Number(stat[14]), // utime stime cutime cstime
+  };
+}
+
+/** Children ever started = the cumulative child CPU fields can miss short ones, so count direct children seen. */
+function childrenOf(pid: number): number[] {
+  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ")[1] === String(pid);
+    } catch {
+      return false;
+    }
+  });
+}
+
+const mb = (b: number) => (b / 1048576).toFixed(1);
+
+const fake = await FakeConsole.start();
+fake.route("GET", "/api/metrics/config/", () => ({ status: 200, body: CHECKS }));
+fake.route("POST", /^\/api\/metrics\//, () => ({ status: 201, body: {} }));
+fake.route("PATCH", "/api/servers/servers/-/status/", () => ({ status: 200, body: {} }));
+const dir = mkdtempSync(join(tmpdir(), "alpamon-footprint-"));
+const agent = Bun.spawn([bin, "--config", writeAgentConfig(fake, dir)], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+const exporter = existsSync(NODE_EXPORTER)
+  ? Bun.spawn([NODE_EXPORTER, "--web.listen-address=127.0.0.1:19100"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" })
+  : undefined;
+try {
+  await fake.waitForBackhaul(30_000);
+  await Bun.sleep(5_000); // let start-up (commit, first checks) settle before measuring
+  const first = { agent: snapshot(agent.pid), exporter: exporter ? snapshot(exporter.pid) : undefined };
+  const t0 = performance.now();
+  const peak = { agentRss: 0, agentAnon: 0, exporterRss: 0, exporterAnon: 0 };
+  const children = new Set<number>();
+  let scrapes = 0;
+  while (performance.now() - t0 < seconds * 1000) {
+    await Bun.sleep(1_000);
+    for (const c of childrenOf(agent.pid)) children.add(c);
+    const a = snapshot(agent.pid);
+    peak.agentRss = Math.max(peak.agentRss, a.rss);
+    peak.agentAnon = Math.max(peak.agentAnon, a.anon);
+    if (exporter && Math.round((performance.now() - t0) / 1000) % 5 === 0) {
+      await fetch("http://127.0.0.1:19100/metrics").then((r) => r.text()).catch(() => "");
+      scrapes++;
+      const e = snapshot(exporter.pid);
+      peak.exporterRss = Math.max(peak.exporterRss, e.rss);
+      peak.exporterAnon = Math.max(peak.exporterAnon, e.anon);
+    }
+  }
+  const elapsed = (performance.now() - t0) / 1000;
+  const last = snapshot(agent.pid);
+  const cpu = ((last.cpuTicks - first.agent.cpuTicks) / TICKS / elapsed) * 100;
+  const metricPosts = fake.requests.filter((r) => r.path.startsWith("/api/metrics/realtime/")).length;
+  console.log(`window: ${elapsed.toFixed(0)} s; agent ${bin}; ${metricPosts} realtime metric posts received`);
+  console.log(`agent:         RSS ${mb(last.rss)} MB (peak ${mb(peak.agentRss)}), RssAnon ${mb(last.anon)} MB (peak ${mb(peak.agentAnon)}), CPU ${cpu.toFixed(3)} % of one core, threads ${last.threads}, fds ${last.fds}, child processes seen ${children.size}`);
+  if (exporter && first.exporter) {
+    const e = snapshot(exporter.pid);
+    const ecpu = ((e.cpuTicks - first.exporter.cpuTicks) / TICKS / elapsed) * 100;
+    console.log(`node_exporter: RSS ${mb(e.rss)} MB (peak ${mb(peak.exporterRss)}), RssAnon ${mb(e.anon)} MB (peak ${mb(peak.exporterAnon)}), CPU ${ecpu.toFixed(3)} % of one core, threads ${e.threads}, fds ${e.fds}; ${scrapes} scrapes`);
+    console.log(`ratios agent/node_exporter: RSS ${(last.rss / e.rss).toFixed(2)}, RssAnon ${(last.anon / e.anon).toFixed(2)}, CPU ${(cpu / Math.max(ecpu, 1e-9)).toFixed(2)}`);
+  }
+} finally {
+  agent.kill("SIGTERM");
+  await agent.exited;
+  exporter?.kill("SIGKILL");
+  await fake.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
