@@ -10,6 +10,7 @@ import { parseTags, RegisterError, resolveToken, runRegister, runUnregister } fr
 import { runSetup, setupInputFromEnv } from "./config/setup.ts";
 import { runProcess } from "./exec/run.ts";
 import { LogHub, stderrSink } from "./log/logger.ts";
+import { runFileWorker } from "./files/worker-main.ts";
 import { runOnce } from "./metrics/once-command.ts";
 import { readPlatform } from "./platform/os-release.ts";
 import { AlreadyRunningError } from "./platform/pidfile.ts";
@@ -120,6 +121,15 @@ function buildProgram(): Command {
         force: !!opts.force,
         confirmOverwrite: process.stdin.isTTY ? () => askYesNo("Overwrite it with a new configuration?") : undefined,
       });
+    });
+
+  program
+    .command("ftp-worker", { hidden: true })
+    .description("internal: the file worker the agent starts as a user")
+    .allowExcessArguments(true)
+    .action(async (_opts: unknown, cmd: Command) => {
+      const code = await runFileWorker(cmd.args);
+      if (code !== 0) throw new ExitCode(code);
     });
 
   program

@@ -8,6 +8,7 @@ import { Inventory } from "../inventory/inventory.ts";
 import { metricsPart } from "../metrics/part.ts";
 import { runProcess } from "../exec/run.ts";
 import { createFirewall } from "../firewall/index.ts";
+import { fileCommands } from "../files/commands.ts";
 import { Dispatcher } from "../commands/dispatcher.ts";
 import { COMMAND_PRIORITY, outboxFeedback } from "../commands/feedback.ts";
 import { CommandRegistry } from "../commands/registry.ts";
@@ -80,7 +81,11 @@ export function consoleParts(ctx: AgentContext): Part[] {
     reconnect: (reason) => reconnect(reason),
     syncUsersAndGroups: () => inventory?.requestUsersAndGroupsSync(),
     restartCollector: metrics.restartCollector,
-    extra: [...inventoryCommands(inventory), ...firewall.commands],
+    extra: [
+      ...inventoryCommands(inventory),
+      ...firewall.commands,
+      ...fileCommands({ http, enqueue: (item) => outbox.enqueue(item), userAgent: USER_AGENT, log: ctx.log.child("files"), signal: lifecycle.signal }),
+    ],
   });
   const dispatcher = new Dispatcher({
     systemRunner,

@@ -1,0 +1,77 @@
+// Starts a long-lived helper process with streaming pipes (the file worker): as the given identity (uid, the
+// chosen gid and the user's supplementary groups through setpriv --init-groups, like run.ts), with exactly
+// the environment given, in its own process group. Never uses a shell; never inherits the agent's environment.
+import { existsSync } from "node:fs";
+import type { Identity } from "./types.ts";
+
+const SETPRIV_PATHS = ["/usr/bin/setpriv", "/bin/setpriv"];
+const KILL_GRACE_MS = 5_000;
+
+export interface WorkerOptions {
+  argv: string[];
+  /** Undefined runs as the agent itself. */
+  identity?: Identity;
+  env: Record<string, string>;
+  cwd?: string;
+  /** "pipe" for a writable stdin, a stream to feed it, or "ignore". */
+  stdin: "pipe" | "ignore" | ReadableStream<Uint8Array>;
+}
+
+export interface Worker {
+  pid: number;
+  stdin: import("bun").FileSink | undefined;
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  exited: Promise<number>;
+  /** SIGTERM to the whole group, SIGKILL after a grace period if it is still there. */
+  kill(): void;
+}
+
+export type SpawnWorker = (options: WorkerOptions) => Worker | { error: string };
+
+function wrap(argv: string[], id: Identity | undefined): string[] | { error: string } {
+  if (!id) return argv;
+  if (process.getuid?.() !== 0) {
+    if (id.uid === process.getuid?.()) return argv;
+    return { error: `cannot run as ${id.user}: the agent is not running as root` };
+  }
+  const setpriv = SETPRIV_PATHS.find((p) => existsSync(p));
+  if (!setpriv) return { error: "setpriv (util-linux) is needed to run as another user and was not found" };
+  return [setpriv, `--reuid=${id.uid}`, `--regid=${id.gid}`, "--init-groups", "--", ...argv];
+}
+
+export const spawnWorker: SpawnWorker = (options) => {
+  const argv = wrap(options.argv, options.identity);
+  if ("error" in argv) return argv;
+  const home = options.identity?.home;
+  const cwd = options.cwd ?? (home && existsSync(home) ? home : "/");
+  let proc: ReturnType<typeof Bun.spawn>;
+  try {
+    proc = Bun.spawn(argv, { cwd, env: options.env, stdin: options.stdin, stdout: "pipe", stderr: "pipe", detached: true });
+  } catch (err) {
+    return { error: `${options.argv[0]}: ${(err as Error).message}` };
+  }
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const signalGroup = (signal: "SIGTERM" | "SIGKILL") => {
+    try {
+      process.kill(-proc.pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+  const exited = proc.exited.then((code) => {
+    if (killTimer) clearTimeout(killTimer);
+    return code;
+  });
+  return {
+    pid: proc.pid,
+    stdin: options.stdin === "pipe" ? (proc.stdin as import("bun").FileSink) : undefined,
+    stdout: proc.stdout as ReadableStream<Uint8Array>,
+    stderr: proc.stderr as ReadableStream<Uint8Array>,
+    exited,
+    kill() {
+      signalGroup("SIGTERM");
+      killTimer ??= setTimeout(() => signalGroup("SIGKILL"), KILL_GRACE_MS);
+    },
+  };
+};
