@@ -187,6 +187,22 @@ describe("agent ↔ console", () => {
     expect(forwarded.json).toMatchObject({ level: 40, program: "plugin", lineno: 7 });
   });
 
+  test("download through the agent: the worker (alpamon ftp-worker) writes the file as the named user", async () => {
+    const { fake, dir } = await consoleAndAgent();
+    await fake.waitForBackhaul(15_000);
+    const target = join(dir, "downloaded.txt");
+    const id = fake.sendCommand({
+      shell: "internal",
+      line: `download ${JSON.stringify(target)}`,
+      data: { type: "text", content: "hello from the console\n", path: target, username: "root", groupname: "root" },
+    });
+    expect(await fake.waitForFin(id, 15_000)).toMatchObject({ success: true, result: `Successfully downloaded ${target}.` });
+    expect(readFileSync(target, "utf8")).toBe("hello from the console\n");
+    const again = fake.sendCommand({ shell: "internal", line: "download", data: { type: "text", content: "x", path: target, username: "root", groupname: "root" } });
+    expect((await fake.waitForFin(again, 15_000)).success).toBe(false);
+    expect(readFileSync(target, "utf8")).toBe("hello from the console\n");
+  });
+
   test("quit: the fin is delivered, then the agent exits 0", async () => {
     const { fake, agent } = await consoleAndAgent();
     await fake.waitForBackhaul(15_000);
