@@ -9,6 +9,8 @@ import { metricsPart } from "../metrics/part.ts";
 import { runProcess } from "../exec/run.ts";
 import { createFirewall } from "../firewall/index.ts";
 import { fileCommands } from "../files/commands.ts";
+import { terminalCommands } from "../terminal/commands.ts";
+import { DEFAULT_MAX_TERMINALS, TerminalRegistry } from "../terminal/registry.ts";
 import { Dispatcher } from "../commands/dispatcher.ts";
 import { COMMAND_PRIORITY, outboxFeedback } from "../commands/feedback.ts";
 import { CommandRegistry } from "../commands/registry.ts";
@@ -69,6 +71,7 @@ export function consoleParts(ctx: AgentContext): Part[] {
     firewallChains: () => firewall.collectFirewallChains(),
   });
   const metrics = metricsPart({ http, outbox, state, clock, log: ctx.log.child("metrics") });
+  const terminals = new TerminalRegistry(DEFAULT_MAX_TERMINALS);
   const registry = new CommandRegistry();
   // The backhaul is created below; commands reach it through this late-bound function.
   let reconnect: (reason: string) => void = () => {};
@@ -85,6 +88,7 @@ export function consoleParts(ctx: AgentContext): Part[] {
       ...inventoryCommands(inventory),
       ...firewall.commands,
       ...fileCommands({ http, enqueue: (item) => outbox.enqueue(item), userAgent: USER_AGENT, log: ctx.log.child("files"), signal: lifecycle.signal }),
+      ...terminalCommands({ http, registry: terminals, log: ctx.log.child("terminal"), clock }),
     ],
   });
   const dispatcher = new Dispatcher({
@@ -177,6 +181,11 @@ export function consoleParts(ctx: AgentContext): Part[] {
       async stop() {
         if (!(await dispatcher.idle(SHUTDOWN_COMMANDS_MS))) log.warn("stopping while commands are still running");
       },
+    },
+    {
+      name: "terminals",
+      start() {},
+      stop: () => terminals.closeAll("the agent is stopping"),
     },
     {
       name: "backhaul",

@@ -167,7 +167,9 @@ describe("agent ↔ console", () => {
     expect(await fake.waitForFin(noUser)).toMatchObject({ success: false, result: "system command: user is required (name root explicitly to run as root)" });
     const help = fake.sendCommand({ shell: "internal", line: "help" });
     const listed = [...(await fake.waitForFin(help)).result.matchAll(/^\t\t([\w-]+):/gm)].map((m) => m[1]);
-    expect(listed).toEqual(["addgroup", "adduser", "commit", "delgroup", "deluser", "firewall", "firewall-batch-apply", "firewall-chain-delete", "firewall-reorder-chains", "firewall-reorder-rules", "firewall-rollback", "firewall-rules", "firewall-status", "help", "moduser", "ping", "quit", "reboot", "reconnect", "restart", "restartcoll", "shutdown", "sync", "update", "upgrade"]);
+    expect(listed).toEqual([
+      "addgroup", "adduser", "commit", "delgroup", "deluser", "download", "firewall", "firewall-batch-apply", "firewall-chain-delete", "firewall-reorder-chains", "firewall-reorder-rules", "firewall-rollback", "firewall-rules", "firewall-status", "help", "moduser", "openftp", "openpty", "ping", "quit", "reboot", "reconnect", "resizepty", "restart", "restartcoll", "shutdown", "sync", "update", "upgrade", "upload",
+    ]);
   });
 
   test("local programs log through the root-only Unix socket; records reach the console's log history", async () => {

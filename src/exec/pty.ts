@@ -1,0 +1,221 @@
+// Starts a process on a new pseudo-terminal (Bun's built-in terminal: raw bytes, no polling) as a user with
+// the user's supplementary groups (setpriv --init-groups, because Bun's uid/gid option resets them), and
+// ends it by signalling its whole session. Never runs a shell command string built from console data.
+import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import type { Identity } from "./types.ts";
+
+const SETPRIV_PATHS = ["/usr/bin/setpriv", "/bin/setpriv"];
+/** A fixed trampoline: `exec -a -<name> <shell>`; the shell path arrives as $0, never inside the script. */
+const LOGIN_TRAMPOLINE = 'exec -a "-${0##*/}" "$0"';
+const IXON = 0o2000;
+const IXANY = 0o4000;
+const XOFF = "\x13";
+const XON = "\x11";
+
+export interface PtyOptions {
+  /** Absolute path of the shell to run as a login shell (argv0 "-<name>"). */
+  shell: string;
+  /** Undefined runs as the agent itself. */
+  identity?: Identity;
+  /** The complete environment: nothing is inherited from the agent. */
+  env: Record<string, string>;
+  cwd: string;
+  rows: number;
+  cols: number;
+  onData: (bytes: Uint8Array) => void;
+  /** The PTY reached end of file (every holder of the terminal closed it). */
+  onEof?: () => void;
+  /** How long start() waits for the shell to replace the setpriv wrapper. Default 5 s. */
+  startTimeoutMs?: number;
+}
+
+export interface PtyProcess {
+  readonly pid: number;
+  /** Resolves with the shell's exit code (-1 when it died of a signal). */
+  readonly exited: Promise<number>;
+  write(bytes: Uint8Array | string): void;
+  resize(cols: number, rows: number): void;
+  /** Flow control: stop the terminal's output (XOFF) so writers block in the kernel, not in our memory. */
+  pause(): void;
+  resume(): void;
+  /** SIGHUP to every process of the terminal's session, SIGKILL after `graceMs`; resolves once reaped. */
+  kill(graceMs: number): Promise<void>;
+}
+
+export type PtyStart = { ok: true; pty: PtyProcess } | { ok: false; error: string };
+
+function setprivPath(): string | undefined {
+  return SETPRIV_PATHS.find((p) => existsSync(p));
+}
+
+/** The argv that makes `shell` a login shell (argv0 "-name"), as `identity` with its supplementary groups. */
+export function ptyArgv(shell: string, identity: Identity | undefined, agentUid: number | undefined): { argv: string[]; argv0?: string } | { error: string } {
+  const name = shell.split("/").pop() || "sh";
+  if (!identity || identity.uid === agentUid) return { argv: [shell], argv0: `-${name}` };
+  if (agentUid !== 0) return { error: `cannot run a terminal as ${identity.user}: the agent is not running as root` };
+  const setpriv = setprivPath();
+  if (!setpriv) return { error: "setpriv (util-linux) is needed to open a terminal as another user and was not found" };
+  const demote = [setpriv, `--reuid=${identity.uid}`, `--regid=${identity.gid}`, "--init-groups", "--"];
+  // setpriv cannot set argv0; bash's `exec -a` can. Without bash, `-l` asks the shell for a login shell.
+  if (existsSync("/bin/bash")) return { argv: [...demote, "/bin/bash", "-c", LOGIN_TRAMPOLINE, shell] };
+  return { argv: [...demote, shell, "-l"] };
+}
+
+/** Every pid whose session id is `sid` (the terminal's session leader is the shell). */
+export function sessionPids(sid: number): number[] {
+  const pids: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return pids;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      // Fields after the parenthesised command: state ppid pgrp session …
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(rest[3]) === sid && rest[0] !== "Z") pids.push(Number(entry));
+    } catch {
+      // the process went away while we looked
+    }
+  }
+  return pids;
+}
+
+function signalSession(sid: number, signal: NodeJS.Signals): void {
+  const targets = new Set([-sid, ...sessionPids(sid)]);
+  for (const target of targets) {
+    try {
+      process.kill(target, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+function realShell(shell: string): string {
+  try {
+    return realpathSync(shell);
+  } catch {
+    return shell;
+  }
+}
+
+function exePath(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Spawns the shell and resolves once it runs (the setpriv wrapper has been replaced), or with the real error. */
+export async function startPty(options: PtyOptions): Promise<PtyStart> {
+  const plan = ptyArgv(options.shell, options.identity, process.getuid?.());
+  if ("error" in plan) return { ok: false, error: plan.error };
+  if (!existsSync(options.cwd)) return { ok: false, error: `working directory ${options.cwd} does not exist` };
+  let early = "";
+  let proc: ReturnType<typeof Bun.spawn>;
+  try {
+    proc = Bun.spawn(plan.argv, {
+      cwd: options.cwd,
+      env: options.env,
+      ...(plan.argv0 ? { argv0: plan.argv0 } : {}),
+      terminal: {
+        cols: options.cols,
+        rows: options.rows,
+        name: options.env.TERM ?? "xterm-256color",
+        data: (_t, bytes) => {
+          if (early.length < 4096) early += Buffer.from(bytes).toString("utf8");
+          options.onData(bytes);
+        },
+        exit: () => options.onEof?.(),
+      },
+    });
+  } catch (err) {
+    return { ok: false, error: `${options.shell}: ${(err as Error).message}` };
+  }
+  const terminal = proc.terminal!;
+  const exited = proc.exited.then((code) => (proc.signalCode ? -1 : code));
+  let done = false;
+  void exited.then(() => (done = true));
+
+  // The shell has started once /proc/<pid>/exe is the shell itself (setpriv and the trampoline exec into it).
+  const target = realShell(options.shell);
+  const deadline = performance.now() + (options.startTimeoutMs ?? 5_000);
+  let started = false;
+  while (!done && performance.now() < deadline) {
+    const exe = exePath(proc.pid);
+    if (exe === target) {
+      started = true;
+      break;
+    }
+    if (exe === undefined) break;
+    await Bun.sleep(2);
+  }
+  if (!started || done) {
+    await Promise.race([exited, Bun.sleep(200)]);
+    if (!done) signalSession(proc.pid, "SIGKILL");
+    terminal.close();
+    const message = /(?:setpriv|bash): [^\r\n]*/.exec(early)?.[0];
+    if (message) return { ok: false, error: message.replace(/^setpriv: failed to execute /, "cannot start ") };
+    return { ok: false, error: done ? `${options.shell} exited at once` : `${options.shell} did not start within ${options.startTimeoutMs ?? 5_000} ms` };
+  }
+
+  /** The program's own input flags while XON/XOFF is forced on for a pause, and the value we forced. */
+  let forced: { original: number; ours: number } | undefined;
+  let paused = false;
+  const pty: PtyProcess = {
+    pid: proc.pid,
+    exited,
+    write(bytes) {
+      if (!terminal.closed) terminal.write(bytes);
+    },
+    resize(cols, rows) {
+      terminal.resize(cols, rows);
+    },
+    pause() {
+      if (terminal.closed) return;
+      const iflag = terminal.inputFlags;
+      // A raw-mode program turned XON/XOFF off (maybe since the last pause: clearing IXON restarts a stopped
+      // tty). Turn it on for the pause, without IXANY so a keystroke does not restart the flood; the XOFF
+      // byte is only ever written while IXON is on, so it never reaches the program as input.
+      if (!(iflag & IXON)) {
+        const ours = (iflag | IXON) & ~IXANY;
+        forced = { original: iflag, ours };
+        terminal.inputFlags = ours;
+      }
+      paused = true;
+      terminal.write(XOFF);
+    },
+    resume() {
+      if (terminal.closed || !paused) return;
+      paused = false;
+      const iflag = terminal.inputFlags;
+      const ours = forced;
+      forced = undefined;
+      // Give the program its own XON/XOFF bits back, keeping any other change it made meanwhile (a shell
+      // restoring its modes may have copied our IXON). Clearing IXON restarts the tty in the kernel.
+      if (ours) {
+        const mine = IXON | IXANY;
+        const wanted = (iflag & ~mine) | (ours.original & mine);
+        if (wanted !== iflag) terminal.inputFlags = wanted;
+        if (!(wanted & IXON)) return;
+      }
+      // XON only while IXON is on; with it off the tty is already running and the byte would be input.
+      if (iflag & IXON) terminal.write(XON);
+    },
+    async kill(graceMs) {
+      signalSession(proc.pid, "SIGHUP");
+      // Leftovers that ignore SIGHUP (nohup, trap) in the same session get SIGKILL after the grace period.
+      const deadline = performance.now() + graceMs;
+      while (!(done && sessionPids(proc.pid).length === 0) && performance.now() < deadline) await Bun.sleep(50);
+      if (!done || sessionPids(proc.pid).length > 0) signalSession(proc.pid, "SIGKILL");
+      await exited;
+      terminal.close();
+    },
+  };
+  return { ok: true, pty };
+}
