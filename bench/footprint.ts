@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeConsole } from "../test/console/fake-console.ts";
 import { writeAgentConfig } from "../test/helpers/agent.ts";
+import { rssBreakdown } from "./lib.ts";
 
 const seconds = Number(process.argv[2] ?? 600);
 const bin = process.env.ALPAMON_BIN ?? join(import.meta.dir, "..", "dist", "alpamon-linux-x64");
@@ -87,6 +88,8 @@ try {
   const metricPosts = fake.requests.filter((r) => r.path.startsWith("/api/metrics/realtime/")).length;
   console.log(`window: ${elapsed.toFixed(0)} s; agent ${bin}; ${metricPosts} realtime metric posts received`);
   console.log(`agent:         RSS ${mb(last.rss)} MB (peak ${mb(peak.agentRss)}), RssAnon ${mb(last.anon)} MB (peak ${mb(peak.agentAnon)}), CPU ${cpu.toFixed(3)} % of one core, threads ${last.threads}, fds ${last.fds}, child processes seen ${children.size}`);
+  const where = rssBreakdown(agent.pid);
+  console.log(`agent RSS by origin: its executable's pages ${mb(where.executable)} MB (file-backed: the Bun runtime and the embedded app), other files ${mb(where.otherFiles)} MB, anonymous ${mb(where.anon)} MB`);
   if (exporter && first.exporter) {
     const e = snapshot(exporter.pid);
     const ecpu = ((e.cpuTicks - first.exporter.cpuTicks) / TICKS / elapsed) * 100;

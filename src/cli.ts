@@ -2,7 +2,6 @@
 // line on stderr and an exit code: 0 success, 78 configuration error, 1 anything else. Never a stack trace.
 import { Command, CommanderError, Option } from "commander";
 import { readFileSync } from "node:fs";
-import { createInterface } from "node:readline/promises";
 import { runAgent } from "./agent.ts";
 import { ConfigError, EX_CONFIG } from "./config/errors.ts";
 import { loadConfig, SYSTEM_CONFIG_PATH } from "./config/load.ts";
@@ -41,6 +40,8 @@ function fail(err: unknown): number {
 }
 
 async function askYesNo(question: string): Promise<boolean> {
+  // Loaded here, not at the top: node:readline costs every running agent memory it never uses.
+  const { createInterface } = await import("node:readline/promises");
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
     const answer = await rl.question(`${question} [y/N] `);

@@ -20,7 +20,7 @@ import { LogIntake } from "../log/intake.ts";
 import { dirname, join } from "node:path";
 import { systemClock } from "../platform/clock.ts";
 import { USER_AGENT, VERSION } from "../version.ts";
-import { Backhaul, backhaulUrl } from "./backhaul.ts";
+import { Backhaul, backhaulBackoff, backhaulUrl } from "./backhaul.ts";
 import { ConsoleHttp } from "./http.ts";
 import { Outbox } from "./outbox.ts";
 import { createRouter } from "./router.ts";
@@ -109,6 +109,7 @@ export function consoleParts(ctx: AgentContext): Part[] {
     proxy: http.proxyFor(wsUrl),
     log: ctx.log.child("backhaul"),
     clock,
+    backoff: backhaulBackoff(process.env),
     onText: createRouter(
       {
         accept: (command) => dispatcher.accept(command),

@@ -4,7 +4,6 @@
 // with bounded memory, never following a symlink in the destination and never replacing unless asked.
 import { closeSync, constants as fsc, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { createInflateRaw, crc32 } from "node:zlib";
 import { FileError } from "./errors.ts";
 
 export interface ZipEntry {
@@ -115,6 +114,8 @@ function checkNoSymlinks(root: string, rel: string): void {
 }
 
 async function inflateTo(fd: number, entry: ZipEntry, dataStart: number, out: number): Promise<void> {
+  // Loaded on first use, not at start: an agent that never zips need not load node:zlib (BENCHMARKS.md, issue 11).
+  const { createInflateRaw, crc32 } = await import("node:zlib");
   let crc = 0;
   let written = 0;
   const sink = (chunk: Buffer) => {

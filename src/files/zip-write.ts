@@ -2,7 +2,6 @@
 // made (data descriptors, ZIP64 where sizes or offsets need it), so an archive of any size needs a few MB
 // of memory and no temporary file. Knows nothing about users or sockets; the caller reads the files.
 import { closeSync, openSync, readSync } from "node:fs";
-import { constants, crc32, deflateRawSync } from "node:zlib";
 
 export interface ZipSource {
   /** The name inside the archive ("dir/" names end in "/" for directories). */
@@ -126,6 +125,8 @@ function endRecords(count: number, cdOffset: number, cdSize: number): Buffer {
 
 /** Yields the archive's bytes. A file that cannot be read throws (the caller aborts the transfer). */
 export async function* zipStream(sources: Iterable<ZipSource> | AsyncIterable<ZipSource>, level = 6): AsyncGenerator<Uint8Array> {
+  // Loaded on first use, not at start: an agent that never zips need not load node:zlib (BENCHMARKS.md, issue 11).
+  const { constants, crc32, deflateRawSync } = await import("node:zlib");
   const written: Written[] = [];
   let offset = 0;
   const buffer = Buffer.allocUnsafe(CHUNK);

@@ -1,6 +1,5 @@
 // Turns the console's rule lists into validated rule requests, all or none, with the failing rule and
 // field named. Shared by every firewall command; pure.
-import { randomUUID } from "node:crypto";
 import { formatErrors, ruleRequest, type RuleRequest } from "./schema.ts";
 import type { FirewallState } from "./model.ts";
 
@@ -12,7 +11,7 @@ export function parseRuleList(list: unknown[], fallbackGroup: string | undefined
   const all: string[] = [];
   let first = -1;
   for (const [i, item] of list.entries()) {
-    const r = ruleRequest(item, "", fallbackGroup, randomUUID, forceOperation);
+    const r = ruleRequest(item, "", fallbackGroup, () => crypto.randomUUID(), forceOperation);
     if (r.ok) requests.push(r.value);
     else {
       if (first < 0) first = i;

@@ -2,7 +2,7 @@
 // reconnects with jittered backoff, auth failures, TLS, connect timeout, dead-peer detection and bad frames.
 import { afterEach, describe, expect, test } from "bun:test";
 import type { TCPSocketListener } from "bun";
-import { Backhaul, type BackhaulOptions, backhaulUrl } from "../../src/console/backhaul.ts";
+import { BACKHAUL_BACKOFF, Backhaul, type BackhaulOptions, backhaulBackoff, backhaulUrl } from "../../src/console/backhaul.ts";
 import { ConsoleHttp } from "../../src/console/http.ts";
 import { PING_FRAME } from "../../src/console/protocol.ts";
 import { buildTlsOptions } from "../../src/console/tls.ts";
@@ -69,6 +69,16 @@ test("backhaulUrl: http→ws, https→wss, path prefix kept, query dropped; othe
   expect(backhaulUrl("https://console.example.com/")).toBe("wss://console.example.com/ws/servers/backhaul/");
   expect(backhaulUrl("https://example.com/alpacon/?x=1")).toBe("wss://example.com/alpacon/ws/servers/backhaul/");
   expect(() => backhaulUrl("ftp://example.com")).toThrow();
+});
+
+test("backhaulBackoff: the storm-safe default, ALPAMON_BACKHAUL_BACKOFF_MS when well-formed, bad values ignored", () => {
+  expect(backhaulBackoff({})).toEqual({ ...BACKHAUL_BACKOFF });
+  expect(BACKHAUL_BACKOFF.baseMs).toBeGreaterThanOrEqual(30_000); // bench/storm.ts: peak ≤ 2 × mean needs a wide first window
+  expect(backhaulBackoff({ ALPAMON_BACKHAUL_BACKOFF_MS: "5000,60000" })).toEqual({ baseMs: 5_000, capMs: 60_000 });
+  expect(backhaulBackoff({ ALPAMON_BACKHAUL_BACKOFF_MS: " 500 , 100 " })).toEqual({ baseMs: 500, capMs: 500 });
+  for (const bad of ["", "5000", "-1,5", "1e3,5", "abc,def", "1,2,3"]) {
+    expect(backhaulBackoff({ ALPAMON_BACKHAUL_BACKOFF_MS: bad })).toEqual({ ...BACKHAUL_BACKOFF });
+  }
 });
 
 describe("connection", () => {
@@ -148,6 +158,20 @@ describe("reconnects", () => {
     expect(fake.backhaulCloses[0]).toEqual({ code: 1000, reason: "asked by the console" });
     expect(logged(/backhaul reconnecting/, "info")[0]!.fields).toMatchObject({ reason: "asked by the console", retry_in_ms: 10 });
     expect(fake.backhaulCount()).toBe(1);
+  });
+
+  test("with the storm-safe default, a drop waits up to 35 s but a reconnect the console asked for only up to 5 s", async () => {
+    const fake = await fakeConsole();
+    const { backhaul, logged } = connect(fake, { backoff: { ...BACKHAUL_BACKOFF } });
+    await eventually(() => backhaul.isOpen, 2_000);
+    backhaul.reconnect("asked by the console");
+    expect(logged(/backhaul reconnecting/, "info")[0]!.fields).toMatchObject({ retry_in_ms: 2_500 });
+    const fake2 = await fakeConsole();
+    const other = connect(fake2, { backoff: { ...BACKHAUL_BACKOFF } });
+    await eventually(() => other.backhaul.isOpen, 2_000);
+    fake2.dropBackhaul();
+    await eventually(() => other.logged(/backhaul connection closed/).length === 1, 2_000);
+    expect(other.logged(/backhaul connection closed/)[0]!.fields).toMatchObject({ retry_in_ms: 17_500 });
   });
 
   test("a late close of the old socket does not touch the new one", async () => {

@@ -93,7 +93,8 @@ export function startAgent(fake: FakeConsole, dir: string, options: AgentOptions
   const config = writeAgentConfig(fake, dir, options);
   const proc = Bun.spawn([process.execPath, MAIN, "--config", config], {
     cwd: "/",
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home", ...options.env },
+    // The old 5 s → 60 s reconnect backoff: tests that drop the backhaul wait seconds, not the storm-safe 35 s.
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home", ALPAMON_BACKHAUL_BACKOFF_MS: "5000,60000", ...options.env },
     stdin: "ignore",
     stdout: "ignore",
     stderr: "pipe",
