@@ -7,12 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeConsole } from "../test/console/fake-console.ts";
 import { writeAgentConfig } from "../test/helpers/agent.ts";
-import { rssBreakdown } from "./lib.ts";
+import { footprint, mb, rssBreakdown, TICKS_PER_SECOND } from "./lib.ts";
 
 const seconds = Number(process.argv[2] ?? 600);
 const bin = process.env.ALPAMON_BIN ?? join(import.meta.dir, "..", "dist", "alpamon-linux-x64");
 const NODE_EXPORTER = "/usr/bin/prometheus-node-exporter";
-const TICKS = 100; // USER_HZ
+const TICKS = TICKS_PER_SECOND;
 
 // Realtime every 5 s, senders and heartbeat every minute, roll-ups hourly/daily: a busy but typical setup.
 const CHECKS = [
@@ -23,20 +23,7 @@ const CHECKS = [
   ["cleanup", 86400],
 ].map(([type, interval]) => ({ type, interval }));
 
-interface Snapshot { rss: number; anon: number; threads: number; fds: number; cpuTicks: number }
-
-function snapshot(pid: number): Snapshot {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0) * 1024;
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return {
-    rss: kb("VmRSS"),
-    anon: kb("RssAnon"),
-    threads: Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 0),
-    fds: readdirSync(`/proc/${pid}/fd`).length,
-    cpuTicks: Number(stat[11]) + Number(stat[12]) + Number(stat[13]) + Number(stat[14]), // utime stime cutime cstime
-  };
-}
+const snapshot = footprint;
 
 /** Children ever started = the cumulative child CPU fields can miss short ones, so count direct children seen. */
 function childrenOf(pid: number): number[] {
@@ -49,7 +36,6 @@ function childrenOf(pid: number): number[] {
   });
 }
 
-const mb = (b: number) => (b / 1048576).toFixed(1);
 
 const fake = await FakeConsole.start();
 fake.route("GET", "/api/metrics/config/", () => ({ status: 200, body: CHECKS }));

@@ -63,7 +63,7 @@ export function footprint(pid: number): Footprint {
     anon: kb("RssAnon"),
     threads: Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 0),
     fds: readdirSync(`/proc/${pid}/fd`).length,
-    cpuTicks: Number(stat[11]) + Number(stat[12]),
+    cpuTicks: Number(stat[11]) + Number(stat[12]) + Number(stat[13]) + Number(stat[14]), // utime stime cutime cstime
   };
 }
 
