@@ -361,6 +361,9 @@ export class Backhaul {
       case "dead":
         return log.warn("backhaul peer went silent; dropping the connection", fields);
       case "timeout":
+        // Once per failure streak at warn, like other dial failures.
+        if (this.failureLogged === "timeout") return log.debug("backhaul handshake timed out again", fields);
+        this.failureLogged = "timeout";
         return log.warn("backhaul handshake timed out", fields);
       case "reconnect":
         return log.info("backhaul reconnecting", fields);
