@@ -65,8 +65,12 @@ export function createSystemRunner(deps: SystemRunnerDeps): SystemRunner {
     const env = deps.userEnvironment(identity, command.env ?? {});
 
     let list: ListStep[];
-    if (command.allow_sh) list = [{ argv: ["/bin/sh", "-c", command.line], after: null }];
-    else {
+    if (command.allow_sh) {
+      // An argument cannot hold a NUL; say so the way the parser does instead of a spawn error.
+      const nul = command.line.indexOf("\0");
+      if (nul >= 0) return { exitCode: 1, result: `system command: the line contains a NUL character at column ${nul + 1}` };
+      list = [{ argv: ["/bin/sh", "-c", command.line], after: null }];
+    } else {
       // Expansion sees exactly the environment the processes get: the command's env and the user's defaults.
       const parsed = parseCommandLine(command.line, env);
       if (!parsed.ok) return { exitCode: 1, result: `system command: ${parsed.error}` };
