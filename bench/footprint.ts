@@ -7,21 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeConsole } from "../test/console/fake-console.ts";
 import { writeAgentConfig } from "../test/helpers/agent.ts";
-import { footprint, mb, rssBreakdown, TICKS_PER_SECOND } from "./lib.ts";
+import { footprint, mb, routeMetrics, rssBreakdown, TICKS_PER_SECOND } from "./lib.ts";
 
 const seconds = Number(process.argv[2] ?? 600);
 const bin = process.env.ALPAMON_BIN ?? join(import.meta.dir, "..", "dist", "alpamon-linux-x64");
 const NODE_EXPORTER = "/usr/bin/prometheus-node-exporter";
 const TICKS = TICKS_PER_SECOND;
-
-// Realtime every 5 s, senders and heartbeat every minute, roll-ups hourly/daily: a busy but typical setup.
-const CHECKS = [
-  ["cpu", 5], ["memory", 5], ["disk-usage", 5], ["disk-io-collector", 5], ["net-collector", 5],
-  ["disk-io", 60], ["net", 60], ["status", 60], ["alert", 60],
-  ["hourly-cpu-usage", 3600], ["hourly-memory-usage", 3600], ["hourly-disk-usage", 3600], ["hourly-disk-io", 3600], ["hourly-net", 3600],
-  ["daily-cpu-usage", 86400], ["daily-memory-usage", 86400], ["daily-disk-usage", 86400], ["daily-disk-io", 86400], ["daily-net", 86400],
-  ["cleanup", 86400],
-].map(([type, interval]) => ({ type, interval }));
 
 const snapshot = footprint;
 
@@ -38,9 +29,7 @@ function childrenOf(pid: number): number[] {
 
 
 const fake = await FakeConsole.start();
-fake.route("GET", "/api/metrics/config/", () => ({ status: 200, body: CHECKS }));
-fake.route("POST", /^\/api\/metrics\//, () => ({ status: 201, body: {} }));
-fake.route("PATCH", "/api/servers/servers/-/status/", () => ({ status: 200, body: {} }));
+routeMetrics(fake);
 const dir = mkdtempSync(join(tmpdir(), "alpamon-footprint-"));
 const agent = Bun.spawn([bin, "--config", writeAgentConfig(fake, dir)], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
 const exporter = existsSync(NODE_EXPORTER)

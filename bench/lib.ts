@@ -8,7 +8,7 @@ import { writeAgentConfig } from "../test/helpers/agent.ts";
 
 export const TICKS_PER_SECOND = 100; // USER_HZ
 
-/** Realtime every 5 s, senders and heartbeat every minute, roll-ups hourly/daily (as bench/footprint.ts). */
+/** Realtime every 5 s, senders and heartbeat every minute, roll-ups hourly/daily: a busy but typical setup. */
 export const BUSY_CHECKS = [
   ["cpu", 5], ["memory", 5], ["disk-usage", 5], ["disk-io-collector", 5], ["net-collector", 5],
   ["disk-io", 60], ["net", 60], ["status", 60], ["alert", 60],

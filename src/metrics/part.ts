@@ -1,22 +1,9 @@
 // The metrics collector as a part of the agent: built from the console link's HTTP client and outbox, started
 // after the outbox, stopped before it. Never fetches or sends anything itself; the Collector does.
 import type { Part } from "../agent.ts";
-import type { ConsoleHttp } from "../console/http.ts";
-import type { Outbox } from "../console/outbox.ts";
-import type { StateDb } from "../db/open.ts";
-import type { Logger } from "../log/logger.ts";
-import type { Clock } from "../platform/clock.ts";
-import type { Retention } from "./checks/batch.ts";
-import { Collector } from "./collector.ts";
+import { Collector, type CollectorOptions } from "./collector.ts";
 
-export interface MetricsPartOptions {
-  http: Pick<ConsoleHttp, "request">;
-  outbox: Pick<Outbox, "enqueue">;
-  state: StateDb;
-  clock: Clock;
-  log: Logger;
-  retention?: Partial<Retention>;
-}
+export type MetricsPartOptions = Pick<CollectorOptions, "http" | "outbox" | "state" | "clock" | "log" | "retention">;
 
 /** The part, and `restartCollector` for the agent commands (`restart collector`, `restartcoll`). */
 export function metricsPart(options: MetricsPartOptions): { part: Part; restartCollector: () => void; collector: Collector } {

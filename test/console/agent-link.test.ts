@@ -1,34 +1,21 @@
 // End to end: the real agent process against the fake console over real sockets. Each test starts its own
 // console and agent and stops both afterwards, even when it fails.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { FakeConsole } from "./fake-console.ts";
-import { startAgent, type AgentOptions, type RunningAgent } from "../helpers/agent.ts";
+import type { FakeConsole } from "./fake-console.ts";
+import { useConsoleAndAgents, type AgentOptions } from "../helpers/agent.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
 
 const VERSION = JSON.parse(readFileSync(join(import.meta.dir, "../../package.json"), "utf8")).version as string;
 const tempDir = useTempDirs("alpamon-link-");
-const cleanups: (() => Promise<unknown>)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
+const { consoleOf, agentFor } = useConsoleAndAgents();
 
 async function consoleAndAgent(consoleOptions: Parameters<typeof FakeConsole.start>[0] = {}, agentOptions: AgentOptions = {}) {
-  const fake = await FakeConsole.start(consoleOptions);
-  cleanups.push(() => fake.stop());
+  const fake = await consoleOf(consoleOptions);
   const dir = tempDir();
-  const agent = startAgent(fake, dir, agentOptions);
-  cleanups.push(() => agent.stop());
-  return { fake, agent, dir };
-}
-
-function restartAgent(fake: FakeConsole, dir: string, options: AgentOptions = {}): RunningAgent {
-  const agent = startAgent(fake, dir, options);
-  cleanups.push(() => agent.stop());
-  return agent;
+  return { fake, agent: agentFor(fake, dir, agentOptions), dir };
 }
 
 const countOf = (fake: FakeConsole, pred: (r: FakeConsole["requests"][number]) => boolean) => fake.requests.filter(pred).length;
@@ -85,7 +72,7 @@ describe("agent ↔ console", () => {
     await fake.waitForRequest((r) => r.path.endsWith(`${id}/fin/`) && r.status === 503);
     await agent.stop("SIGKILL");
     fault.clear();
-    restartAgent(fake, dir);
+    agentFor(fake, dir);
     const fin = await fake.waitForFin(id, 30_000);
     expect(fin.success).toBe(true);
     expect(countOf(fake, (r) => r.path.endsWith(`${id}/ack/`) && r.status === 200)).toBe(1);

@@ -1,5 +1,6 @@
 // exec/: real processes, a real throwaway user and group, real process groups.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { useTestUser } from "../helpers/users.ts";
+import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { lookupGroup, lookupUser, resolveIdentity, userEnvironment, userGroupIds } from "../../src/exec/identity.ts";
 import { runProcess } from "../../src/exec/run.ts";
@@ -7,24 +8,7 @@ import type { Identity } from "../../src/exec/types.ts";
 
 const isRoot = process.getuid?.() === 0;
 const suffix = Math.random().toString(36).slice(2, 8);
-const USER = `alpx${suffix}`;
-const EXTRA = `alpg${suffix}`;
-const sh = (cmd: string[]) => Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
-
-beforeAll(() => {
-  if (!isRoot) return;
-  expect(sh(["useradd", "-m", "-U", "-s", "/bin/bash", USER]).exitCode).toBe(0);
-  expect(sh(["groupadd", EXTRA]).exitCode).toBe(0);
-  expect(sh(["usermod", "-aG", EXTRA, USER]).exitCode).toBe(0);
-});
-
-afterAll(() => {
-  if (!isRoot) return;
-  sh(["pkill", "-KILL", "-u", USER]);
-  sh(["userdel", "-r", USER]);
-  sh(["groupdel", EXTRA]);
-  sh(["groupdel", USER]);
-});
+const { user: USER, extraGroup: EXTRA } = useTestUser("alpx");
 
 const ENV = { PATH: "/usr/bin:/bin", LANG: "C.UTF-8" };
 

@@ -1,29 +1,16 @@
 // Console faults against the real agent: 500s, slow answers, TLS failures, a socket that never answers and
 // an unresolvable name. The agent degrades, logs each streak once at warn/error (not once per retry), and
 // recovers on its own when the fault clears (or, for configuration faults, once the config is fixed).
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 import { BACKHAUL_PATH, FakeConsole } from "../console/fake-console.ts";
-import { startAgent, type AgentOptions, type RunningAgent } from "../helpers/agent.ts";
+import { useConsoleAndAgents } from "../helpers/agent.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
 
 const tempDir = useTempDirs("alpamon-faults-");
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => {});
-});
+const { consoleOf, agentFor, cleanup } = useConsoleAndAgents();
 
-async function consoleOf(options: Parameters<typeof FakeConsole.start>[0] = {}): Promise<FakeConsole> {
-  const fake = await FakeConsole.start(options);
-  cleanups.push(() => fake.stop());
-  return fake;
-}
 
-function agentFor(fake: FakeConsole, dir: string, options: AgentOptions = {}): RunningAgent {
-  const agent = startAgent(fake, dir, options);
-  cleanups.push(() => agent.stop());
-  return agent;
-}
 
 /** The same console identity at another URL (a dead or unresolvable one). */
 const elsewhere = (fake: FakeConsole, url: string) => ({ url, id: fake.id, key: fake.key, caCertPath: undefined }) as unknown as FakeConsole;
@@ -94,7 +81,7 @@ describe("console faults", () => {
     const fake = await consoleOf();
     const held: Socket<undefined>[] = [];
     const silent: TCPSocketListener<undefined> = Bun.listen<undefined>({ hostname: "127.0.0.1", port: 0, socket: { open: (s) => void held.push(s), data: () => {} } });
-    cleanups.push(() => {
+    cleanup(() => {
       for (const s of held) s.end();
       silent.stop(true);
     });

@@ -2,19 +2,15 @@
 // command lines or environments of the agent and its children, or in anything sent to the console except
 // the Authorization header; config and state files are 0600 in 0700 directories; an upload to another
 // origin carries no Authorization.
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FakeConsole } from "../console/fake-console.ts";
 import { runCli } from "../helpers/cli.ts";
-import { startAgent, type AgentOptions, type RunningAgent } from "../helpers/agent.ts";
+import { useConsoleAndAgents } from "../helpers/agent.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
 
 const tempDir = useTempDirs("alpamon-secrets-");
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
-});
+const { consoleOf, agentFor, cleanup } = useConsoleAndAgents();
 
 /** Another origin: serves a download slowly (so a file worker stays alive) and records upload headers. */
 function foreignServer() {
@@ -42,21 +38,11 @@ function foreignServer() {
       return new Response("not found", { status: 404 });
     },
   });
-  cleanups.push(async () => server.stop(true));
+  cleanup(async () => server.stop(true));
   return { url: `http://127.0.0.1:${server.port}`, uploads };
 }
 
-async function consoleOf(): Promise<FakeConsole> {
-  const fake = await FakeConsole.start();
-  cleanups.push(() => fake.stop());
-  return fake;
-}
 
-function agentFor(fake: FakeConsole, dir: string, options: AgentOptions = {}): RunningAgent {
-  const agent = startAgent(fake, dir, options);
-  cleanups.push(() => agent.stop());
-  return agent;
-}
 
 function readProc(pid: number, file: string): string {
   try {
@@ -119,7 +105,7 @@ describe("secrets", () => {
     expect(readFileSync(target, "utf8")).toBe("slow content\n");
     await second.stop("SIGTERM");
     const sleepPid = seen.find((p) => readProc(p, "cmdline").startsWith("sleep"));
-    cleanups.push(async () => sleepPid && process.kill(sleepPid, "SIGKILL"));
+    cleanup(async () => sleepPid && process.kill(sleepPid, "SIGKILL"));
     const third = agentFor(fake, dir, { debug: true });
     await fake.waitForBackhaul(30_000);
     expect((await fake.waitForFin(fake.sendCommand({ shell: "internal", line: "ping" }))).success).toBe(true);

@@ -2,7 +2,8 @@
 // temp dir. Collects its log lines; `stop()` kills it and is safe to call twice (use in finally/afterEach).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { FakeConsole } from "../console/fake-console.ts";
+import { afterEach } from "bun:test";
+import { FakeConsole } from "../console/fake-console.ts";
 import { MAIN } from "./cli.ts";
 
 export interface AgentOptions {
@@ -100,4 +101,28 @@ export function startAgent(fake: FakeConsole, dir: string, options: AgentOptions
     stderr: "pipe",
   });
   return new RunningAgent(proc, dir);
+}
+
+/**
+ * Per-test fake consoles and agents, stopped in reverse order after each test even when it fails.
+ * `cleanup` registers anything else that must go with them.
+ */
+export function useConsoleAndAgents() {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await Promise.resolve(cleanup()).catch(() => {});
+  });
+  return {
+    cleanup: (fn: () => unknown) => void cleanups.push(fn),
+    async consoleOf(options: Parameters<typeof FakeConsole.start>[0] = {}): Promise<FakeConsole> {
+      const fake = await FakeConsole.start(options);
+      cleanups.push(() => fake.stop());
+      return fake;
+    },
+    agentFor(fake: FakeConsole, dir: string, options: AgentOptions = {}): RunningAgent {
+      const agent = startAgent(fake, dir, options);
+      cleanups.push(() => agent.stop());
+      return agent;
+    },
+  };
 }

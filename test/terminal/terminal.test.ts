@@ -1,6 +1,7 @@
 // websh terminals for real: a throwaway user with an extra group, real bash on a real PTY, the PTY socket to a
 // fake console on loopback, driven through terminalCommands() and TerminalRegistry with a real ConsoleHttp.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { useTestUser } from "../helpers/users.ts";
+import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { ConsoleHttp } from "../../src/console/http.ts";
 import { silentLogger } from "../../src/log/logger.ts";
@@ -14,25 +15,9 @@ import { rmSync } from "node:fs";
 
 const isRoot = process.getuid?.() === 0;
 const suffix = Math.random().toString(36).slice(2, 8);
-const USER = `alpt${suffix}`;
-const EXTRA = `alptg${suffix}`;
+const { user: USER, extraGroup: EXTRA } = useTestUser("alpt");
 const sh = (cmd: string[]) => Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
 const creds = { id: "srv-pty-test", key: "k3y_for_pty_tests" };
-
-beforeAll(() => {
-  if (!isRoot) return;
-  expect(sh(["useradd", "-m", "-U", "-s", "/bin/bash", USER]).exitCode).toBe(0);
-  expect(sh(["groupadd", EXTRA]).exitCode).toBe(0);
-  expect(sh(["usermod", "-aG", EXTRA, USER]).exitCode).toBe(0);
-});
-
-afterAll(() => {
-  if (!isRoot) return;
-  sh(["pkill", "-KILL", "-u", USER]);
-  sh(["userdel", "-r", USER]);
-  sh(["groupdel", EXTRA]);
-  sh(["groupdel", USER]);
-});
 
 let fake: FakePtyConsole;
 let registry: TerminalRegistry;
