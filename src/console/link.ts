@@ -44,6 +44,7 @@ export function consoleParts(ctx: AgentContext): Part[] {
   let forwarder: LogForwarder | undefined;
   let inventory: Inventory | undefined;
   let commissioned = false;
+  let backhaulOpen = () => false;
   const outbox = new Outbox({
     state,
     sender: http,
@@ -55,6 +56,8 @@ export function consoleParts(ctx: AgentContext): Part[] {
       forwarder?.settled(item.path, item.status);
       inventory?.onOutboxSettled(item);
     },
+    // A connected backhaul proves the console is there: no link-wide hold then.
+    reachable: () => backhaulOpen(),
   });
   forwarder = new LogForwarder({ hub: ctx.hub, enqueue: (item) => outbox.enqueue(item), now: clock.now });
   // Beside the PID file, i.e. in the runtime directory (/run/alpamon).
@@ -110,6 +113,7 @@ export function consoleParts(ctx: AgentContext): Part[] {
     log: ctx.log.child("backhaul"),
     clock,
     backoff: backhaulBackoff(process.env),
+    onOpen: () => outbox.linkUp(),
     onText: createRouter(
       {
         accept: (command) => dispatcher.accept(command),
@@ -123,6 +127,7 @@ export function consoleParts(ctx: AgentContext): Part[] {
     ),
   });
   reconnect = (reason) => backhaul.reconnect(reason);
+  backhaulOpen = () => backhaul.isOpen;
 
   return [
     {

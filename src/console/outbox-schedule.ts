@@ -118,12 +118,16 @@ export class Schedule {
     else this.delay(entry, dueAt);
   }
 
-  /** The row to send next (lowest priority number, then lowest id), now marked in flight. */
-  claim(now: number): ScheduleEntry | undefined {
+  /**
+   * The row to send next (lowest priority number, then lowest id), now marked in flight. Row `avoid` is
+   * taken only when no other row is ready (a probe does not repeat the row the last probe failed with).
+   */
+  claim(now: number, avoid?: number): ScheduleEntry | undefined {
     this.promoteDue(now);
+    let avoided: ScheduleEntry | undefined;
     for (;;) {
       const entry = this.ready.pop();
-      if (!entry) return undefined;
+      if (!entry) break;
       if (!this.current(entry, "ready")) continue;
       if (entry.afterId !== null && this.entries.has(entry.afterId)) {
         entry.state = "blocked";
@@ -132,10 +136,14 @@ export class Schedule {
         else this.waiting.set(entry.afterId, [entry]);
         continue;
       }
-      entry.state = "inflight";
-      this.inflightCount++;
-      return entry;
+      if (entry.id === avoid) {
+        avoided = entry;
+        continue;
+      }
+      if (avoided) this.ready.push(avoided);
+      return this.takeOff(entry);
     }
+    return avoided && this.takeOff(avoided);
   }
 
   /** Monotonic ms at which the earliest row in backoff becomes ready; undefined when none is waiting. */
@@ -191,6 +199,12 @@ export class Schedule {
       this.delayed.pop();
       if (this.current(top.entry, "delayed") && top.entry.dueAt === top.at) this.makeReady(top.entry);
     }
+  }
+
+  private takeOff(entry: ScheduleEntry): ScheduleEntry {
+    entry.state = "inflight";
+    this.inflightCount++;
+    return entry;
   }
 
   private current(entry: ScheduleEntry, state: EntryState): boolean {

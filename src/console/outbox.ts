@@ -1,5 +1,6 @@
 // The durable outbox: every console-bound request is written to SQLite before it is sent, then delivered by
 // a small pool of senders, lowest priority number first, with per-row backoff and the 2024 dialect fallback.
+// While the console does not answer at all, a link-wide gate (outbox-gate.ts) lets one probe through at a time.
 // It never loses a row the console has not accepted (2xx) or refused (4xx), and never logs a request body.
 import type { StateDb } from "../db/open.ts";
 import type { Logger } from "../log/logger.ts";
@@ -8,6 +9,7 @@ import { fullJitterDelay } from "./backoff.ts";
 import type { HttpMethod, HttpResult } from "./http.ts";
 import { outcomeOf, toRow, type OutboxItem } from "./outbox-item.ts";
 import { Schedule, type ScheduleEntry } from "./outbox-schedule.ts";
+import { isLinkFailure, LinkGate } from "./outbox-gate.ts";
 import { OutboxStore, type OutboxRow, type StoredFallback } from "./outbox-store.ts";
 import { Wakeups } from "./outbox-wake.ts";
 
@@ -54,6 +56,11 @@ export interface OutboxOptions {
   maxBytes?: number;
   retry?: { baseMs: number; capMs: number };
   onSettled?: (item: SettledItem) => void;
+  /**
+   * True while another channel proves the console reachable (the backhaul is connected). No hold is kept then:
+   * failures are about the requests, and each row backs off on its own.
+   */
+  reachable?: () => boolean;
 }
 
 /** A type alias, not an interface, so it can be passed as log fields. */
@@ -67,6 +74,9 @@ export type OutboxStats = {
 export class Outbox {
   private readonly store: OutboxStore;
   private readonly schedule = new Schedule();
+  private readonly gate = new LinkGate();
+  /** The row the last failed probe carried; the next probe takes another one if it can. */
+  private lastFailedProbe: number | undefined;
   private readonly dialects: Map<string, string>;
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -207,6 +217,16 @@ export class Outbox {
     this.wake.changed();
   }
 
+  /**
+   * Something else (the backhaul) reached the console: a hold ends now and every row in backoff goes, instead
+   * of waiting for the next probe. Does nothing while the gate is open.
+   */
+  linkUp(): void {
+    if (!this.openGate()) return;
+    this.schedule.promoteAll();
+    this.wake.wakeAll();
+  }
+
   stats(): OutboxStats {
     return { rows: this.schedule.rows, bytes: this.schedule.bytes, dropped: this.dropped };
   }
@@ -214,13 +234,25 @@ export class Outbox {
   private async senderLoop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        const entry = this.schedule.claim(this.clock.monotonic());
+        const now = this.clock.monotonic();
+        const decision = this.ignoreGate() ? "open" : this.gate.decide(now);
+        const avoid = decision === "probe" ? this.lastFailedProbe : undefined;
+        const entry = decision === "closed" ? undefined : this.schedule.claim(now, avoid);
         if (!entry) {
           this.armTimer();
           await this.wake.park();
           continue;
         }
-        await this.sendRow(entry, signal);
+        const probe = decision === "probe";
+        if (probe) this.gate.startProbe();
+        try {
+          await this.sendRow(entry, signal, this.gate.round, probe);
+        } finally {
+          if (probe) {
+            this.gate.endProbe();
+            this.wake.wakeAll();
+          }
+        }
       } catch (err) {
         this.log.error("outbox sender failed; it goes on", { error: describe(err) });
         await this.clock.sleep(this.retryPolicy.baseMs, signal).catch(() => {});
@@ -228,7 +260,8 @@ export class Outbox {
     }
   }
 
-  private async sendRow(entry: ScheduleEntry, signal: AbortSignal): Promise<void> {
+  /** `round` is the gate's round when the row was claimed (see LinkGate.fail). */
+  private async sendRow(entry: ScheduleEntry, signal: AbortSignal, round: number, probe: boolean): Promise<void> {
     try {
       const row = this.store.get(entry.id);
       if (!row) {
@@ -245,7 +278,7 @@ export class Outbox {
         request = fallback;
         result = await this.send(request, row.timeoutMs, signal);
       }
-      this.settle(row, request, result, signal);
+      this.settle(row, request, result, signal, { round, probe });
     } catch (err) {
       // The row must not stay "in flight" forever; it is tried again after a short wait.
       if (this.schedule.isInflight(entry.id)) {
@@ -265,13 +298,20 @@ export class Outbox {
     }
   }
 
-  private settle(row: OutboxRow, request: WireForm, result: HttpResult, signal: AbortSignal): void {
+  private settle(
+    row: OutboxRow,
+    request: WireForm,
+    result: HttpResult,
+    signal: AbortSignal,
+    { round, probe }: { round: number; probe: boolean },
+  ): void {
     const { method, path } = request;
     const outcome = outcomeOf(result.status);
+    const linkFailure = isLinkFailure(result.status);
     if (outcome === "delivered") {
-      // A row that had failed got through: the console is back, so every row waiting out its backoff goes now
-      // instead of up to a minute later.
-      if (row.attempts > 0) {
+      // A row that had failed got through, or a hold ended: the console is back, so every row waiting out its
+      // backoff goes now instead of up to a minute later.
+      if (this.openGate() || row.attempts > 0) {
         this.schedule.promoteAll();
         this.wake.wakeAll();
       }
@@ -282,16 +322,26 @@ export class Outbox {
       this.schedule.release(row.id);
       return;
     }
+    if (!linkFailure && this.openGate()) this.wake.wakeAll(); // an answer, even a refusal: the console is there
     if (outcome === "drop") {
       this.log.warn("console refused a request; dropped it from the outbox", { method, path, status: result.status });
       return this.finish(row.id, { method, path, status: result.status }, "dropped");
     }
     // Full jitter from now, forever; while draining, retries stay within the base delay. At least 1 ms, so a
-    // sender that fails without waiting for I/O can never spin on the same row without yielding.
+    // sender that fails without waiting for I/O can never spin on the same row without yielding. A link
+    // failure grows with the outage (the gate's round), not only with this row's attempts: a row queued
+    // during a long outage does not start again at one second. The gate's hold grows with the round alone
+    // (one poisoned row with many attempts must not hold the others for a minute) and uses the same draw.
     const { baseMs, capMs } = this.retryPolicy;
-    const delay = Math.max(1, fullJitterDelay(this.draining > 0 ? 0 : row.attempts, baseMs, capMs, this.random));
+    const draw = this.random();
+    const jitter = (exponent: number) => Math.max(1, fullJitterDelay(exponent, baseMs, capMs, () => draw));
+    const delay = jitter(this.draining > 0 ? 0 : Math.max(row.attempts, linkFailure ? round : 0));
     this.store.reschedule(row.id, row.attempts + 1, this.clock.now() + delay);
     this.schedule.retry(row.id, this.clock.monotonic() + delay);
+    if (linkFailure && !this.ignoreGate()) {
+      if (probe) this.lastFailedProbe = row.id;
+      this.closeGate(round, jitter(round), result.status);
+    }
     this.armTimer();
     this.log.debug("outbox will retry", {
       method,
@@ -301,6 +351,34 @@ export class Outbox {
       attempts: row.attempts + 1,
       delay_ms: delay,
     });
+  }
+
+  /** drain() tries everything now; a connected backhaul means the console is there. */
+  private ignoreGate(): boolean {
+    if (this.draining > 0) return true;
+    try {
+      return this.options.reachable?.() === true;
+    } catch {
+      return false;
+    }
+  }
+
+  private openGate(): boolean {
+    this.lastFailedProbe = undefined;
+    if (!this.gate.open()) return false;
+    this.log.info("console answers again; the outbox resumes", { rows: this.schedule.rows });
+    return true;
+  }
+
+  private closeGate(round: number, delayMs: number, status: number): void {
+    const wasHeld = this.gate.isHeld;
+    this.gate.fail(round, this.clock.monotonic(), delayMs);
+    if (!wasHeld) {
+      this.log.info("console not answering; the outbox holds its rows and probes with one request at a time", {
+        status,
+        rows: this.schedule.rows,
+      });
+    }
   }
 
   private finish(id: number, sent: { method: HttpMethod; path: string; status: number }, outcome: SettledItem["outcome"]): void {
@@ -369,10 +447,19 @@ export class Outbox {
     }
   }
 
-  /** The shared timer follows the earliest row in backoff while the senders run. */
+  /**
+   * The shared timer follows the earliest row in backoff while the senders run; during a hold it follows the
+   * next probe instead, and while a probe is out nothing needs it (the probe's end wakes the senders).
+   */
   private armTimer(): void {
+    if (!this.running) return;
+    const now = this.clock.monotonic();
+    const gated = !this.ignoreGate();
+    const probeAt = gated ? this.gate.wakeAt(now) : undefined;
+    if (probeAt !== undefined) return this.wake.arm(probeAt);
+    if (gated && this.gate.decide(now) === "closed") return;
     const at = this.schedule.nextDueAt();
-    if (at !== undefined && this.running) this.wake.arm(at);
+    if (at !== undefined) this.wake.arm(at);
   }
 }
 
