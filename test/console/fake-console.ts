@@ -17,84 +17,26 @@ import {
   pathMatches,
   route,
 } from "./fake-console-routes.ts";
+import {
+  type CommandToSend,
+  type Fault,
+  type FakeConsoleOptions,
+  type FaultBehaviour,
+  type FaultMatch,
+  type MountedSocketData,
+  type RecordedHandshake,
+  type SocketMount,
+  droppedResponse,
+  randomKey,
+  removeFrom,
+} from "./fake-console-types.ts";
 import { Waits } from "./fake-console-waits.ts";
 
 export type { ConsoleState, Dialect, Fin, RecordedRequest, Reply } from "./fake-console-routes.ts";
+export type { CommandToSend, FakeConsoleOptions, FaultBehaviour, FaultMatch, RecordedHandshake, SocketMount } from "./fake-console-types.ts";
 
 export const BACKHAUL_PATH = "/ws/servers/backhaul/";
 const DEFAULT_WAIT_MS = 5_000;
-
-export interface FakeConsoleOptions {
-  tls?: boolean;
-  dialect?: Dialect;
-  id?: string;
-  key?: string;
-  commissioned?: boolean;
-  /** Send {"query":"commit"} when a backhaul opens. Default: true in the 2024 dialect, false in 2025. */
-  commitOnConnect?: boolean;
-}
-
-export interface RecordedHandshake {
-  path: string;
-  headers: Record<string, string>;
-  accepted: boolean;
-  /** 101 when accepted; 0 when the connection was dropped by a fault. */
-  status: number;
-  /** Why it was refused. */
-  refused?: "origin" | "auth" | "fault" | "not-websocket";
-  at: number;
-}
-
-export interface FaultMatch {
-  method?: string;
-  path: string | RegExp;
-}
-
-export interface FaultBehaviour {
-  status?: number;
-  body?: string;
-  /** Wait this long first; alone, the request is then answered normally. */
-  delayMs?: number;
-  /** Close the connection without answering. */
-  drop?: boolean;
-  /** Apply to this many matching requests only. */
-  times?: number;
-  /** Apply for this long after fault() was called. */
-  forMs?: number;
-}
-
-export interface CommandToSend {
-  id?: string;
-  shell?: string;
-  line: string;
-  user?: string;
-  group?: string;
-  env?: Record<string, unknown>;
-  /** An object is JSON-encoded into a string (the console double-encodes `data`); a string is sent as is. */
-  data?: object | string | null;
-}
-
-interface Fault extends FaultMatch {
-  behaviour: FaultBehaviour;
-  remaining: number;
-  until: number;
-}
-
-function randomKey(): string {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
-}
-
-function removeFrom<T>(list: T[], item: T): void {
-  const index = list.indexOf(item);
-  if (index >= 0) list.splice(index, 1);
-}
-
-/** Closes the connection with no status line at all (an errored body stream; `undefined` keeps Bun quiet). */
-function droppedResponse(): Response {
-  return new Response(new ReadableStream({ start: (controller) => controller.error(undefined) }));
-}
 
 export class FakeConsole {
   readonly requests: RecordedRequest[] = [];
@@ -108,13 +50,14 @@ export class FakeConsole {
   readonly url: string;
   readonly caCertPath: string | undefined;
 
-  private readonly sockets = new Set<ServerWebSocket<undefined>>();
+  private readonly sockets = new Set<ServerWebSocket<MountedSocketData>>();
   private readonly faults: Fault[] = [];
   private readonly extraRoutes: ExtraRoute[] = [];
   private readonly waits = new Waits(() => `recent requests:\n${this.recentRequests()}`);
   private readonly commitOnConnect: boolean;
   private readonly origin: string;
-  private readonly server: Server<undefined>;
+  private readonly server: Server<MountedSocketData>;
+  private readonly mounts: SocketMount[] = [];
   private stopped = false;
 
   private constructor(options: FakeConsoleOptions, private readonly certs: TestCertificates | undefined) {
@@ -132,7 +75,7 @@ export class FakeConsole {
     };
     this.commitOnConnect = options.commitOnConnect ?? dialect === "2024";
     this.caCertPath = certs?.caCertPath;
-    this.server = Bun.serve<undefined>({
+    this.server = Bun.serve<MountedSocketData>({
       hostname: "127.0.0.1",
       port: 0,
       idleTimeout: 30,
@@ -143,11 +86,13 @@ export class FakeConsole {
         idleTimeout: 0,
         sendPings: false,
         open: (ws) => {
+          if (ws.data.mount) return ws.data.mount.open(ws);
           this.sockets.add(ws);
           if (this.commitOnConnect) ws.send(JSON.stringify({ query: "commit" }));
           this.notify();
         },
-        message: (_ws, message) => {
+        message: (ws, message) => {
+          if (ws.data.mount) return ws.data.mount.message(ws, message);
           if (typeof message === "string") this.agentFrames.push(message);
           this.notify();
         },
@@ -156,6 +101,7 @@ export class FakeConsole {
           this.notify();
         },
         close: (ws, code, reason) => {
+          if (ws.data.mount) return ws.data.mount.close(ws, code);
           this.sockets.delete(ws);
           this.backhaulCloses.push({ code, reason });
           this.notify();
@@ -294,7 +240,16 @@ export class FakeConsole {
     if (this.certs) rmSync(this.certs.dir, { recursive: true, force: true });
   }
 
-  private async handle(req: Request, server: Server<undefined>): Promise<Response | undefined> {
+  /** Serves another WebSocket endpoint (and its routes) on this console's origin; see SocketMount. */
+  mount(mount: SocketMount): void {
+    this.mounts.push(mount);
+  }
+
+  private async handle(req: Request, server: Server<MountedSocketData>): Promise<Response | undefined> {
+    for (const mount of this.mounts) {
+      const answer = await mount.handle(req, server);
+      if (answer !== null) return answer;
+    }
     const url = new URL(req.url);
     const headers = Object.fromEntries(req.headers.entries());
     if (url.pathname === BACKHAUL_PATH) return this.handshake(req, server, url.pathname, headers);
@@ -317,7 +272,7 @@ export class FakeConsole {
   }
 
   /** WS handshakes: Origin first (the console's validator wraps the auth middleware), then credentials. */
-  private async handshake(req: Request, server: Server<undefined>, path: string, headers: Record<string, string>) {
+  private async handshake(req: Request, server: Server<MountedSocketData>, path: string, headers: Record<string, string>) {
     const record: RecordedHandshake = { path, headers, accepted: false, status: 0, at: Date.now() };
     this.handshakes.push(record);
     const fault = this.takeFault(req.method, path);
@@ -326,7 +281,7 @@ export class FakeConsole {
     if (fault?.status !== undefined) return this.settleHandshake(record, fault.status, "fault", new Response(fault.body ?? "", { status: fault.status }));
     if (!this.originAllowed(headers.origin)) return this.settleHandshake(record, 403, "origin", new Response("Access denied", { status: 403 }));
     if (!isAuthorized(headers.authorization, this.state)) return this.settleHandshake(record, 403, "auth", new Response("Access denied", { status: 403 }));
-    if (server.upgrade(req)) {
+    if (server.upgrade(req, { data: { channel: "backhaul" } })) {
       record.accepted = true;
       record.status = 101;
       this.notify();

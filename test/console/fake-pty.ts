@@ -2,14 +2,16 @@
 // /ws/websh/pty/<id>/<token>/ (Authorization and Origin checked like the backhaul) and the 2025 recovery
 // route POST /api/websh/pty-channels/ → 201 {websocket_url}. Loopback only; stop() leaves nothing behind.
 import type { Server, ServerWebSocket } from "bun";
+import type { FakeConsole } from "./fake-console.ts";
 import { isAuthorized } from "./fake-console-routes.ts";
+import type { MountedSocketData, SocketMount } from "./fake-console-types.ts";
 
 export const PTY_PATH = /^\/ws\/websh\/pty\/([A-Za-z0-9_-]+)\/([A-Za-z0-9_-]+)\/$/;
 
 /** One accepted PTY socket as the console saw it. */
 export interface PtyChannel {
   channel: string;
-  ws: ServerWebSocket<{ channel: string }>;
+  ws: ServerWebSocket<MountedSocketData>;
   /** Everything the agent sent, as bytes, in order. */
   received: Uint8Array[];
   receivedBytes: number;
@@ -26,7 +28,7 @@ export interface PtyChannel {
   tail: Buffer;
 }
 
-export class FakePtyConsole {
+export class FakePtyConsole implements SocketMount {
   readonly url: string;
   readonly channels: PtyChannel[] = [];
   readonly refused: { path: string; reason: string }[] = [];
@@ -35,46 +37,62 @@ export class FakePtyConsole {
   readonly handshakes: Record<string, string>[] = [];
   /** Answer for POST pty-channels; default 201 with a fresh relative websocket_url. */
   channelStatus = 201;
-  private server: Server<{ channel: string }>;
+  private server: Server<MountedSocketData> | undefined;
+  private readonly mounted: boolean = false;
   private waiters: (() => void)[] = [];
 
-  /** `tls`: serve https/wss with this certificate (see fake-console-tls.ts). */
-  constructor(private readonly creds: { id: string; key: string }, tls?: { certPath: string; keyPath: string }) {
-    this.server = Bun.serve<{ channel: string }>({
+  /**
+   * `tls`: serve https/wss with this certificate (see fake-console-tls.ts). `on`: no server of its own; the
+   * routes are served on that console's origin (what the real agent requires of a PTY URL).
+   */
+  constructor(private readonly creds: { id: string; key: string }, tls?: { certPath: string; keyPath: string }, on?: FakeConsole) {
+    if (on) {
+      this.mounted = true;
+      this.url = on.url;
+      on.mount(this);
+      return;
+    }
+    this.server = Bun.serve<MountedSocketData>({
       hostname: "127.0.0.1",
       port: 0,
       ...(tls ? { tls: { cert: Bun.file(tls.certPath), key: Bun.file(tls.keyPath) } } : {}),
-      fetch: (req, server) => this.handle(req, server),
+      fetch: (req, server) => this.handle(req, server) as Promise<Response | undefined>,
       websocket: {
         idleTimeout: 0,
         sendPings: false,
         // A slow browser: frames pile up in the kernel and the agent's socket, not here.
         backpressureLimit: 1 << 20,
-        open: (ws) => {
-          this.channels.push({ channel: ws.data.channel, ws, received: [], receivedBytes: 0, textFrames: 0, binaryFrames: 0, keepBytes: 1 << 20, nulBytes: 0, countNul: true, tail: Buffer.alloc(0) });
-          this.notify();
-        },
-        message: (ws, message) => {
-          const ch = this.channelOf(ws);
-          if (!ch) return;
-          const bytes = typeof message === "string" ? new TextEncoder().encode(message) : new Uint8Array(message);
-          if (typeof message === "string") ch.textFrames += 1;
-          else ch.binaryFrames += 1;
-          ch.receivedBytes += bytes.length;
-          if (ch.countNul) for (let i = bytes.indexOf(0); i !== -1; i = bytes.indexOf(0, i + 1)) ch.nulBytes += 1;
-          ch.tail = Buffer.concat([ch.tail.subarray(-4096), bytes.subarray(-65536)]);
-          const kept = ch.received.reduce((n, b) => n + b.length, 0);
-          if (kept < ch.keepBytes) ch.received.push(bytes.subarray(0, ch.keepBytes - kept));
-          this.notify();
-        },
-        close: (ws, code) => {
-          const ch = this.channelOf(ws);
-          if (ch) ch.closeCode = code;
-          this.notify();
-        },
+        open: (ws) => this.open(ws),
+        message: (ws, message) => this.message(ws, message),
+        close: (ws, code) => this.close(ws, code),
       },
     });
     this.url = `${tls ? "https" : "http"}://127.0.0.1:${this.server.port}`;
+  }
+
+  open(ws: ServerWebSocket<MountedSocketData>): void {
+    this.channels.push({ channel: ws.data.channel, ws, received: [], receivedBytes: 0, textFrames: 0, binaryFrames: 0, keepBytes: 1 << 20, nulBytes: 0, countNul: true, tail: Buffer.alloc(0) });
+    this.notify();
+  }
+
+  message(ws: ServerWebSocket<MountedSocketData>, message: string | Buffer): void {
+    const ch = this.channelOf(ws);
+    if (!ch) return;
+    const bytes = typeof message === "string" ? new TextEncoder().encode(message) : new Uint8Array(message);
+    if (typeof message === "string") ch.textFrames += 1;
+    else ch.binaryFrames += 1;
+    ch.receivedBytes += bytes.length;
+    if (ch.countNul) for (let i = bytes.indexOf(0); i !== -1; i = bytes.indexOf(0, i + 1)) ch.nulBytes += 1;
+    ch.tail = Buffer.concat([ch.tail.subarray(-4096), bytes.subarray(-65536)]);
+    const kept = ch.received.reduce((n, b) => n + b.length, 0);
+    if (kept < ch.keepBytes) ch.received.push(bytes.subarray(0, ch.keepBytes - kept));
+    this.notify();
+  }
+
+  close(ws: ServerWebSocket<MountedSocketData>, code: number): void {
+    const ch = this.channelOf(ws);
+    if (ch) ch.closeCode = code;
+    this.notify();
   }
 
   /** The absolute ws:// URL the 2025 console puts in openpty's data.url. */
@@ -119,10 +137,10 @@ export class FakePtyConsole {
   }
 
   stop(): void {
-    this.server.stop(true);
+    this.server?.stop(true);
   }
 
-  private channelOf(ws: ServerWebSocket<{ channel: string }>): PtyChannel | undefined {
+  private channelOf(ws: ServerWebSocket<MountedSocketData>): PtyChannel | undefined {
     return this.channels.find((c) => c.ws === ws);
   }
 
@@ -130,7 +148,8 @@ export class FakePtyConsole {
     for (const wake of this.waiters.splice(0)) wake();
   }
 
-  private async handle(req: Request, server: Server<{ channel: string }>): Promise<Response | undefined> {
+  /** Mounted on a console, a request that is not ours is answered null: the console routes it. */
+  async handle(req: Request, server: Server<MountedSocketData>): Promise<Response | undefined | null> {
     const url = new URL(req.url);
     const authorized = isAuthorized(req.headers.get("authorization") ?? undefined, this.creds);
     if (url.pathname === "/api/websh/pty-channels/" && req.method === "POST") {
@@ -142,7 +161,7 @@ export class FakePtyConsole {
       return Response.json({ websocket_url: `/ws/websh/pty/${channel}/tok${channel.slice(0, 8)}/` }, { status: 201 });
     }
     const match = PTY_PATH.exec(url.pathname);
-    if (!match) return new Response("not found", { status: 404 });
+    if (!match) return this.mounted ? null : new Response("not found", { status: 404 });
     this.handshakes.push(Object.fromEntries(req.headers.entries()));
     const origin = req.headers.get("origin");
     const refuse = (reason: string) => {
@@ -152,7 +171,7 @@ export class FakePtyConsole {
     };
     if (!origin || new URL(origin).origin !== new URL(this.url).origin) return refuse("origin");
     if (!authorized) return refuse("auth");
-    if (server.upgrade(req, { data: { channel: match[1]! } })) return undefined;
+    if (server.upgrade(req, { data: { channel: match[1]!, ...(this.mounted ? { mount: this } : {}) } })) return undefined;
     return new Response("Expected a WebSocket upgrade", { status: 400 });
   }
 }

@@ -1,0 +1,89 @@
+// Options, records and small helpers of the fake console (fake-console.ts), kept apart so that file stays small.
+import type { Server, ServerWebSocket } from "bun";
+import type { Dialect } from "./fake-console-routes.ts";
+
+export interface FakeConsoleOptions {
+  tls?: boolean;
+  dialect?: Dialect;
+  id?: string;
+  key?: string;
+  commissioned?: boolean;
+  /** Send {"query":"commit"} when a backhaul opens. Default: true in the 2024 dialect, false in 2025. */
+  commitOnConnect?: boolean;
+}
+
+export interface RecordedHandshake {
+  path: string;
+  headers: Record<string, string>;
+  accepted: boolean;
+  /** 101 when accepted; 0 when the connection was dropped by a fault. */
+  status: number;
+  /** Why it was refused. */
+  refused?: "origin" | "auth" | "fault" | "not-websocket";
+  at: number;
+}
+
+export interface FaultMatch {
+  method?: string;
+  path: string | RegExp;
+}
+
+export interface FaultBehaviour {
+  status?: number;
+  body?: string;
+  /** Wait this long first; alone, the request is then answered normally. */
+  delayMs?: number;
+  /** Close the connection without answering. */
+  drop?: boolean;
+  /** Apply to this many matching requests only. */
+  times?: number;
+  /** Apply for this long after fault() was called. */
+  forMs?: number;
+}
+
+export interface CommandToSend {
+  id?: string;
+  shell?: string;
+  line: string;
+  user?: string;
+  group?: string;
+  env?: Record<string, unknown>;
+  /** An object is JSON-encoded into a string (the console double-encodes `data`); a string is sent as is. */
+  data?: object | string | null;
+}
+
+export interface Fault extends FaultMatch {
+  behaviour: FaultBehaviour;
+  remaining: number;
+  until: number;
+}
+
+export function randomKey(): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
+}
+
+export function removeFrom<T>(list: T[], item: T): void {
+  const index = list.indexOf(item);
+  if (index >= 0) list.splice(index, 1);
+}
+
+/** Closes the connection with no status line at all (an errored body stream; `undefined` keeps Bun quiet). */
+export function droppedResponse(): Response {
+  return new Response(new ReadableStream({ start: (controller) => controller.error(undefined) }));
+}
+
+/**
+ * Another WebSocket endpoint served on the console's own origin (the websh PTY socket, test/console/fake-pty.ts).
+ * `handle` sees every request first and returns null for those it does not serve; sockets it upgrades carry
+ * `{ mount: this }` in their data, so the console hands their events back to it.
+ */
+export interface SocketMount {
+  handle(req: Request, server: Server<MountedSocketData>): Promise<Response | undefined | null> | Response | undefined | null;
+  open(ws: ServerWebSocket<MountedSocketData>): void;
+  message(ws: ServerWebSocket<MountedSocketData>, message: string | Buffer): void;
+  close(ws: ServerWebSocket<MountedSocketData>, code: number): void;
+}
+
+export type MountedSocketData = { mount?: SocketMount; channel: string };
