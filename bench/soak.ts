@@ -1,13 +1,14 @@
-// Endurance run: the agent (busy metric config) against the fake console, which drops the backhaul every 30 s
-// and sends a command every second (alternately `ping` and a one-line shell command run as root). Reports RSS
-// and RssAnon growth after a warm-up, fd and thread counts, leftover child processes and lost fins. Terminal
-// sessions are not exercised: src/terminal is not wired into src/console/link.ts yet.
+// Endurance run: the agent (busy metric config) against the fake console, which drops the backhaul every 30 s,
+// sends a command every second (alternately `ping` and a one-line shell command run as root) and opens a websh
+// terminal every 10 s that it closes 5 s later (bench/soak-terminals.ts). Reports RSS and RssAnon growth after
+// a warm-up, fd and thread counts, leftover child processes, leftover terminal processes and lost fins.
 // Run: node_modules/.bin/bun bench/soak.ts [minutes=10] [warmupSeconds=120]   (ALPAMON_BIN as in bench/lib.ts)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeConsole } from "../test/console/fake-console.ts";
 import { isFin } from "../test/console/fake-console-routes.ts";
+import { SoakTerminals, type TerminalCounts } from "./soak-terminals.ts";
 import { descendants, type Footprint, footprint, mb, routeMetrics, slope, spawnAgent, TICKS_PER_SECOND } from "./lib.ts";
 
 export interface SoakResult {
@@ -27,6 +28,7 @@ export interface SoakResult {
   notSent: number;
   leftover: number[];
   maxChildren: number;
+  terminals: TerminalCounts;
 }
 
 export async function soak(minutes: number, warmupSeconds: number, log = console.log): Promise<SoakResult> {
@@ -35,6 +37,7 @@ export async function soak(minutes: number, warmupSeconds: number, log = console
   const dir = mkdtempSync(join(tmpdir(), "alpamon-soak-"));
   // Fast reconnects so the link is up most of each 30 s period and commands keep flowing; the storm-safe
   // default (35 s first window) would leave it down about half the time.
+  const terminals = new SoakTerminals(fake);
   const agent = spawnAgent(fake, dir, { ALPAMON_BACKHAUL_BACKOFF_MS: process.env.ALPAMON_BACKHAUL_BACKOFF_MS ?? "1000,5000" });
   try {
     await fake.waitForBackhaul(30_000);
@@ -54,7 +57,10 @@ export async function soak(minutes: number, warmupSeconds: number, log = console
       if (second % 30 === 0) {
         fake.dropBackhaul();
         drops++;
+      } else if (fake.backhaulCount() > 0 && second % 10 === 3) {
+        sent.push(terminals.openOne());
       } else if (fake.backhaulCount() > 0) {
+        if (second % 10 === 8) terminals.closeAll();
         const cmd = second % 2 === 0 ? { shell: "internal", line: "ping" } : { shell: "system", line: `echo soak-${second}`, user: "root", group: "root" };
         sent.push(fake.sendCommand(cmd));
       } else {
@@ -80,6 +86,7 @@ export async function soak(minutes: number, warmupSeconds: number, log = console
     const cpuPercent = ((last.cpuTicks - warm!.cpuTicks) / TICKS_PER_SECOND / ((performance.now() - warmAt) / 1000)) * 100;
     // Grace for the last commands' fins, then look for anything the agent left running.
     await fake.waitUntil(() => countFins(fake, sent) === sent.length, 30_000, "the last fins").catch(() => {});
+    const terminalCounts = await terminals.finish();
     await Bun.sleep(2_000);
     const leftover = descendants(agent.pid);
     const finned = finnedIds(fake);
@@ -101,10 +108,12 @@ export async function soak(minutes: number, warmupSeconds: number, log = console
       notSent,
       leftover,
       maxChildren,
+      terminals: terminalCounts,
     };
   } finally {
     agent.kill("SIGTERM");
     await agent.exited;
+    terminals.dispose();
     await fake.stop();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -130,6 +139,8 @@ export function printSoak(r: SoakResult, log = console.log): void {
   log(`  RSS ${mb(r.warm.rss)} → ${mb(r.last.rss)} MB (peak ${mb(r.peakRss)}; trend ${r.rssSlopeMbPerHour.toFixed(2)} MB/h)`);
   log(`  RssAnon ${mb(r.warm.anon)} → ${mb(r.last.anon)} MB (peak ${mb(r.peakAnon)}; trend ${r.anonSlopeMbPerHour.toFixed(2)} MB/h)`);
   log(`  fds ${r.warm.fds} → ${r.last.fds}, threads ${r.warm.threads} → ${r.last.threads}, CPU ${r.cpuPercent.toFixed(2)} % of one core`);
+  const t = r.terminals;
+  log(`  terminals: ${t.opened} opened, ${t.closed} closed by the console, ${t.refused} refused; processes of the terminal user left: ${t.leftover}`);
   log(`  fins ${r.fins}/${r.sent}, lost ${r.lost.length}${r.lost.length ? ` (${r.lost.slice(0, 5).join(", ")})` : ""}; leftover processes ${r.leftover.length}; most children at once ${r.maxChildren}`);
 }
 
