@@ -5,6 +5,8 @@ import { openStateDb, stateDbPath, type StateDb } from "./db/open.ts";
 import { reexec } from "./exec/reexec.ts";
 import { LogHub, RotatingFileSink, stderrSink, type Logger } from "./log/logger.ts";
 import { Lifecycle } from "./platform/lifecycle.ts";
+import { systemClock } from "./platform/clock.ts";
+import { pageOutPart } from "./platform/page-out.ts";
 import { PidFile } from "./platform/pidfile.ts";
 import { VERSION } from "./version.ts";
 import { consoleParts } from "./console/link.ts";
@@ -26,7 +28,7 @@ export interface AgentContext {
 
 /** Builds the parts in start order. Later capabilities append theirs here. */
 function buildParts(ctx: AgentContext): Part[] {
-  return consoleParts(ctx);
+  return [pageOutPart(ctx.log.child("memory"), systemClock), ...consoleParts(ctx)];
 }
 
 async function stopAll(parts: Part[], log: Logger): Promise<void> {

@@ -1,4 +1,5 @@
-// The few libc calls Bun does not expose (flock, execve, pipe2), loaded once through bun:ffi when first needed.
+// The few libc calls Bun does not expose (flock, execve, pipe2, madvise), loaded once through bun:ffi when first
+// needed.
 // Never called with console data; callers in platform/ and exec/ own the arguments.
 import { dlopen, FFIType } from "bun:ffi";
 
@@ -6,6 +7,8 @@ const symbols = {
   flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+  // The address as a 64-bit integer: it comes from /proc/self/maps, not from a JS buffer.
+  madvise: { args: [FFIType.u64, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
 } as const;
 
 type Libc = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
@@ -27,3 +30,4 @@ export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const LOCK_UN = 8;
 export const O_CLOEXEC = 0o2000000;
+export const MADV_PAGEOUT = 21;
