@@ -3,6 +3,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { readFileSync } from "node:fs";
 import { runAgent } from "./agent.ts";
+import { applyJscTuning } from "./platform/jsc-tuning.ts";
 import { ConfigError, EX_CONFIG } from "./config/errors.ts";
 import { loadConfig, SYSTEM_CONFIG_PATH } from "./config/load.ts";
 import { parseTags, RegisterError, resolveToken, runRegister, runUnregister } from "./config/register.ts";
@@ -84,6 +85,8 @@ function buildProgram(): Command {
         return;
       }
       const config = loadConfig({ explicitPath: opts.config });
+      const tuningFailed = applyJscTuning();
+      if (tuningFailed) console.error(`alpamon: running without the JavaScriptCore tuning: ${tuningFailed}`);
       const code = await runAgent(config, new LogHub(stderrSink));
       if (code !== 0) throw new ExitCode(code);
     });
