@@ -8,11 +8,10 @@ import { lookupGroup, lookupUser, resolveIdentity, userEnvironment } from "../ex
 import { runProcess } from "../exec/run.ts";
 import { agentCommands } from "./agent.ts";
 import type { SystemRunner } from "./dispatcher.ts";
-import { packageCommands } from "./packages.ts";
+import { lazyFamily, PACKAGE_SPECS, USER_SPECS } from "./lazy.ts";
 import { powerCommands } from "./power.ts";
 import type { CommandHandler, CommandRegistry } from "./registry.ts";
 import { createSystemRunner } from "./system.ts";
-import { userCommands } from "./users.ts";
 
 export interface CatalogDeps {
   registry: CommandRegistry;
@@ -35,8 +34,12 @@ export function registerCommands(deps: CatalogDeps): SystemRunner {
   const { registry, lifecycle, clock, log } = deps;
   registry.register(
     ...agentCommands({ registry, lifecycle, clock, reconnect: deps.reconnect, ...(deps.restartCollector ? { restartCollector: deps.restartCollector } : {}) }),
-    ...userCommands({ runProcess, lookupUser, lookupGroup, platform: currentPlatform, syncUsersAndGroups: deps.syncUsersAndGroups, clock, log: log.child("users") }),
-    ...packageCommands({ runProcess, family: () => currentPlatform().family, version: deps.version, log: log.child("packages"), now: clock.now }),
+    ...lazyFamily(USER_SPECS, async () =>
+      (await import("./users.ts")).userCommands({ runProcess, lookupUser, lookupGroup, platform: currentPlatform, syncUsersAndGroups: deps.syncUsersAndGroups, clock, log: log.child("users") }),
+    ),
+    ...lazyFamily(PACKAGE_SPECS, async () =>
+      (await import("./packages.ts")).packageCommands({ runProcess, family: () => currentPlatform().family, version: deps.version, log: log.child("packages"), now: clock.now }),
+    ),
     ...powerCommands({ runProcess, clock, log: log.child("power"), signal: lifecycle.signal }),
     ...(deps.extra ?? []),
   );

@@ -8,8 +8,7 @@ import { Inventory } from "../inventory/inventory.ts";
 import { metricsPart } from "../metrics/part.ts";
 import { runProcess } from "../exec/run.ts";
 import { createFirewall } from "../firewall/index.ts";
-import { fileCommands } from "../files/commands.ts";
-import { terminalCommands } from "../terminal/commands.ts";
+import { FILE_SPECS, lazyFamily, TERMINAL_SPECS } from "../commands/lazy.ts";
 import { DEFAULT_MAX_TERMINALS, TerminalRegistry } from "../terminal/registry.ts";
 import { Dispatcher } from "../commands/dispatcher.ts";
 import { COMMAND_PRIORITY, outboxFeedback } from "../commands/feedback.ts";
@@ -90,8 +89,10 @@ export function consoleParts(ctx: AgentContext): Part[] {
     extra: [
       ...inventoryCommands(inventory),
       ...firewall.commands,
-      ...fileCommands({ http, enqueue: (item) => outbox.enqueue(item), userAgent: USER_AGENT, log: ctx.log.child("files"), signal: lifecycle.signal }),
-      ...terminalCommands({ http, registry: terminals, log: ctx.log.child("terminal"), clock }),
+      ...lazyFamily(FILE_SPECS, async () =>
+        (await import("../files/commands.ts")).fileCommands({ http, enqueue: (item) => outbox.enqueue(item), userAgent: USER_AGENT, log: ctx.log.child("files"), signal: lifecycle.signal }),
+      ),
+      ...lazyFamily(TERMINAL_SPECS, async () => (await import("../terminal/commands.ts")).terminalCommands({ http, registry: terminals, log: ctx.log.child("terminal"), clock })),
     ],
   });
   const dispatcher = new Dispatcher({
