@@ -41,6 +41,8 @@ try {
   const first = { agent: snapshot(agent.pid), exporter: exporter ? snapshot(exporter.pid) : undefined };
   const t0 = performance.now();
   const peak = { agentRss: 0, agentAnon: 0, exporterRss: 0, exporterAnon: 0 };
+  // Means over every sample: the agent's RSS is a sawtooth (it pages its executable out every 10 minutes).
+  const sum = { n: 0, agentRss: 0, agentAnon: 0 };
   const children = new Set<number>();
   let scrapes = 0;
   while (performance.now() - t0 < seconds * 1000) {
@@ -49,6 +51,9 @@ try {
     const a = snapshot(agent.pid);
     peak.agentRss = Math.max(peak.agentRss, a.rss);
     peak.agentAnon = Math.max(peak.agentAnon, a.anon);
+    sum.n++;
+    sum.agentRss += a.rss;
+    sum.agentAnon += a.anon;
     if (exporter && Math.round((performance.now() - t0) / 1000) % 5 === 0) {
       await fetch("http://127.0.0.1:19100/metrics").then((r) => r.text()).catch(() => "");
       scrapes++;
@@ -62,7 +67,7 @@ try {
   const cpu = ((last.cpuTicks - first.agent.cpuTicks) / TICKS / elapsed) * 100;
   const metricPosts = fake.requests.filter((r) => r.path.startsWith("/api/metrics/realtime/")).length;
   console.log(`window: ${elapsed.toFixed(0)} s; agent ${bin}; ${metricPosts} realtime metric posts received`);
-  console.log(`agent:         RSS ${mb(last.rss)} MB (peak ${mb(peak.agentRss)}), RssAnon ${mb(last.anon)} MB (peak ${mb(peak.agentAnon)}), CPU ${cpu.toFixed(3)} % of one core, threads ${last.threads}, fds ${last.fds}, child processes seen ${children.size}`);
+  console.log(`agent:         RSS ${mb(last.rss)} MB at the end, mean ${mb(sum.agentRss / sum.n)} (peak ${mb(peak.agentRss)}), RssAnon ${mb(last.anon)} MB at the end, mean ${mb(sum.agentAnon / sum.n)} (peak ${mb(peak.agentAnon)}), CPU ${cpu.toFixed(3)} % of one core, threads ${last.threads}, fds ${last.fds}, child processes seen ${children.size}`);
   const where = rssBreakdown(agent.pid);
   console.log(`agent RSS by origin: its executable's pages ${mb(where.executable)} MB (file-backed: the Bun runtime and the embedded app), other files ${mb(where.otherFiles)} MB, anonymous ${mb(where.anon)} MB`);
   if (exporter && first.exporter) {

@@ -1,5 +1,6 @@
-// Command ids seen in the last hour, so a command the console delivers twice runs once. Kept in memory
-// and, when a state database is given, on disk too, so a restart in between does not run it again.
+// Command ids seen in the last hour, so a command the console delivers twice runs once. With a state database
+// they live only there (a primary-key lookup per command), so a restart in between does not run a command
+// again and a busy hour costs the agent no memory; without one (tests, --once) they are kept in memory.
 import type { Database } from "bun:sqlite";
 import type { SeenCommands } from "./dispatcher.ts";
 
@@ -16,9 +17,9 @@ export class SeenCommandIds implements SeenCommands {
 
   firstSighting(id: string, now: number): boolean {
     this.prune(now);
-    const seenAt = this.memory.get(id) ?? this.fromDisk(id);
+    const seenAt = this.sqlite ? this.fromDisk(id) : this.memory.get(id);
     if (seenAt !== undefined && now - seenAt < this.windowMs) return false;
-    this.memory.set(id, now);
+    if (!this.sqlite) this.memory.set(id, now);
     this.sqlite?.run("INSERT OR REPLACE INTO seen_commands (id, seen_at) VALUES (?, ?)", [id, now]);
     return true;
   }
