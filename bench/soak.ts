@@ -15,6 +15,9 @@ export interface SoakResult {
   minutes: number;
   warm: Footprint;
   last: Footprint;
+  /** fds once the last commands and terminals have settled (the last sample may catch a drop in progress). */
+  settledFds: number;
+  fdRange: [number, number];
   peakRss: number;
   peakAnon: number;
   rssSlopeMbPerHour: number;
@@ -45,6 +48,7 @@ export async function soak(minutes: number, warmupSeconds: number, log = console
     let notSent = 0;
     let drops = 0;
     let maxChildren = 0;
+    const fdRange: [number, number] = [Infinity, 0];
     const samples: { t: number; rss: number; anon: number }[] = [];
     let warm: Footprint | undefined;
     let warmAt = 0;
@@ -79,6 +83,8 @@ export async function soak(minutes: number, warmupSeconds: number, log = console
       }
       if (second % 60 === 0) {
         const f = footprint(agent.pid);
+        fdRange[0] = Math.min(fdRange[0], f.fds);
+        fdRange[1] = Math.max(fdRange[1], f.fds);
         log(`  t=${second}s RSS ${mb(f.rss)} MB, RssAnon ${mb(f.anon)} MB, fds ${f.fds}, threads ${f.threads}, sent ${sent.length}, fins ${countFins(fake, sent)}`);
       }
     }
@@ -89,6 +95,7 @@ export async function soak(minutes: number, warmupSeconds: number, log = console
     const terminalCounts = await terminals.finish();
     await Bun.sleep(2_000);
     const leftover = descendants(agent.pid);
+    const settledFds = footprint(agent.pid).fds;
     const finned = finnedIds(fake);
     const hours = (x: { t: number }) => x.t / 3600;
     return {
@@ -109,6 +116,8 @@ export async function soak(minutes: number, warmupSeconds: number, log = console
       leftover,
       maxChildren,
       terminals: terminalCounts,
+      settledFds,
+      fdRange,
     };
   } finally {
     agent.kill("SIGTERM");
@@ -138,7 +147,7 @@ export function printSoak(r: SoakResult, log = console.log): void {
   log(`soak ${r.minutes} min after warm-up: ${r.drops} backhaul drops, ${r.handshakes} handshakes, ${r.sent} commands sent (${r.notSent} seconds skipped while reconnecting)`);
   log(`  RSS ${mb(r.warm.rss)} → ${mb(r.last.rss)} MB (peak ${mb(r.peakRss)}; trend ${r.rssSlopeMbPerHour.toFixed(2)} MB/h)`);
   log(`  RssAnon ${mb(r.warm.anon)} → ${mb(r.last.anon)} MB (peak ${mb(r.peakAnon)}; trend ${r.anonSlopeMbPerHour.toFixed(2)} MB/h)`);
-  log(`  fds ${r.warm.fds} → ${r.last.fds}, threads ${r.warm.threads} → ${r.last.threads}, CPU ${r.cpuPercent.toFixed(2)} % of one core`);
+  log(`  fds ${r.warm.fds} → ${r.last.fds} (per-minute samples ${r.fdRange[0]}–${r.fdRange[1]}; ${r.settledFds} once everything settled), threads ${r.warm.threads} → ${r.last.threads}, CPU ${r.cpuPercent.toFixed(2)} % of one core`);
   const t = r.terminals;
   log(`  terminals: ${t.opened} opened, ${t.closed} closed by the console, ${t.refused} refused; processes of the terminal user left: ${t.leftover}`);
   log(`  fins ${r.fins}/${r.sent}, lost ${r.lost.length}${r.lost.length ? ` (${r.lost.slice(0, 5).join(", ")})` : ""}; leftover processes ${r.leftover.length}; most children at once ${r.maxChildren}`);
