@@ -3,7 +3,9 @@
 // its code and read-only data; the idle agent needs perhaps a quarter of that again. Those pages are clean and
 // file-backed, so madvise(MADV_PAGEOUT) can drop them at no risk: a page that is needed later is read back
 // from the file. Pages shared with another process (a second alpamon) are left alone by the kernel.
-// Linux 5.4 or later; elsewhere the call fails once and the part stops trying.
+// Linux 5.4 or later; elsewhere the call fails once and the part stops trying. Each round starts with a full
+// garbage collection: startup leaves garbage that an idle heap would otherwise carry for a long time (about
+// 0.4 MB of RssAnon, for a few milliseconds of CPU every 10 minutes).
 import { readFileSync, readlinkSync } from "node:fs";
 import type { Part } from "../agent.ts";
 import type { Logger } from "../log/logger.ts";
@@ -49,8 +51,13 @@ export function pageOutExecutable(): PageOutResult {
   return { ranges: ranges.length, bytes: Number(bytes) };
 }
 
-/** The agent part that pages the executable out after startup and then every PAGE_OUT_EVERY_MS. */
-export function pageOutPart(log: Logger, clock: Clock, run: () => PageOutResult = pageOutExecutable): Part {
+/** The agent part that collects garbage and pages the executable out after startup, then every PAGE_OUT_EVERY_MS. */
+export function pageOutPart(
+  log: Logger,
+  clock: Clock,
+  run: () => PageOutResult = pageOutExecutable,
+  collect: () => void = () => Bun.gc(true),
+): Part {
   let stop: AbortController | undefined;
   async function loop(signal: AbortSignal): Promise<void> {
     let wait = PAGE_OUT_FIRST_MS;
@@ -60,6 +67,7 @@ export function pageOutPart(log: Logger, clock: Clock, run: () => PageOutResult 
       } catch {
         return; // stopped
       }
+      collect();
       try {
         log.debug("paged out the executable's idle pages", run());
       } catch (err) {

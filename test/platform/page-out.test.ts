@@ -59,21 +59,25 @@ describe("pageOutExecutable", () => {
 });
 
 describe("pageOutPart", () => {
-  function setup(run: () => { ranges: number; bytes: number }) {
+  function setup(run: () => { ranges: number; bytes: number }, collect: () => void = () => {}) {
     const clock = new ManualClock();
     const records: LogRecord[] = [];
     const hub = new LogHub({ write: () => {}, close: () => {} }, "debug", () => clock.now());
     hub.listen((r) => records.push(r));
-    const part = pageOutPart(hub.logger("memory"), clock, run);
+    const part = pageOutPart(hub.logger("memory"), clock, run, collect);
     return { clock, records, part };
   }
   const settle = async () => {
     for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
   };
 
-  test("a minute after start, then every PAGE_OUT_EVERY_MS, until stopped", async () => {
+  test("a minute after start, then every PAGE_OUT_EVERY_MS, until stopped; a full GC comes first each time", async () => {
     let calls = 0;
-    const { clock, part } = setup(() => (calls++, { ranges: 2, bytes: 1 }));
+    const order: string[] = [];
+    const { clock, part } = setup(
+      () => (calls++, order.push("page-out"), { ranges: 2, bytes: 1 }),
+      () => order.push("gc"),
+    );
     part.start();
     await settle();
     await clock.advance(PAGE_OUT_FIRST_MS - 1);
@@ -92,6 +96,7 @@ describe("pageOutPart", () => {
     expect(clock.pending).toBe(0);
     await clock.advance(PAGE_OUT_EVERY_MS);
     expect(calls).toBe(4);
+    expect(order).toEqual(Array(4).fill(["gc", "page-out"]).flat());
   });
 
   test("a kernel that refuses it is noted once at debug and never asked again", async () => {
