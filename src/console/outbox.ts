@@ -1,6 +1,7 @@
 // The durable outbox: every console-bound request is written to SQLite before it is sent, then delivered by
 // a small pool of senders, lowest priority number first, with per-row backoff and the 2024 dialect fallback.
-// While the console does not answer at all, a link-wide gate (outbox-gate.ts) lets one probe through at a time.
+// While the console does not answer at all, a link-wide hold (outbox-hold.ts, outbox-gate.ts) lets one probe
+// through at a time. Dialect memory and overflow warnings live in outbox-dialects.ts and outbox-overflow.ts.
 // It never loses a row the console has not accepted (2xx) or refused (4xx), and never logs a request body.
 import type { StateDb } from "../db/open.ts";
 import type { Logger } from "../log/logger.ts";
@@ -9,8 +10,11 @@ import { fullJitterDelay } from "./backoff.ts";
 import type { HttpMethod, HttpResult } from "./http.ts";
 import { outcomeOf, toRow, type OutboxItem } from "./outbox-item.ts";
 import { Schedule, type ScheduleEntry } from "./outbox-schedule.ts";
-import { isLinkFailure, LinkGate } from "./outbox-gate.ts";
-import { OutboxStore, type OutboxRow, type StoredFallback } from "./outbox-store.ts";
+import { isLinkFailure } from "./outbox-gate.ts";
+import { LinkHold } from "./outbox-hold.ts";
+import { OverflowEpisodes } from "./outbox-overflow.ts";
+import { Dialects } from "./outbox-dialects.ts";
+import { OutboxStore, type OutboxRow } from "./outbox-store.ts";
 import { Wakeups } from "./outbox-wake.ts";
 
 export { PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS, outcomeOf, type OutboxItem } from "./outbox-item.ts";
@@ -20,11 +24,8 @@ export const DEFAULT_MAX_ROWS = 50_000;
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 /** Per-row retry: full jitter over 1 s·2^attempts, capped at a minute, so a fin is never far behind a recovery. */
 export const DEFAULT_RETRY = { baseMs: 1_000, capMs: 60_000 };
-/** A long overflow episode is reported at this interval instead of only when it ends. */
-export const OVERFLOW_REPORT_MS = 10 * 60_000;
+export { OVERFLOW_REPORT_MS } from "./outbox-overflow.ts";
 
-const DIALECT_KEY = "dialect:";
-const FALLBACK = "fallback";
 
 /** ConsoleHttp satisfies it. */
 export interface OutboxSender {
@@ -74,10 +75,8 @@ export type OutboxStats = {
 export class Outbox {
   private readonly store: OutboxStore;
   private readonly schedule = new Schedule();
-  private readonly gate = new LinkGate();
-  /** The row the last failed probe carried; the next probe takes another one if it can. */
-  private lastFailedProbe: number | undefined;
-  private readonly dialects: Map<string, string>;
+  private readonly hold: LinkHold;
+  private readonly dialects: Dialects;
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly senders: number;
@@ -94,7 +93,7 @@ export class Outbox {
   private readonly wake: Wakeups;
   private draining = 0;
   private dropped = 0;
-  private overflow: { dropped: number; since: number } | undefined;
+  private readonly overflow: OverflowEpisodes;
 
   constructor(private readonly options: OutboxOptions) {
     this.store = new OutboxStore(options.state.sqlite);
@@ -106,7 +105,9 @@ export class Outbox {
     this.retryPolicy = options.retry ?? DEFAULT_RETRY;
     this.log = options.log;
     this.wake = new Wakeups(this.clock);
-    this.dialects = this.store.readKv(DIALECT_KEY);
+    this.hold = new LinkHold(this.log, options.reachable);
+    this.overflow = new OverflowEpisodes(this.log, { maxRows: this.maxRows, maxBytes: this.maxBytes });
+    this.dialects = new Dialects(this.store, this.log);
     // Rows left by an earlier run keep their backoff, converted to this process's monotonic clock; a due
     // time further away than the cap can only come from a wall clock that went back, so it is clamped.
     const now = this.clock.now();
@@ -157,7 +158,7 @@ export class Outbox {
       this.dropped++;
       this.notifySettled({ id: v.id, method: v.method, path: v.path, status: 0, outcome: "dropped" });
     }
-    if (victims.length > 0) this.noteOverflow(victims.length);
+    if (victims.length > 0) this.overflow.dropped(victims.length, this.clock.monotonic());
     this.wake.wakeAll();
     this.wake.changed();
     return id;
@@ -213,7 +214,7 @@ export class Outbox {
     this.wake.wakeAll();
     await Promise.all(loops);
     this.loops = undefined;
-    if (this.overflow) this.reportOverflow();
+    this.overflow.report();
     this.wake.changed();
   }
 
@@ -222,7 +223,7 @@ export class Outbox {
    * of waiting for the next probe. Does nothing while the gate is open.
    */
   linkUp(): void {
-    if (!this.openGate()) return;
+    if (!this.hold.answered(this.schedule.rows)) return;
     this.schedule.promoteAll();
     this.wake.wakeAll();
   }
@@ -235,8 +236,7 @@ export class Outbox {
     while (!signal.aborted) {
       try {
         const now = this.clock.monotonic();
-        const decision = this.ignoreGate() ? "open" : this.gate.decide(now);
-        const avoid = decision === "probe" ? this.lastFailedProbe : undefined;
+        const { decision, avoid } = this.hold.claim(now, this.draining > 0);
         const entry = decision === "closed" ? undefined : this.schedule.claim(now, avoid);
         if (!entry) {
           this.armTimer();
@@ -244,12 +244,12 @@ export class Outbox {
           continue;
         }
         const probe = decision === "probe";
-        if (probe) this.gate.startProbe();
+        if (probe) this.hold.startProbe();
         try {
-          await this.sendRow(entry, signal, this.gate.round, probe);
+          await this.sendRow(entry, signal, this.hold.round, probe);
         } finally {
           if (probe) {
-            this.gate.endProbe();
+            this.hold.endProbe();
             this.wake.wakeAll();
           }
         }
@@ -260,7 +260,7 @@ export class Outbox {
     }
   }
 
-  /** `round` is the gate's round when the row was claimed (see LinkGate.fail). */
+  /** `round` is the hold's round when the row was claimed (see LinkGate.fail). */
   private async sendRow(entry: ScheduleEntry, signal: AbortSignal, round: number, probe: boolean): Promise<void> {
     try {
       const row = this.store.get(entry.id);
@@ -271,10 +271,10 @@ export class Outbox {
         return;
       }
       const fallback = row.fallback;
-      let request: WireForm = fallback && this.dialects.get(fallback.dialect) === FALLBACK ? fallback : row;
+      let request: WireForm = fallback && this.dialects.usesFallback(fallback.dialect) ? fallback : row;
       let result = await this.send(request, row.timeoutMs, signal);
       if (fallback && request !== fallback && (fallback.on ?? [404]).includes(result.status)) {
-        this.rememberFallback(fallback, row, result.status);
+        this.dialects.switchToFallback(fallback, row, result.status);
         request = fallback;
         result = await this.send(request, row.timeoutMs, signal);
       }
@@ -311,7 +311,7 @@ export class Outbox {
     if (outcome === "delivered") {
       // A row that had failed got through, or a hold ended: the console is back, so every row waiting out its
       // backoff goes now instead of up to a minute later.
-      if (this.openGate() || row.attempts > 0) {
+      if (this.hold.answered(this.schedule.rows) || row.attempts > 0) {
         this.schedule.promoteAll();
         this.wake.wakeAll();
       }
@@ -322,7 +322,7 @@ export class Outbox {
       this.schedule.release(row.id);
       return;
     }
-    if (!linkFailure && this.openGate()) this.wake.wakeAll(); // an answer, even a refusal: the console is there
+    if (!linkFailure && this.hold.answered(this.schedule.rows)) this.wake.wakeAll(); // even a refusal: the console is there
     if (outcome === "drop") {
       this.log.warn("console refused a request; dropped it from the outbox", { method, path, status: result.status });
       return this.finish(row.id, { method, path, status: result.status }, "dropped");
@@ -338,9 +338,9 @@ export class Outbox {
     const delay = jitter(this.draining > 0 ? 0 : Math.max(row.attempts, linkFailure ? round : 0));
     this.store.reschedule(row.id, row.attempts + 1, this.clock.now() + delay);
     this.schedule.retry(row.id, this.clock.monotonic() + delay);
-    if (linkFailure && !this.ignoreGate()) {
-      if (probe) this.lastFailedProbe = row.id;
-      this.closeGate(round, jitter(round), result.status);
+    if (linkFailure) {
+      const hold = { round, probe, rowId: row.id, status: result.status, holdMs: jitter(round), rows: this.schedule.rows };
+      this.hold.failed({ ...hold, now: this.clock.monotonic(), draining: this.draining > 0 });
     }
     this.armTimer();
     this.log.debug("outbox will retry", {
@@ -353,34 +353,6 @@ export class Outbox {
     });
   }
 
-  /** drain() tries everything now; a connected backhaul means the console is there. */
-  private ignoreGate(): boolean {
-    if (this.draining > 0) return true;
-    try {
-      return this.options.reachable?.() === true;
-    } catch {
-      return false;
-    }
-  }
-
-  private openGate(): boolean {
-    this.lastFailedProbe = undefined;
-    if (!this.gate.open()) return false;
-    this.log.info("console answers again; the outbox resumes", { rows: this.schedule.rows });
-    return true;
-  }
-
-  private closeGate(round: number, delayMs: number, status: number): void {
-    const wasHeld = this.gate.isHeld;
-    this.gate.fail(round, this.clock.monotonic(), delayMs);
-    if (!wasHeld) {
-      this.log.info("console not answering; the outbox holds its rows and probes with one request at a time", {
-        status,
-        rows: this.schedule.rows,
-      });
-    }
-  }
-
   private finish(id: number, sent: { method: HttpMethod; path: string; status: number }, outcome: SettledItem["outcome"]): void {
     this.store.delete(id);
     this.schedule.remove(id);
@@ -390,53 +362,9 @@ export class Outbox {
   }
 
   private afterRemoval(): void {
-    if (
-      this.overflow &&
-      this.schedule.rows <= 0.9 * this.maxRows &&
-      this.schedule.bytes <= 0.9 * this.maxBytes
-    ) {
-      this.reportOverflow();
-    }
+    this.overflow.shrank(this.schedule.rows, this.schedule.bytes);
     this.wake.wakeAll(); // rows waiting for this one may be ready now
     this.wake.changed();
-  }
-
-  private rememberFallback(fallback: StoredFallback, row: OutboxRow, status: number): void {
-    if (this.dialects.get(fallback.dialect) === FALLBACK) return;
-    this.dialects.set(fallback.dialect, FALLBACK);
-    this.log.info(`console refused this form (${status}); using the older form from now on`, {
-      dialect: fallback.dialect,
-      method: row.method,
-      path: row.path,
-      fallback_method: fallback.method,
-    });
-    try {
-      this.store.writeKv(DIALECT_KEY + fallback.dialect, FALLBACK);
-    } catch (err) {
-      this.log.warn("could not remember the console dialect; it is probed again after a restart", {
-        dialect: fallback.dialect,
-        error: describe(err),
-      });
-    }
-  }
-
-  /** One warning per overflow episode: when it ends, at stop, or every OVERFLOW_REPORT_MS while it lasts. */
-  private noteOverflow(count: number): void {
-    const now = this.clock.monotonic();
-    this.overflow ??= { dropped: 0, since: now };
-    this.overflow.dropped += count;
-    if (now - this.overflow.since >= OVERFLOW_REPORT_MS) this.reportOverflow();
-  }
-
-  private reportOverflow(): void {
-    const episode = this.overflow;
-    if (!episode) return;
-    this.overflow = undefined;
-    this.log.warn("outbox over its size caps; dropped the lowest-priority oldest requests", {
-      dropped: episode.dropped,
-      max_rows: this.maxRows,
-      max_bytes: this.maxBytes,
-    });
   }
 
   private notifySettled(item: SettledItem): void {
@@ -447,18 +375,10 @@ export class Outbox {
     }
   }
 
-  /**
-   * The shared timer follows the earliest row in backoff while the senders run; during a hold it follows the
-   * next probe instead, and while a probe is out nothing needs it (the probe's end wakes the senders).
-   */
+  /** The shared timer: the earliest row in backoff, or the next probe during a hold (LinkHold.timerAt). */
   private armTimer(): void {
     if (!this.running) return;
-    const now = this.clock.monotonic();
-    const gated = !this.ignoreGate();
-    const probeAt = gated ? this.gate.wakeAt(now) : undefined;
-    if (probeAt !== undefined) return this.wake.arm(probeAt);
-    if (gated && this.gate.decide(now) === "closed") return;
-    const at = this.schedule.nextDueAt();
+    const at = this.hold.timerAt(this.clock.monotonic(), this.draining > 0, () => this.schedule.nextDueAt());
     if (at !== undefined) this.wake.arm(at);
   }
 }
