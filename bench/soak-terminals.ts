@@ -2,6 +2,7 @@
 // always removed) and closed by the console 5 s later, on a PTY socket mounted on the fake console's origin.
 // Counts what opened, what closed and whether any of the user's processes outlived their session.
 import type { FakeConsole } from "../test/console/fake-console.ts";
+import { isFin } from "../test/console/fake-console-routes.ts";
 import { FakePtyConsole } from "../test/console/fake-pty.ts";
 
 const sh = (cmd: string[]) => Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe" });
@@ -54,9 +55,9 @@ export class SoakTerminals {
     this.closeAll();
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline && this.processes() > 0) await Bun.sleep(250);
-    const refused = this.fake.requests.filter((r) => {
-      const id = /^\/api\/events\/commands\/([^/]+)\/fin\//.exec(r.path)?.[1];
-      return id !== undefined && this.ids.includes(id) && (r.json as { success?: boolean } | undefined)?.success === false;
+    const refused = this.ids.filter((id) => {
+      const fin = this.fake.requests.find((r) => isFin(r, id));
+      return (fin?.json as { success?: boolean } | undefined)?.success === false;
     }).length;
     return { opened: this.pty.channels.length, closed: this.closed, refused, leftover: this.processes() };
   }

@@ -8,6 +8,7 @@ import { FakePtyConsole, type PtyChannel } from "../console/fake-pty.ts";
 import { useConsoleAndAgents } from "../helpers/agent.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
 import { useTestUser } from "../helpers/users.ts";
+import { captureOn } from "./markers.ts";
 
 const tempDir = useTempDirs("alpamon-websh-");
 const { consoleOf, agentFor, cleanup } = useConsoleAndAgents();
@@ -15,13 +16,7 @@ const { user: USER, extraGroup: EXTRA, isRoot } = useTestUser("alpw");
 
 const userProcesses = () => Bun.spawnSync(["pgrep", "-u", USER]).stdout.toString().trim();
 
-/** Runs `command` in the terminal between printf-built markers, so the echoed line never matches. */
-async function capture(pty: FakePtyConsole, ch: PtyChannel, tag: string, command: string): Promise<string> {
-  const oct = (s: string) => [...s].map((c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`).join("");
-  ch.ws.sendBinary(new TextEncoder().encode(`printf '${oct(`<${tag}>`)}'; ${command}; printf '${oct(`</${tag}>`)}\\n'\n`));
-  const text = await pty.waitForText(ch, `</${tag}>`, 20_000);
-  return text.slice(text.lastIndexOf(`<${tag}>`) + tag.length + 2, text.lastIndexOf(`</${tag}>`));
-}
+const capture = (pty: FakePtyConsole, ch: PtyChannel, tag: string, command: string) => captureOn(pty, ch, tag, command, true, 20_000);
 
 async function setup(): Promise<{ fake: FakeConsole; pty: FakePtyConsole }> {
   const fake = await consoleOf();

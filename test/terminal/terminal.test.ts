@@ -11,6 +11,7 @@ import { OPENPTY_OK, terminalCommands, type TerminalDeps } from "../../src/termi
 import { TerminalRegistry } from "../../src/terminal/registry.ts";
 import { generateCertificates } from "../console/fake-console-tls.ts";
 import { FakePtyConsole, type PtyChannel } from "../console/fake-pty.ts";
+import { captureOn, marked, type } from "./markers.ts";
 import { rmSync } from "node:fs";
 
 const isRoot = process.getuid?.() === 0;
@@ -51,24 +52,7 @@ async function open(extra: Record<string, unknown> = {}): Promise<{ ch: PtyChann
   return { ch, sid, result };
 }
 
-/** Types a line into the terminal as a binary frame (the 2025 console). */
-function type(ch: PtyChannel, line: string, binary = true): void {
-  if (binary) ch.ws.sendBinary(new TextEncoder().encode(`${line}\n`));
-  else ch.ws.sendText(`${line}\n`);
-}
-
-/** Markers built by printf from octal escapes, so the echoed command line never contains them. */
-function marked(tag: string, command: string): { line: string; begin: string; end: string } {
-  const oct = (s: string) => [...s].map((c) => `\\${c.charCodeAt(0).toString(8).padStart(3, "0")}`).join("");
-  return { line: `printf '${oct(`<${tag}>`)}'; ${command}; printf '${oct(`</${tag}>`)}\\n'`, begin: `<${tag}>`, end: `</${tag}>` };
-}
-
-async function capture(ch: PtyChannel, tag: string, command: string, binary = true): Promise<string> {
-  const m = marked(tag, command);
-  type(ch, m.line, binary);
-  const text = await fake.waitForText(ch, m.end);
-  return text.slice(text.lastIndexOf(m.begin) + m.begin.length, text.lastIndexOf(m.end));
-}
+const capture = (ch: PtyChannel, tag: string, command: string, binary = true) => captureOn(fake, ch, tag, command, binary);
 
 function alive(pid: number): boolean {
   try {
