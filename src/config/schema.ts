@@ -19,6 +19,8 @@ export interface AgentConfig {
   pidFile: string;
   /** Caps of the durable outbox: rows and bytes of queued console-bound requests. */
   outbox: { maxRows: number; maxBytes: number };
+  /** Limits of `download` with allow_unzip. */
+  files: { unzip: UnzipLimits };
   /** The file the values came from (for messages). */
   source: string;
 }
@@ -30,6 +32,19 @@ export const DEFAULT_PATHS = {
 } as const;
 
 export const DEFAULT_OUTBOX = { maxRows: 50_000, maxBytes: 64 * 1024 * 1024 } as const;
+
+export interface UnzipLimits {
+  /** Total uncompressed bytes of an archive. */
+  maxBytes: number;
+  /** Uncompressed to compressed size of one entry, N for N:1 (checked on entries above 1 MiB). */
+  maxRatio: number;
+  maxEntries: number;
+}
+
+// 4 GiB: larger than any archive a web console sensibly uploads, small enough that a bomb cannot fill a disk.
+// 200:1: deflate tops out near 1030:1, which bombs approach; real data (text, logs, binaries) stays well below.
+// 100,000 entries: a large source tree fits; more is an inode and time exhaustion more than a download.
+export const DEFAULT_UNZIP_LIMITS: UnzipLimits = { maxBytes: 4 * 1024 ** 3, maxRatio: 200, maxEntries: 100_000 };
 
 const TRUE_WORDS = new Set(["1", "t", "true", "yes", "y", "on"]);
 const FALSE_WORDS = new Set(["0", "f", "false", "no", "n", "off"]);
@@ -117,13 +132,41 @@ function validatePath(raw: string | undefined, fallback: string, where: { file?:
   return value;
 }
 
-function validatePositiveInt(raw: string | undefined, fallback: number, where: { file?: string; key: string }): number {
+function validatePositiveInt(raw: string | undefined, fallback: number, where: { file?: string; key: string }, shown = raw): number {
   const value = raw?.trim() ?? "";
   if (value === "") return fallback;
   if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
-    throw new ConfigError(where.file, where.key, `must be a positive whole number (got ${JSON.stringify(raw)})`);
+    throw new ConfigError(where.file, where.key, `must be a positive whole number (got ${JSON.stringify(shown)})`);
   }
   return Number(value);
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/** Whole bytes, or with a binary unit: 512K, 100M, 4G, 4GiB (any letter case). */
+function validateByteSize(raw: string | undefined, fallback: number, where: { file?: string; key: string }): number {
+  const value = raw?.trim() ?? "";
+  if (value === "") return fallback;
+  const m = /^(\d+)\s*([KMGT]?)(?:i?B)?$/i.exec(value);
+  const bytes = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]! : NaN;
+  if (!m || bytes < 1 || !Number.isSafeInteger(bytes)) {
+    throw new ConfigError(where.file, where.key, `must be a positive size in bytes, optionally with K, M, G or T (got ${JSON.stringify(raw)})`);
+  }
+  return bytes;
+}
+
+/** A ratio written N or N:1. */
+function validateRatio(raw: string | undefined, fallback: number, where: { file?: string; key: string }): number {
+  const value = raw?.trim().replace(/\s*:\s*1$/, "");
+  return validatePositiveInt(value === "" ? undefined : value, fallback, where, raw);
+}
+
+function unzipLimits(files: Record<string, string>, at: (key: string) => { file?: string; key: string }): UnzipLimits {
+  return {
+    maxBytes: validateByteSize(files.unzip_max_bytes, DEFAULT_UNZIP_LIMITS.maxBytes, at("unzip_max_bytes")),
+    maxRatio: validateRatio(files.unzip_max_ratio, DEFAULT_UNZIP_LIMITS.maxRatio, at("unzip_max_ratio")),
+    maxEntries: validatePositiveInt(files.unzip_max_entries, DEFAULT_UNZIP_LIMITS.maxEntries, at("unzip_max_entries")),
+  };
 }
 
 /** Turns parsed INI sections into a validated config; throws ConfigError on the first problem. */
@@ -132,6 +175,7 @@ export function configFromSections(sections: IniSections, file: string): AgentCo
   const ssl = sections.ssl ?? {};
   const logging = sections.logging ?? {};
   const agent = sections.agent ?? {};
+  const files = sections.files ?? {};
   const at = (section: string, key: string) => ({ file, key: `[${section}] ${key}` });
 
   return {
@@ -150,6 +194,7 @@ export function configFromSections(sections: IniSections, file: string): AgentCo
       maxRows: validatePositiveInt(agent.outbox_max_rows, DEFAULT_OUTBOX.maxRows, at("agent", "outbox_max_rows")),
       maxBytes: validatePositiveInt(agent.outbox_max_bytes, DEFAULT_OUTBOX.maxBytes, at("agent", "outbox_max_bytes")),
     },
+    files: { unzip: unzipLimits(files, (key) => at("files", key)) },
     source: file,
   };
 }

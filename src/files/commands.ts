@@ -10,6 +10,7 @@ import type { Logger } from "../log/logger.ts";
 import { runDownload } from "./download.ts";
 import { FtpSessions } from "./ftp-session.ts";
 import type { ResolveIdentity } from "./transfer-data.ts";
+import type { UnzipLimits } from "./unzip-limits.ts";
 import { runUpload } from "./upload.ts";
 import { workerArgv as defaultArgv } from "./worker-argv.ts";
 
@@ -25,6 +26,8 @@ export interface FileCommandDeps {
   spawnWorker: SpawnWorker;
   workerArgv: () => string[];
   idleTimeoutMs?: number;
+  /** [files] unzip_max_*: the defaults when absent. */
+  unzipLimits?: UnzipLimits;
 }
 
 export type FileCommandOptions = Omit<FileCommandDeps, "resolveIdentity" | "spawnWorker" | "workerArgv"> & Partial<FileCommandDeps>;

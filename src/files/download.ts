@@ -8,6 +8,7 @@ import type { FileCommandDeps } from "./commands.ts";
 import { encodeFrames } from "./frames.ts";
 import { collector } from "./memory.ts";
 import { fetchTransfer, IDLE_TIMEOUT_MS, withIdleTimeout } from "./fetch-stream.ts";
+import { DEFAULT_UNZIP_LIMITS } from "./unzip-limits.ts";
 import { DownloadData, parseData, statPath, type DownloadItem } from "./transfer-data.ts";
 import { drainText, readLine, startWorker } from "./worker-client.ts";
 
@@ -79,7 +80,8 @@ async function downloadOne(deps: FileCommandDeps, ctx: CommandContext, item: Dow
   const source = await contentOf(deps, item, ctx.signal);
   if (!source.ok) return fail(source.error);
   const home = identity.identity.home;
-  const job = { mode: "write" as const, home, path, overwrite: item.allow_overwrite === true, unzip: item.allow_unzip === true };
+  const limits = deps.unzipLimits ?? DEFAULT_UNZIP_LIMITS;
+  const job = { mode: "write" as const, home, path, overwrite: item.allow_overwrite === true, unzip: item.allow_unzip === true, limits };
   const worker = startWorker(deps, identity.identity, job, "pipe");
   if ("error" in worker) return fail(`download: cannot start the file worker: ${worker.error}`);
   const onAbort = () => worker.kill();

@@ -12,9 +12,13 @@ import { runWriteJob } from "./write-job.ts";
 
 export const JOB_ENV = "ALPAMON_FILE_JOB";
 
+const positive = v.pipe(v.number(), v.safeInteger(), v.minValue(1));
+/** The [files] unzip limits, read from the config by the agent (root) and handed to the worker. */
+const UnzipLimitsJob = v.object({ maxBytes: positive, maxRatio: positive, maxEntries: positive });
+
 export const WorkerJob = v.variant("mode", [
   v.object({ mode: v.literal("ftp"), home: v.string() }),
-  v.object({ mode: v.literal("write"), home: v.string(), path: v.string(), overwrite: v.boolean(), unzip: v.boolean() }),
+  v.object({ mode: v.literal("write"), home: v.string(), path: v.string(), overwrite: v.boolean(), unzip: v.boolean(), limits: UnzipLimitsJob }),
   v.object({ mode: v.literal("read"), home: v.string(), paths: v.array(v.string()) }),
 ]);
 export type WorkerJob = v.InferOutput<typeof WorkerJob>;

@@ -1,12 +1,14 @@
 // The worker's `write` job (the `download` command): streams stdin into a new file next to the target,
 // then puts it in place atomically (no overwrite unless allowed: the kernel refuses an existing name), or
-// extracts it as a zip archive into the target's directory. Runs as the user; removes its partial file on failure.
+// extracts it as a zip archive into the target's directory, all or nothing, within the unzip limits the agent's
+// config sets. Runs as the user; removes its partial file on failure.
 import { closeSync, constants as fsc, lstatSync, openSync, renameSync, rmSync, statSync, writeSync, chmodSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { FileError, toFileError } from "./errors.ts";
 import { collector } from "./memory.ts";
 import { resolvePath } from "./paths.ts";
 import { renameNoReplace } from "./rename.ts";
+import type { UnzipLimits } from "./unzip-limits.ts";
 import { extractZip, readCentralDirectory } from "./zip-read.ts";
 
 /** Zip-based formats that are never unpacked (sessions.md §3.2). */
@@ -17,6 +19,7 @@ export interface WriteJob {
   home: string;
   overwrite: boolean;
   unzip: boolean;
+  limits: UnzipLimits;
 }
 
 export interface WriteOutcome {
@@ -64,9 +67,9 @@ export async function runWriteJob(job: WriteJob, input: AsyncIterable<Uint8Array
     if (job.unzip && !NOT_UNZIPPED.has(extname(path))) {
       const zfd = openSync(temp, "r");
       try {
-        const entries = readCentralDirectory(zfd);
+        const entries = readCentralDirectory(zfd, job.limits.maxEntries);
         if (entries) {
-          const files = await extractZip(zfd, entries, dirname(path), job.overwrite);
+          const files = await extractZip(zfd, entries, dirname(path), job.overwrite, job.limits);
           rmSync(temp, { force: true });
           return { ok: true, path, message: `Successfully downloaded ${path} (${files} files extracted).` };
         }

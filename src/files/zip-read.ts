@@ -1,10 +1,14 @@
 // Safe zip extraction for downloads: reads the central directory of an archive on disk, refuses the whole
 // archive before writing anything if one entry would escape the target directory (absolute names, "..",
-// backslashes, NUL), is a symlink, is encrypted or uses an unknown method, and then inflates entry by entry
-// with bounded memory, never following a symlink in the destination and never replacing unless asked.
-import { closeSync, constants as fsc, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+// backslashes, NUL), is a symlink, is encrypted or uses an unknown method, or breaks a zip-bomb limit
+// (unzip-limits.ts), and then inflates entry by entry with bounded memory, never following a symlink in the
+// destination and never replacing unless asked. All or nothing: entries are inflated to temporary names and
+// renamed into place only once every one is complete; on any failure what was created is removed.
+import { closeSync, constants as fsc, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, rmSync, writeSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { FileError } from "./errors.ts";
+import { renameNoReplace } from "./rename.ts";
+import { checkDeclared, checkEntryCount, DEFAULT_UNZIP_LIMITS, InflateBudget, type UnzipLimits } from "./unzip-limits.ts";
 
 export interface ZipEntry {
   name: string;
@@ -27,8 +31,8 @@ function readAt(fd: number, length: number, position: number): Buffer {
   return buf.subarray(0, n);
 }
 
-/** The archive's entries, or undefined when the file is not a zip archive. */
-export function readCentralDirectory(fd: number): ZipEntry[] | undefined {
+/** The archive's entries, or undefined when the file is not a zip archive. Refuses more than `maxEntries`. */
+export function readCentralDirectory(fd: number, maxEntries = Infinity): ZipEntry[] | undefined {
   const size = fstatSync(fd).size;
   if (size < 22 || readAt(fd, 4, 0).readUInt32LE(0) !== 0x04034b50) return undefined;
   const tailStart = Math.max(0, size - 65_557);
@@ -48,6 +52,7 @@ export function readCentralDirectory(fd: number): ZipEntry[] | undefined {
     }
   }
   if (cdOffset + cdSize > size || cdSize > 256 * 1024 * 1024) return undefined;
+  checkEntryCount(count, { ...DEFAULT_UNZIP_LIMITS, maxEntries });
   const cd = readAt(fd, cdSize, cdOffset);
   const entries: ZipEntry[] = [];
   let p = 0;
@@ -113,14 +118,14 @@ function checkNoSymlinks(root: string, rel: string): void {
   }
 }
 
-async function inflateTo(fd: number, entry: ZipEntry, dataStart: number, out: number): Promise<void> {
+async function inflateTo(fd: number, entry: ZipEntry, dataStart: number, out: number, budget: InflateBudget): Promise<void> {
   // Loaded on first use, not at start: an agent that never zips need not load node:zlib (BENCHMARKS.md, issue 11).
   const { createInflateRaw, crc32 } = await import("node:zlib");
   let crc = 0;
   let written = 0;
   const sink = (chunk: Buffer) => {
     written += chunk.length;
-    if (written > entry.size) throw new FileError("EINVAL", `${entry.name}: larger than the archive says`);
+    budget.take(entry, chunk.length, written);
     crc = crc32(chunk, crc);
     for (let off = 0; off < chunk.length; ) off += writeSync(out, chunk, off);
   };
@@ -135,14 +140,17 @@ async function inflateTo(fd: number, entry: ZipEntry, dataStart: number, out: nu
     }
   } else {
     const inflate = createInflateRaw();
+    let refused = false;
     const done = (async () => {
       for await (const chunk of inflate) sink(chunk as Buffer);
     })();
-    while (position < end) {
+    done.catch(() => ((refused = true), inflate.destroy()));
+    while (position < end && !refused) {
       const chunk = readAt(fd, Math.min(CHUNK, end - position), position);
       if (chunk.length === 0) break;
       position += chunk.length;
-      if (!inflate.write(chunk)) await new Promise((r) => inflate.once("drain", r));
+      // A refused entry ends the reading side: a destroyed stream never drains, so wait on both.
+      if (!inflate.write(chunk)) await Promise.race([new Promise((r) => inflate.once("drain", r)), done]);
     }
     inflate.end();
     await done;
@@ -150,46 +158,110 @@ async function inflateTo(fd: number, entry: ZipEntry, dataStart: number, out: nu
   if (written !== entry.size || crc !== entry.crc) throw new FileError("EINVAL", `${entry.name}: damaged entry (size or CRC mismatch)`);
 }
 
-/** Extracts every entry under `root`; returns how many files were written. */
-export async function extractZip(fd: number, entries: ZipEntry[], root: string, overwrite: boolean): Promise<number> {
-  for (const entry of entries) {
-    const why = unsafeEntry(entry);
-    if (why) throw new FileError("EINVAL", why);
-    checkNoSymlinks(root, entry.name);
-    if (!overwrite && !entry.isDir) {
+/** What an extraction has created so far, to be put in place at the end or removed on failure. */
+class Staging {
+  private readonly dirs: string[] = [];
+  private readonly temps = new Map<string, string>();
+  private readonly placed: string[] = [];
+
+  /** mkdir -p, remembering each directory it created. */
+  makeDirs(path: string): void {
+    const first = mkdirSync(path, { recursive: true, mode: 0o755 });
+    if (!first) return;
+    const chain: string[] = [];
+    for (let p = path; p !== dirname(p); p = dirname(p)) {
+      chain.unshift(p);
+      if (p === first) break;
+    }
+    this.dirs.push(...chain);
+  }
+
+  /** Creates the temporary file for `target` (a hidden name beside it) and returns its fd. */
+  create(target: string, perm: number): number {
+    const temp = join(dirname(target), `.${basename(target)}.alpamon-${crypto.randomUUID().slice(0, 8)}`);
+    const fd = openSync(temp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, perm);
+    this.temps.set(temp, target);
+    return fd;
+  }
+
+  /** Renames every temporary file onto its name; replaces only when asked (a link itself, never its target). */
+  commit(overwrite: boolean): void {
+    for (const [temp, target] of this.temps) {
+      const existed = overwrite && exists(target);
+      if (overwrite) renameSync(temp, target);
+      else {
+        try {
+          renameNoReplace(temp, target);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new FileError("EEXIST", `${target} already exists.`);
+          throw err;
+        }
+      }
+      this.temps.delete(temp);
+      if (!existed) this.placed.push(target);
+    }
+  }
+
+  /** Removes the temporary files, the files placed new and the directories created (deepest first). */
+  rollback(): void {
+    for (const path of [...this.temps.keys(), ...this.placed]) rmSync(path, { force: true });
+    for (const dir of this.dirs.reverse()) {
       try {
-        lstatSync(join(root, entry.name));
-        throw new FileError("EEXIST", `${join(root, entry.name)} already exists.`);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+        rmdirSync(dir);
+      } catch {
+        // not empty: something else was put there meanwhile
       }
     }
   }
-  let files = 0;
-  for (const entry of entries) {
-    const target = join(root, entry.name);
-    checkNoSymlinks(root, entry.name);
-    if (entry.isDir) {
-      mkdirSync(target, { recursive: true, mode: 0o755 });
-      continue;
-    }
-    mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
-    const local = readAt(fd, 30, entry.localOffset);
-    if (local.length < 30 || local.readUInt32LE(0) !== 0x04034b50) throw new FileError("EINVAL", `${entry.name}: damaged archive`);
-    const dataStart = entry.localOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
-    const temp = overwrite ? `${target}.alpamon-${crypto.randomUUID().slice(0, 8)}` : target;
-    const perm = entry.mode & 0o777 || 0o644;
-    const out = openSync(temp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, perm);
-    try {
-      await inflateTo(fd, entry, dataStart, out);
-    } catch (err) {
-      closeSync(out);
-      rmSync(temp, { force: true });
-      throw err;
-    }
-    closeSync(out);
-    if (overwrite) renameSync(temp, target); // replaces a file or a link itself, never a link's target
-    files++;
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
-  return files;
+}
+
+/** Extracts every entry under `root`, all or nothing; returns how many files were written. */
+export async function extractZip(fd: number, entries: ZipEntry[], root: string, overwrite: boolean, limits: UnzipLimits = DEFAULT_UNZIP_LIMITS): Promise<number> {
+  for (const entry of entries) {
+    const why = unsafeEntry(entry);
+    if (why) throw new FileError("EINVAL", why);
+  }
+  checkDeclared(entries, limits);
+  for (const entry of entries) {
+    checkNoSymlinks(root, entry.name);
+    if (!overwrite && !entry.isDir && exists(join(root, entry.name))) throw new FileError("EEXIST", `${join(root, entry.name)} already exists.`);
+  }
+  const staging = new Staging();
+  const budget = new InflateBudget(limits);
+  let files = 0;
+  try {
+    for (const entry of entries) {
+      const target = join(root, entry.name);
+      checkNoSymlinks(root, entry.name);
+      if (entry.isDir) {
+        staging.makeDirs(target);
+        continue;
+      }
+      staging.makeDirs(dirname(target));
+      const local = readAt(fd, 30, entry.localOffset);
+      if (local.length < 30 || local.readUInt32LE(0) !== 0x04034b50) throw new FileError("EINVAL", `${entry.name}: damaged archive`);
+      const dataStart = entry.localOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
+      const out = staging.create(target, entry.mode & 0o777 || 0o644);
+      try {
+        await inflateTo(fd, entry, dataStart, out, budget);
+      } finally {
+        closeSync(out);
+      }
+      files++;
+    }
+    staging.commit(overwrite);
+    return files;
+  } catch (err) {
+    staging.rollback();
+    throw err;
+  }
 }

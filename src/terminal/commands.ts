@@ -1,8 +1,10 @@
 // The websh commands: `openpty` (dial the console's PTY socket, start the user's login shell on a PTY, fin
 // only once both are up) and `resizepty`. Thin adapters over TerminalSession and TerminalRegistry.
-// Never dials a URL off the console's origin and never runs the shell as anyone but the named user.
+// Never dials a URL off the console's origin and never runs the shell as anyone but the named user, in any home
+// but that user's own (NSS): a console-sent home_directory that differs is ignored with a warning.
 import { existsSync } from "node:fs";
 import { userInfo } from "node:os";
+import { normalize } from "node:path";
 import { parseData } from "../commands/users-data.ts";
 import { type CommandHandler, fail, ok } from "../commands/registry.ts";
 import type { ConsoleHttp } from "../console/http.ts";
@@ -49,6 +51,12 @@ async function whoRuns(username: string, deps: TerminalDeps, log: Logger): Promi
   return { identity: { user: pw.name, uid: pw.uid, gid: pw.gid, home: pw.home, shell: pw.shell }, user: pw.name, home: pw.home, shell: pw.shell };
 }
 
+/** Equal paths up to repeated or trailing slashes and "." parts; no filesystem lookup. */
+function sameDirectory(a: string, b: string): boolean {
+  const norm = (p: string) => normalize(p).replace(/(.)\/+$/, "$1");
+  return norm(a) === norm(b);
+}
+
 export function terminalCommands(deps: TerminalDeps): CommandHandler[] {
   const settings: SessionSettings = { ...DEFAULT_SESSION_SETTINGS, ...deps.settings };
   const { http, registry, clock } = deps;
@@ -68,7 +76,10 @@ export function terminalCommands(deps: TerminalDeps): CommandHandler[] {
       const reserveError = registry.reserve(data.session_id);
       if (reserveError) return fail(`openpty: ${reserveError}`);
 
-      const home = data.home_directory && existsSync(data.home_directory) ? data.home_directory : who.home;
+      const home = who.home;
+      if (data.home_directory && !sameDirectory(data.home_directory, home)) {
+        log.warn("openpty: ignoring the console's home_directory; the terminal starts in the user's own home", { session: data.session_id, user: who.user, home_directory: data.home_directory, home });
+      }
       const shell = chooseShell(who.shell);
       const session = new TerminalSession(data.session_id, { http, log, clock, settings }, (s) => registry.remove(s));
       registry.add(session);

@@ -4,6 +4,7 @@
 import { accessSync, constants, existsSync, readFileSync } from "node:fs";
 import * as v from "valibot";
 import { DEFAULT_PATH } from "../exec/identity.ts";
+import { carryProblem } from "../exec/launch.ts";
 
 const dimension = v.pipe(
   v.number("must be a whole number"),
@@ -25,7 +26,8 @@ export const OpenPtyData = v.object({
   username: v.pipe(v.string("must be a string"), v.nonEmpty("is required"), v.maxLength(256, "must be at most 256 characters")),
   // Validated by the reference but never used for the terminal's credentials; the user's primary group is.
   groupname: v.optional(v.nullable(v.string("must be a string"))),
-  // The 2024 console sends null for a user it has not seen committed yet: the passwd home is used then.
+  // Only compared with the passwd home, never used (it could name another user's home and dotfiles); the 2024
+  // console sends null for a user it has not seen committed yet.
   home_directory: v.optional(v.nullable(v.string("must be a string"))),
   rows: dimension,
   cols: dimension,
@@ -89,6 +91,15 @@ export function parseEnvironmentFile(text: string): Record<string, string> {
   return env;
 }
 
+/**
+ * The entries of /etc/environment the launcher can carry across the identity switch. exec/ refuses the
+ * dynamic-loader family and shell-managed names for every launch; an administrator's LD_LIBRARY_PATH there
+ * must not stop every terminal from opening, so such entries are left out of terminals (not of SSH logins).
+ */
+function carriable(system: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(system).filter(([key, value]) => carryProblem({ [key]: value }) === undefined));
+}
+
 export interface LoginUser {
   user: string;
   home: string;
@@ -106,7 +117,7 @@ export function loginEnvironment(user: LoginUser, environmentFile = "/etc/enviro
   return {
     PATH: DEFAULT_PATH,
     LANG: "C.UTF-8",
-    ...system,
+    ...carriable(system),
     TERM: "xterm-256color",
     HOME: user.home,
     USER: user.user,

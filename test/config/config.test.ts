@@ -68,6 +68,15 @@ describe("loading and validation", () => {
     expect(config.outbox).toEqual({ maxRows: 50_000, maxBytes: 64 * 1024 * 1024 });
   });
 
+  test("[files] unzip limits: defaults 4 GiB, 200:1 and 100,000 entries; sizes take K/M/G/T, ratios N or N:1", () => {
+    expect(loadConfig({ explicitPath: writeConf(GOOD) }).files.unzip).toEqual({ maxBytes: 4 * 1024 ** 3, maxRatio: 200, maxEntries: 100_000 });
+    const set = loadConfig({ explicitPath: writeConf(GOOD + "[files]\nunzip_max_bytes = 512M\nunzip_max_ratio = 50:1\nunzip_max_entries = 10\n") });
+    expect(set.files.unzip).toEqual({ maxBytes: 512 * 1024 ** 2, maxRatio: 50, maxEntries: 10 });
+    const plain = loadConfig({ explicitPath: writeConf(GOOD + "[files]\nunzip_max_bytes = 1000\nunzip_max_ratio = 1000\n") });
+    expect(plain.files.unzip).toMatchObject({ maxBytes: 1000, maxRatio: 1000 });
+    expect(loadConfig({ explicitPath: writeConf(GOOD + "[files]\nunzip_max_bytes = 2GiB\n") }).files.unzip.maxBytes).toBe(2 * 1024 ** 3);
+  });
+
   test("[agent] paths are read, and log_file '-' means stderr", () => {
     const config = loadConfig({
       explicitPath: writeConf(GOOD + "[agent]\ndata_dir = /srv/a\nlog_file = -\npid_file = /tmp/a.pid\n"),
@@ -88,6 +97,10 @@ describe("loading and validation", () => {
     ["a zero outbox cap", GOOD + "[agent]\noutbox_max_rows = 0\n", /\[agent\] outbox_max_rows: must be a positive whole number/],
     ["a fractional byte cap", GOOD + "[agent]\noutbox_max_bytes = 1.5\n", /\[agent\] outbox_max_bytes: must be a positive whole number/],
     ["credentials in url", GOOD.replace("https://", "https://u:p@"), /\[server\] url: must not contain a user/],
+    ["a zero unzip size", GOOD + "[files]\nunzip_max_bytes = 0\n", /\[files\] unzip_max_bytes: must be a positive size in bytes/],
+    ["an unknown size unit", GOOD + "[files]\nunzip_max_bytes = 4X\n", /\[files\] unzip_max_bytes: must be a positive size in bytes, optionally with K, M, G or T \(got "4X"\)/],
+    ["a fractional ratio", GOOD + "[files]\nunzip_max_ratio = 1.5:1\n", /\[files\] unzip_max_ratio: must be a positive whole number \(got "1.5:1"\)/],
+    ["a negative entry count", GOOD + "[files]\nunzip_max_entries = -1\n", /\[files\] unzip_max_entries: must be a positive whole number/],
   ];
   for (const [name, text, message] of bad) {
     test(`rejects ${name} with a message naming file and key`, () => {

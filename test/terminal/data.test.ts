@@ -40,7 +40,7 @@ test("chooseShell: the passwd shell when usable, else bash, else sh", () => {
   expect(chooseShell("/usr/bin/fish", has("/bin/bash"))).toBe("/bin/bash");
 });
 
-test("/etc/environment is parsed like pam_env's simple format and cannot change who the user is", () => {
+test("/etc/environment is parsed like pam_env's simple format, cannot change who the user is, and loader variables stay out", () => {
   expect(parseEnvironmentFile('# c\nPATH="/opt/bin:/usr/bin"\nexport LANG=de_DE.UTF-8\nFOO=\'bar baz\'\nbad line\n')).toEqual({
     PATH: "/opt/bin:/usr/bin",
     LANG: "de_DE.UTF-8",
@@ -49,7 +49,7 @@ test("/etc/environment is parsed like pam_env's simple format and cannot change 
   const dir = mkdtempSync(join(tmpdir(), "alpamon-env-"));
   try {
     const file = join(dir, "environment");
-    writeFileSync(file, "HOME=/tmp\nUSER=root\nPATH=/x\nEXTRA=1\n");
+    writeFileSync(file, "HOME=/tmp\nUSER=root\nPATH=/x\nEXTRA=1\nLD_LIBRARY_PATH=/opt/lib\nGCONV_PATH=/g\nSHLVL=3\n");
     expect(loginEnvironment({ user: "u1", home: "/home/u1", shell: "/bin/bash" }, file)).toEqual({
       PATH: "/x",
       LANG: "C.UTF-8",
