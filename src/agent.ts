@@ -2,6 +2,8 @@
 // them in reverse on a signal, `quit` or `restart`. The only place that knows how the parts fit together.
 import type { AgentConfig } from "./config/schema.ts";
 import { openStateDb, stateDbPath, type StateDb } from "./db/open.ts";
+import { setupWorkCgroup, type WorkCgroup } from "./exec/cgroup.ts";
+import { placeUserWorkIn } from "./exec/launch.ts";
 import { reexec } from "./exec/reexec.ts";
 import { LogHub, RotatingFileSink, stderrSink, type Logger } from "./log/logger.ts";
 import { Lifecycle } from "./platform/lifecycle.ts";
@@ -26,9 +28,36 @@ export interface AgentContext {
   state: StateDb;
 }
 
+/**
+ * First to start, last to stop: the cgroup where everything started as a user runs, so users' processes
+ * cannot use up the agent's own task budget (exec/cgroup.ts). Without one the agent runs as before.
+ */
+function userWorkPart(log: Logger): Part {
+  let work: WorkCgroup | undefined;
+  return {
+    name: "user-work-cgroup",
+    start() {
+      const setup = setupWorkCgroup();
+      if (!setup.ok) {
+        log.warn("user processes share the agent's task budget: no user-work cgroup", { reason: setup.reason });
+        return;
+      }
+      work = setup.work;
+      placeUserWorkIn(work.procs);
+      log.info("user processes run in their own cgroup", { cgroup: work.dir, version: work.version, pids_max: work.limit, agent_budget: work.budget });
+    },
+    stop() {
+      placeUserWorkIn(undefined);
+      const problem = work?.release();
+      if (problem) log.warn("could not release the user-work cgroup", { problem });
+      work = undefined;
+    },
+  };
+}
+
 /** Builds the parts in start order. Later capabilities append theirs here. */
 function buildParts(ctx: AgentContext): Part[] {
-  return [pageOutPart(ctx.log.child("memory"), systemClock), ...consoleParts(ctx)];
+  return [userWorkPart(ctx.log.child("exec")), pageOutPart(ctx.log.child("memory"), systemClock), ...consoleParts(ctx)];
 }
 
 async function stopAll(parts: Part[], log: Logger): Promise<void> {
@@ -44,6 +73,7 @@ async function stopAll(parts: Part[], log: Logger): Promise<void> {
 /** Runs the agent in the foreground until it is told to stop. Returns the process exit code. */
 export async function runAgent(config: AgentConfig, hub: LogHub): Promise<number> {
   hub.level = config.debug ? "debug" : "info";
+  hub.addSecret(config.key);
   if (config.logFile !== "-") hub.setSink(new RotatingFileSink(config.logFile));
   else hub.setSink(stderrSink);
   const log = hub.logger();

@@ -8,6 +8,7 @@ import { ConfigError, EX_CONFIG } from "./config/errors.ts";
 import { loadConfig, SYSTEM_CONFIG_PATH } from "./config/load.ts";
 import { parseTags, RegisterError, resolveToken, runRegister, runUnregister } from "./config/register.ts";
 import { runSetup, setupInputFromEnv } from "./config/setup.ts";
+import { releaseDelegatedCgroup } from "./exec/cgroup.ts";
 import { runProcess } from "./exec/run.ts";
 import { LogHub, stderrSink } from "./log/logger.ts";
 import { runFileWorker } from "./files/worker-main.ts";
@@ -134,6 +135,15 @@ function buildProgram(): Command {
     .action(async (_opts: unknown, cmd: Command) => {
       const code = await runFileWorker(cmd.args);
       if (code !== 0) throw new ExitCode(code);
+    });
+
+  program
+    .command("cgroup-release", { hidden: true })
+    .description("internal: ExecStartPre of the unit; lets systemd start the agent beside users' leftover processes")
+    .action(() => {
+      const released = releaseDelegatedCgroup();
+      if (!released.ok) throw new Error(released.message);
+      if (released.changed) console.log(`alpamon: ${released.message}`);
     });
 
   program

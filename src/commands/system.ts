@@ -3,6 +3,7 @@
 // secrets) and never starts a process except through exec/.
 import type { Identity, RunProcess } from "../exec/types.ts";
 import type { IdentityResult } from "../exec/identity.ts";
+import { carryProblem } from "../exec/launch.ts";
 import type { Logger } from "../log/logger.ts";
 import { systemClock, type Clock } from "../platform/clock.ts";
 import type { SystemRunner } from "./dispatcher.ts";
@@ -63,6 +64,9 @@ export function createSystemRunner(deps: SystemRunnerDeps): SystemRunner {
     if (!resolved.ok) return { exitCode: 1, result: resolved.error };
     const identity = resolved.identity;
     const env = deps.userEnvironment(identity, command.env ?? {});
+    // The edge refused loader variables already; this names the rest exec/ would refuse, once, up front.
+    const envProblem = carryProblem(env);
+    if (envProblem) return { exitCode: 1, result: `system command: ${envProblem}` };
 
     let list: ListStep[];
     if (command.allow_sh) {

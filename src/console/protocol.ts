@@ -1,9 +1,14 @@
 // Wire types of the backhaul and their validation: the only place that knows the envelope's field names.
 // Never trusts a frame: everything is checked here, and a bad frame becomes an error value, never a throw.
 import * as v from "valibot";
+import { environmentProblem } from "../exec/environment.ts";
 
 /** Command ids are UUIDs in practice; anything path-safe and short is accepted (it goes into URLs). */
 export const COMMAND_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Names environ(7) can carry, no NUL in values, and never a dynamic-loader variable (exec/environment.ts). */
+const envAllowed = (env: Record<string, string>) => environmentProblem(env) === undefined;
+const envRefusal = (issue: { input: unknown }) => `command.${environmentProblem(issue.input as Record<string, string>)}`;
 
 const CommandSchema = v.object({
   id: v.pipe(v.string("command.id must be a string"), v.regex(COMMAND_ID, "command.id must be 1-64 letters, digits, '-' or '_'")),
@@ -11,7 +16,7 @@ const CommandSchema = v.object({
   line: v.optional(v.string("command.line must be a string"), ""),
   user: v.optional(v.nullable(v.string("command.user must be a string")), null),
   group: v.optional(v.nullable(v.string("command.group must be a string")), null),
-  env: v.optional(v.nullable(v.record(v.string(), v.string("command.env values must be strings"))), null),
+  env: v.optional(v.nullable(v.pipe(v.record(v.string(), v.string("command.env values must be strings")), v.check(envAllowed, envRefusal))), null),
   data: v.optional(v.nullable(v.string("command.data must be a JSON-encoded string")), null),
   allow_sh: v.optional(v.nullable(v.boolean("command.allow_sh must be a boolean")), null),
 });

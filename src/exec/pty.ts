@@ -1,10 +1,11 @@
 // Starts a process on a new pseudo-terminal (Bun's built-in terminal: raw bytes, no polling) as a user with
-// the user's supplementary groups (setpriv --init-groups, because Bun's uid/gid option resets them), and
-// ends it by signalling its whole session. Never runs a shell command string built from console data.
+// the user's supplementary groups (the launch core, launch.ts: setpriv --init-groups, because Bun's uid/gid
+// option resets them; the user-work cgroup; the environment applied after the switch), and ends it by
+// signalling its whole session. Never runs a shell command string built from console data.
 import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { isLauncherHop, planLaunch } from "./launch.ts";
 import type { Identity } from "./types.ts";
 
-const SETPRIV_PATHS = ["/usr/bin/setpriv", "/bin/setpriv"];
 /** A fixed trampoline: `exec -a -<name> <shell>`; the shell path arrives as $0, never inside the script. */
 const LOGIN_TRAMPOLINE = 'exec -a "-${0##*/}" "$0"';
 const IXON = 0o2000;
@@ -44,21 +45,24 @@ export interface PtyProcess {
 
 export type PtyStart = { ok: true; pty: PtyProcess } | { ok: false; error: string };
 
-function setprivPath(): string | undefined {
-  return SETPRIV_PATHS.find((p) => existsSync(p));
-}
-
-/** The argv that makes `shell` a login shell (argv0 "-name"), as `identity` with its supplementary groups. */
-export function ptyArgv(shell: string, identity: Identity | undefined, agentUid: number | undefined): { argv: string[]; argv0?: string } | { error: string } {
+/** What to spawn so that `shell` is a login shell (argv0 "-name"), as `identity` with its supplementary groups. */
+export function ptyArgv(
+  shell: string,
+  identity: Identity | undefined,
+  agentUid: number | undefined,
+  env: Record<string, string>,
+): { argv: string[]; argv0?: string; env: Record<string, string> } | { error: string } {
   const name = shell.split("/").pop() || "sh";
-  if (!identity || identity.uid === agentUid) return { argv: [shell], argv0: `-${name}` };
-  if (agentUid !== 0) return { error: `cannot run a terminal as ${identity.user}: the agent is not running as root` };
-  const setpriv = setprivPath();
-  if (!setpriv) return { error: "setpriv (util-linux) is needed to open a terminal as another user and was not found" };
-  const demote = [setpriv, `--reuid=${identity.uid}`, `--regid=${identity.gid}`, "--init-groups", "--"];
+  if (identity && agentUid !== 0 && identity.uid !== agentUid) {
+    return { error: `cannot run a terminal as ${identity.user}: the agent is not running as root` };
+  }
+  if (!identity || agentUid !== 0) {
+    const plan = planLaunch({ argv: [shell], identity: undefined, env });
+    return "error" in plan ? plan : { ...plan, argv0: `-${name}` };
+  }
   // setpriv cannot set argv0; bash's `exec -a` can. Without bash, `-l` asks the shell for a login shell.
-  if (existsSync("/bin/bash")) return { argv: [...demote, "/bin/bash", "-c", LOGIN_TRAMPOLINE, shell] };
-  return { argv: [...demote, shell, "-l"] };
+  const target = existsSync("/bin/bash") ? ["/bin/bash", "-c", LOGIN_TRAMPOLINE, shell] : [shell, "-l"];
+  return planLaunch({ argv: target, identity, env, agentUid });
 }
 
 /** Every pid whose session id is `sid` (the terminal's session leader is the shell). */
@@ -103,6 +107,14 @@ function realShell(shell: string): string {
   }
 }
 
+function commandLine(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return [];
+  }
+}
+
 function exePath(pid: number): string | undefined {
   try {
     return readlinkSync(`/proc/${pid}/exe`);
@@ -113,7 +125,7 @@ function exePath(pid: number): string | undefined {
 
 /** Spawns the shell and resolves once it runs (the setpriv wrapper has been replaced), or with the real error. */
 export async function startPty(options: PtyOptions): Promise<PtyStart> {
-  const plan = ptyArgv(options.shell, options.identity, process.getuid?.());
+  const plan = ptyArgv(options.shell, options.identity, process.getuid?.(), options.env);
   if ("error" in plan) return { ok: false, error: plan.error };
   if (!existsSync(options.cwd)) return { ok: false, error: `working directory ${options.cwd} does not exist` };
   let early = "";
@@ -121,7 +133,7 @@ export async function startPty(options: PtyOptions): Promise<PtyStart> {
   try {
     proc = Bun.spawn(plan.argv, {
       cwd: options.cwd,
-      env: options.env,
+      env: plan.env,
       ...(plan.argv0 ? { argv0: plan.argv0 } : {}),
       terminal: {
         cols: options.cols,
@@ -142,13 +154,14 @@ export async function startPty(options: PtyOptions): Promise<PtyStart> {
   let done = false;
   void exited.then(() => (done = true));
 
-  // The shell has started once /proc/<pid>/exe is the shell itself (setpriv and the trampoline exec into it).
+  // The shell has started once /proc/<pid>/exe is the shell itself (setpriv and the trampoline exec into it);
+  // with /bin/sh as the shell, the launcher's own /bin/sh hops look the same until they exec on.
   const target = realShell(options.shell);
   const deadline = performance.now() + (options.startTimeoutMs ?? 5_000);
   let started = false;
   while (!done && performance.now() < deadline) {
     const exe = exePath(proc.pid);
-    if (exe === target) {
+    if (exe === target && !isLauncherHop(commandLine(proc.pid))) {
       started = true;
       break;
     }
@@ -159,7 +172,7 @@ export async function startPty(options: PtyOptions): Promise<PtyStart> {
     await Promise.race([exited, Bun.sleep(200)]);
     if (!done) signalSession(proc.pid, "SIGKILL");
     terminal.close();
-    const message = /(?:setpriv|bash): [^\r\n]*/.exec(early)?.[0];
+    const message = /(?:setpriv|bash|alpamon-exec|alpamon-cgroup): [^\r\n]*/.exec(early)?.[0];
     if (message) return { ok: false, error: message.replace(/^setpriv: failed to execute /, "cannot start ") };
     return { ok: false, error: done ? `${options.shell} exited at once` : `${options.shell} did not start within ${options.startTimeoutMs ?? 5_000} ms` };
   }

@@ -1,22 +1,19 @@
-// Runs one process for the agent: as the given identity (uid, gid and the user's supplementary groups via
-// setpriv --init-groups), with exactly the environment given, stdin from /dev/null, stdout and stderr merged
+// Runs one process for the agent: as the given identity (through the launch core, launch.ts: the user-work
+// cgroup, uid, gid and the user's supplementary groups via setpriv --init-groups, the environment applied
+// after the switch), with exactly the environment given, stdin from /dev/null, stdout and stderr merged
 // in order into one pipe, output capped, and the whole process group killed on timeout or abort.
-// Never uses a shell and never inherits the agent's environment.
+// Never runs a command string built from its arguments and never inherits the agent's environment.
 import { ptr } from "bun:ffi";
 import { closeSync, existsSync } from "node:fs";
 import { libc, O_CLOEXEC } from "../platform/libc.ts";
+import { launchFailure, planLaunch } from "./launch.ts";
+import { OutputCollector } from "./output.ts";
 import type { RunOptions, RunResult } from "./types.ts";
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
 const KILL_GRACE_MS = 5_000;
 /** After the main process exits, how long output from leftover children (holding the pipe) is still read. */
 const DRAIN_AFTER_EXIT_MS = 1_000;
-const SETPRIV_PATHS = ["/usr/bin/setpriv", "/bin/setpriv"];
-
-function setprivPath(): string | undefined {
-  return SETPRIV_PATHS.find((p) => existsSync(p));
-}
-
 /** A pipe whose write end becomes both stdout and stderr of the child, so their order is kept. */
 function outputPipe(): { read: number; write: number } | undefined {
   const lib = libc();
@@ -24,19 +21,6 @@ function outputPipe(): { read: number; write: number } | undefined {
   const fds = new Int32Array(2);
   if (lib.pipe2(ptr(fds), O_CLOEXEC) !== 0) return undefined;
   return { read: fds[0]!, write: fds[1]! };
-}
-
-/** The argv actually spawned: through setpriv when switching user, so supplementary groups are the user's. */
-function wrappedArgv(options: RunOptions): { argv: string[] } | { error: string } {
-  const id = options.identity;
-  if (!id) return { argv: options.argv };
-  const setpriv = setprivPath();
-  if (process.getuid?.() !== 0) {
-    if (id.uid === process.getuid?.()) return { argv: options.argv };
-    return { error: `cannot run as ${id.user}: the agent is not running as root` };
-  }
-  if (!setpriv) return { error: "setpriv (util-linux) is needed to run commands as another user and was not found" };
-  return { argv: [setpriv, `--reuid=${id.uid}`, `--regid=${id.gid}`, "--init-groups", "--", ...options.argv] };
 }
 
 function killGroup(pid: number, signal: "SIGTERM" | "SIGKILL"): void {
@@ -49,7 +33,8 @@ function killGroup(pid: number, signal: "SIGTERM" | "SIGKILL"): void {
 
 export async function runProcess(options: RunOptions): Promise<RunResult> {
   const maxOutput = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
-  const wrapped = wrappedArgv(options);
+  // The launch core: the user-work cgroup, the identity switch and the environment applied after it.
+  const wrapped = planLaunch({ argv: options.argv, identity: options.identity, env: options.env });
   if ("error" in wrapped) return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: wrapped.error };
   if (options.argv.length === 0 || !options.argv[0]) {
     return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: "empty command" };
@@ -67,7 +52,7 @@ export async function runProcess(options: RunOptions): Promise<RunResult> {
   try {
     proc = Bun.spawn(wrapped.argv, {
       cwd,
-      env: options.env,
+      env: wrapped.env,
       stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
       stdout: pipe.write,
       stderr: pipe.write,
@@ -93,21 +78,14 @@ export async function runProcess(options: RunOptions): Promise<RunResult> {
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.signal?.aborted) stop();
 
-  const kept: Uint8Array[] = [];
-  let keptBytes = 0;
-  let omittedBytes = 0;
+  // Output beyond the caps is read and counted but never kept: the child is not stopped by a full pipe.
+  const collected = new OutputCollector(maxOutput, options.maxEncodedBytes ?? (options.identity ? maxOutput : undefined));
   const reader = Bun.file(pipe.read).stream().getReader();
   const pump = (async () => {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
-      const room = maxOutput - keptBytes;
-      if (room > 0) {
-        const part = value.length <= room ? value : value.subarray(0, room);
-        kept.push(part);
-        keptBytes += part.length;
-      }
-      omittedBytes += Math.max(0, value.length - Math.max(0, room));
+      collected.add(value);
     }
   })();
 
@@ -126,15 +104,11 @@ export async function runProcess(options: RunOptions): Promise<RunResult> {
   options.signal?.removeEventListener("abort", onAbort);
   if (timedOut) killGroup(proc.pid, "SIGKILL");
 
-  const output = new TextDecoder("utf-8", { fatal: false }).decode(Buffer.concat(kept));
+  const { output, omittedBytes } = collected.finish();
   const signal = proc.signalCode ? String(proc.signalCode) : undefined;
-  // setpriv reports an exec failure of the target itself (exit 127 or 126 and its own message).
-  const execFailure = options.identity && /^setpriv: failed to execute [^\n]*/.exec(output);
-  if (execFailure && (exitCode === 127 || exitCode === 126)) {
-    const missing = /No such file or directory/.test(execFailure[0]);
-    const reason = missing ? `${options.argv[0]}: command not found` : execFailure[0].replace(/^setpriv: failed to execute /, "");
-    return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: reason };
-  }
+  // The launcher reports a failure to start the target itself (exit 125-127 and its own message).
+  const launchError = wrapped.argv !== options.argv && !signal ? launchFailure(output, exitCode, options.argv[0] ?? "") : undefined;
+  if (launchError) return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: launchError };
   return {
     exitCode: signal || timedOut ? -1 : exitCode,
     output,

@@ -25,6 +25,12 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Combined stdout+stderr kept at most (in order); the rest is counted, not kept. Default 8 MiB. */
   maxOutputBytes?: number;
+  /**
+   * The kept output's size once decoded (invalid UTF-8 as U+FFFD) and JSON-escaped is at most this, so it fits
+   * the fin that carries it: a NUL byte costs 6, a quote 2. Default: maxOutputBytes for a process run with an
+   * identity (a user's command: its output goes to the console), no limit for the agent's own tools.
+   */
+  maxEncodedBytes?: number;
   /** Bytes for stdin; default /dev/null. */
   stdin?: string | Uint8Array;
   /** Aborting kills the process group like a timeout. */
@@ -36,7 +42,7 @@ export interface RunResult {
   exitCode: number;
   /** The combined output (UTF-8, invalid bytes replaced), at most maxOutputBytes. */
   output: string;
-  /** Output bytes produced beyond maxOutputBytes and not kept. */
+  /** Output bytes produced and not kept (beyond maxOutputBytes or maxEncodedBytes). */
   omittedBytes: number;
   timedOut: boolean;
   /** The signal that ended the process, if any (e.g. "SIGKILL"). */

@@ -1,10 +1,11 @@
-// Starts a long-lived helper process with streaming pipes (the file worker): as the given identity (uid, the
-// chosen gid and the user's supplementary groups through setpriv --init-groups, like run.ts), with exactly
-// the environment given, in its own process group. Never uses a shell; never inherits the agent's environment.
+// Starts a long-lived helper process with streaming pipes (the file worker): as the given identity through
+// the launch core (launch.ts: user-work cgroup, setpriv --init-groups, the environment applied after the
+// switch), with exactly the environment given, in its own process group. Never runs a command string built
+// from its arguments; never inherits the agent's environment.
 import { existsSync } from "node:fs";
+import { planLaunch } from "./launch.ts";
 import type { Identity } from "./types.ts";
 
-const SETPRIV_PATHS = ["/usr/bin/setpriv", "/bin/setpriv"];
 const KILL_GRACE_MS = 5_000;
 
 export interface WorkerOptions {
@@ -29,25 +30,14 @@ export interface Worker {
 
 export type SpawnWorker = (options: WorkerOptions) => Worker | { error: string };
 
-function wrap(argv: string[], id: Identity | undefined): string[] | { error: string } {
-  if (!id) return argv;
-  if (process.getuid?.() !== 0) {
-    if (id.uid === process.getuid?.()) return argv;
-    return { error: `cannot run as ${id.user}: the agent is not running as root` };
-  }
-  const setpriv = SETPRIV_PATHS.find((p) => existsSync(p));
-  if (!setpriv) return { error: "setpriv (util-linux) is needed to run as another user and was not found" };
-  return [setpriv, `--reuid=${id.uid}`, `--regid=${id.gid}`, "--init-groups", "--", ...argv];
-}
-
 export const spawnWorker: SpawnWorker = (options) => {
-  const argv = wrap(options.argv, options.identity);
-  if ("error" in argv) return argv;
+  const plan = planLaunch({ argv: options.argv, identity: options.identity, env: options.env });
+  if ("error" in plan) return plan;
   const home = options.identity?.home;
   const cwd = options.cwd ?? (home && existsSync(home) ? home : "/");
   let proc: ReturnType<typeof Bun.spawn>;
   try {
-    proc = Bun.spawn(argv, { cwd, env: options.env, stdin: options.stdin, stdout: "pipe", stderr: "pipe", detached: true });
+    proc = Bun.spawn(plan.argv, { cwd, env: plan.env, stdin: options.stdin, stdout: "pipe", stderr: "pipe", detached: true });
   } catch (err) {
     return { error: `${options.argv[0]}: ${(err as Error).message}` };
   }

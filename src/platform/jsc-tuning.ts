@@ -26,7 +26,7 @@ type Exec = (argv: string[], env: Env) => string;
 export function applyJscTuning(env: Env = process.env, exec: Exec = reexec, argv: () => string[] = currentCommandLine): string | undefined {
   const marker = env[TUNED_MARKER];
   if (marker !== undefined) {
-    for (const name of marker.split(",")) if (name in JSC_TUNING) delete env[name];
+    for (const name of marker.split(",")) if (Object.hasOwn(JSC_TUNING, name)) delete env[name];
     delete env[TUNED_MARKER];
     return undefined;
   }

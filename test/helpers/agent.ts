@@ -15,6 +15,8 @@ export interface AgentOptions {
   debug?: boolean;
   extraConfig?: string;
   env?: Record<string, string>;
+  /** A cgroup.procs file: the agent starts inside that cgroup (a shell writes its own pid, then execs it). */
+  cgroupProcs?: string;
 }
 
 export class RunningAgent {
@@ -92,7 +94,9 @@ export function writeAgentConfig(fake: FakeConsole, dir: string, options: AgentO
 
 export function startAgent(fake: FakeConsole, dir: string, options: AgentOptions = {}): RunningAgent {
   const config = writeAgentConfig(fake, dir, options);
-  const proc = Bun.spawn([process.execPath, MAIN, "--config", config], {
+  const argv = [process.execPath, MAIN, "--config", config];
+  const join = options.cgroupProcs ? ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', options.cgroupProcs] : [];
+  const proc = Bun.spawn([...join, ...argv], {
     cwd: "/",
     // The old 5 s → 60 s reconnect backoff: tests that drop the backhaul wait seconds, not the storm-safe 35 s.
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home", ALPAMON_BACKHAUL_BACKOFF_MS: "5000,60000", ...options.env },
