@@ -1,13 +1,18 @@
 // The dispatcher: for every command from the console it acks on receipt, runs the handler in isolation
 // (an exception becomes a failed fin, never a crash), caps the result, and fins with the elapsed time.
 // It never runs a command id twice within the de-duplication window and never starts more than the limit at once.
+// What it cannot hold it refuses with a fin (a full waiting queue); what it cannot record (a full state disk)
+// it answers directly. Every command it acknowledges gets a fin.
 import type { CommandEnvelope } from "../console/protocol.ts";
 import { decodeCommandData } from "../console/protocol.ts";
+import { describeError, diskFullCode } from "../db/errors.ts";
 import type { Logger } from "../log/logger.ts";
+import { LogThrottle } from "../log/throttle.ts";
 import type { Clock } from "../platform/clock.ts";
+import type { CommandFeedback, FinBody } from "./feedback.ts";
 import { splitInternalLine } from "./line.ts";
 import type { CommandRegistry, CommandResult } from "./registry.ts";
-import type { CommandFeedback } from "./feedback.ts";
+import { capResult, DEFAULT_MAX_RESULT_BYTES } from "./result-cap.ts";
 
 /** Runs `shell: "system"` commands; provided by the host-commands capability. */
 export type SystemRunner = (command: CommandEnvelope, signal: AbortSignal) => Promise<CommandResult>;
@@ -30,61 +35,73 @@ export interface DispatcherOptions {
   maxResultBytes?: number;
 }
 
-/** A safety net above the 8 MiB output cap of the runners, so their own truncation marker survives. */
-export const DEFAULT_MAX_RESULT_BYTES = 8 * 1024 * 1024 + 4096;
+export { capResult, DEFAULT_MAX_RESULT_BYTES } from "./result-cap.ts";
 
-/** Cuts a result to at most `maxBytes` of UTF-8 (never inside a character) and says how much was cut. */
-export function capResult(result: string, maxBytes: number): string {
-  const bytes = Buffer.byteLength(result);
-  if (bytes <= maxBytes) return result;
-  let end = Math.min(result.length, maxBytes);
-  while (end > 0 && Buffer.byteLength(result.slice(0, end)) > maxBytes) end = Math.floor(end * 0.95);
-  if (end > 0 && /[\uD800-\uDBFF]/.test(result[end - 1]!)) end--;
-  const kept = result.slice(0, end);
-  return `${kept}\n[alpamon: output truncated, ${bytes - Buffer.byteLength(kept)} of ${bytes} bytes omitted]`;
+/** Commands waiting for a slot, at most; beyond it a command is acked and refused with a fin saying so. */
+export const MAX_WAITING_COMMANDS = 256;
+/** And at most this much of their line, data and env (UTF-16 units): one frame can hold 16 MiB. */
+export const MAX_WAITING_TEXT = 16 * 1024 * 1024;
+/**
+ * A result this long leaves megabytes of garbage behind it (pipe chunks, decoded text) and makes more (the
+ * escaped body, its UTF-8 copy for SQLite). Collecting before and after the fin is written keeps the agent's
+ * peak near one copy of the fin instead of the sum of all copies (measured: about half the peak for 7 MB of
+ * random output). A full collection takes a few tens of milliseconds; such output takes longer to make.
+ */
+export const COLLECT_ABOVE_CHARS = 1024 * 1024;
+/** "Cannot record commands" is logged at most this often while it lasts. */
+export const UNRECORDED_LOG_MS = 10 * 60_000;
+
+export const TOO_MANY_WAITING = `alpamon: too many commands waiting (${MAX_WAITING_COMMANDS}); try again later`;
+export const TOO_MUCH_WAITING = `alpamon: the commands waiting hold too much data (${MAX_WAITING_TEXT / (1024 * 1024)} MiB); try again later`;
+
+/** The fin of a command that was not run because it could not be recorded. */
+export function cannotRecord(err: unknown): string {
+  const full = diskFullCode(err);
+  const why = full ? `the state disk is full (${full})` : `the state database cannot be written (${describeError(err)})`;
+  return `alpamon: cannot record this command: ${why}; it was not run`;
+}
+
+/** What a waiting command holds in memory, roughly: its text fields. */
+function envelopeSize(command: CommandEnvelope): number {
+  let size = command.line.length + (command.data?.length ?? 0) + (command.user?.length ?? 0) + (command.group?.length ?? 0);
+  for (const [key, value] of Object.entries(command.env ?? {})) size += key.length + value.length;
+  return size;
 }
 
 export class Dispatcher {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
+  private waitingText = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly maxConcurrent: number;
   private readonly maxResultBytes: number;
+  private readonly unrecordedLog: LogThrottle;
+  private unrecordedSince = false;
 
   constructor(private readonly options: DispatcherOptions) {
     this.maxConcurrent = options.maxConcurrent ?? 16;
     this.maxResultBytes = options.maxResultBytes ?? DEFAULT_MAX_RESULT_BYTES;
+    this.unrecordedLog = new LogThrottle(UNRECORDED_LOG_MS, () => options.clock.monotonic());
   }
 
   /** Accepts a command: ack now, run when a slot is free, fin when done. Never throws. */
   accept(command: CommandEnvelope): void {
-    const { log, clock, seen, feedback } = this.options;
-    if (!seen.firstSighting(command.id, clock.now())) {
-      log.info("ignoring a command id already received", { command: command.id });
-      return;
-    }
-    const started = clock.monotonic();
-    const ack = feedback.ack(command.id);
+    const started = this.options.clock.monotonic();
+    const ack = this.record(command.id);
+    if (ack === undefined) return;
+    const refusal = this.refusal(command);
+    if (refusal) return this.finish(command.id, ack, started, { exitCode: 1, result: refusal });
     const task = this.execute(command)
       .catch((err) => ({ exitCode: 1, result: `internal error: ${(err as Error).message ?? String(err)}` }))
-      .then((outcome) => {
-        const elapsed = (clock.monotonic() - started) / 1000;
-        feedback.fin(command.id, ack, {
-          success: outcome.exitCode === 0,
-          result: capResult(outcome.result, this.maxResultBytes),
-          elapsed_time: elapsed,
-        });
-      })
-      .catch((err) => log.error("could not record a command's fin", { command: command.id, error: err }));
+      .then((outcome) => this.finish(command.id, ack, started, outcome))
+      .catch((err) => this.options.log.error("could not answer a command", { command: command.id, error: err }));
     this.track(task);
   }
 
   /** A command frame that failed validation but named an id: ack it and fin it with the reason. */
   reject(commandId: string, reason: string): void {
-    const { seen, clock, feedback } = this.options;
-    if (!seen.firstSighting(commandId, clock.now())) return;
-    const ack = feedback.ack(commandId);
-    feedback.fin(commandId, ack, { success: false, result: reason, elapsed_time: 0 });
+    const ack = this.record(commandId);
+    if (ack !== undefined) this.finish(commandId, ack, this.options.clock.monotonic(), { exitCode: 1, result: reason });
   }
 
   /** Resolves when every accepted command has finished (or `timeoutMs` passed). */
@@ -108,8 +125,76 @@ export class Dispatcher {
     void task.finally(() => this.inFlight.delete(task));
   }
 
-  private async slot(): Promise<() => void> {
-    if (this.running >= this.maxConcurrent) await new Promise<void>((resolve) => this.waiting.push(resolve));
+  /**
+   * Records the sighting and queues the ack; returns the ack's handle. Undefined when the id was seen already,
+   * or when neither could be recorded: then the console is answered directly with a failed fin.
+   */
+  private record(commandId: string): number | undefined {
+    const { log, clock, seen, feedback } = this.options;
+    try {
+      if (!seen.firstSighting(commandId, clock.now())) {
+        log.info("ignoring a command id already received", { command: commandId });
+        return undefined;
+      }
+      const ack = feedback.ack(commandId);
+      this.recordedAgain();
+      return ack;
+    } catch (err) {
+      this.answerDirectly(commandId, err, { success: false, result: cannotRecord(err), elapsed_time: 0 });
+      return undefined;
+    }
+  }
+
+  private finish(commandId: string, ack: number, started: number, outcome: CommandResult): void {
+    const large = outcome.result.length >= COLLECT_ABOVE_CHARS;
+    if (large) Bun.gc(true);
+    const body: FinBody = {
+      success: outcome.exitCode === 0,
+      result: capResult(outcome.result, this.maxResultBytes),
+      elapsed_time: (this.options.clock.monotonic() - started) / 1000,
+    };
+    try {
+      this.options.feedback.fin(commandId, ack, body);
+    } catch (err) {
+      this.answerDirectly(commandId, err, body);
+    }
+    if (large) Bun.gc(true);
+  }
+
+  /** The outbox could not record an ack or fin: both go to the console directly; one error line per interval. */
+  private answerDirectly(commandId: string, err: unknown, body: FinBody): void {
+    const answered = this.options.feedback.direct?.(commandId, body) ?? false;
+    this.unrecordedSince = true;
+    const held = this.unrecordedLog.pass();
+    if (held === undefined) return;
+    this.options.log.error("cannot record commands in the state database; answering them directly", {
+      command: commandId,
+      error: describeError(err),
+      answered,
+      ...(held > 0 ? { more_since_last_line: held } : {}),
+    });
+  }
+
+  private recordedAgain(): void {
+    if (!this.unrecordedSince) return;
+    this.unrecordedSince = false;
+    this.options.log.info("commands are recorded in the state database again");
+  }
+
+  /** Why a command cannot wait for a slot, when every slot is busy and the queue is full. */
+  private refusal(command: CommandEnvelope): string | undefined {
+    if (this.running < this.maxConcurrent) return undefined;
+    if (this.waiting.length >= MAX_WAITING_COMMANDS) return TOO_MANY_WAITING;
+    if (this.waitingText + envelopeSize(command) > MAX_WAITING_TEXT) return TOO_MUCH_WAITING;
+    return undefined;
+  }
+
+  private async slot(size: number): Promise<() => void> {
+    if (this.running >= this.maxConcurrent) {
+      this.waitingText += size;
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      this.waitingText -= size;
+    }
     this.running++;
     return () => {
       this.running--;
@@ -118,10 +203,11 @@ export class Dispatcher {
   }
 
   private async execute(command: CommandEnvelope): Promise<CommandResult> {
-    const decoded = decodeCommandData(command.data);
-    if (!decoded.ok) return { exitCode: 1, result: `${command.shell} command: ${decoded.error}` };
-    const release = await this.slot();
+    // Data is decoded once a slot is free, so a waiting command holds only its text.
+    const release = await this.slot(envelopeSize(command));
     try {
+      const decoded = decodeCommandData(command.data);
+      if (!decoded.ok) return { exitCode: 1, result: `${command.shell} command: ${decoded.error}` };
       if (command.shell === "internal") return await this.runInternal(command, decoded.data);
       if (command.shell === "system") {
         const runner = this.options.systemRunner;

@@ -90,7 +90,7 @@ export function consoleParts(ctx: AgentContext): Part[] {
       ...inventoryCommands(inventory),
       ...firewall.commands,
       ...lazyFamily(FILE_SPECS, async () =>
-        (await import("../files/commands.ts")).fileCommands({ http, enqueue: (item) => outbox.enqueue(item), userAgent: USER_AGENT, log: ctx.log.child("files"), signal: lifecycle.signal }),
+        (await import("../files/commands.ts")).fileCommands({ http, enqueue: (item) => outbox.enqueue(item), userAgent: USER_AGENT, log: ctx.log.child("files"), signal: lifecycle.signal, unzipLimits: config.files.unzip }),
       ),
       ...lazyFamily(TERMINAL_SPECS, async () => (await import("../terminal/commands.ts")).terminalCommands({ http, registry: terminals, log: ctx.log.child("terminal"), clock })),
     ],
@@ -98,7 +98,7 @@ export function consoleParts(ctx: AgentContext): Part[] {
   const dispatcher = new Dispatcher({
     systemRunner,
     registry,
-    feedback: outboxFeedback(outbox, clock.now),
+    feedback: outboxFeedback(outbox, clock.now, { sender: http, clock }),
     seen: new SeenCommandIds(state.sqlite),
     log: ctx.log.child("commands"),
     clock,

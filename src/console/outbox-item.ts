@@ -7,6 +7,11 @@ export const PRIORITY_COMMANDS = 10;
 export const PRIORITY_INVENTORY = 80;
 export const PRIORITY_LOGS = 90;
 
+/** Acks, fins and events at command priority: never refused nor dropped for the outbox's caps. */
+export function isProtected(priority: number): boolean {
+  return priority <= PRIORITY_COMMANDS;
+}
+
 const METHODS: ReadonlySet<string> = new Set(["GET", "POST", "PUT", "PATCH", "DELETE"]);
 
 export interface OutboxItem {
@@ -21,8 +26,12 @@ export interface OutboxItem {
   timeoutMs?: number;
   /** Id of a row that must be delivered (or dropped) first. */
   after?: number;
-  /** The 2024 form, sent when the primary answers 404; the dialect is then remembered (kv). */
-  fallback?: { dialect: string; method: HttpMethod; path: string; body?: unknown };
+  /**
+   * The 2024 form, sent when the primary answers 404; the dialect is then remembered (kv). With `merge`, its
+   * body is the primary body (a JSON object) with these fields added, built when sent: a large body (a fin's
+   * result) is stored and counted once, not twice.
+   */
+  fallback?: { dialect: string; method: HttpMethod; path: string; body?: unknown; merge?: Record<string, unknown> };
   /** The statuses of the primary form that switch to the fallback; default [404]. */
   fallbackOn?: number[];
 }
@@ -58,8 +67,9 @@ export function toRow(item: OutboxItem): NewRow {
   if (item.fallback) {
     checkRequest(item.fallback.method, item.fallback.path);
     if (!item.fallback.dialect) throw new Error("outbox: a fallback needs a dialect name");
-    const { dialect, method, path } = item.fallback;
-    fallback = { dialect, method, path, body: encodeBody(item.fallback.body) };
+    const { dialect, method, path, merge } = item.fallback;
+    if (merge !== undefined && item.fallback.body !== undefined) throw new Error("outbox: a fallback has a body or merges, not both");
+    fallback = { dialect, method, path, body: encodeBody(item.fallback.body), ...(merge ? { merge } : {}) };
     if (item.fallbackOn) {
       if (!item.fallbackOn.every((s) => Number.isInteger(s) && s >= 100 && s <= 599)) throw new Error("outbox: bad fallbackOn status");
       fallback.on = [...item.fallbackOn];
@@ -77,6 +87,24 @@ export function toRow(item: OutboxItem): NewRow {
     afterId: item.after ?? null,
     fallback,
   };
+}
+
+/** The form of a row that goes on the wire: the primary one or its fallback. */
+export type WireForm = { method: HttpMethod; path: string; body: string | null };
+
+/** The fallback as sent: a merging fallback's body is the primary body (a JSON object) plus its fields. */
+export function fallbackForm(fallback: StoredFallback, primaryBody: string | null): WireForm {
+  const { method, path, merge } = fallback;
+  return { method, path, body: merge ? mergeJsonObject(primaryBody, merge) : fallback.body };
+}
+
+/** `{...primary, ...fields}` on JSON text, without parsing the primary (it may be megabytes). */
+function mergeJsonObject(primary: string | null, fields: Record<string, unknown>): string {
+  const extra = JSON.stringify(fields);
+  const body = primary?.trim() ?? "";
+  if (!body.startsWith("{") || !body.endsWith("}") || /^\{\s*\}$/.test(body)) return extra;
+  if (extra === "{}") return body;
+  return `${body.slice(0, -1)},${extra.slice(1)}`;
 }
 
 /** Same rule as ConsoleHttp: a string is already JSON and goes out verbatim; undefined means no body. */

@@ -9,8 +9,10 @@ export interface StoredFallback {
   dialect: string;
   method: HttpMethod;
   path: string;
-  /** The body exactly as it will be sent (JSON text), or null for none. */
+  /** The body exactly as it will be sent (JSON text), or null for none (or when it merges). */
   body: string | null;
+  /** Fields added to the primary body to make this one's (outbox-item.ts fallbackForm). */
+  merge?: Record<string, unknown>;
   /** Statuses of the primary form that switch to this one; absent means [404]. */
   on?: number[];
 }
@@ -134,12 +136,13 @@ export class OutboxStore {
 
   /**
    * The row the size cap drops first: the highest priority number, then the oldest, skipping rows in
-   * flight. Both steps walk outbox_priority_id_idx, so this stays cheap with a full table.
+   * flight and rows of priority `keep` or lower (never dropped). Both steps walk outbox_priority_id_idx, so
+   * this stays cheap with a full table.
    */
-  pickVictim(inflight: (id: number) => boolean, inflightCount: number): { id: number } | undefined {
+  pickVictim(inflight: (id: number) => boolean, inflightCount: number, keep: number): { id: number } | undefined {
     let below = Number.MAX_SAFE_INTEGER;
     for (;;) {
-      const top = this.sqlite.query("SELECT max(priority) AS p FROM outbox WHERE priority < ?1").get(below) as {
+      const top = this.sqlite.query("SELECT max(priority) AS p FROM outbox WHERE priority < ?1 AND priority > ?2").get(below, keep) as {
         p: number | null;
       };
       if (top.p === null) return undefined;
@@ -177,7 +180,8 @@ function parseFallback(text: string | null): StoredFallback | null {
     const f = JSON.parse(text) as Partial<StoredFallback> | null;
     if (f && typeof f.dialect === "string" && typeof f.method === "string" && typeof f.path === "string") {
       const on = Array.isArray(f.on) && f.on.every((s) => typeof s === "number") ? { on: f.on } : {};
-      return { dialect: f.dialect, method: f.method, path: f.path, body: typeof f.body === "string" ? f.body : null, ...on };
+      const merge = f.merge && typeof f.merge === "object" && !Array.isArray(f.merge) ? { merge: f.merge } : {};
+      return { dialect: f.dialect, method: f.method, path: f.path, body: typeof f.body === "string" ? f.body : null, ...on, ...merge };
     }
   } catch {
     // fall through

@@ -8,13 +8,14 @@ import type { Logger } from "../log/logger.ts";
 import { systemClock, type Clock } from "../platform/clock.ts";
 import { fullJitterDelay } from "./backoff.ts";
 import type { HttpMethod, HttpResult } from "./http.ts";
-import { outcomeOf, toRow, type OutboxItem } from "./outbox-item.ts";
+import { fallbackForm, isProtected, outcomeOf, PRIORITY_COMMANDS, toRow, type OutboxItem, type WireForm } from "./outbox-item.ts";
 import { Schedule, type ScheduleEntry } from "./outbox-schedule.ts";
 import { isLinkFailure } from "./outbox-gate.ts";
 import { LinkHold } from "./outbox-hold.ts";
 import { OverflowEpisodes } from "./outbox-overflow.ts";
 import { Dialects } from "./outbox-dialects.ts";
 import { OutboxStore, type OutboxRow } from "./outbox-store.ts";
+import { UnwrittenChanges } from "./outbox-unwritten.ts";
 import { Wakeups } from "./outbox-wake.ts";
 
 export { PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS, outcomeOf, type OutboxItem } from "./outbox-item.ts";
@@ -74,6 +75,7 @@ export type OutboxStats = {
 
 export class Outbox {
   private readonly store: OutboxStore;
+  private readonly unwritten: UnwrittenChanges;
   private readonly schedule = new Schedule();
   private readonly hold: LinkHold;
   private readonly dialects: Dialects;
@@ -81,7 +83,8 @@ export class Outbox {
   private readonly random: () => number;
   private readonly senders: number;
   private readonly maxRows: number;
-  private readonly maxBytes: number;
+  /** Acks and fins (PRIORITY_COMMANDS) may go over it; they are never dropped for size (enqueue). */
+  readonly maxBytes: number;
   private readonly retryPolicy: { baseMs: number; capMs: number };
   private readonly log: Logger;
 
@@ -108,6 +111,7 @@ export class Outbox {
     this.hold = new LinkHold(this.log, options.reachable);
     this.overflow = new OverflowEpisodes(this.log, { maxRows: this.maxRows, maxBytes: this.maxBytes });
     this.dialects = new Dialects(this.store, this.log);
+    this.unwritten = new UnwrittenChanges(this.store, this.log, () => this.clock.monotonic());
     // Rows left by an earlier run keep their backoff, converted to this process's monotonic clock; a due
     // time further away than the cap can only come from a wall clock that went back, so it is clamped.
     const now = this.clock.now();
@@ -120,12 +124,14 @@ export class Outbox {
 
   /**
    * Writes the request durably (the row is on disk when this returns) and wakes a sender. Returns the
-   * row id, or 0 when the item alone is larger than maxBytes (refused, logged, counted as dropped).
+   * row id, or 0 when the item alone is larger than maxBytes (refused, logged, counted as dropped). Rows of
+   * PRIORITY_COMMANDS (acks, fins) are never refused nor dropped for the caps: what is acknowledged must get
+   * its fin, so lower-priority rows make room, and when there are none left the caps are exceeded (warned).
    * Throws on an invalid item and when the database cannot be written.
    */
   enqueue(item: OutboxItem): number {
     const row = toRow(item);
-    if (row.bytes > this.maxBytes) {
+    if (row.bytes > this.maxBytes && !isProtected(row.priority)) {
       this.dropped++;
       this.log.warn("request larger than the outbox size cap; dropped it", {
         method: row.method,
@@ -136,15 +142,20 @@ export class Outbox {
       this.notifySettled({ id: 0, method: row.method, path: row.path, status: 0, outcome: "dropped" });
       return 0;
     }
+    if (row.bytes > this.maxBytes) this.log.warn("an ack or fin larger than the outbox size cap; kept it", { path: row.path, bytes: row.bytes });
+    this.unwritten.retry();
     const victims: { id: number; method: HttpMethod; path: string }[] = [];
     const id = this.store.immediate(() => {
       const id = this.store.insert(row, this.clock.now());
       let rows = this.schedule.rows + 1;
       let bytes = this.schedule.bytes + row.bytes;
       while (rows > this.maxRows || bytes > this.maxBytes) {
-        const pick = this.store.pickVictim((v) => this.schedule.isInflight(v), this.schedule.inflight);
+        const pick = this.store.pickVictim((v) => this.schedule.isInflight(v), this.schedule.inflight, PRIORITY_COMMANDS);
         const victim = pick && this.store.delete(pick.id);
-        if (!victim) break; // every row is in flight; the next insert tries again
+        if (!victim) {
+          this.overflow.keptOverCaps(rows, bytes); // only acks, fins and rows in flight left: they stay
+          break;
+        }
         victims.push(victim);
         rows--;
         bytes -= victim.bytes;
@@ -271,11 +282,11 @@ export class Outbox {
         return;
       }
       const fallback = row.fallback;
-      let request: WireForm = fallback && this.dialects.usesFallback(fallback.dialect) ? fallback : row;
+      let request: WireForm = fallback && this.dialects.usesFallback(fallback.dialect) ? fallbackForm(fallback, row.body) : row;
       let result = await this.send(request, row.timeoutMs, signal);
-      if (fallback && request !== fallback && (fallback.on ?? [404]).includes(result.status)) {
+      if (fallback && request === row && (fallback.on ?? [404]).includes(result.status)) {
         this.dialects.switchToFallback(fallback, row, result.status);
-        request = fallback;
+        request = fallbackForm(fallback, row.body);
         result = await this.send(request, row.timeoutMs, signal);
       }
       this.settle(row, request, result, signal, { round, probe });
@@ -336,7 +347,7 @@ export class Outbox {
     const draw = this.random();
     const jitter = (exponent: number) => Math.max(1, fullJitterDelay(exponent, baseMs, capMs, () => draw));
     const delay = jitter(this.draining > 0 ? 0 : Math.max(row.attempts, linkFailure ? round : 0));
-    this.store.reschedule(row.id, row.attempts + 1, this.clock.now() + delay);
+    this.unwritten.reschedule(row.id, row.attempts + 1, this.clock.now() + delay);
     this.schedule.retry(row.id, this.clock.monotonic() + delay);
     if (linkFailure) {
       const hold = { round, probe, rowId: row.id, status: result.status, holdMs: jitter(round), rows: this.schedule.rows };
@@ -354,7 +365,7 @@ export class Outbox {
   }
 
   private finish(id: number, sent: { method: HttpMethod; path: string; status: number }, outcome: SettledItem["outcome"]): void {
-    this.store.delete(id);
+    this.unwritten.delete(id);
     this.schedule.remove(id);
     if (outcome === "dropped") this.dropped++;
     this.notifySettled({ id, ...sent, outcome });
@@ -382,9 +393,6 @@ export class Outbox {
     if (at !== undefined) this.wake.arm(at);
   }
 }
-
-/** The form of a row that goes on the wire: the primary one or its fallback. */
-type WireForm = { method: HttpMethod; path: string; body: string | null };
 
 function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

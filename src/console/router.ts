@@ -1,6 +1,8 @@
 // Routes each backhaul frame: commands to the dispatcher, quit/reconnect/commit to the agent. A bad frame
-// is logged (shortened; it may be huge) and, when it named a command id, answered with a failed fin.
-import type { Logger } from "../log/logger.ts";
+// is logged by what was wrong with it, never by its content (a command's line, env and data may hold
+// passwords and tokens, and warnings are forwarded to the console's log history) and, when it named a
+// command id, answered with a failed fin.
+import type { Fields, Logger } from "../log/logger.ts";
 import { parseInbound, type CommandEnvelope } from "./protocol.ts";
 
 export interface RouterTargets {
@@ -16,12 +18,30 @@ function preview(text: string): string {
   return text.length > 200 ? `${text.slice(0, 200)}… (${text.length} chars)` : text;
 }
 
+/** A schema's default message quotes the value ("... but received \"PASSWORD=x\""): that tail is cut. */
+function withoutValue(error: string): string {
+  return error.replace(/,? but received [\s\S]*$/, "");
+}
+
+/** The query, the command id and the failing field: enough to find the frame, nothing of what it carried. */
+function invalidFrameFields(error: string, commandId: string | undefined): Fields {
+  const field = /^command\.[A-Za-z_]+/.exec(error)?.[0];
+  const isCommand = commandId !== undefined || error.startsWith("command");
+  return {
+    ...(isCommand ? { query: "command" } : {}),
+    ...(commandId ? { command_id: commandId } : {}),
+    ...(field ? { field } : {}),
+    problem: preview(error),
+  };
+}
+
 export function createRouter(targets: RouterTargets, log: Logger): (text: string) => void {
   return (text) => {
     const parsed = parseInbound(text);
     if (!parsed.ok) {
-      log.warn("ignoring an invalid message from the console", { problem: parsed.error, frame: preview(text) });
-      if (parsed.commandId) targets.reject(parsed.commandId, `invalid command: ${parsed.error}`);
+      const error = withoutValue(parsed.error);
+      log.warn("ignoring an invalid message from the console", invalidFrameFields(error, parsed.commandId));
+      if (parsed.commandId) targets.reject(parsed.commandId, `invalid command: ${error}`);
       return;
     }
     const message = parsed.message;

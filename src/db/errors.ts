@@ -59,3 +59,14 @@ export function toStateDbError(path: string, doing: string, err: unknown): State
   if (err instanceof StateDbError) return err;
   return new StateDbError(path, `${doing}: ${describeError(err)}`, { cause: err });
 }
+
+/** The code of a write that failed for want of space (SQLITE_FULL, ENOSPC, EDQUOT), looking through causes. */
+export function diskFullCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 5 && e && typeof e === "object"; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && (code.startsWith("SQLITE_FULL") || code === "ENOSPC" || code === "EDQUOT")) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

@@ -1,35 +1,57 @@
 import { describe, expect, test } from "bun:test";
 import { agentCommands } from "../../src/commands/agent.ts";
-import { capResult, Dispatcher } from "../../src/commands/dispatcher.ts";
+import {
+  cannotRecord,
+  capResult,
+  Dispatcher,
+  MAX_WAITING_COMMANDS,
+  MAX_WAITING_TEXT,
+  TOO_MANY_WAITING,
+  TOO_MUCH_WAITING,
+} from "../../src/commands/dispatcher.ts";
 import type { CommandFeedback, FinBody } from "../../src/commands/feedback.ts";
 import { splitInternalLine } from "../../src/commands/line.ts";
 import { CommandRegistry, ok } from "../../src/commands/registry.ts";
 import { SeenCommandIds } from "../../src/commands/seen.ts";
 import type { CommandEnvelope } from "../../src/console/protocol.ts";
-import { silentLogger } from "../../src/log/logger.ts";
+import { LogHub, silentLogger, type LogRecord, type Logger } from "../../src/log/logger.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
 import { Lifecycle } from "../../src/platform/lifecycle.ts";
 
-/** Records acks and fins in order, like the outbox would receive them. */
+/** Records acks and fins in order, like the outbox would receive them; `failing` makes recording throw. */
 class RecordingFeedback implements CommandFeedback {
   events: string[] = [];
   fins = new Map<string, FinBody>();
+  directs = new Map<string, FinBody>();
+  failing: { ack?: Error; fin?: Error } = {};
   private next = 1;
   ack(id: string): number {
+    if (this.failing.ack) throw this.failing.ack;
     this.events.push(`ack ${id}`);
     return this.next++;
   }
   fin(id: string, ack: number, body: FinBody): void {
+    if (this.failing.fin) throw this.failing.fin;
     this.events.push(`fin ${id} after ${ack}`);
     this.fins.set(id, body);
   }
+  direct(id: string, body: FinBody): boolean {
+    this.events.push(`direct ${id}`);
+    this.directs.set(id, body);
+    return true;
+  }
+}
+
+/** What bun:sqlite throws when the disk is full. */
+function diskFull(): Error {
+  return Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
 }
 
 function command(id: string, line: string, extra: Partial<CommandEnvelope> = {}): CommandEnvelope {
   return { id, shell: "internal", line, user: null, group: null, env: null, data: null, allow_sh: null, ...extra };
 }
 
-function setup(maxConcurrent = 4, maxResultBytes = 4096) {
+function setup(maxConcurrent = 4, maxResultBytes = 4096, log: Logger = silentLogger) {
   const clock = new ManualClock();
   const lifecycle = new Lifecycle();
   const registry = new CommandRegistry();
@@ -40,7 +62,7 @@ function setup(maxConcurrent = 4, maxResultBytes = 4096) {
     registry,
     feedback,
     seen: new SeenCommandIds(),
-    log: silentLogger,
+    log,
     clock,
     signal: lifecycle.signal,
     maxConcurrent,
@@ -125,6 +147,77 @@ describe("dispatcher", () => {
     expect(feedback.events.filter((e) => e.startsWith("ack"))).toHaveLength(5);
   });
 
+  test("beyond the bound of waiting commands each one is acked and refused with a clear fin, and every ack gets a fin", async () => {
+    const { dispatcher, feedback, registry } = setup(1);
+    const gates: (() => void)[] = [];
+    registry.register({ name: "slow", summary: "waits", run: () => new Promise((resolve) => gates.push(() => resolve(ok("done")))) });
+    const total = 1 + MAX_WAITING_COMMANDS + 3;
+    for (let i = 0; i < total; i++) dispatcher.accept(command(`q${i}`, "slow"));
+    const refused = [...feedback.fins].filter(([, fin]) => fin.result === TOO_MANY_WAITING && !fin.success).map(([id]) => id);
+    expect(refused).toEqual([`q${total - 3}`, `q${total - 2}`, `q${total - 1}`]);
+    while (feedback.fins.size < total) {
+      gates.shift()?.();
+      await Bun.sleep(0);
+    }
+    expect(feedback.events.filter((e) => e.startsWith("ack"))).toHaveLength(total);
+    dispatcher.accept(command("after", "slow")); // room again
+    while (!feedback.fins.has("after")) {
+      gates.shift()?.();
+      await Bun.sleep(0);
+    }
+    expect(feedback.fins.get("after")).toMatchObject({ success: true, result: "done" });
+  });
+
+  test("waiting commands are bounded by the text they hold too", async () => {
+    const { dispatcher, feedback, registry } = setup(1);
+    const gates: (() => void)[] = [];
+    registry.register({ name: "slow", summary: "waits", run: () => new Promise((resolve) => gates.push(() => resolve(ok("done")))) });
+    const data = JSON.stringify({ pad: "x".repeat(MAX_WAITING_TEXT / 3) });
+    for (let i = 0; i < 5; i++) dispatcher.accept(command(`t${i}`, "slow", { data }));
+    expect([...feedback.fins.keys()]).toEqual(["t3", "t4"]); // t0 runs, t1 and t2 wait
+    expect(feedback.fins.get("t3")).toMatchObject({ success: false, result: TOO_MUCH_WAITING });
+    while (feedback.fins.size < 5) {
+      gates.shift()?.();
+      await Bun.sleep(0);
+    }
+  });
+
+  test("a command that cannot be recorded (a full disk) is answered directly, not run, with one error line", async () => {
+    const records: LogRecord[] = [];
+    const hub = new LogHub({ write: () => {}, close: () => {} }, "debug", () => 0);
+    hub.listen((r) => records.push(r));
+    const { dispatcher, feedback, registry } = setup(4, 4096, hub.logger());
+    let runs = 0;
+    registry.register({ name: "count", summary: "counts", run: () => ok(String(++runs)) });
+    feedback.failing = { ack: diskFull() };
+    for (const id of ["f1", "f2", "f3"]) dispatcher.accept(command(id, "count"));
+    dispatcher.reject("f4", "invalid command: whatever");
+    await dispatcher.idle(1000);
+    expect(runs).toBe(0);
+    expect(feedback.events).toEqual(["direct f1", "direct f2", "direct f3", "direct f4"]);
+    const message = "alpamon: cannot record this command: the state disk is full (SQLITE_FULL); it was not run";
+    expect(cannotRecord(diskFull())).toBe(message);
+    for (const id of ["f1", "f2", "f3", "f4"]) expect(feedback.directs.get(id)).toEqual({ success: false, result: message, elapsed_time: 0 });
+    expect(records.filter((r) => r.level === "error").map((r) => r.message)).toEqual([
+      "cannot record commands in the state database; answering them directly",
+    ]);
+    feedback.failing = {};
+    dispatcher.accept(command("ok1", "count"));
+    await dispatcher.idle(1000);
+    expect(feedback.fins.get("ok1")).toMatchObject({ success: true, result: "1" });
+    expect(records.some((r) => r.message === "commands are recorded in the state database again")).toBe(true);
+  });
+
+  test("a fin that cannot be recorded goes directly, with the command's real result", async () => {
+    const { dispatcher, feedback, registry } = setup();
+    registry.register({ name: "work", summary: "works", run: () => ok("worked") });
+    feedback.failing = { fin: diskFull() };
+    dispatcher.accept(command("w1", "work"));
+    await dispatcher.idle(1000);
+    expect(feedback.events).toEqual(["ack w1", "direct w1"]);
+    expect(feedback.directs.get("w1")).toMatchObject({ success: true, result: "worked" });
+  });
+
   test("results are capped with a marker", async () => {
     const { dispatcher, feedback, registry } = setup(4, 64);
     registry.register({ name: "big", summary: "much output", run: () => ok("é".repeat(100)) });
@@ -192,9 +285,27 @@ describe("internal line splitting", () => {
 });
 
 describe("capResult", () => {
+  const escaped = (text: string) => Buffer.byteLength(JSON.stringify(text)) - 2;
+
   test("keeps short results and never cuts a character in half", () => {
     expect(capResult("short", 10)).toBe("short");
-    const capped = capResult("😀".repeat(10), 10);
-    expect(capped.startsWith("😀😀\n[alpamon: output truncated")).toBe(true);
+    const capped = capResult("😀".repeat(100), 100);
+    expect(capped).toMatch(/^(😀)+\n\[alpamon: output truncated, \d+ of 400 bytes omitted\]$/);
+    expect(escaped(capped)).toBeLessThanOrEqual(100);
+  });
+
+  test("caps the JSON-escaped size, marker included: a NUL byte counts six", () => {
+    const nuls = "\0".repeat(100_000);
+    expect(Buffer.byteLength(nuls)).toBeLessThan(200_000); // within the cap as UTF-8, not once escaped
+    const capped = capResult(nuls, 200_000);
+    expect(escaped(capped)).toBeLessThanOrEqual(200_000);
+    expect(escaped(capped)).toBeGreaterThan(200_000 - 100);
+    const kept = capped.indexOf("\n[alpamon");
+    expect(capped.slice(kept)).toBe(`\n[alpamon: output truncated, ${100_000 - kept} of 100000 bytes omitted]`);
+    expect(capResult('"\\', 4)).toBe('"\\'); // exactly four once escaped
+  });
+
+  test("a budget smaller than the marker leaves only the marker", () => {
+    expect(capResult("x".repeat(100), 10)).toBe("\n[alpamon: output truncated, 100 of 100 bytes omitted]");
   });
 });

@@ -34,7 +34,28 @@ describe("router", () => {
     route(JSON.stringify({ query: "dance" }));
     expect(calls).toEqual([]);
     expect(records.filter((r) => r.level === "warn")).toHaveLength(9);
-    expect(records.every((r) => String(r.fields.frame ?? "").length < 300)).toBe(true);
+    expect(records.every((r) => r.fields.frame === undefined && JSON.stringify(r.fields).length < 400)).toBe(true);
+  });
+
+  test("an invalid command is logged by query, id and failing field, never by its line, env or data", () => {
+    const { calls, records, route } = recorder();
+    const secrets = ["LineSecret-hunter2", "EnvSecret-s3cr3t", "DataSecret-t0k3n", "EnvAsText-pa55"];
+    const frames = [
+      { id: "c-7", shell: "system", line: `mysql -p${secrets[0]}`, user: 42, env: { DB_PASSWORD: secrets[1] }, data: JSON.stringify({ password: secrets[2] }) },
+      { id: "c-8", shell: "system", line: `echo ${secrets[0]}`, user: "root", env: { DB_PASSWORD: secrets[1], N: 1 } },
+      { id: "c-9", shell: "system", line: "env", user: "root", env: `DB_PASSWORD=${secrets[3]}` },
+      { shell: "system", line: `echo ${secrets[0]}`, env: { DB_PASSWORD: secrets[1] } },
+    ];
+    for (const command of frames) route(JSON.stringify({ query: "command", command }));
+    const warnings = records.filter((r) => r.level === "warn");
+    expect(warnings.map((r) => r.fields)).toEqual([
+      { query: "command", command_id: "c-7", field: "command.user", problem: "command.user must be a string" },
+      { query: "command", command_id: "c-8", field: "command.env", problem: "command.env values must be strings" },
+      { query: "command", command_id: "c-9", field: "command.env", problem: "command.env: Invalid type: Expected Object" },
+      { query: "command", field: "command.id", problem: "command.id is required" },
+    ]);
+    const everything = JSON.stringify(records) + calls.join("\n");
+    for (const secret of secrets) expect(everything).not.toContain(secret);
   });
 
   test("a command with a usable id but bad fields is rejected with a failed fin naming the field", () => {

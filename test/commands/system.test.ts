@@ -211,7 +211,7 @@ describe("system commands: limits", () => {
   test("20 MB of output is capped at 8 MiB with a marker, and memory stays bounded", async () => {
     Bun.gc(true);
     const before = process.memoryUsage().rss;
-    const out = await runner()(cmd("head -c 20000000 /dev/zero", { allow_sh: true }), never);
+    const out = await runner()(cmd("head -c 20000000 /dev/zero | tr '\\0' a", { allow_sh: true }), never);
     const growth = process.memoryUsage().rss - before;
     const marker = "\n[alpamon: output truncated, 11611392 bytes omitted]";
     expect(out.exitCode).toBe(0);
@@ -220,10 +220,19 @@ describe("system commands: limits", () => {
     expect(growth).toBeLessThan(64 * 1024 * 1024);
   }, 30_000);
 
-  test("the cap is for the whole line, across its commands", async () => {
-    const out = await runner({ maxOutputBytes: 1000 })(cmd("head -c 700 /dev/zero; head -c 700 /dev/zero; echo end"), never);
+  test("output that grows when escaped is capped by its escaped size, so it fits the fin (a NUL byte is \\u0000)", async () => {
+    const out = await runner()(cmd("head -c 20000000 /dev/zero"), never);
+    const kept = Math.floor((8 * 1024 * 1024) / 6);
     expect(out.exitCode).toBe(0);
-    expect(out.result).toBe(`${"\0".repeat(1000)}\n[alpamon: output truncated, 404 bytes omitted]`);
+    expect(out.result).toBe(`${"\0".repeat(kept)}\n[alpamon: output truncated, ${20_000_000 - kept} bytes omitted]`);
+    expect(Buffer.byteLength(JSON.stringify(out.result))).toBeLessThan(8 * 1024 * 1024 + 100);
+  }, 30_000);
+
+  test("the cap is for the whole line, across its commands", async () => {
+    const line = "head -c 700 /dev/zero | tr '\\0' a; head -c 700 /dev/zero | tr '\\0' a; echo end";
+    const out = await runner({ maxOutputBytes: 1000 })(cmd(line, { allow_sh: true }), never);
+    expect(out.exitCode).toBe(0);
+    expect(out.result).toBe(`${"a".repeat(1000)}\n[alpamon: output truncated, 404 bytes omitted]`);
   });
 
   test("a timeout kills the whole process group and says so", async () => {

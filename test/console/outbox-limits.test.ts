@@ -37,10 +37,42 @@ describe("caps", () => {
     expect(h.outbox.stats()).toEqual({ rows: 3, bytes: 312, dropped: 0 });
     h.outbox.enqueue(post("/b1/", PRIORITY_INVENTORY, body));
     expect(h.paths()).toEqual(["/a2/", "/a3/", "/b1/"]);
-    expect(h.outbox.enqueue(post("/huge/", PRIORITY_COMMANDS, { pad: "y".repeat(400) }))).toBe(0);
+    expect(h.outbox.enqueue(post("/huge/", PRIORITY_LOGS, { pad: "y".repeat(400) }))).toBe(0);
     expect(h.paths()).toEqual(["/a2/", "/a3/", "/b1/"]);
     expect(h.outbox.stats()).toEqual({ rows: 3, bytes: 312, dropped: 2 });
     expect(h.warnings().map((w) => w.fields.path)).toEqual(["/huge/"]);
+  });
+
+  test("an ack or fin is never refused nor dropped for the caps: lower-priority rows make room, then the caps give", async () => {
+    const body = { pad: "x".repeat(90) };
+    const h = harness(() => 200, { maxBytes: 350, maxRows: 4 });
+    for (const p of ["/l1/", "/i1/"]) h.outbox.enqueue(post(p, PRIORITY_LOGS, body));
+    h.outbox.enqueue(post("/c1/", PRIORITY_COMMANDS, body));
+    expect(h.outbox.enqueue(post("/huge-fin/", PRIORITY_COMMANDS, { pad: "y".repeat(400) }))).toBeGreaterThan(0);
+    expect(h.paths()).toEqual(["/c1/", "/huge-fin/"]); // both logs made room; the fin stays over the cap
+    for (const p of ["/c2/", "/c3/", "/c4/"]) h.outbox.enqueue(post(p, PRIORITY_COMMANDS));
+    expect(h.outbox.enqueue(post("/l2/", PRIORITY_LOGS))).toBeGreaterThan(0); // inserted, then dropped for the caps
+    expect(h.paths()).toEqual(["/c1/", "/huge-fin/", "/c2/", "/c3/", "/c4/"]);
+    expect(h.settled.map((s) => [s.path, s.outcome])).toEqual(["/l1/", "/i1/", "/l2/"].map((p) => [p, "dropped"]));
+    const over = h.warnings().filter((w) => /only acks, fins/.test(w.message));
+    expect(over).toHaveLength(1); // once per episode, not per insert
+    h.outbox.start();
+    await until(() => h.outbox.stats().rows === 0, "delivery");
+    expect(h.calls.map((c) => c.path)).toEqual(["/c1/", "/huge-fin/", "/c2/", "/c3/", "/c4/"]);
+  });
+
+  test("a fin whose 2024 form merges fields into its body is stored once and sent whole in either form", async () => {
+    const h = harness((c) => (c.method === "POST" ? 404 : 200));
+    const result = "\0".repeat(1000);
+    const item = post("/fin/", PRIORITY_COMMANDS, { success: true, result, elapsed_time: 1 });
+    h.outbox.enqueue({ ...item, fallback: { dialect: "commands", method: "PATCH", path: "/cmd/", merge: { handled_at: "t" } } });
+    expect(h.outbox.stats().bytes).toBeLessThan(6000 + 200); // one escaped copy of the result, not two
+    h.outbox.start();
+    await until(() => h.outbox.stats().rows === 0, "delivery");
+    expect(h.calls.map((c) => [c.method, c.body])).toEqual([
+      ["POST", { success: true, result, elapsed_time: 1 }],
+      ["PATCH", { success: true, result, elapsed_time: 1, handled_at: "t" }],
+    ]);
   });
 
   test("a row in flight is never the one dropped", async () => {
@@ -183,6 +215,24 @@ describe("senders", () => {
     await h.clock.advance(1000);
     await until(() => h.outbox.stats().rows === 0, "delivery after the error");
     expect(h.calls.map((c) => c.path)).toEqual(["/a/", "/a/"]);
+  });
+
+  test("a delivered row the database cannot delete (a full disk) is not sent again, and is deleted later", async () => {
+    const h = harness(() => 200);
+    h.state.sqlite.run("CREATE TRIGGER outbox_full BEFORE DELETE ON outbox BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END");
+    for (const p of ["/a/", "/b/"]) h.outbox.enqueue(post(p, PRIORITY_COMMANDS));
+    h.outbox.start();
+    await until(() => h.settled.length === 2, "both delivered");
+    for (let i = 0; i < 5; i++) {
+      await quiet();
+      await h.clock.advance(60_000);
+    }
+    expect(h.calls.map((c) => c.path)).toEqual(["/a/", "/b/"]); // not again and again
+    expect(h.records.filter((r) => r.level === "error")).toHaveLength(1); // one line, not one per row or retry
+    expect(h.state.sqlite.query("SELECT count(*) AS n FROM outbox").get()).toEqual({ n: 2 });
+    h.state.sqlite.run("DROP TRIGGER outbox_full");
+    h.outbox.enqueue(post("/c/", PRIORITY_COMMANDS)); // the next write that succeeds catches up
+    expect(h.state.sqlite.query("SELECT path FROM outbox").all()).toEqual([{ path: "/c/" }]);
   });
 
   test("a retry never spins: even a zero jitter waits for the clock", async () => {
