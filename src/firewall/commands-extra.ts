@@ -10,6 +10,12 @@ import type { FirewallService } from "./service.ts";
 const json = (exitCode: number, body: Record<string, unknown>): CommandResult => ({ exitCode, result: JSON.stringify(body) });
 const message = (success: boolean, text: string) => json(success ? 0 : 1, { success, message: text });
 
+/** firewall-rules actions and the rule operation each stands for. */
+const RULE_ACTIONS = { add_rule: "add", update_rule: "update", delete_rule: "delete", apply_rules: "add" } as const;
+type RuleAction = keyof typeof RULE_ACTIONS;
+/** Own properties only: `"constructor" in RULE_ACTIONS` is true through the prototype. */
+const isRuleAction = (action: string): action is RuleAction => Object.hasOwn(RULE_ACTIONS, action);
+
 export function extraCommands(svc: FirewallService): CommandHandler[] {
   return [
     {
@@ -29,10 +35,9 @@ export function extraCommands(svc: FirewallService): CommandHandler[] {
         if (!r.ok) return message(false, `Validation failed. ${r.message}`);
         const f = r.f;
         const action = f.action ?? f.operation;
-        const kinds = { add_rule: "add", update_rule: "update", delete_rule: "delete", apply_rules: "add" } as const;
-        if (!action || !(action in kinds)) return message(false, `Unknown action '${action ?? ""}', use add_rule, update_rule, delete_rule or apply_rules`);
+        if (!action || !isRuleAction(action)) return message(false, `Unknown action '${action ?? ""}', use add_rule, update_rule, delete_rule or apply_rules`);
         if (!f.chain_name) return message(false, "chain_name: is required");
-        const kind = kinds[action as keyof typeof kinds];
+        const kind = RULE_ACTIONS[action];
         const list = action === "apply_rules" ? (f.rules ?? []) : [f.rule ?? f.rules?.[0] ?? ctx.data];
         const parsed = parseRuleList(list, f.chain_name, kind);
         if (!parsed.ok) return message(false, `Validation failed. ${parsed.message}`);
@@ -44,8 +49,8 @@ export function extraCommands(svc: FirewallService): CommandHandler[] {
         });
         if (outcome.kind === "unavailable") return message(false, outcome.message);
         if (outcome.kind !== "applied") return message(false, outcome.error);
-        const done = { add_rule: "Rule added successfully", update_rule: "Rule updated successfully", delete_rule: "Rule deleted successfully", apply_rules: `Applied ${list.length} rules` };
-        return message(true, done[action as keyof typeof done]);
+        const done: Record<RuleAction, string> = { add_rule: "Rule added successfully", update_rule: "Rule updated successfully", delete_rule: "Rule deleted successfully", apply_rules: `Applied ${list.length} rules` };
+        return message(true, done[action]);
       },
     },
     {

@@ -1,7 +1,7 @@
 // iptables-restore text for the agent's own chains (ALPACON-INPUT/-OUTPUT/-FORWARD, each reached by one jump
 // from its built-in chain) and the parser of `iptables-save -t filter`. Rules are written only from
 // validated, canonical values; the text never declares, flushes or deletes a chain the agent does not own.
-import { HOOKS, ICMP_TYPES, parseRuleComment, ruleComment, ruleFamilies, type FirewallState, type Group, type Hook, type Rule, type Target } from "./model.ts";
+import { HOOKS, icmpTypeByName, parseRuleComment, ruleComment, ruleFamilies, type FirewallState, type Group, type Hook, type Rule, type Target } from "./model.ts";
 import { parseCidr } from "./addr.ts";
 import type { RuleRef, Script } from "./nft.ts";
 
@@ -135,7 +135,9 @@ export function parseIptablesRule(words: string[], hook: Hook): { group: string;
         break;
       case "--icmp-type": {
         const t = next().split("/")[0]!;
-        rule.icmpType = /^\d+$/.test(t) ? Number(t) : ICMP_TYPES[t];
+        const type = /^\d+$/.test(t) ? Number(t) : icmpTypeByName(t);
+        if (type === undefined) return undefined;
+        rule.icmpType = type;
         break;
       }
       case "--comment": {

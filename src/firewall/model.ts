@@ -38,8 +38,8 @@ export type FirewallState = Group[];
 export const GROUP_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,19}$/;
 export const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
-/** ICMP type names nft prints (and the console may send), by number. */
-export const ICMP_TYPES: Record<string, number> = {
+/** ICMP type names nft prints (and the console may send), by number. Read it only through icmpTypeByName. */
+export const ICMP_TYPES: Readonly<Record<string, number>> = {
   "echo-reply": 0,
   "destination-unreachable": 3,
   "source-quench": 4,
@@ -56,6 +56,14 @@ export const ICMP_TYPES: Record<string, number> = {
   "address-mask-request": 17,
   "address-mask-reply": 18,
 };
+
+/**
+ * The number of an ICMP type name, or undefined. An own-property check: `"constructor" in ICMP_TYPES` is
+ * true through the prototype, so a console string must never index the table directly.
+ */
+export function icmpTypeByName(name: string): number | undefined {
+  return Object.hasOwn(ICMP_TYPES, name) ? ICMP_TYPES[name] : undefined;
+}
 
 /** The IP family a rule applies to: 4, 6, or both when it names no address and is not ICMP (v4 only). */
 export function ruleFamilies(rule: Rule): (4 | 6)[] {

@@ -1,7 +1,7 @@
 // nftables text for the agent's own table (`table inet alpacon`) and the parser of its `nft -j` listing.
 // The script is generated only from validated, canonical values and always replaces the whole table in
 // one transaction; it never names or touches any other table.
-import { ICMP_TYPES, HOOKS, parseRuleComment, ruleComment, type FirewallState, type Group, type Hook, type Rule, type Target } from "./model.ts";
+import { icmpTypeByName, HOOKS, parseRuleComment, ruleComment, type FirewallState, type Group, type Hook, type Rule, type Target } from "./model.ts";
 import { parseCidr } from "./addr.ts";
 
 export const NFT_TABLE = "alpacon";
@@ -96,7 +96,7 @@ function cidrOf(right: unknown): string | undefined {
 
 function icmpNumber(right: unknown): number | undefined {
   if (typeof right === "number" && Number.isInteger(right)) return right;
-  if (typeof right === "string") return /^\d+$/.test(right) ? Number(right) : ICMP_TYPES[right];
+  if (typeof right === "string") return /^\d+$/.test(right) ? Number(right) : icmpTypeByName(right);
   return undefined;
 }
 

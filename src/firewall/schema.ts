@@ -3,7 +3,7 @@
 // (`rules[2].dports[1]: ...`). Nothing that fails here ever reaches a backend.
 import * as v from "valibot";
 import { isAnyAddress, parseCidr } from "./addr.ts";
-import { GROUP_NAME, HOOKS, ICMP_TYPES, PROTOCOLS, TARGETS, UUID, type Hook, type Protocol, type Rule, type Target } from "./model.ts";
+import { GROUP_NAME, HOOKS, icmpTypeByName, PROTOCOLS, TARGETS, UUID, type Hook, type Protocol, type Rule, type Target } from "./model.ts";
 
 export interface FieldError {
   path: string;
@@ -63,10 +63,10 @@ const icmpType = v.pipe(
   v.check(
     (x) =>
       (typeof x === "number" && Number.isInteger(x) && x >= 0 && x <= 255) ||
-      (typeof x === "string" && ((/^\d{1,3}$/.test(x) && Number(x) <= 255) || x in ICMP_TYPES)),
+      (typeof x === "string" && ((/^\d{1,3}$/.test(x) && Number(x) <= 255) || icmpTypeByName(x) !== undefined)),
     "must be a number from 0 to 255 or an ICMP type name such as echo-request",
   ),
-  v.transform((x) => (typeof x === "number" ? x : /^\d+$/.test(x as string) ? Number(x) : ICMP_TYPES[x as string]!)),
+  v.transform((x) => (typeof x === "number" ? x : /^\d+$/.test(x as string) ? Number(x) : icmpTypeByName(x as string)!)),
 );
 const cidr = v.pipe(
   v.string("must be a string"),

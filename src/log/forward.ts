@@ -1,7 +1,8 @@
 // Forwards warnings and errors to the console's log history (POST /api/history/logs/, priority 90) through
-// the outbox, rate-limited. Never forwards records about the log endpoint itself (no feedback loop), and
-// stops for good when the console says the endpoint does not exist (404, the 2024 console).
-import type { LogHub, LogRecord } from "./logger.ts";
+// the outbox, rate-limited; records arrive already redacted by the hub. Never forwards records about the
+// log endpoint itself (no feedback loop), and stops for good when the console says the endpoint does not
+// exist (404, the 2024 console).
+import { isCredentialField, type LogHub, type LogRecord } from "./logger.ts";
 import { formatLocalRfc3339Seconds } from "../platform/time.ts";
 
 export const LOGS_PATH = "/api/history/logs/";
@@ -54,7 +55,7 @@ export class LogForwarder {
     const extra = this.suppressed > 0 ? ` (${this.suppressed} earlier records not forwarded: rate limit)` : "";
     this.suppressed = 0;
     const fields = Object.entries(record.fields)
-      .filter(([k]) => !/^(key|password|secret|token|authorization)$/i.test(k))
+      .filter(([k]) => !isCredentialField(k)) // already "[redacted]" by the hub: not worth sending
       .map(([k, v]) => `${k}=${v instanceof Error ? v.message : typeof v === "string" ? v : JSON.stringify(v)}`)
       .join(" ");
     this.options.enqueue({

@@ -1,7 +1,7 @@
 // Local log intake: the reference listened on 0.0.0.0:9020 with no authentication and no size limit. Here
 // it is a Unix socket (root-only, 0600) taking 4-byte big-endian length-prefixed JSON records of at most
 // 64 KiB, validated and rate-limited, then forwarded to /api/history/logs/ through the outbox.
-import { chmodSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import type { Socket, UnixSocketListener } from "bun";
 import * as v from "valibot";
 import type { Logger } from "./logger.ts";
@@ -49,17 +49,23 @@ export class LogIntake {
 
   start(): void {
     rmSync(this.options.path, { force: true }); // a socket left by a killed agent
-    this.listener = Bun.listen<ClientState>({
-      unix: this.options.path,
-      socket: {
-        open: (socket) => {
-          socket.data = { buffer: Buffer.alloc(0) };
+    // bind(2) creates the file with 0777 & ~umask, so under 0177 it is born 0600: never world-connectable,
+    // and no chmod by path afterwards that a path swapped in between could redirect.
+    const previous = process.umask(0o177);
+    try {
+      this.listener = Bun.listen<ClientState>({
+        unix: this.options.path,
+        socket: {
+          open: (socket) => {
+            socket.data = { buffer: Buffer.alloc(0) };
+          },
+          data: (socket, chunk) => this.receive(socket, chunk),
+          error: () => {},
         },
-        data: (socket, chunk) => this.receive(socket, chunk),
-        error: () => {},
-      },
-    });
-    chmodSync(this.options.path, 0o600);
+      });
+    } finally {
+      process.umask(previous);
+    }
   }
 
   stop(): void {

@@ -4,7 +4,11 @@ import { describe, expect, test } from "bun:test";
 import { parseCidr } from "../../src/firewall/addr.ts";
 import { ruleRequest, formatErrors } from "../../src/firewall/schema.ts";
 import { parseRuleComment } from "../../src/firewall/model.ts";
-import { ID } from "./harness.ts";
+import { parseNftRule } from "../../src/firewall/nft.ts";
+import { parseIptablesRule } from "../../src/firewall/iptables.ts";
+import type { RunOptions, RunResult } from "../../src/exec/types.ts";
+import { useTempDirs } from "../helpers/tmp.ts";
+import { ID, makeFirewall, wireRule } from "./harness.ts";
 
 const newId = () => ID(999);
 const parse = (data: Record<string, unknown>) => ruleRequest(data, "", "sg-web", newId);
@@ -100,5 +104,55 @@ describe("comment tag", () => {
   test("exact fields, never substrings", () => {
     expect(parseRuleComment(`sg:web,rule_id:${ID(1)},type:server`)).toEqual({ group: "web", ruleId: ID(1), ruleType: "server" });
     expect(parseRuleComment("rule_id:abc,type:user")).toEqual({ ruleType: "user" });
+  });
+});
+
+// Names every plain object inherits: a lookup `table[name]` or `name in table` finds them on the prototype.
+const PROTOTYPE_NAMES = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "isPrototypeOf", "__defineGetter__"];
+
+describe("prototype names are never table entries", () => {
+  const tempDir = useTempDirs("alpamon-fwproto-");
+
+  test("icmp_type: __proto__, constructor, toString, hasOwnProperty ... are refused by validation", () => {
+    for (const name of PROTOTYPE_NAMES) {
+      expect(errorOf({ ...base, protocol: "icmp", icmp_type: name })).toBe("icmp_type: must be a number from 0 to 255 or an ICMP type name such as echo-request");
+    }
+  });
+
+  test("every other table-indexed field refuses them too, naming the field", () => {
+    const fields: [string, string][] = [
+      ["chain", "must be one of INPUT, OUTPUT, FORWARD"],
+      ["protocol", "must be one of tcp, udp, icmp, all"],
+      ["target", "must be one of ACCEPT, DROP, REJECT, LOG, RETURN"],
+      ["method", "must be one of -A, -I, -R, -D"],
+      ["rule_type", "must be user or server"],
+      ["operation", "must be add, update or delete"],
+    ];
+    for (const name of PROTOTYPE_NAMES) {
+      for (const [field, message] of fields) expect(errorOf({ ...base, [field]: name })).toBe(`${field}: ${message}`);
+    }
+  });
+
+  test("firewall-rules: a prototype name as action is an unknown action, and no tool runs", async () => {
+    const calls: RunOptions[] = [];
+    const answer: RunResult = { exitCode: 0, output: "nftables v1.0.6", omittedBytes: 0, timedOut: false };
+    const fw = makeFirewall(async (o) => (calls.push(o), answer), tempDir(), "nftables");
+    for (const action of PROTOTYPE_NAMES) {
+      const r = await fw.call("firewall-rules", { action, chain_name: "sg", rule: wireRule(1) });
+      expect(r).toEqual({ exitCode: 1, result: JSON.stringify({ success: false, message: `Unknown action '${action}', use add_rule, update_rule, delete_rule or apply_rules` }) });
+    }
+    expect(calls).toEqual([]);
+  });
+
+  test("an ICMP type name read back from nft or iptables-save is looked up as an own entry only", () => {
+    const comment = `rule_id:${ID(1)},type:user`;
+    const nftRule = (type: string) => [{ match: { op: "==", left: { payload: { protocol: "icmp", field: "type" } }, right: type } }, { accept: null }];
+    expect(parseNftRule(nftRule("echo-request"), comment, "INPUT")?.icmpType).toBe(8);
+    const iptRule = (type: string) => ["-p", "icmp", "-m", "icmp", "--icmp-type", type, "-m", "comment", "--comment", `sg:web,${comment}`, "-j", "ACCEPT"];
+    expect(parseIptablesRule(iptRule("echo-request"), "INPUT")?.rule.icmpType).toBe(8);
+    for (const name of PROTOTYPE_NAMES) {
+      expect(parseNftRule(nftRule(name), comment, "INPUT")).toBeUndefined();
+      expect(parseIptablesRule(iptRule(name), "INPUT")).toBeUndefined();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { LogIntake, MAX_FRAME_BYTES } from "../../src/log/intake.ts";
@@ -38,6 +38,25 @@ function start(perMinute = 120) {
 const RECORD = { date: "2025-10-13T16:43:40+09:00", level: 30, program: "plugin", path: "x.py", lineno: 3, pid: 42, msg: "hello" };
 
 describe("local log intake", () => {
+  test("the socket is born 0600 under a 0177 umask, even when the process umask is 0; the umask is restored", () => {
+    const previous = process.umask(0);
+    try {
+      const { path } = start();
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      expect(process.umask()).toBe(0);
+    } finally {
+      process.umask(previous);
+    }
+  });
+
+  test("no chmod by path anywhere in src/log: a path swapped after bind could redirect it", () => {
+    const dir = join(import.meta.dir, "../../src/log");
+    for (const file of readdirSync(dir)) {
+      const text = readFileSync(join(dir, file), "utf8");
+      expect(`${file}: ${/\b(l?chmod|chown)(Sync)?\(/.test(text)}`).toBe(`${file}: false`);
+    }
+  });
+
   test("a Unix socket readable by root only; valid records forwarded as they came", async () => {
     const { path, sent } = start();
     expect(statSync(path).mode & 0o777).toBe(0o600);
