@@ -74,7 +74,12 @@ export function validateServerUrl(raw: string, where: { file?: string; key: stri
   } catch {
     throw new ConfigError(where.file, where.key, `is not a valid URL: ${JSON.stringify(value)}`);
   }
-  if (url.username || url.password) throw new ConfigError(where.file, where.key, "must not contain a user name or password");
+  // The parser drops an empty user info ("https://@host", "https://:@host"), but the value is used as written
+  // (request URLs, the WebSocket Origin), so any "@" before the host is refused as well.
+  const authority = value.slice(value.indexOf("//") + 2).split(/[/?#\\]/, 1)[0]!;
+  if (url.username || url.password || authority.includes("@")) {
+    throw new ConfigError(where.file, where.key, "must not contain a user name or password");
+  }
   if (url.search || url.hash) throw new ConfigError(where.file, where.key, "must not contain a query string or fragment");
   if (/[\s"]/.test(value)) throw new ConfigError(where.file, where.key, "must not contain spaces or quotes");
   return value.replace(/\/+$/, "");

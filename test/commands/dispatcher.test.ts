@@ -51,6 +51,25 @@ function command(id: string, line: string, extra: Partial<CommandEnvelope> = {})
   return { id, shell: "internal", line, user: null, group: null, env: null, data: null, allow_sh: null, ...extra };
 }
 
+/**
+ * Lets microtasks and immediates run until `condition` holds, calling `step` before each turn (to open a gate);
+ * fails after `limit` turns instead of hanging. The handlers here settle through promises only, so no real
+ * time has to pass.
+ */
+async function turnsUntil(condition: () => boolean, what: string, step?: () => void, limit = 20_000): Promise<void> {
+  for (let i = 0; i < limit; i++) {
+    if (condition()) return;
+    step?.();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Lets every pending microtask and immediate run, so "nothing more happened" means nothing. */
+async function quiet(): Promise<void> {
+  for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 function setup(maxConcurrent = 4, maxResultBytes = 4096, log: Logger = silentLogger) {
   const clock = new ManualClock();
   const lifecycle = new Lifecycle();
@@ -82,6 +101,19 @@ describe("dispatcher", () => {
     expect(fin.success).toBe(true);
     expect(fin.result).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/);
     expect(typeof fin.elapsed_time).toBe("number");
+  });
+
+  test("elapsed_time is in seconds: a handler that takes 2500 ms on the injected clock fins with 2.5", async () => {
+    const { dispatcher, feedback, registry, clock } = setup();
+    registry.register({ name: "nap", summary: "sleeps on the clock", run: async () => (await clock.sleep(2500), ok("rested")) });
+    dispatcher.accept(command("e1", "nap"));
+    await turnsUntil(() => clock.pending === 1, "the handler to sleep");
+    await clock.advance(2500);
+    expect(await dispatcher.idle(1000)).toBe(true);
+    expect(feedback.fins.get("e1")).toEqual({ success: true, result: "rested", elapsed_time: 2.5 });
+    // A refusal fins at once: no time passed on the clock, so 0 seconds.
+    dispatcher.reject("e2", "invalid command: nope");
+    expect(feedback.fins.get("e2")!.elapsed_time).toBe(0);
   });
 
   test("unknown command, blank line, bad shell and malformed data each fin with a clear failure", async () => {
@@ -137,12 +169,11 @@ describe("dispatcher", () => {
       },
     });
     for (let i = 0; i < 5; i++) dispatcher.accept(command(`s${i}`, "slow"));
-    await Bun.sleep(5);
-    expect(running).toBe(2);
-    while (feedback.fins.size < 5) {
-      gates.shift()?.();
-      await Bun.sleep(1);
-    }
+    await turnsUntil(() => running === 2, "two commands running");
+    await quiet();
+    expect(running).toBe(2); // and no third one started meanwhile
+    expect(gates).toHaveLength(2);
+    await turnsUntil(() => feedback.fins.size === 5, "five fins", () => gates.shift()?.());
     expect(peak).toBe(2);
     expect(feedback.events.filter((e) => e.startsWith("ack"))).toHaveLength(5);
   });
@@ -155,16 +186,10 @@ describe("dispatcher", () => {
     for (let i = 0; i < total; i++) dispatcher.accept(command(`q${i}`, "slow"));
     const refused = [...feedback.fins].filter(([, fin]) => fin.result === TOO_MANY_WAITING && !fin.success).map(([id]) => id);
     expect(refused).toEqual([`q${total - 3}`, `q${total - 2}`, `q${total - 1}`]);
-    while (feedback.fins.size < total) {
-      gates.shift()?.();
-      await Bun.sleep(0);
-    }
+    await turnsUntil(() => feedback.fins.size === total, "every fin", () => gates.shift()?.());
     expect(feedback.events.filter((e) => e.startsWith("ack"))).toHaveLength(total);
     dispatcher.accept(command("after", "slow")); // room again
-    while (!feedback.fins.has("after")) {
-      gates.shift()?.();
-      await Bun.sleep(0);
-    }
+    await turnsUntil(() => feedback.fins.has("after"), "the fin of the command after", () => gates.shift()?.());
     expect(feedback.fins.get("after")).toMatchObject({ success: true, result: "done" });
   });
 
@@ -176,10 +201,8 @@ describe("dispatcher", () => {
     for (let i = 0; i < 5; i++) dispatcher.accept(command(`t${i}`, "slow", { data }));
     expect([...feedback.fins.keys()]).toEqual(["t3", "t4"]); // t0 runs, t1 and t2 wait
     expect(feedback.fins.get("t3")).toMatchObject({ success: false, result: TOO_MUCH_WAITING });
-    while (feedback.fins.size < 5) {
-      gates.shift()?.();
-      await Bun.sleep(0);
-    }
+    await turnsUntil(() => feedback.fins.size === 5, "five fins", () => gates.shift()?.());
+    expect(["t0", "t1", "t2"].map((id) => feedback.fins.get(id)?.result)).toEqual(["done", "done", "done"]);
   });
 
   test("a command that cannot be recorded (a full disk) is answered directly, not run, with one error line", async () => {
@@ -233,6 +256,23 @@ describe("dispatcher", () => {
     dispatcher.reject("r1", "invalid command: command.env values must be strings");
     expect(feedback.events).toEqual(["ack r1", "fin r1 after 1"]);
     expect(feedback.fins.get("r1")).toMatchObject({ success: false, result: "invalid command: command.env values must be strings" });
+  });
+
+  test("reject() de-duplicates: an id seen within the window is not acked or fined again", async () => {
+    const { dispatcher, feedback, clock } = setup();
+    dispatcher.reject("r1", "invalid command: bad data");
+    dispatcher.reject("r1", "invalid command: bad data"); // the console resent the same bad frame
+    expect(feedback.events).toEqual(["ack r1", "fin r1 after 1"]);
+    // An id first accepted and then seen again in a frame that fails validation is not answered twice either.
+    dispatcher.accept(command("r2", "ping"));
+    await dispatcher.idle(1000);
+    dispatcher.reject("r2", "invalid command: bad data");
+    expect(feedback.events).toEqual(["ack r1", "fin r1 after 1", "ack r2", "fin r2 after 2"]);
+    expect(feedback.fins.get("r2")!.success).toBe(true);
+    // After the window the id is new again.
+    await clock.advance(60 * 60 * 1000 + 1);
+    dispatcher.reject("r1", "invalid command: bad data");
+    expect(feedback.events.filter((e) => e === "ack r1")).toHaveLength(2);
   });
 });
 

@@ -6,6 +6,7 @@ import { parseIni } from "../../src/config/ini.ts";
 import { defaultCandidates, loadConfig } from "../../src/config/load.ts";
 import { parseBool } from "../../src/config/schema.ts";
 import { renderConfig, runSetup, setupInputFromEnv, validateSetupInput } from "../../src/config/setup.ts";
+import { MAIN } from "../helpers/cli.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
 
 const tempDir = useTempDirs("alpamon-config-");
@@ -97,6 +98,11 @@ describe("loading and validation", () => {
     ["a zero outbox cap", GOOD + "[agent]\noutbox_max_rows = 0\n", /\[agent\] outbox_max_rows: must be a positive whole number/],
     ["a fractional byte cap", GOOD + "[agent]\noutbox_max_bytes = 1.5\n", /\[agent\] outbox_max_bytes: must be a positive whole number/],
     ["credentials in url", GOOD.replace("https://", "https://u:p@"), /\[server\] url: must not contain a user/],
+    ["a password without a user name in url", GOOD.replace("https://", "https://:pw@"), /\[server\] url: must not contain a user name or password/],
+    ["a user name without a password in url", GOOD.replace("https://", "https://u@"), /\[server\] url: must not contain a user name or password/],
+    // The URL parser drops an empty user info, but the value is used as written (request URLs, the Origin header).
+    ["an empty user info in url", GOOD.replace("https://", "https://@"), /\[server\] url: must not contain a user name or password/],
+    ["an empty user and password in url", GOOD.replace("https://", "https://:@"), /\[server\] url: must not contain a user name or password/],
     ["a zero unzip size", GOOD + "[files]\nunzip_max_bytes = 0\n", /\[files\] unzip_max_bytes: must be a positive size in bytes/],
     ["an unknown size unit", GOOD + "[files]\nunzip_max_bytes = 4X\n", /\[files\] unzip_max_bytes: must be a positive size in bytes, optionally with K, M, G or T \(got "4X"\)/],
     ["a fractional ratio", GOOD + "[files]\nunzip_max_ratio = 1.5:1\n", /\[files\] unzip_max_ratio: must be a positive whole number \(got "1.5:1"\)/],
@@ -110,6 +116,32 @@ describe("loading and validation", () => {
       expect(err.message.startsWith(path)).toBe(true);
     });
   }
+
+  test("the agent refuses a url with a password but no user name: exit 78, one line, the password never shown", async () => {
+    const dir = tempDir();
+    const path = writeConf(
+      GOOD.replace("https://", "https://:hunter2pw@") + `[agent]\ndata_dir = ${dir}/state\nlog_file = -\npid_file = ${dir}/alpamon.pid\n`,
+    );
+    // Bounded: an agent that accepted the file would run (and retry the console) until killed.
+    const proc = Bun.spawn([process.execPath, MAIN, "--config", path], {
+      cwd: "/",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home" },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 15_000,
+    });
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    expect({ code, signal: proc.signalCode }).toEqual({ code: 78, signal: null });
+    expect(stderr.trim().split("\n")).toEqual([`alpamon: config error: ${path}: [server] url: must not contain a user name or password`]);
+    expect(stdout + stderr).not.toContain("hunter2pw");
+  });
+
+  test("a url whose path, query or fragment holds an @ is not taken for user info", () => {
+    expect(loadConfig({ explicitPath: writeConf(GOOD.replace("console.example.com/", "console.example.com/team@ops")) }).serverUrl).toBe(
+      "https://console.example.com/team@ops",
+    );
+  });
 
   test("the key never appears in an error message", () => {
     const path = writeConf(GOOD.replace(/^key = .*$/m, "key = top secret value"));

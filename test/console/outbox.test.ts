@@ -4,7 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { fullJitterDelay } from "../../src/console/backoff.ts";
 import type { HttpMethod, HttpResult } from "../../src/console/http.ts";
-import { Outbox, PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS, type OutboxOptions, type SettledItem } from "../../src/console/outbox.ts";
+import { DEFAULT_RETRY, Outbox, PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS, type OutboxOptions, type SettledItem } from "../../src/console/outbox.ts";
 import { openStateDb, type StateDb } from "../../src/db/open.ts";
 import { LogHub, type LogRecord } from "../../src/log/logger.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
@@ -263,5 +263,31 @@ describe("restart", () => {
     expect(second.calls).toEqual([]); // 750 ms after the failure, not 500
     await clock.advance(250);
     await until(() => second.settled.length === 1, "delivery after the backoff");
+  });
+
+  test("a due time a year ahead (the wall clock stepped back across a restart) is clamped to the 60 s cap", async () => {
+    // The first run fails a row while the wall clock reads 2027; the machine comes back reading 2026.
+    const before = new ManualClock(Date.UTC(2027, 0, 1));
+    const first = harness(() => 503, {}, before);
+    first.outbox.enqueue(post("/stepped/", PRIORITY_COMMANDS));
+    first.outbox.start();
+    await until(() => first.calls.length === 1 && first.rowCount() === 1, "the failed attempt");
+    await quiet();
+    await first.outbox.stop();
+    const stored = first.state.sqlite.query("SELECT attempts, next_attempt_at FROM outbox").get() as { attempts: number; next_attempt_at: number };
+    first.state.close();
+    const after = new ManualClock(Date.UTC(2026, 0, 1));
+    expect(stored.attempts).toBe(1);
+    expect(stored.next_attempt_at - after.now()).toBeGreaterThan(365 * 24 * 3600_000); // a year ahead of the new clock
+    expect(DEFAULT_RETRY.capMs).toBe(60_000);
+
+    const second = harness(() => 200, {}, after);
+    second.outbox.start();
+    await quiet();
+    await after.advance(DEFAULT_RETRY.capMs);
+    await until(() => second.settled.length === 1, "the row to be attempted within the 60 s cap");
+    expect(second.calls.map((c) => c.path)).toEqual(["/stepped/"]);
+    expect(second.calls[0]!.at - Date.UTC(2026, 0, 1)).toBeLessThanOrEqual(DEFAULT_RETRY.capMs);
+    expect(second.rowCount()).toBe(0);
   });
 });
