@@ -7,7 +7,8 @@ import { iptablesErrorLine, iptablesScript, mergeFamilies, parseIptablesSave, ty
 import { ruleFamilies, type FirewallState } from "./model.ts";
 import { nftErrorLine, nftScript, parseNftTable, NFT_TABLE, type RuleRef, type Script } from "./nft.ts";
 
-export type ApplyResult = { ok: true } | { ok: false; error: string; rule?: RuleRef };
+/** `partial`: the change failed and could not be undone everywhere (one family keeps the new rules). */
+export type ApplyResult = { ok: true } | { ok: false; error: string; rule?: RuleRef; partial?: true };
 
 export interface Backend {
   name: "nftables" | "iptables";
@@ -88,11 +89,17 @@ export function iptablesBackend(run: Run, version: string, ipv6: boolean, log: L
         const applied = await run([TOOLS[family].restore, "--noflush"], script.text);
         if (applied.exitCode !== 0) {
           // IPv4 and IPv6 are two kernel transactions: put back the family already changed.
+          const notRestored: string[] = [];
           for (const f of done) {
             const back = iptablesScript(prev, f, (await save(f)).present);
-            if (back) await run([TOOLS[f].restore, "--noflush"], back.text);
+            const undone = back ? await run([TOOLS[f].restore, "--noflush"], back.text) : undefined;
+            if (undone && undone.exitCode !== 0) notRestored.push(`IPv${f}: ${firstLines(undone.startError ?? undone.output)}`);
           }
-          return failure(applied.startError ?? applied.output, script, iptablesErrorLine);
+          const result = failure(applied.startError ?? applied.output, script, iptablesErrorLine);
+          if (notRestored.length === 0 || result.ok) return result;
+          // Never report "nothing changed" when a family could not be put back.
+          log.error("the firewall could not be rolled back; the other family keeps the new rules", { problem: notRestored.join("; ") });
+          return { ...result, partial: true, error: `${result.error}; rolling back failed too (${notRestored.join("; ")})` };
         }
         done.push(family);
       }

@@ -53,9 +53,13 @@ export async function runBatch(svc: FirewallService, f: CommandFieldValues, grou
     error: "Failed to apply rules",
     applied_rules: 0,
     failed_rules: index >= 0 ? failed(items) : objectFailures ? [{ rule: where, error: outcome.error }] : [`${where}: ${outcome.error}`],
-    rolled_back: true,
-    rollback_reason: index >= 0 ? `Rule ${index} failed to apply` : "The transaction failed to apply",
-    message: "No rule was applied; the firewall is unchanged",
+    ...(outcome.kind === "failed" && outcome.partial
+      ? { rolled_back: false, rollback_reason: "Rolling back failed", message: "The change failed and could not be fully undone; the agent kept a backup of the firewall before it" }
+      : {
+          rolled_back: true,
+          rollback_reason: index >= 0 ? `Rule ${index} failed to apply` : "The transaction failed to apply",
+          message: "No rule was applied; the firewall is unchanged",
+        }),
   });
 }
 
@@ -96,7 +100,7 @@ async function addOrUpdate(svc: FirewallService, ctx: CommandContext, f: Command
   const req = parsed.requests[0]!;
   if (outcome.kind !== "applied") {
     if (upstream && op === "add") return fail(`Added 0 of ${list.length} rules, last error: ${outcome.error}`);
-    return fail(op === "update" ? `firewall update: ${outcome.error} (nothing changed)` : `${outcome.kind === "failed" ? outcome.backend : "firewall"} error: ${outcome.error}`);
+    return fail(op === "update" ? `firewall update: ${outcome.error}${outcome.kind === "failed" && outcome.partial ? "" : " (nothing changed)"}` : `${outcome.kind === "failed" ? outcome.backend : "firewall"} error: ${outcome.error}`);
   }
   if (op === "update") return ok(`Successfully updated rule with ID ${req.rule.ruleId}`);
   if (upstream) return ok(`Successfully added ${list.length} rules`);

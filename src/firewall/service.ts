@@ -32,7 +32,7 @@ export type Mutation<T> = (state: FirewallState) => { ok: true; state: FirewallS
 export type MutationOutcome<T> =
   | { kind: "unavailable"; message: string }
   | { kind: "rejected"; error: string; info: T }
-  | { kind: "failed"; error: string; rule?: RuleRef; backend: Backend["name"]; info: T }
+  | { kind: "failed"; error: string; rule?: RuleRef; partial?: true; backend: Backend["name"]; info: T }
   | { kind: "applied"; changed: boolean; backend: Backend["name"]; info: T };
 
 export class FirewallService {
@@ -104,9 +104,14 @@ export class FirewallService {
       }
       const applied = await b.apply(prev, next).catch((err: unknown) => ({ ok: false as const, error: String(err) }));
       if (!applied.ok) {
-        this.backups.drop(backupId);
-        this.deps.log.warn("firewall change refused by the kernel; nothing changed", { operation: reason, error: applied.error });
-        return { kind: "failed", backend: b.name, error: applied.error, ...("rule" in applied && applied.rule ? { rule: applied.rule } : {}), info: r.info };
+        const partial = "partial" in applied && applied.partial === true;
+        // A partial change keeps its backup: it is the way back to the state before.
+        if (partial) this.deps.log.error("firewall change failed and was not fully undone", { operation: reason, error: applied.error });
+        else {
+          this.backups.drop(backupId);
+          this.deps.log.warn("firewall change refused by the kernel; nothing changed", { operation: reason, error: applied.error });
+        }
+        return { kind: "failed", backend: b.name, error: applied.error, ...("rule" in applied && applied.rule ? { rule: applied.rule } : {}), ...(partial ? { partial: true as const } : {}), info: r.info };
       }
       this.deps.log.info("firewall changed", { operation: reason, backend: b.name, groups: next.length });
       return { kind: "applied", changed: true, backend: b.name, info: r.info };

@@ -1,7 +1,13 @@
 // Tests the pure system-command line parser and the and-or list runner against what POSIX sh does.
-// Never starts a process: runOne is a fake that records calls.
+// runOne is a fake that records calls; only the field-splitting block at the end starts real processes
+// (a differential check against /bin/sh and one line through the system runner as root).
 import { describe, expect, test } from "bun:test";
 import { parseCommandLine, runCommandList, type ListStep } from "../../src/commands/shell-line.ts";
+import { createSystemRunner } from "../../src/commands/system.ts";
+import type { CommandEnvelope } from "../../src/console/protocol.ts";
+import { resolveIdentity, userEnvironment } from "../../src/exec/identity.ts";
+import { runProcess } from "../../src/exec/run.ts";
+import { silentLogger } from "../../src/log/logger.ts";
 
 const ENV = { HOME: "/home/alp", A: "a", EMPTY: "", SPACED: "  x  y ", USER: "alp" };
 
@@ -213,5 +219,49 @@ describe("single-quoted argv round-trips", () => {
       if (!parsed.ok) throw new Error(`${line}: ${parsed.error}`);
       expect(parsed.list).toEqual([{ argv, after: null }]);
     }
+  });
+});
+
+describe("unquoted expansion: field splitting with sh's default IFS (space, tab, newline)", () => {
+  const MULTI = { ...ENV, X: "a\nb c", NL: "\n", MIXED: "\t1 \n\n 2\t\n3\n", TAIL: "p\n" };
+
+  test("a newline inside a value splits it, as a space or tab does", () => {
+    expect(argvs("printf '%s|' $X", MULTI)).toEqual([["printf", "%s|", "a", "b", "c"]]);
+    expect(argvs("echo $MIXED", MULTI)).toEqual([["echo", "1", "2", "3"]]);
+    expect(argvs("echo x$TAIL", MULTI)).toEqual([["echo", "xp"]]);
+    expect(argvs("echo x${X}y", MULTI)).toEqual([["echo", "xa", "b", "cy"]]);
+  });
+
+  test("a value of only newlines is no field at all, and quoting keeps every newline", () => {
+    expect(argvs("echo $NL x", MULTI)).toEqual([["echo", "x"]]);
+    expect(error("$NL && ls", MULTI)).toMatch(/empty command: \$NL expands to nothing/);
+    expect(argvs(`echo "$X" "$NL"`, MULTI)).toEqual([["echo", "a\nb c", "\n"]]);
+  });
+
+  // Differential: the same line and env through the real /bin/sh must give the same argv. Starts processes.
+  test("the same words as /bin/sh gives, for values with newlines, tabs and spaces", () => {
+    const env = { PATH: "/usr/bin:/bin", X: "a\nb c", Y: "\n\t lead  trail \n", Z: "one\n\ntwo" };
+    for (const line of ["printf '%s|' $X", "printf '%s|' $Y $Z", "printf '%s|' pre$X.post", `printf '%s|' "$Y"$Z`]) {
+      const parsed = parseCommandLine(line, env);
+      if (!parsed.ok) throw new Error(parsed.error);
+      const ours = Bun.spawnSync(parsed.list[0]!.argv, { env, stdout: "pipe" }).stdout.toString();
+      const sh = Bun.spawnSync(["/bin/sh", "-c", line], { env, stdout: "pipe" }).stdout.toString();
+      expect({ line, out: ours }).toEqual({ line, out: sh });
+    }
+  });
+
+  test("through the system runner, a real process gets one argument per field", async () => {
+    const run = createSystemRunner({ runProcess, resolveIdentity, userEnvironment, log: silentLogger });
+    const command: CommandEnvelope = {
+      id: "shell-line-ifs",
+      shell: "system",
+      line: "printf '%s|' $X",
+      user: "root",
+      group: null,
+      env: { X: "a\nb c" },
+      data: null,
+      allow_sh: null,
+    };
+    expect(await run(command, new AbortController().signal)).toEqual({ exitCode: 0, result: "a|b|c|" });
   });
 });

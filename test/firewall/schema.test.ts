@@ -11,6 +11,7 @@ import { useTempDirs } from "../helpers/tmp.ts";
 import { ID, makeFirewall, wireRule } from "./harness.ts";
 
 const newId = () => ID(999);
+const tempDir = useTempDirs("alpamon-fwschema-");
 const parse = (data: Record<string, unknown>) => ruleRequest(data, "", "sg-web", newId);
 const errorOf = (data: Record<string, unknown>) => {
   const r = parse(data);
@@ -100,6 +101,44 @@ describe("injection payloads (spec §7.2) are refused before anything runs", () 
   }
 });
 
+describe("description: no control characters", () => {
+  const MESSAGE = "description: must not contain quotes, backslashes or control characters";
+  // Like every string field, a description is trimmed first (String.prototype.trim), so a newline, CR or tab
+  // at either end is dropped, never kept; inside the text it is refused. NUL, ESC and DEL are not
+  // whitespace: refused anywhere, alone too.
+  const NAMED: [string, string, boolean][] = [
+    ["newline", "\n", true],
+    ["carriage return", "\r", true],
+    ["tab", "\t", true],
+    ["NUL", "\x00", false],
+    ["escape (terminal sequences)", "\x1b", false],
+    ["DEL", "\x7f", false],
+  ];
+  for (const [name, char, trimmed] of NAMED) {
+    test(`${name} is refused ${trimmed ? "inside the text" : "anywhere"}, naming the field`, () => {
+      const places = trimmed ? [`we${char}b`, `a b${char}${char}c d`, ` x${char}y `] : [`web${char}`, `${char}web`, `we${char}b`, char, ` ${char} `];
+      for (const description of places) expect({ description, error: errorOf({ ...base, description }) }).toEqual({ description, error: MESSAGE });
+      expect(errorOf({ ...base, description: `web\x1b[2J${char}x` })).toBe(MESSAGE);
+    });
+  }
+
+  test("every C0 control and DEL is refused; printable ASCII and non-ASCII text are kept", () => {
+    for (let code = 0; code <= 0x1f; code++) expect({ code, error: errorOf({ ...base, description: `a${String.fromCharCode(code)}b` }) }).toEqual({ code, error: MESSAGE });
+    expect({ code: 0x7f, error: errorOf({ ...base, description: "a\x7fb" }) }).toEqual({ code: 0x7f, error: MESSAGE });
+    expect(parse({ ...base, description: "web servers: 80/443 (ok) #1 <a>' é 한글" }).ok).toBe(true);
+  });
+
+  test("firewall-rules refuses it before any tool runs, and says which rule field", async () => {
+    const calls: RunOptions[] = [];
+    const answer: RunResult = { exitCode: 0, output: "nftables v1.0.6", omittedBytes: 0, timedOut: false };
+    const fw = makeFirewall(async (o) => (calls.push(o), answer), tempDir(), "nftables");
+    const r = await fw.call("firewall-rules", { action: "add_rule", chain_name: "sg", rule: wireRule(1, { description: "ok\nflush ruleset" }) });
+    expect(r.exitCode).toBe(1);
+    expect(r.result).toContain("description: must not contain quotes, backslashes or control characters");
+    expect(calls).toEqual([]);
+  });
+});
+
 describe("comment tag", () => {
   test("exact fields, never substrings", () => {
     expect(parseRuleComment(`sg:web,rule_id:${ID(1)},type:server`)).toEqual({ group: "web", ruleId: ID(1), ruleType: "server" });
@@ -111,8 +150,6 @@ describe("comment tag", () => {
 const PROTOTYPE_NAMES = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf", "isPrototypeOf", "__defineGetter__"];
 
 describe("prototype names are never table entries", () => {
-  const tempDir = useTempDirs("alpamon-fwproto-");
-
   test("icmp_type: __proto__, constructor, toString, hasOwnProperty ... are refused by validation", () => {
     for (const name of PROTOTYPE_NAMES) {
       expect(errorOf({ ...base, protocol: "icmp", icmp_type: name })).toBe("icmp_type: must be a number from 0 to 255 or an ICMP type name such as echo-request");

@@ -1,3 +1,5 @@
+// ZONE-DEPENDENT: the sample's timestamp is compared with UTC `…Z` literals; test/tz/zone.test.ts runs this file
+// under non-UTC zones too.
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

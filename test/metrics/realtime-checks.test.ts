@@ -1,5 +1,6 @@
 // Realtime checks on written /proc and /sys trees with a ManualClock: baselines, measured elapsed time,
 // counter wraps, disks and interfaces that appear or vanish, zeros that stay in the body, sender windows.
+// ZONE-DEPENDENT: bodies carry UTC `…Z` literals; test/tz/zone.test.ts runs this file under non-UTC zones too.
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";

@@ -1,5 +1,7 @@
 // Hourly/daily roll-ups and retention on a real state DB with a ManualClock, across an hour and a day
 // boundary: aligned periods, idempotent re-runs, one send per period, retention floors, WAL checkpoint.
+// ZONE-DEPENDENT: periods are UTC hours and days, bodies UTC `…Z` text; test/tz/zone.test.ts runs this file
+// under non-UTC zones too (under UTC a local-time hour or day looks the same).
 import { describe, expect, test } from "bun:test";
 import { cleanupCheck, dailyCheck, dailyPath, effectiveRetention, hourlyCheck, hourlyPath, pruneMetrics } from "../../src/metrics/checks/batch.ts";
 import { DAY_MS, HOUR_MS } from "../../src/metrics/rollup.ts";
@@ -100,6 +102,58 @@ describe("daily roll-ups", () => {
       [{ timestamp: new Date(T(0, 0, 0, 2)).toISOString(), device: "/dev/sda1", peak: 80, avg: 60, total: 1000, free: 200, used: 750 }],
     ]);
   });
+});
+
+describe("daily roll-ups: the day is [00:00:00, 24:00:00) UTC", () => {
+  // Samples at the first instant of the day (its 00:00 hour is the day's peak), mid-day, the last second of the
+  // day, and the first instant of the next day (which must not count). Every family has its own daily SQL.
+  const DAY = [
+    { at: T(0, 0, 0), v: 90 },
+    { at: T(12, 0, 0), v: 0 },
+    { at: T(23, 59, 59) + 999, v: 60 },
+  ];
+  const NEXT_DAY = { at: T(0, 0, 0, 2), v: 100 };
+  const end = new Date(T(0, 0, 0, 2)).toISOString();
+
+  function insert(h: Harness, family: string, at: number, v: number) {
+    const q = (sql: string, ...args: (string | number)[]) => h.state.sqlite.query(sql).run(...args);
+    if (family === "cpu") cpu(h, at, v);
+    else if (family === "memory") q('INSERT INTO memory_samples ("timestamp", usage) VALUES (?1, ?2)', at, v);
+    else if (family === "disk-usage") disk(h, at, "/dev/sda1", v, 1000 + v, 10 * v, 1000 - 10 * v);
+    else if (family === "disk-io") io(h, at, "sda", v, 2 * v);
+    else q('INSERT INTO traffic_samples ("timestamp", name, input_pps, input_bps, output_pps, output_bps) VALUES (?1, ?2, ?3, ?4, ?5, ?6)', at, "eth0", v, 2 * v, 3 * v, 4 * v);
+  }
+
+  const expected: Record<string, Record<string, number | string>> = {
+    cpu: { timestamp: end, peak: 90, avg: 50 },
+    memory: { timestamp: end, peak: 90, avg: 50 },
+    // sizes are the newest sample's of the day (23:59:59.999), never the next day's
+    "disk-usage": { timestamp: end, device: "/dev/sda1", peak: 90, avg: 50, total: 1060, free: 400, used: 600 },
+    "disk-io": { timestamp: end, device: "sda", peak_read_bps: 90, peak_write_bps: 180, avg_read_bps: 50, avg_write_bps: 100 },
+    traffic: {
+      timestamp: end,
+      name: "eth0",
+      peak_input_pps: 90,
+      peak_input_bps: 180,
+      peak_output_pps: 270,
+      peak_output_bps: 360,
+      avg_input_pps: 50,
+      avg_input_bps: 100,
+      avg_output_pps: 150,
+      avg_output_bps: 200,
+    },
+  };
+
+  for (const family of ["cpu", "memory", "disk-usage", "disk-io", "traffic"] as const) {
+    test(`${family}: the 00:00 hour (from exactly 00:00:00) and 23:59:59 are in the day; the next 00:00:00 is not`, () => {
+      const h = harness(T(1, 0, 5, 2)); // the next day's 00:00 hour is complete and rolled up too
+      for (const { at, v } of [...DAY, NEXT_DAY]) insert(h, family, at, v);
+      dailyCheck(h.ctx, family)(noSignal);
+      const hours = h.state.sqlite.query(`SELECT "timestamp" FROM ${family === "disk-usage" ? "hourly_disk_usage" : `hourly_${family.replace("-", "_")}`} ORDER BY "timestamp"`).all();
+      expect(hours).toEqual([{ timestamp: T(0) }, { timestamp: T(12) }, { timestamp: T(23) }, { timestamp: T(0, 0, 0, 2) }]);
+      expect(h.bodies(dailyPath(family))).toEqual([[expected[family]]]);
+    });
+  }
 });
 
 describe("retention", () => {
