@@ -54,6 +54,7 @@ describe("diffRows", () => {
     const p = { name: "/dev/vda1", mount_points: ["/", "/srv"], disk_name: "vda", fs_type: "ext4", is_virtual: false };
     expect(diffRows(KEY_DEFS.partitions, [p], [{ id: 1, ...p }])).toEqual([]);
     expect(diffRows(KEY_DEFS.partitions, [p], [{ id: 1, ...p, mount_points: ["/"] }])).toHaveLength(1);
+    expect(diffRows(KEY_DEFS.partitions, [{ ...p, mount_points: ["/"] }], [{ id: 1, ...p }])).toHaveLength(1); // shrank at the end
   });
 });
 
@@ -69,6 +70,7 @@ describe("diffSingle", () => {
     const later = { ...t, datetime: "2026-01-01T00:00:30Z", uptime: 130 };
     expect(sameValue(hashView(KEY_DEFS.time, t), hashView(KEY_DEFS.time, later))).toBe(true);
     expect(sameValue(hashView(KEY_DEFS.time, t), hashView(KEY_DEFS.time, { ...t, timezone: "KST" }))).toBe(false);
+    expect(sameValue(hashView(KEY_DEFS.time, t), hashView(KEY_DEFS.time, { ...t, boot_time: t.boot_time - 3600 }))).toBe(false); // a reboot
   });
 });
 

@@ -1,78 +1,16 @@
 // Inventory against the fake console with a real ConsoleHttp and the durable Outbox: commit body and the
 // 2024 `load` fallback, per-key sync with exactly the needed writes, hash-skipped steady state, 404 and
-// malformed answers survived, the commands and start-up. Real users are created and always removed.
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { ConsoleHttp } from "../../src/console/http.ts";
-import { Outbox } from "../../src/console/outbox.ts";
-import { openStateDb } from "../../src/db/open.ts";
-import { runProcess } from "../../src/exec/run.ts";
+// malformed answers survived, the commands and start-up. Real users are created and always removed. Waits are
+// bounded waits on a condition; the loop's and the follow-up's delays run on a ManualClock (harness.ts).
+import { describe, expect, test } from "bun:test";
+import { networkInterfaces } from "node:os";
 import { inventoryCommands } from "../../src/inventory/commands.ts";
-import { Inventory, type InventoryOptions } from "../../src/inventory/inventory.ts";
-import { LogHub, type LogRecord } from "../../src/log/logger.ts";
-import { ManualClock, systemClock, type Clock } from "../../src/platform/clock.ts";
-import { FakeConsole, type Dialect } from "../console/fake-console.ts";
-import { useTempDirs } from "../helpers/tmp.ts";
-import { ProcConsole } from "./proc-console.ts";
+import { FOLLOW_UP_MS, STARTUP_SYNC_DELAY_MS } from "../../src/inventory/inventory.ts";
+import { ManualClock } from "../../src/platform/clock.ts";
+import { eventually } from "../console/fake-console-waits.ts";
+import { FixtureHost, WAIT_MS, accountsOnly, dpkgInstalledCount, useInventoryHarness } from "./harness.ts";
 
-const tmp = useTempDirs("alpamon-inventory-");
-let cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.reverse()) await c();
-  cleanups = [];
-});
-
-/** /proc with a fixed loadavg, so the `server` key's hash does not follow the test machine's load. */
-function procOverlay(): string {
-  const dir = join(tmp(), "proc");
-  mkdirSync(dir);
-  for (const name of ["cpuinfo", "meminfo", "uptime", "1", "self", "sys", "mounts"]) symlinkSync(`/proc/${name}`, join(dir, name));
-  writeFileSync(join(dir, "loadavg"), "0.25 0.20 0.10 1/100 1234\n");
-  return dir;
-}
-
-async function setup(options: { dialect?: Dialect; clock?: Clock; extra?: Partial<InventoryOptions> } = {}) {
-  const fake = await FakeConsole.start({ dialect: options.dialect ?? "2025" });
-  cleanups.push(() => fake.stop());
-  const state = openStateDb(join(tmp(), "alpamon.db"));
-  cleanups.push(() => state.close());
-  const records: LogRecord[] = [];
-  const hub = new LogHub({ write: () => {}, close: () => {} }, "debug");
-  hub.listen((r) => records.push(r));
-  const log = hub.logger("inventory");
-  const http = new ConsoleHttp({ serverUrl: fake.url, id: fake.id, key: fake.key, tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log });
-  let inventory: Inventory | undefined;
-  const outbox = new Outbox({ state, sender: http, log: hub.logger("outbox"), clock: systemClock, onSettled: (item) => inventory?.onOutboxSettled(item) });
-  outbox.start();
-  cleanups.push(() => outbox.stop());
-  inventory = new Inventory({
-    http, outbox, state, log, clock: options.clock ?? systemClock, version: "0.1.0-test", env: { procRoot: procOverlay() }, ...options.extra,
-  });
-  cleanups.push(() => inventory!.stop());
-  const proc = new ProcConsole(fake);
-  const delivered = async () => expect(await outbox.drain(10_000)).toBe(true);
-  const warnings = () => records.filter((r) => r.level === "warn");
-  return { fake, state, outbox, inventory, proc, delivered, warnings };
-}
-
-async function run(argv: string[]): Promise<void> {
-  const r = await runProcess({ argv, env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" }, timeoutMs: 30_000 });
-  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${r.output}`);
-}
-
-/** A real local user, removed after the test even when it fails. */
-async function tempUser(): Promise<string> {
-  const name = `alpinv${Math.floor(Math.random() * 1e6)}`;
-  await run(["useradd", "-M", "-d", "/nonexistent", "-s", "/bin/sh", name]);
-  cleanups.push(() => runProcess({ argv: ["userdel", name], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" }, timeoutMs: 30_000 }));
-  return name;
-}
-
-async function dpkgInstalledCount(): Promise<number> {
-  const r = await runProcess({ argv: ["dpkg-query", "-W", "-f=${db:Status-Abbrev}\\n"], env: { PATH: "/usr/bin:/bin" }, timeoutMs: 30_000 });
-  return r.output.split("\n").filter((l) => l.startsWith("ii")).length;
-}
+const { tmp, setup, run, tempUser } = useInventoryHarness();
 
 describe("commit", () => {
   test("PUT with every key and the right types, then the committed event", async () => {
@@ -93,8 +31,13 @@ describe("commit", () => {
     expect(Number.isInteger(body.time.uptime)).toBe(true);
     expect(body.users.find((u: any) => u.username === "root")).toMatchObject({ uid: 0, gid: 0, directory: "/root" });
     expect(body.groups.find((g: any) => g.groupname === "root")).toEqual({ gid: 0, groupname: "root" });
+    // Addresses are exactly the host's IPv4 addresses on the reported interfaces (compared with the kernel's own
+    // list, so an agent that dropped every address would not pass on a host that has some).
     const interfaces = new Set(body.interfaces.map((i: any) => i.name));
-    for (const a of body.addresses) expect(interfaces.has(a.interface_name)).toBe(true);
+    const hostIpv4 = Object.entries(networkInterfaces()).flatMap(([label, infos]) =>
+      (infos ?? []).filter((i) => i.family === "IPv4" && interfaces.has(label.split(":")[0]!)).map((i) => `${label.split(":")[0]} ${i.address}`),
+    );
+    expect(body.addresses.map((a: any) => `${a.interface_name} ${a.address}`).sort()).toEqual(hostIpv4.sort());
     expect(Array.isArray(body.disks) && Array.isArray(body.partitions)).toBe(true);
     expect(body.packages.length).toBe(await dpkgInstalledCount());
     const event = t.fake.requests.find((r) => r.path === "/api/events/events/" && (r.json as any)?.record === "committed");
@@ -116,8 +59,8 @@ describe("commit", () => {
 
 describe("sync", () => {
   test("a changed user gives exactly one PATCH; an unchanged sync gives no writes and no reads", async () => {
-    const t = await setup();
     const name = await tempUser();
+    const t = await setup({ env: { runProcess: accountsOnly(new Set(["root", name])) } });
     const first = await t.inventory.sync();
     await t.delivered();
     expect(first.skipped).toEqual(["info", "os", "time"]); // the console has no single rows yet (404)
@@ -179,10 +122,13 @@ describe("sync", () => {
     await t.inventory.sync(["users"]);
     await t.delivered();
     refuse.clear();
-    expect(t.proc.lists.get("users")!.some((u) => u.username === name)).toBe(false);
+    const names = () => t.proc.lists.get("users")!.map((u) => u.username);
+    expect(t.fake.requests.filter((r) => r.method === "POST" && r.path === "/api/proc/users/").map((r) => r.status)).toEqual([201, 400]);
+    expect(names()).toContain("root");
+    expect(names()).not.toContain(name);
     await t.inventory.sync(["users"]);
     await t.delivered();
-    expect(t.proc.lists.get("users")!.some((u) => u.username === name)).toBe(true);
+    expect(names()).toContain(name);
   });
 });
 
@@ -223,61 +169,76 @@ describe("commands and start", () => {
   });
 
   test("start: not commissioned commits at once; commissioned syncs after the delay", async () => {
-    const clock = new ManualClock(Date.now());
-    const a = await setup({ clock });
+    const a = await setup({ clock: new ManualClock() });
     a.inventory.start(false);
-    await a.fake.waitForRequest((r) => r.path === "/api/servers/servers/-/commit/", 10_000);
+    await a.fake.waitForRequest((r) => r.path === "/api/servers/servers/-/commit/", WAIT_MS);
+    const clock = new ManualClock();
     const b = await setup({ clock });
     b.inventory.start(true);
-    await Bun.sleep(50);
+    await eventually(() => clock.pending === 1, WAIT_MS, "the loop to park in the start-up delay");
     expect(b.fake.requests.filter((r) => r.path.startsWith("/api/proc/"))).toEqual([]);
-    await clock.advance(5_000);
-    await b.fake.waitForRequest((r) => r.path === "/api/proc/users/sync/", 10_000);
+    await clock.advance(STARTUP_SYNC_DELAY_MS);
+    await b.fake.waitForRequest((r) => r.path === "/api/proc/users/sync/", WAIT_MS);
   });
 
   test("the periodic sync skips unchanged keys and does not re-ask keys the console answered 404", async () => {
-    const clock = new ManualClock(Date.now());
-    const t = await setup({ clock, extra: { periodicSyncMs: 60_000 } });
+    const clock = new ManualClock();
+    const host = new FixtureHost(tmp(), clock.now());
+    const t = await setup({ clock, env: host.env, extra: { periodicSyncMs: 60_000 } });
     t.proc.missing.add("packages");
     t.inventory.start(true);
-    await clock.advance(5_000);
-    await t.fake.waitForRequest((r) => r.path === "/api/proc/partitions/sync/", 10_000);
-    await t.delivered();
-    await Bun.sleep(100);
-    const before = t.fake.requests.length;
-    const pending = clock.pending;
-    await clock.advance(60_000);
-    // Wait for the periodic round to finish: the loop parks in its next sleep.
-    for (let i = 0; i < 200 && clock.pending < pending; i++) await Bun.sleep(10);
-    for (let i = 0; i < 200 && clock.pending === 0; i++) await Bun.sleep(10);
-    await t.delivered();
-    expect(t.fake.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual([]);
+    const first = await t.tick(STARTUP_SYNC_DELAY_MS, host);
+    expect(t.fake.requests.slice(first).filter((r) => r.path === "/api/proc/packages/sync/").map((r) => r.status)).toEqual([404]);
+    expect(t.proc.lists.get("users")!.map((u) => u.username)).toEqual(["root", "daemon", "alice"]);
+    const from = await t.tick(60_000, host);
+    expect(t.rounds()).toHaveLength(2);
+    expect(t.fake.requests.slice(from).map((r) => `${r.method} ${r.path}`)).toEqual([]);
   });
 
   test("a key whose writes are still in the outbox is not diffed again (no double POST); a follow-up syncs it", async () => {
-    const t = await setup({ extra: { followUpMs: 200 } });
+    const clock = new ManualClock();
+    const host = new FixtureHost(tmp(), clock.now());
+    const t = await setup({ clock, env: host.env });
     await t.inventory.sync(["users"]);
     await t.delivered();
-    const name = await tempUser();
-    t.fake.fault({ method: "POST", path: "/api/proc/users/" }, { delayMs: 400, times: 1 });
-    await t.inventory.sync(["users"]); // its POST now waits in the outbox
-    await run(["usermod", "-s", "/bin/bash", name]);
+    const users = t.proc.lists.get("users")!;
+    const bob = () => users.filter((u) => u.username === "bob");
+    const hold = t.hold("POST", "/api/proc/users/");
+    host.passwd += "bob:x:1001:1001::/home/bob:/bin/sh\n";
+    await t.inventory.sync(["users"]);
+    await eventually(() => hold.held() === 1, WAIT_MS, "bob's POST to reach the console (held there, undelivered)");
+    host.passwd = host.passwd.replace("/home/bob:/bin/sh", "/home/bob:/bin/bash");
+    const quiet = t.fake.requests.length;
     const second = await t.inventory.sync(["users"]);
-    expect(second.skipped).toEqual(["users"]);
-    await t.fake.waitUntil(() => t.proc.lists.get("users")!.find((u) => u.username === name && u.shell === "/bin/bash"), 10_000, "the follow-up PATCH");
+    expect(second).toMatchObject({ synced: [], skipped: ["users"], writes: 0 });
+    expect(t.fake.requests.slice(quiet).map((r) => `${r.method} ${r.path}`)).toEqual([]); // not even read
+    expect(clock.pending).toBe(1); // the follow-up, on the injected clock
+
+    hold.release();
     await t.delivered();
-    expect(t.proc.lists.get("users")!.filter((u) => u.username === name)).toHaveLength(1);
-    expect(t.fake.requests.filter((r) => r.method === "POST" && r.path === "/api/proc/users/")).toHaveLength(2);
+    expect(bob().map((u) => u.shell)).toEqual(["/bin/sh"]);
+    await clock.advance(FOLLOW_UP_MS);
+    await t.fake.waitUntil(() => bob().find((u) => u.shell === "/bin/bash"), WAIT_MS, "the follow-up PATCH");
+    await t.delivered();
+    expect(bob()).toHaveLength(1);
+    expect(t.proc.writes(quiet).map((r) => `${r.method} ${r.path}`)).toEqual(["POST /api/proc/users/", `PATCH /api/proc/users/${bob()[0]!.id}/`]);
   });
 
   test("users and groups sync requests coalesce while one is waiting", async () => {
-    const t = await setup();
-    const blocker = t.inventory.commit();
+    const clock = new ManualClock();
+    const host = new FixtureHost(tmp(), clock.now());
+    const t = await setup({ clock, env: host.env });
+    const hold = t.hold("GET", "/api/proc/packages/sync/");
+    const blocker = t.inventory.sync(["packages"]); // keeps the queue busy until the console answers
+    await eventually(() => hold.held() === 1, WAIT_MS, "the blocking sync's GET");
     t.inventory.requestUsersAndGroupsSync();
     t.inventory.requestUsersAndGroupsSync();
+    t.inventory.requestUsersAndGroupsSync();
+    hold.release();
     await blocker;
-    await t.fake.waitForRequest((r) => r.path === "/api/proc/users/sync/", 10_000);
-    await Bun.sleep(300);
-    expect(t.fake.requests.filter((r) => r.path === "/api/proc/users/sync/").length).toBe(1);
+    await t.inventory.sync(["os"]); // queued behind every requested sync: when it is done, they all ran
+    const accountRounds = t.rounds().filter((r) => [...r.synced, ...r.unchanged, ...r.skipped].includes("users"));
+    expect(accountRounds.map((r) => r.synced)).toEqual([["groups", "users"]]);
+    expect(t.fake.requests.filter((r) => r.path === "/api/proc/users/sync/")).toHaveLength(1);
   });
 });
