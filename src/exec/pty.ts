@@ -2,16 +2,18 @@
 // the user's supplementary groups (the launch core, launch.ts: setpriv --init-groups, because Bun's uid/gid
 // option resets them; the user-work cgroup; the environment applied after the switch), and ends it by
 // signalling its whole session. Never runs a shell command string built from console data.
-import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { libc, O_CLOEXEC, TCOOFF, TCOON, TCXONC } from "../platform/libc.ts";
 import { isLauncherHop, planLaunch } from "./launch.ts";
 import type { Identity } from "./types.ts";
 
 /** A fixed trampoline: `exec -a -<name> <shell>`; the shell path arrives as $0, never inside the script. */
 const LOGIN_TRAMPOLINE = 'exec -a "-${0##*/}" "$0"';
 const IXON = 0o2000;
-const IXANY = 0o4000;
 const XOFF = "\x13";
 const XON = "\x11";
+/** The major device number of every Unix98 PTY slave (/dev/pts/<minor>). */
+const PTS_MAJOR = 136;
 
 export interface PtyOptions {
   /** Absolute path of the shell to run as a login shell (argv0 "-<name>"). */
@@ -36,7 +38,7 @@ export interface PtyProcess {
   readonly exited: Promise<number>;
   write(bytes: Uint8Array | string): void;
   resize(cols: number, rows: number): void;
-  /** Flow control: stop the terminal's output (XOFF) so writers block in the kernel, not in our memory. */
+  /** Flow control: stop the terminal's output so writers block in the kernel, not in our memory. Idempotent. */
   pause(): void;
   resume(): void;
   /** SIGHUP to every process of the terminal's session, SIGKILL after `graceMs`; resolves once reaped. */
@@ -115,6 +117,57 @@ function commandLine(pid: number): string[] {
   }
 }
 
+/**
+ * The path of the shell's controlling terminal, /dev/pts/N, for tcflow; undefined when it cannot be identified
+ * (the device opened there must be the one /proc gives for the shell).
+ */
+function slaveOf(pid: number): string | undefined {
+  let ttyNr: number;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    ttyNr = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[4]);
+  } catch {
+    return undefined;
+  }
+  const major = (ttyNr >> 8) & 0xfff;
+  const minor = (ttyNr & 0xff) | ((ttyNr >> 12) & 0xfff00);
+  if (major !== PTS_MAJOR) return undefined;
+  const path = `/dev/pts/${minor}`;
+  const fd = openSlave(path);
+  if (fd === undefined) return undefined;
+  try {
+    return fstatSync(fd).rdev === ttyNr ? path : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function openSlave(path: string): number | undefined {
+  try {
+    // O_NOCTTY: the agent may be a session leader without a terminal (a systemd service is one).
+    return openSync(path, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK | O_CLOEXEC);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * tcflow(3) on the PTY's slave side: TCOOFF stops the terminal's output as XOFF would, but needs no IXON in the
+ * program's modes, survives a keystroke (IXANY) and the program's own mode changes, and only TCOON undoes it. The
+ * program's termios are never touched, so a shell that saves its modes meanwhile saves its own.
+ */
+function tcflow(slave: string, action: typeof TCOOFF | typeof TCOON): boolean {
+  const lib = libc();
+  if (!lib) return false;
+  const fd = openSlave(slave);
+  if (fd === undefined) return false;
+  try {
+    return lib.ioctl(fd, TCXONC, action) === 0;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function exePath(pid: number): string | undefined {
   try {
     return readlinkSync(`/proc/${pid}/exe`);
@@ -177,9 +230,9 @@ export async function startPty(options: PtyOptions): Promise<PtyStart> {
     return { ok: false, error: done ? `${options.shell} exited at once` : `${options.shell} did not start within ${options.startTimeoutMs ?? 5_000} ms` };
   }
 
-  /** The program's own input flags while XON/XOFF is forced on for a pause, and the value we forced. */
-  let forced: { original: number; ours: number } | undefined;
-  let paused = false;
+  const slave = libc() ? slaveOf(proc.pid) : undefined;
+  /** How the output is stopped right now: tcflow on the slave, or (when that is unavailable) the XOFF byte. */
+  let stopped: "tcflow" | "xoff" | undefined;
   const pty: PtyProcess = {
     pid: proc.pid,
     exited,
@@ -190,35 +243,25 @@ export async function startPty(options: PtyOptions): Promise<PtyStart> {
       terminal.resize(cols, rows);
     },
     pause() {
-      if (terminal.closed) return;
-      const iflag = terminal.inputFlags;
-      // A raw-mode program turned XON/XOFF off (maybe since the last pause: clearing IXON restarts a stopped
-      // tty). Turn it on for the pause, without IXANY so a keystroke does not restart the flood; the XOFF
-      // byte is only ever written while IXON is on, so it never reaches the program as input.
-      if (!(iflag & IXON)) {
-        const ours = (iflag | IXON) & ~IXANY;
-        forced = { original: iflag, ours };
-        terminal.inputFlags = ours;
+      if (terminal.closed || stopped === "tcflow") return;
+      if (slave && tcflow(slave, TCOOFF)) {
+        stopped = "tcflow";
+        return;
       }
-      paused = true;
-      terminal.write(XOFF);
+      // Without tcflow, only XOFF is left: honoured while the program keeps IXON on (a raw-mode program that
+      // turned it off is not throttled), and re-sent on every call because a keystroke restarts the tty (IXANY).
+      // Never written with IXON off, where it would reach the program as input.
+      if (terminal.inputFlags & IXON) {
+        terminal.write(XOFF);
+        stopped = "xoff";
+      }
     },
     resume() {
-      if (terminal.closed || !paused) return;
-      paused = false;
-      const iflag = terminal.inputFlags;
-      const ours = forced;
-      forced = undefined;
-      // Give the program its own XON/XOFF bits back, keeping any other change it made meanwhile (a shell
-      // restoring its modes may have copied our IXON). Clearing IXON restarts the tty in the kernel.
-      if (ours) {
-        const mine = IXON | IXANY;
-        const wanted = (iflag & ~mine) | (ours.original & mine);
-        if (wanted !== iflag) terminal.inputFlags = wanted;
-        if (!(wanted & IXON)) return;
-      }
-      // XON only while IXON is on; with it off the tty is already running and the byte would be input.
-      if (iflag & IXON) terminal.write(XON);
+      if (terminal.closed || !stopped) return;
+      const how = stopped;
+      stopped = undefined;
+      if (how === "tcflow") tcflow(slave!, TCOON);
+      else if (terminal.inputFlags & IXON) terminal.write(XON);
     },
     async kill(graceMs) {
       signalSession(proc.pid, "SIGHUP");

@@ -1,4 +1,4 @@
-// The few libc calls Bun does not expose (flock, execve, pipe2, madvise), loaded once through bun:ffi when first
+// The few libc calls Bun does not expose (flock, execve, pipe2, madvise, ioctl), loaded once through bun:ffi when first
 // needed.
 // Never called with console data; callers in platform/ and exec/ own the arguments.
 import { dlopen, FFIType } from "bun:ffi";
@@ -9,6 +9,8 @@ const symbols = {
   pipe2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
   // The address as a 64-bit integer: it comes from /proc/self/maps, not from a JS buffer.
   madvise: { args: [FFIType.u64, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+  // Only integer requests with an integer argument (variadic, passed like a named argument on x86-64 and arm64 Linux).
+  ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64], returns: FFIType.i32 },
 } as const;
 
 type Libc = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
@@ -31,3 +33,7 @@ export const LOCK_NB = 4;
 export const LOCK_UN = 8;
 export const O_CLOEXEC = 0o2000000;
 export const MADV_PAGEOUT = 21;
+/** tcflow(3): TCXONC with TCOOFF stops a terminal's output, TCOON restarts it. */
+export const TCXONC = 0x540a;
+export const TCOOFF = 0;
+export const TCOON = 1;

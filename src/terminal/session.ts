@@ -217,7 +217,8 @@ export class TerminalSession {
   }
 
   private stopFlow(): void {
-    // Re-sent on every chunk that still arrives: a keystroke restarts a stopped tty (IXANY).
+    // Called on every chunk that still arrives: a no-op while the tty is stopped by tcflow, a fresh XOFF in the
+    // fallback, where a keystroke restarts the tty (IXANY).
     this.pty?.pause();
     this.flowStopped = true;
   }

@@ -126,7 +126,7 @@ describe("--once", () => {
     db.run("BEGIN IMMEDIATE");
     db.run("INSERT INTO cpu_samples (timestamp, usage) VALUES (1, 1)");
     const runs = [runCli(["--once", "--json", "--data-dir", dataDir]), runCli(["--once", "--json", "--data-dir", dataDir])];
-    await Bun.sleep(1500);
+    await Bun.sleep(1500); // the scenario: the lock is held while both runs start and wait on it
     db.run("COMMIT");
     const results = await Promise.all(runs);
     for (const r of results) {

@@ -55,19 +55,58 @@ describe("package manager plans", () => {
   });
 });
 
+/** The installed alpamon package's version as dpkg reports it, or undefined (not installed, or no dpkg at all). */
+function dpkgAlpamonVersion(): string | undefined {
+  try {
+    const r = Bun.spawnSync(installedVersionQuery("apt"), { env: PACKAGE_ENV, stdout: "pipe", stderr: "pipe" });
+    return r.exitCode === 0 && r.stdout.toString().trim() ? r.stdout.toString().trim() : undefined;
+  } catch {
+    return undefined; // dpkg-query is not installed
+  }
+}
+const installedHere = dpkgAlpamonVersion();
+const hasDpkg = Bun.which("dpkg-query", { PATH: PACKAGE_ENV.PATH }) !== null;
+const ok0 = (output = ""): RunResult => ({ exitCode: 0, output, omittedBytes: 0, timedOut: false });
+
 describe("upgrade on this machine (real dpkg)", () => {
-  test("when alpamon is not installed as a package the reply says so and nothing is upgraded", async () => {
+  // Exactly one of the next two runs, depending on whether this machine has the alpamon package.
+  test.skipIf(!hasDpkg || installedHere !== undefined)("alpamon not installed as a package (skipped where it is): the reply says so and nothing is upgraded", async () => {
     const ran: string[][] = [];
     const recording = async (o: RunOptions): Promise<RunResult> => {
       ran.push(o.argv);
       return runProcess(o);
     };
     const [, upgrade] = packageCommands({ runProcess: recording, family: () => "debian", version: "0.1.0", log: silentLogger, now: () => 1 });
-    const installed = await runProcess({ argv: installedVersionQuery("apt"), env: PACKAGE_ENV });
-    if (installed.exitCode === 0 && installed.output.trim()) return; // a machine with the real package: nothing to assert here
     const r = await upgrade!.run(ctx("upgrade"));
     expect(r).toEqual({ exitCode: 1, result: "The alpamon package is not installed through apt; upgrade alpamon the way it was installed." });
     expect(ran).toEqual([installedVersionQuery("apt")]);
+  });
+
+  test.skipIf(!hasDpkg || installedHere === undefined)("alpamon installed through apt (skipped where it is not): the real version is read, apt's steps follow (recorded, not run)", async () => {
+    const ran: string[][] = [];
+    // The version queries run for real; apt-get is recorded and answers success without upgrading anything.
+    const recording = async (o: RunOptions): Promise<RunResult> => {
+      ran.push(o.argv);
+      return o.argv[0] === "dpkg-query" ? runProcess(o) : ok0();
+    };
+    const [, upgrade] = packageCommands({ runProcess: recording, family: () => "debian", version: installedHere!, log: silentLogger, now: () => 1 });
+    const r = await upgrade!.run(ctx("upgrade"));
+    expect(r).toEqual({ exitCode: 0, result: `Alpamon is already up-to-date (version: ${normaliseVersion(installedHere!)})` });
+    expect(ran).toEqual([installedVersionQuery("apt"), ...selfUpgradePlan("apt"), installedVersionQuery("apt")]);
+  });
+
+  test("a version that changes across the upgrade schedules the restart and names both versions", async () => {
+    const ran: string[][] = [];
+    const versions = ["1:0.1.0-1", "1:0.2.0-1"];
+    const record = async (o: RunOptions): Promise<RunResult> => {
+      ran.push(o.argv);
+      return ok0(o.argv[0] === "dpkg-query" ? versions.shift() : "");
+    };
+    const [, upgrade] = packageCommands({ runProcess: record, family: () => "debian", version: "0.1.0", log: silentLogger, now: () => 7, hasSystemd: () => true });
+    const r = await upgrade!.run(ctx("upgrade"));
+    expect(r.exitCode).toBe(0);
+    expect(r.result).toEndWith("Upgraded alpamon 0.1.0 → 0.2.0; alpamon will restart in 30 seconds.");
+    expect(ran).toEqual([installedVersionQuery("apt"), ...selfUpgradePlan("apt"), installedVersionQuery("apt"), restartTimerArgv(7)]);
   });
 
   test("no package manager: a clear refusal, and nothing runs", async () => {

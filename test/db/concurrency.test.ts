@@ -2,10 +2,11 @@
 // autocommit at the same time. Never replace the processes with in-process connections (not the same locks).
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MIGRATIONS } from "../../src/db/migrate.ts";
 import { stateDbPath } from "../../src/db/open.ts";
+import { eventually } from "../console/fake-console-waits.ts";
 import { useTempDir } from "./temp-dir.ts";
 
 const tmp = useTempDir();
@@ -30,14 +31,18 @@ describe("two processes on one database", () => {
     "both migrate and insert concurrently: no lock errors, every row stored, each migration applied once",
     async () => {
       const path = stateDbPath(join(tmp.path, "data"));
-      // Long enough for both children to start up, so they open the file at the same moment.
-      const startAt = Date.now() + 1500;
+      const gate = join(tmp.path, "gate");
+      mkdirSync(gate);
       const children = [1, 2].map((tag) =>
-        Bun.spawn([process.execPath, WORKER, path, String(startAt), String(tag), String(ROWS)], {
+        Bun.spawn([process.execPath, WORKER, path, gate, String(tag), String(ROWS)], {
           stdout: "pipe",
           stderr: "pipe",
         }),
       );
+      // Both started up, however long that took: then they open the file at the same moment.
+      const ready = () => [1, 2].every((tag) => existsSync(join(gate, `ready-${tag}`)));
+      await eventually(() => ready() || children.some((c) => c.exitCode !== null), 20_000, "both workers to be ready");
+      writeFileSync(join(gate, "go"), "");
       const results = await run(children);
 
       for (const r of results) {
@@ -73,7 +78,9 @@ describe("two processes on one database", () => {
     const holder = tmp.track(new Database(path));
     holder.run("BEGIN IMMEDIATE");
     const openTs = join(import.meta.dir, "../../src/db/open.ts");
+    const marker = join(tmp.path, "opening");
     const script = `import { openStateDb } from ${JSON.stringify(openTs)};
+      require("node:fs").writeFileSync(${JSON.stringify(marker)}, "");
       const t = Date.now();
       try {
         const s = openStateDb(${JSON.stringify(path)});
@@ -82,7 +89,8 @@ describe("two processes on one database", () => {
       }
       catch (e) { console.log(JSON.stringify({ error: e.message, ms: Date.now() - t })); }`;
     const child = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
-    await Bun.sleep(400);
+    await eventually(() => existsSync(marker) || child.exitCode !== null, 20_000, "the child to start opening");
+    await Bun.sleep(400); // part of the scenario: the lock stays held while the child is opening
     holder.run("ROLLBACK");
     const [result] = await run([child]);
     expect({ code: result!.code, err: result!.err }).toEqual({ code: 0, err: "" });

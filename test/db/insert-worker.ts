@@ -1,19 +1,26 @@
-// Child process for concurrency.test.ts: waits for a start time shared with its sibling, opens the state
-// database (racing the sibling on the first migration) and inserts rows one autocommit at a time.
+// Child process for concurrency.test.ts: says it is ready (a file in the gate directory), waits for the test to
+// open the gate (the file `go`) together with its sibling, opens the state database (racing the sibling on the
+// first migration) and inserts rows one autocommit at a time.
 // Never batches the inserts into one transaction: the point is many small writers interleaving.
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { openStateDb } from "../../src/db/open.ts";
 import { cpuSamples } from "../../src/db/schema.ts";
 
-const [path, startAtArg, tagArg, rowsArg] = process.argv.slice(2);
-if (!path || !startAtArg || !tagArg || !rowsArg) {
-  console.error("usage: insert-worker.ts <db path> <start at epoch ms> <tag> <rows>");
+const [path, gate, tagArg, rowsArg] = process.argv.slice(2);
+if (!path || !gate || !tagArg || !rowsArg) {
+  console.error("usage: insert-worker.ts <db path> <gate dir> <tag> <rows>");
   process.exit(2);
 }
 const tag = Number(tagArg);
 const rows = Number(rowsArg);
 
 try {
-  await Bun.sleep(Math.max(0, Number(startAtArg) - Date.now()));
+  writeFileSync(join(gate, `ready-${tag}`), "");
+  // Both children poll the same file every millisecond: they leave the gate within a few ms of each other.
+  for (const deadline = Date.now() + 60_000; !existsSync(join(gate, "go")); await Bun.sleep(1)) {
+    if (Date.now() > deadline) throw new Error("the gate never opened");
+  }
   const openedAt = Date.now();
   const state = openStateDb(path);
   const openDoneAt = Date.now();

@@ -9,6 +9,7 @@ import { StateDbError } from "../../src/db/errors.ts";
 import { MIGRATIONS } from "../../src/db/migrate.ts";
 import { openStateDb, stateDbPath, type StateDb } from "../../src/db/open.ts";
 import { cpuSamples, hourlyDiskUsage } from "../../src/db/schema.ts";
+import { runnableByOthers } from "../helpers/reachable.ts";
 import { useTempDir } from "./temp-dir.ts";
 
 const tmp = useTempDir();
@@ -166,11 +167,8 @@ describe("openStateDb errors name the path and the problem", () => {
     mkdirSync(dir);
     chmodSync(tmp.path, 0o711);
     chmodSync(dir, asRoot ? 0o755 : 0o500);
-    const openTs = join(import.meta.dir, "../../src/db/open.ts");
-    const script = `import { openStateDb } from ${JSON.stringify(openTs)};
-      try { openStateDb(${JSON.stringify(stateDbPath(dir))}).close(); console.log("opened"); }
-      catch (e) { console.log(e.name + ": " + e.message); }`;
-    const child = Bun.spawn([process.execPath, "-e", script], {
+    // From a checkout "nobody" cannot reach (inside a 0700 directory), the child runs from a reachable copy.
+    const child = Bun.spawn([...runnableByOthers(join(import.meta.dir, "open-child.ts")), stateDbPath(dir)], {
       ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
       cwd: "/",
       stdout: "pipe",

@@ -95,7 +95,7 @@ describe.skipIf("skip" in parent)("user work cannot take the agent's tasks (root
       if (Date.now() > deadline) throw new Error("the flood never reached a pids limit");
       await Bun.sleep(50);
     }
-    await Bun.sleep(500);
+    await Bun.sleep(500); // the scenario: the budget stays full for a while before the next command comes
     const next = fake.sendCommand({ shell: "system", line: "echo second", user: USER });
     const fin = await fake.waitForFin(next, 60_000);
     expect(fin).toMatchObject({ success: true, result: "second\n" });

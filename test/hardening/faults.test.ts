@@ -4,18 +4,25 @@
 import { describe, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
 import { BACKHAUL_PATH, FakeConsole } from "../console/fake-console.ts";
-import { useConsoleAndAgents } from "../helpers/agent.ts";
+import { type RunningAgent, useConsoleAndAgents } from "../helpers/agent.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
 
 const tempDir = useTempDirs("alpamon-faults-");
 const { consoleOf, agentFor, cleanup } = useConsoleAndAgents();
 
-
-
 /** The same console identity at another URL (a dead or unresolvable one). */
 const elsewhere = (fake: FakeConsole, url: string) => ({ url, id: fake.id, key: fake.key, caCertPath: undefined }) as unknown as FakeConsole;
 
 const alarms = (log: string) => log.split("\n").filter((l) => /\[(WARN|ERROR)\]/.test(l));
+
+/**
+ * Waits until the session check has failed `n` more times with the same problem after the first failure (the
+ * agent runs with debug = true, which logs each repeat at DEBUG): the retries a test needs to see, without
+ * guessing their timing (full jitter on a 5 s base).
+ */
+async function sessionRetries(agent: RunningAgent, n: number, timeoutMs = 60_000): Promise<void> {
+  await agent.waitForLog(new RegExp(`(session check failed again[\\s\\S]*){${n}}`), timeoutMs);
+}
 
 async function pingWorks(fake: FakeConsole, timeoutMs = 60_000): Promise<void> {
   await fake.waitForBackhaul(timeoutMs);
@@ -66,9 +73,9 @@ describe("console faults", () => {
   test("TLS handshake failure (the agent lacks the CA): one error line, then the fixed config connects", async () => {
     const fake = await consoleOf({ tls: true });
     const dir = tempDir();
-    const bad = agentFor(fake, dir, { useCa: false });
+    const bad = agentFor(fake, dir, { useCa: false, debug: true });
     await bad.waitForLog(/\[(WARN|ERROR)\]/, 30_000);
-    await Bun.sleep(12_000); // several retries at the 5 s base backoff
+    await sessionRetries(bad, 2);
     const during = alarms(bad.log);
     expect(fake.backhaulCount()).toBe(0);
     await bad.stop();
@@ -86,9 +93,9 @@ describe("console faults", () => {
       silent.stop(true);
     });
     const dir = tempDir();
-    const agent = agentFor(elsewhere(fake, `http://127.0.0.1:${silent.port}`), dir);
+    const agent = agentFor(elsewhere(fake, `http://127.0.0.1:${silent.port}`), dir, { debug: true });
     await agent.waitForLog(/\[(WARN|ERROR)\]/, 30_000);
-    await Bun.sleep(22_000); // the session check times out after 10 s; at least two more attempts
+    await sessionRetries(agent, 1); // each attempt times out after 10 s
     const during = alarms(agent.log);
     expect(held.length).toBeGreaterThanOrEqual(2);
     expect(agent.proc.exitCode).toBeNull();
@@ -101,9 +108,9 @@ describe("console faults", () => {
   test("DNS failure (an unresolvable console name): one line for the streak, the agent stays up", async () => {
     const fake = await consoleOf();
     const dir = tempDir();
-    const agent = agentFor(elsewhere(fake, "http://alpamon-test.invalid"), dir);
+    const agent = agentFor(elsewhere(fake, "http://alpamon-test.invalid"), dir, { debug: true });
     await agent.waitForLog(/\[(WARN|ERROR)\]/, 30_000);
-    await Bun.sleep(15_000);
+    await sessionRetries(agent, 2);
     const during = alarms(agent.log);
     expect(agent.proc.exitCode).toBeNull();
     expect(during.length, during.join("\n")).toBe(1);

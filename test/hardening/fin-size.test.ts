@@ -24,7 +24,7 @@ async function runAndMeasure(source: string) {
   // Warm up the same path (user switch, reading, capping, the outbox) so the baseline includes its code.
   const warm = await fake.waitForFin(fake.sendCommand({ line: `head -c 100000 ${source}`, user }), 30_000);
   expect(warm.success).toBe(true);
-  await Bun.sleep(500);
+  await Bun.sleep(500); // the scenario: the warm-up's garbage settles before the baseline is taken
   const rss = watchRss(agent.pid);
   const id = fake.sendCommand({ line: `head -c 7000000 ${source}`, user });
   await fake.waitForAck(id, 30_000);

@@ -49,7 +49,7 @@ describe.skipIf(!isRoot)("waiting commands", () => {
     await fake.waitForBackhaul(20_000);
     const warm = await fake.waitForFin(fake.sendCommand({ line: "true", user }), 30_000);
     expect(warm.success).toBe(true);
-    await Bun.sleep(500);
+    await Bun.sleep(500); // the scenario: the warm-up's garbage settles before the baseline is taken
 
     const rss = watchRss(agent.pid);
     const ids: string[] = [];

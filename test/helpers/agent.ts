@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterEach } from "bun:test";
 import { FakeConsole } from "../console/fake-console.ts";
 import { MAIN } from "./cli.ts";
+import { runnableByOthers } from "./reachable.ts";
 
 export interface AgentOptions {
   /** A key other than the console's (to test a rejected key). */
@@ -94,7 +95,8 @@ export function writeAgentConfig(fake: FakeConsole, dir: string, options: AgentO
 
 export function startAgent(fake: FakeConsole, dir: string, options: AgentOptions = {}): RunningAgent {
   const config = writeAgentConfig(fake, dir, options);
-  const argv = [process.execPath, MAIN, "--config", config];
+  // The agent starts its file worker (itself, from source: Bun and main.ts) as the requested user.
+  const argv = [...runnableByOthers(MAIN), "--config", config];
   const join = options.cgroupProcs ? ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', options.cgroupProcs] : [];
   const proc = Bun.spawn([...join, ...argv], {
     cwd: "/",

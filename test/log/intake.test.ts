@@ -4,6 +4,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { LogIntake, MAX_FRAME_BYTES } from "../../src/log/intake.ts";
 import { silentLogger } from "../../src/log/logger.ts";
+import { eventually } from "../console/fake-console-waits.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
 
 const tempDir = useTempDirs("alpamon-intake-");
@@ -24,6 +25,9 @@ async function send(path: string, data: Buffer): Promise<boolean> {
     socket.on("error", () => resolve(false));
   });
 }
+
+/** Waits (bounded) until `n` records have been forwarded; a frame after the ones a test expects dropped proves they were read. */
+const forwarded = (sent: unknown[], n: number) => eventually(() => sent.length >= n, 5_000, `${n} forwarded records (have ${sent.length})`);
 
 function start(perMinute = 120) {
   const path = join(tempDir(), "log.sock");
@@ -61,7 +65,7 @@ describe("local log intake", () => {
     const { path, sent } = start();
     expect(statSync(path).mode & 0o777).toBe(0o600);
     await send(path, Buffer.concat([frame(RECORD), frame({ ...RECORD, msg: "second" })]));
-    await Bun.sleep(50);
+    await forwarded(sent, 2);
     expect(sent.map((s) => s.body.msg)).toEqual(["hello", "second"]);
     expect(sent[0]).toMatchObject({ method: "POST", path: "/api/history/logs/", priority: 90, body: RECORD });
   });
@@ -73,13 +77,13 @@ describe("local log intake", () => {
       const socket = connect(path, async () => {
         for (let i = 0; i < whole.length; i += 7) {
           socket.write(whole.subarray(i, i + 7));
-          await Bun.sleep(1);
+          await Bun.sleep(1); // part of the scenario: separate writes, so the frames arrive in pieces
         }
         socket.end();
       });
       socket.on("close", () => resolve());
     });
-    await Bun.sleep(50);
+    await forwarded(sent, 1); // the valid frame comes last: once it is through, the bad ones were read
     expect(sent.map((s) => s.body.msg)).toEqual(["hello"]);
   });
 
@@ -90,18 +94,19 @@ describe("local log intake", () => {
     await send(path, head);
     await send(path, frame({ ...RECORD, msg: "x".repeat(MAX_FRAME_BYTES) }));
     await send(path, frame(RECORD));
-    await Bun.sleep(50);
+    await forwarded(sent, 1); // the two refused connections were closed by the intake before this one was sent
     expect(sent.map((s) => s.body.msg)).toEqual(["hello"]);
   });
 
   test("rate-limited, and the next forwarded record says how many were dropped", async () => {
     const { path, sent, advance } = start(3);
     await send(path, Buffer.concat(Array.from({ length: 10 }, (_, i) => frame({ ...RECORD, msg: `m${i}` }))));
-    await Bun.sleep(50);
+    await forwarded(sent, 3);
     expect(sent).toHaveLength(3);
     advance(60_000);
     await send(path, frame({ ...RECORD, msg: "after" }));
-    await Bun.sleep(50);
-    expect(sent[3]!.body.msg).toBe("after (7 earlier local records dropped: rate limit)");
+    await forwarded(sent, 4);
+    // The count proves all ten were read: 3 forwarded, 7 dropped.
+    expect(sent.map((s) => s.body.msg)).toEqual(["m0", "m1", "m2", "after (7 earlier local records dropped: rate limit)"]);
   });
 });
