@@ -7,9 +7,9 @@ import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ConsoleHttp } from "../src/console/http.ts";
 import { spawnWorker } from "../src/exec/worker.ts";
-import { fileCommands } from "../src/files/commands.ts";
+import { fileCommands } from "../src/capabilities/files/commands.ts";
 import { LogHub } from "../src/log/logger.ts";
-import { context, prepareWorkerArgv } from "../test/files/helpers.ts";
+import { context, prepareWorkerArgv } from "../test/capabilities/files/helpers.ts";
 
 const SIZE = Number(process.env.SIZE_MB ?? 1024) * 1024 * 1024;
 const log = new LogHub({ write: () => {}, close: () => {} }).logger();
@@ -33,7 +33,7 @@ function vmHwm(pid: number): number {
 const user = `afb${crypto.randomUUID().slice(0, 8)}`;
 sh(["useradd", "-m", "-U", "-s", "/bin/sh", user]);
 const home = `/home/${user}`;
-const server = Bun.spawn([process.execPath, join(import.meta.dir, "../test/files/content-server-main.ts")], { stdout: "pipe", stderr: "inherit" });
+const server = Bun.spawn([process.execPath, join(import.meta.dir, "../test/capabilities/files/content-server-main.ts")], { stdout: "pipe", stderr: "inherit" });
 try {
   const reader = (server.stdout as ReadableStream<Uint8Array>).getReader();
   const first = Buffer.from((await reader.read()).value!).toString().split("\n")[0]!;

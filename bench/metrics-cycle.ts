@@ -8,13 +8,13 @@ import { join } from "node:path";
 import { openStateDb } from "../src/db/open.ts";
 import { silentLogger } from "../src/log/logger.ts";
 import { systemClock } from "../src/platform/clock.ts";
-import { Problems, type CheckContext } from "../src/metrics/checks/context.ts";
-import { cpuCheck, diskIoCollector, diskUsageCheck, memoryCheck, netCollector } from "../src/metrics/checks/realtime.ts";
-import { cpuUsage, readStat } from "../src/metrics/probes/stat.ts";
-import { memoryUsage, readMeminfo } from "../src/metrics/probes/meminfo.ts";
-import { diskUsage, readMountinfo, selectBlockMounts, sysfsDeviceResolver } from "../src/metrics/probes/mountinfo.ts";
-import { diskIoRates, filterWholeDisks, readDiskstats, readWholeDiskNames } from "../src/metrics/probes/diskstats.ts";
-import { isReportedInterface, readInterfaceFacts, readNetDev, trafficRates } from "../src/metrics/probes/netdev.ts";
+import { Problems, type CheckContext } from "../src/capabilities/metrics/checks/context.ts";
+import { cpuCheck, diskIoCollector, diskUsageCheck, memoryCheck, netCollector } from "../src/capabilities/metrics/checks/realtime.ts";
+import { cpuUsage, readStat } from "../src/capabilities/metrics/probes/stat.ts";
+import { memoryUsage, readMeminfo } from "../src/capabilities/metrics/probes/meminfo.ts";
+import { diskUsage, readMountinfo, selectBlockMounts, sysfsDeviceResolver } from "../src/capabilities/metrics/probes/mountinfo.ts";
+import { diskIoRates, filterWholeDisks, readDiskstats, readWholeDiskNames } from "../src/capabilities/metrics/probes/diskstats.ts";
+import { isReportedInterface, readInterfaceFacts, readNetDev, trafficRates } from "../src/capabilities/metrics/probes/netdev.ts";
 
 const CYCLES = 1_000;
 

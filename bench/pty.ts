@@ -7,8 +7,8 @@
 import { ConsoleHttp } from "../src/console/http.ts";
 import { silentLogger } from "../src/log/logger.ts";
 import { systemClock } from "../src/platform/clock.ts";
-import { terminalCommands } from "../src/terminal/commands.ts";
-import { TerminalRegistry } from "../src/terminal/registry.ts";
+import { terminalCommands } from "../src/capabilities/terminal/commands.ts";
+import { TerminalRegistry } from "../src/capabilities/terminal/registry.ts";
 import { FakePtyConsole, type PtyChannel } from "../test/console/fake-pty.ts";
 
 const BURST = 100_000_000;

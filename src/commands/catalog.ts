@@ -6,12 +6,12 @@ import type { Lifecycle } from "../platform/lifecycle.ts";
 import { readPlatform, type Platform } from "../platform/os-release.ts";
 import { lookupGroup, lookupUser, resolveIdentity, userEnvironment } from "../exec/identity.ts";
 import { runProcess } from "../exec/run.ts";
-import { agentCommands } from "./agent.ts";
+import { agentCommands } from "../capabilities/agent-control/commands.ts";
 import type { SystemRunner } from "./dispatcher.ts";
 import { lazyFamily, PACKAGE_SPECS, USER_SPECS } from "./lazy.ts";
-import { powerCommands } from "./power.ts";
+import { powerCommands } from "../capabilities/power/power.ts";
 import type { CommandHandler, CommandRegistry } from "./registry.ts";
-import { createSystemRunner } from "./system.ts";
+import { createSystemRunner } from "../capabilities/shell/system.ts";
 
 export interface CatalogDeps {
   registry: CommandRegistry;
@@ -35,10 +35,10 @@ export function registerCommands(deps: CatalogDeps): SystemRunner {
   registry.register(
     ...agentCommands({ registry, lifecycle, clock, reconnect: deps.reconnect, ...(deps.restartCollector ? { restartCollector: deps.restartCollector } : {}) }),
     ...lazyFamily(USER_SPECS, async () =>
-      (await import("./users.ts")).userCommands({ runProcess, lookupUser, lookupGroup, platform: currentPlatform, syncUsersAndGroups: deps.syncUsersAndGroups, clock, log: log.child("users") }),
+      (await import("../capabilities/users/users.ts")).userCommands({ runProcess, lookupUser, lookupGroup, platform: currentPlatform, syncUsersAndGroups: deps.syncUsersAndGroups, clock, log: log.child("users") }),
     ),
     ...lazyFamily(PACKAGE_SPECS, async () =>
-      (await import("./packages.ts")).packageCommands({ runProcess, family: () => currentPlatform().family, version: deps.version, log: log.child("packages"), now: clock.now }),
+      (await import("../capabilities/packages/packages.ts")).packageCommands({ runProcess, family: () => currentPlatform().family, version: deps.version, log: log.child("packages"), now: clock.now }),
     ),
     ...powerCommands({ runProcess, clock, log: log.child("power"), signal: lifecycle.signal }),
     ...(deps.extra ?? []),

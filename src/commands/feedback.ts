@@ -2,9 +2,9 @@
 // (console-dialects.md §6): the outbox switches dialect on a 404 and remembers it. The fin waits for its ack.
 // The 2024 fin body is the 2025 one plus handled_at, built when sent, so a large result is stored once.
 // A command the outbox cannot record (the state disk is full) is answered directly instead (DirectAnswers).
-import type { Outbox, OutboxSender } from "../console/outbox.ts";
-import { outcomeOf } from "../console/outbox.ts";
-import type { Outcome } from "../console/outbox-item.ts";
+import type { Outbox, OutboxSender } from "../console/outbox/outbox.ts";
+import { outcomeOf } from "../console/outbox/outbox.ts";
+import type { Outcome } from "../console/outbox/item.ts";
 import type { HttpMethod } from "../console/http.ts";
 import type { Clock } from "../platform/clock.ts";
 import { capResult } from "./result-cap.ts";

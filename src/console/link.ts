@@ -3,13 +3,13 @@
 // outbox drained last so fins of `quit` and `restart` are delivered before the process goes.
 import type { AgentContext, Part } from "../agent.ts";
 import { registerCommands } from "../commands/catalog.ts";
-import { inventoryCommands } from "../inventory/commands.ts";
-import { Inventory } from "../inventory/inventory.ts";
-import { metricsPart } from "../metrics/part.ts";
+import { inventoryCommands } from "../capabilities/inventory/commands.ts";
+import { Inventory } from "../capabilities/inventory/inventory.ts";
+import { metricsPart } from "../capabilities/metrics/part.ts";
 import { runProcess } from "../exec/run.ts";
-import { createFirewall } from "../firewall/index.ts";
+import { createFirewall } from "../capabilities/firewall/index.ts";
 import { FILE_SPECS, lazyFamily, TERMINAL_SPECS } from "../commands/lazy.ts";
-import { DEFAULT_MAX_TERMINALS, TerminalRegistry } from "../terminal/registry.ts";
+import { DEFAULT_MAX_TERMINALS, TerminalRegistry } from "../capabilities/terminal/registry.ts";
 import { Dispatcher } from "../commands/dispatcher.ts";
 import { COMMAND_PRIORITY, outboxFeedback } from "../commands/feedback.ts";
 import { CommandRegistry } from "../commands/registry.ts";
@@ -21,7 +21,7 @@ import { systemClock } from "../platform/clock.ts";
 import { USER_AGENT, VERSION } from "../version.ts";
 import { Backhaul, backhaulBackoff, backhaulUrl } from "./backhaul.ts";
 import { ConsoleHttp } from "./http.ts";
-import { Outbox } from "./outbox.ts";
+import { Outbox } from "./outbox/outbox.ts";
 import { createRouter } from "./router.ts";
 import { waitForSession } from "./session.ts";
 import { buildTlsOptions } from "./tls.ts";
@@ -90,9 +90,9 @@ export function consoleParts(ctx: AgentContext): Part[] {
       ...inventoryCommands(inventory),
       ...firewall.commands,
       ...lazyFamily(FILE_SPECS, async () =>
-        (await import("../files/commands.ts")).fileCommands({ http, enqueue: (item) => outbox.enqueue(item), userAgent: USER_AGENT, log: ctx.log.child("files"), signal: lifecycle.signal, unzipLimits: config.files.unzip }),
+        (await import("../capabilities/files/commands.ts")).fileCommands({ http, enqueue: (item) => outbox.enqueue(item), userAgent: USER_AGENT, log: ctx.log.child("files"), signal: lifecycle.signal, unzipLimits: config.files.unzip }),
       ),
-      ...lazyFamily(TERMINAL_SPECS, async () => (await import("../terminal/commands.ts")).terminalCommands({ http, registry: terminals, log: ctx.log.child("terminal"), clock })),
+      ...lazyFamily(TERMINAL_SPECS, async () => (await import("../capabilities/terminal/commands.ts")).terminalCommands({ http, registry: terminals, log: ctx.log.child("terminal"), clock })),
     ],
   });
   const dispatcher = new Dispatcher({

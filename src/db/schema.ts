@@ -177,7 +177,7 @@ export const seenCommands = sqliteTable("seen_commands", {
   seenAt: integer("seen_at").notNull(),
 });
 
-/** Inventory sync (src/inventory/sync-state.ts): sha256 of each key's last synced data and when (epoch ms). */
+/** Inventory sync (src/capabilities/inventory/sync-state.ts): sha256 of each key's last synced data and when (epoch ms). */
 export const inventorySync = sqliteTable("inventory_sync", {
   key: text("key").primaryKey(),
   hash: text("hash").notNull(),

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { agentCommands } from "../../src/commands/agent.ts";
+import { agentCommands } from "../../src/capabilities/agent-control/commands.ts";
 import {
   cannotRecord,
   capResult,

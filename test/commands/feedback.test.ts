@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { MAX_DIRECT_ANSWERS, outboxFeedback } from "../../src/commands/feedback.ts";
 import type { HttpMethod, HttpResult } from "../../src/console/http.ts";
-import type { OutboxItem } from "../../src/console/outbox.ts";
+import type { OutboxItem } from "../../src/console/outbox/outbox.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
 
 const escaped = (text: string) => Buffer.byteLength(JSON.stringify(text)) - 2;

@@ -2,15 +2,15 @@
 // is loaded once however many commands race for it, and a failed load is a clear fin that the next command
 // retries.
 import { describe, expect, test } from "bun:test";
-import { packageCommands } from "../../src/commands/packages.ts";
+import { packageCommands } from "../../src/capabilities/packages/packages.ts";
 import { FILE_SPECS, lazyFamily, PACKAGE_SPECS, TERMINAL_SPECS, USER_SPECS } from "../../src/commands/lazy.ts";
 import { ok, type CommandContext, type CommandHandler } from "../../src/commands/registry.ts";
-import { userCommands } from "../../src/commands/users.ts";
-import { fileCommands } from "../../src/files/commands.ts";
+import { userCommands } from "../../src/capabilities/users/users.ts";
+import { fileCommands } from "../../src/capabilities/files/commands.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { systemClock } from "../../src/platform/clock.ts";
-import { terminalCommands } from "../../src/terminal/commands.ts";
-import { TerminalRegistry } from "../../src/terminal/registry.ts";
+import { terminalCommands } from "../../src/capabilities/terminal/commands.ts";
+import { TerminalRegistry } from "../../src/capabilities/terminal/registry.ts";
 
 const unused = (() => {
   throw new Error("not called while building handlers");

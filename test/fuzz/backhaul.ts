@@ -2,17 +2,17 @@
 // router) into the real Dispatcher with a recording feedback; system lines go through the real system runner
 // and shell-line parser with a recording runProcess. Never starts a process or touches the network.
 import type { CommandFeedback, FinBody } from "../../src/commands/feedback.ts";
-import { agentCommands } from "../../src/commands/agent.ts";
+import { agentCommands } from "../../src/capabilities/agent-control/commands.ts";
 import { Dispatcher } from "../../src/commands/dispatcher.ts";
 import { CommandRegistry } from "../../src/commands/registry.ts";
 import { SeenCommandIds } from "../../src/commands/seen.ts";
-import { parseCommandLine } from "../../src/commands/shell-line.ts";
-import { createSystemRunner } from "../../src/commands/system.ts";
-import { userCommands } from "../../src/commands/users.ts";
+import { parseCommandLine } from "../../src/capabilities/shell/shell-line.ts";
+import { createSystemRunner } from "../../src/capabilities/shell/system.ts";
+import { userCommands } from "../../src/capabilities/users/users.ts";
 import { createRouter } from "../../src/console/router.ts";
 import { userEnvironment } from "../../src/exec/identity.ts";
 import type { RunOptions, RunResult } from "../../src/exec/types.ts";
-import { createFirewall } from "../../src/firewall/index.ts";
+import { createFirewall } from "../../src/capabilities/firewall/index.ts";
 import { LogHub, type LogRecord } from "../../src/log/logger.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
 import { Lifecycle } from "../../src/platform/lifecycle.ts";

@@ -3,10 +3,10 @@
 // sandbox, so the fuzz can never touch the host's files even though it runs as root.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readAccounts, type Accounts } from "../../src/files/accounts.ts";
-import { FtpState } from "../../src/files/ftp-serve.ts";
-import { resolvePath } from "../../src/files/paths.ts";
-import { DownloadData, OpenFtpData, parseData, UploadData } from "../../src/files/transfer-data.ts";
+import { readAccounts, type Accounts } from "../../src/capabilities/files/accounts.ts";
+import { FtpState } from "../../src/capabilities/files/ftp-serve.ts";
+import { resolvePath } from "../../src/capabilities/files/paths.ts";
+import { DownloadData, OpenFtpData, parseData, UploadData } from "../../src/capabilities/files/transfer-data.ts";
 import { mutate, nastyString, Rand, randomObject, randomValue } from "./rand.ts";
 
 const OPS = ["list", "mkd", "cwd", "pwd", "dele", "rmd", "mv", "cp", "chmod", "chown", "stat", nastyString(new Rand(1), 1)];

@@ -1,7 +1,7 @@
 // Firewall rule data: the injection corpus in every validated field is refused with a message naming the
 // field and starts no firewall tool; then the seeded fuzz (short form here, long form under `bun run fuzz`).
 import { describe, expect, test } from "bun:test";
-import { createFirewall } from "../../src/firewall/index.ts";
+import { createFirewall } from "../../src/capabilities/firewall/index.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
 import { failed, fakeHost, fuzzFirewall, INJECTIONS, isApply, MARKER } from "./firewall.ts";

@@ -3,7 +3,7 @@
 // commands with a recording runProcess. Asserts that no hostile text and no rejected payload reaches a process.
 import type { CommandResult } from "../../src/commands/registry.ts";
 import type { RunOptions, RunResult } from "../../src/exec/types.ts";
-import { createFirewall } from "../../src/firewall/index.ts";
+import { createFirewall } from "../../src/capabilities/firewall/index.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
 import { nastyString, Rand, randomValue } from "./rand.ts";

@@ -1,12 +1,12 @@
 // openpty's home_directory comes from the console; the terminal must start in the user's own home (NSS), not
 // in another user's, where the shell would run that user's dotfiles. Through the real agent.
 import { describe, expect, test } from "bun:test";
-import { OPENPTY_OK } from "../../src/terminal/commands.ts";
+import { OPENPTY_OK } from "../../src/capabilities/terminal/commands.ts";
 import { FakePtyConsole } from "../console/fake-pty.ts";
 import { useConsoleAndAgents } from "../helpers/agent.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
 import { useTestUser } from "../helpers/users.ts";
-import { captureOn } from "../terminal/markers.ts";
+import { captureOn } from "../capabilities/terminal/markers.ts";
 
 const tempDir = useTempDirs("alpamon-ptyhome-");
 const { consoleOf, agentFor, cleanup } = useConsoleAndAgents();

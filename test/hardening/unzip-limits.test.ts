@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FakeConsole } from "../console/fake-console.ts";
-import { craftZip, type CraftEntry } from "../files/zip-craft.ts";
+import { craftZip, type CraftEntry } from "../capabilities/files/zip-craft.ts";
 import { useConsoleAndAgents } from "../helpers/agent.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
 import { useTestUser } from "../helpers/users.ts";

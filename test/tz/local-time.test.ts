@@ -4,11 +4,11 @@
 // -02:30 in summer: a half-hour offset with DST). The expected local text comes from Intl, never from the
 // getTimezoneOffset arithmetic the code under test uses; for the zones we run under, literals pin it too.
 import { describe, expect, test } from "bun:test";
-import { formatTime } from "../../src/files/ftp-list.ts";
-import { timeData } from "../../src/inventory/collectors/time.ts";
+import { formatTime } from "../../src/capabilities/files/ftp-list.ts";
+import { timeData } from "../../src/capabilities/inventory/collectors/time.ts";
 import { formatRecord } from "../../src/log/logger.ts";
-import { backupStamp } from "../../src/commands/users-home.ts";
-import { iso } from "../../src/metrics/checks/context.ts";
+import { backupStamp } from "../../src/capabilities/users/users-home.ts";
+import { iso } from "../../src/capabilities/metrics/checks/context.ts";
 import { formatLocalRfc3339, formatLocalRfc3339Seconds } from "../../src/platform/time.ts";
 
 const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;

@@ -12,24 +12,24 @@ const ROOT = join(import.meta.dir, "..", "..");
 /** Files whose assertions depend on the zone: they format or compare wall-clock or UTC timestamps. */
 const FORMATTING = [
   "test/tz/local-time.test.ts", // every formatter against Intl, with literals per zone (ZONE-DEPENDENT)
-  "test/metrics/realtime-checks.test.ts", // realtime bodies: UTC `…Z` literals
-  "test/metrics/rollup.test.ts", // hourly/daily periods are UTC hours and days
-  "test/metrics/once.test.ts", // --once timestamp
+  "test/capabilities/metrics/realtime-checks.test.ts", // realtime bodies: UTC `…Z` literals
+  "test/capabilities/metrics/rollup.test.ts", // hourly/daily periods are UTC hours and days
+  "test/capabilities/metrics/once.test.ts", // --once timestamp
   "test/log/logger.test.ts", // log line time
-  "test/inventory/collectors.test.ts", // inventory `time` key
+  "test/capabilities/inventory/collectors.test.ts", // inventory `time` key
   "test/commands/feedback.test.ts", // acked_at / handled_at
-  "test/commands/users-unit.test.ts", // deleted-home UTC stamp
+  "test/capabilities/users/users-unit.test.ts", // deleted-home UTC stamp
 ];
 const ZONES: { zone: string; files: string[] }[] = [
   {
     zone: "Asia/Seoul",
     files: [
       ...FORMATTING,
-      "test/metrics/scheduler.test.ts",
-      "test/inventory/diff.test.ts",
-      "test/inventory/inventory.test.ts",
+      "test/capabilities/metrics/scheduler.test.ts",
+      "test/capabilities/inventory/diff.test.ts",
+      "test/capabilities/inventory/inventory.test.ts",
       "test/log/intake.test.ts",
-      "test/files/ftp.test.ts",
+      "test/capabilities/files/ftp.test.ts",
     ],
   },
   { zone: "America/St_Johns", files: FORMATTING },

@@ -1,0 +1,120 @@
+// Runs `shell: "system"` commands: as the named user (never a silent root), in a clean environment, with
+// one timeout and one output cap for the whole line. Never logs the line or the env (they may hold
+// secrets) and never starts a process except through exec/.
+import type { Identity, RunProcess } from "../../exec/types.ts";
+import type { IdentityResult } from "../../exec/identity.ts";
+import { carryProblem } from "../../exec/launch.ts";
+import type { Logger } from "../../log/logger.ts";
+import { systemClock, type Clock } from "../../platform/clock.ts";
+import type { SystemRunner } from "../../commands/dispatcher.ts";
+import type { CommandResult } from "../../commands/registry.ts";
+import { parseCommandLine, runCommandList, type ListStep, type StepOutcome } from "./shell-line.ts";
+
+export const DEFAULT_SYSTEM_TIMEOUT_MS = 60 * 60 * 1000;
+export const DEFAULT_SYSTEM_MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
+
+export interface SystemRunnerDeps {
+  runProcess: RunProcess;
+  resolveIdentity: (user: string, group: string | null | undefined) => Promise<IdentityResult>;
+  userEnvironment: (identity: Identity, extra?: Record<string, string>) => Record<string, string>;
+  /** For the whole line, not per process. Default 1 hour. */
+  timeoutMs?: number;
+  /** For the whole line's combined output. Default 8 MiB. */
+  maxOutputBytes?: number;
+  log: Logger;
+  clock?: Clock;
+}
+
+export const USER_REQUIRED = "system command: user is required (name root explicitly to run as root)";
+
+/** "0.5", "3600": seconds without trailing zeros. */
+function seconds(ms: number): string {
+  return String(Number((ms / 1000).toFixed(3)));
+}
+
+/** Keeps at most `budget` bytes of UTF-8 without cutting a character; returns the kept text and the rest's size. */
+function clip(text: string, budget: number): { text: string; omitted: number } {
+  if (Buffer.byteLength(text) <= budget) return { text, omitted: 0 };
+  const bytes = Buffer.from(text);
+  let end = Math.max(0, budget);
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return { text: bytes.subarray(0, end).toString("utf8"), omitted: bytes.length - end };
+}
+
+/** How a process that never started reads, and the exit code sh would give it. */
+function startFailure(argv0: string, error: string): StepOutcome {
+  if (/command not found|ENOENT/.test(error)) {
+    return { exitCode: 127, output: `${argv0}: command not found\n` };
+  }
+  return { exitCode: 126, output: `${error}\n` };
+}
+
+export function createSystemRunner(deps: SystemRunnerDeps): SystemRunner {
+  const timeoutMs = deps.timeoutMs ?? DEFAULT_SYSTEM_TIMEOUT_MS;
+  const maxOutputBytes = deps.maxOutputBytes ?? DEFAULT_SYSTEM_MAX_OUTPUT_BYTES;
+  const clock = deps.clock ?? systemClock;
+  const log = deps.log;
+
+  return async (command, signal): Promise<CommandResult> => {
+    const user = command.user ?? "";
+    if (user.trim() === "") return { exitCode: 1, result: USER_REQUIRED };
+    log.debug("running a system command", { command: command.id, user });
+
+    const resolved = await deps.resolveIdentity(user, command.group || null);
+    if (!resolved.ok) return { exitCode: 1, result: resolved.error };
+    const identity = resolved.identity;
+    const env = deps.userEnvironment(identity, command.env ?? {});
+    // The edge refused loader variables already; this names the rest exec/ would refuse, once, up front.
+    const envProblem = carryProblem(env);
+    if (envProblem) return { exitCode: 1, result: `system command: ${envProblem}` };
+
+    let list: ListStep[];
+    if (command.allow_sh) {
+      // An argument cannot hold a NUL; say so the way the parser does instead of a spawn error.
+      const nul = command.line.indexOf("\0");
+      if (nul >= 0) return { exitCode: 1, result: `system command: the line contains a NUL character at column ${nul + 1}` };
+      list = [{ argv: ["/bin/sh", "-c", command.line], after: null }];
+    } else {
+      // Expansion sees exactly the environment the processes get: the command's env and the user's defaults.
+      const parsed = parseCommandLine(command.line, env);
+      if (!parsed.ok) return { exitCode: 1, result: `system command: ${parsed.error}` };
+      list = parsed.list;
+    }
+
+    const deadline = clock.monotonic() + timeoutMs;
+    let kept = 0;
+    let omitted = 0;
+    let timedOut = false;
+    let stopped = false;
+    const runOne = async (argv: string[]): Promise<StepOutcome> => {
+      const remaining = Math.ceil(deadline - clock.monotonic());
+      if (remaining <= 0) timedOut = true;
+      if (signal.aborted) stopped = true;
+      if (timedOut || stopped) return { exitCode: -1, output: "", stop: true };
+      const budget = maxOutputBytes - kept;
+      const run = await deps.runProcess({ argv, identity, env, timeoutMs: remaining, maxOutputBytes: budget, signal });
+      const outcome = run.startError !== undefined ? startFailure(argv[0] ?? "", run.startError) : { exitCode: run.exitCode, output: run.output };
+      if (run.signal && !run.timedOut && !signal.aborted) outcome.output += `\n[alpamon: ${argv[0]} was killed by ${run.signal}]\n`;
+      const clipped = clip(outcome.output, budget);
+      kept += Buffer.byteLength(clipped.text);
+      omitted += run.omittedBytes + clipped.omitted;
+      if (run.timedOut) timedOut = true;
+      else if (signal.aborted) stopped = true;
+      return { exitCode: outcome.exitCode, output: clipped.text, stop: timedOut || stopped };
+    };
+
+    const outcome = await runCommandList(list, runOne);
+    let result = outcome.output;
+    let exitCode = outcome.exitCode;
+    if (omitted > 0) result += `\n[alpamon: output truncated, ${omitted} bytes omitted]`;
+    if (timedOut) {
+      result += `\n[alpamon: timed out after ${seconds(timeoutMs)} s]`;
+      exitCode = -1;
+    } else if (stopped) {
+      result += "\n[alpamon: stopped because the agent is shutting down]";
+      exitCode = -1;
+    }
+    log.debug("system command finished", { command: command.id, user, exitCode, timedOut });
+    return { exitCode, result };
+  };
+}

@@ -1,0 +1,399 @@
+// The durable outbox: every console-bound request is written to SQLite before it is sent, then delivered by
+// a small pool of senders, lowest priority number first, with per-row backoff and the 2024 dialect fallback.
+// While the console does not answer at all, a link-wide hold (outbox-hold.ts, outbox-gate.ts) lets one probe
+// through at a time. Dialect memory and overflow warnings live in outbox-dialects.ts and outbox-overflow.ts.
+// It never loses a row the console has not accepted (2xx) or refused (4xx), and never logs a request body.
+import type { StateDb } from "../../db/open.ts";
+import type { Logger } from "../../log/logger.ts";
+import { systemClock, type Clock } from "../../platform/clock.ts";
+import { fullJitterDelay } from "../backoff.ts";
+import type { HttpMethod, HttpResult } from "../http.ts";
+import { fallbackForm, isProtected, outcomeOf, PRIORITY_COMMANDS, toRow, type OutboxItem, type WireForm } from "./item.ts";
+import { Schedule, type ScheduleEntry } from "./schedule.ts";
+import { isLinkFailure } from "./gate.ts";
+import { LinkHold } from "./hold.ts";
+import { OverflowEpisodes } from "./overflow.ts";
+import { Dialects } from "./dialects.ts";
+import { OutboxStore, type OutboxRow } from "./store.ts";
+import { UnwrittenChanges } from "./unwritten.ts";
+import { Wakeups } from "./wake.ts";
+
+export { PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS, outcomeOf, type OutboxItem } from "./item.ts";
+
+export const DEFAULT_SENDERS = 4;
+export const DEFAULT_MAX_ROWS = 50_000;
+export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+/** Per-row retry: full jitter over 1 s·2^attempts, capped at a minute, so a fin is never far behind a recovery. */
+export const DEFAULT_RETRY = { baseMs: 1_000, capMs: 60_000 };
+export { OVERFLOW_REPORT_MS } from "./overflow.ts";
+
+
+/** ConsoleHttp satisfies it. */
+export interface OutboxSender {
+  request(
+    method: HttpMethod,
+    path: string,
+    options: { body?: unknown; timeoutMs?: number; signal?: AbortSignal },
+  ): Promise<HttpResult>;
+}
+
+export interface SettledItem {
+  id: number;
+  /** The request that settled it (the fallback form when that was sent). */
+  method: HttpMethod;
+  path: string;
+  /** The console's status; 0 when the row was dropped without an answer (size cap). */
+  status: number;
+  outcome: "delivered" | "dropped";
+}
+
+export interface OutboxOptions {
+  state: StateDb;
+  sender: OutboxSender;
+  log: Logger;
+  clock?: Clock;
+  random?: () => number;
+  senders?: number;
+  maxRows?: number;
+  maxBytes?: number;
+  retry?: { baseMs: number; capMs: number };
+  onSettled?: (item: SettledItem) => void;
+  /**
+   * True while another channel proves the console reachable (the backhaul is connected). No hold is kept then:
+   * failures are about the requests, and each row backs off on its own.
+   */
+  reachable?: () => boolean;
+}
+
+/** A type alias, not an interface, so it can be passed as log fields. */
+export type OutboxStats = {
+  rows: number;
+  bytes: number;
+  /** Rows dropped since this Outbox was made: refused by the console, or over the caps. */
+  dropped: number;
+};
+
+export class Outbox {
+  private readonly store: OutboxStore;
+  private readonly unwritten: UnwrittenChanges;
+  private readonly schedule = new Schedule();
+  private readonly hold: LinkHold;
+  private readonly dialects: Dialects;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly senders: number;
+  private readonly maxRows: number;
+  /** Acks and fins (PRIORITY_COMMANDS) may go over it; they are never dropped for size (enqueue). */
+  readonly maxBytes: number;
+  private readonly retryPolicy: { baseMs: number; capMs: number };
+  private readonly log: Logger;
+
+  private loops: Promise<void>[] | undefined;
+  private running = false;
+  /** drain() started the senders and stops them when it ends, unless start() was called meanwhile. */
+  private drainOwnsSenders = false;
+  private abort = new AbortController();
+  private readonly wake: Wakeups;
+  private draining = 0;
+  private dropped = 0;
+  private readonly overflow: OverflowEpisodes;
+
+  constructor(private readonly options: OutboxOptions) {
+    this.store = new OutboxStore(options.state.sqlite);
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.senders = Math.max(1, Math.floor(options.senders ?? DEFAULT_SENDERS));
+    this.maxRows = options.maxRows ?? DEFAULT_MAX_ROWS;
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.retryPolicy = options.retry ?? DEFAULT_RETRY;
+    this.log = options.log;
+    this.wake = new Wakeups(this.clock);
+    this.hold = new LinkHold(this.log, options.reachable);
+    this.overflow = new OverflowEpisodes(this.log, { maxRows: this.maxRows, maxBytes: this.maxBytes });
+    this.dialects = new Dialects(this.store, this.log);
+    this.unwritten = new UnwrittenChanges(this.store, this.log, () => this.clock.monotonic());
+    // Rows left by an earlier run keep their backoff, converted to this process's monotonic clock; a due
+    // time further away than the cap can only come from a wall clock that went back, so it is clamped.
+    const now = this.clock.now();
+    const mono = this.clock.monotonic();
+    for (const row of this.store.loadMeta()) {
+      const wait = Math.min(Math.max(0, row.nextAttemptAt - now), this.retryPolicy.capMs);
+      this.schedule.add({ id: row.id, priority: row.priority, afterId: row.afterId, bytes: row.bytes }, mono + wait, mono);
+    }
+  }
+
+  /**
+   * Writes the request durably (the row is on disk when this returns) and wakes a sender. Returns the
+   * row id, or 0 when the item alone is larger than maxBytes (refused, logged, counted as dropped). Rows of
+   * PRIORITY_COMMANDS (acks, fins) are never refused nor dropped for the caps: what is acknowledged must get
+   * its fin, so lower-priority rows make room, and when there are none left the caps are exceeded (warned).
+   * Throws on an invalid item and when the database cannot be written.
+   */
+  enqueue(item: OutboxItem): number {
+    const row = toRow(item);
+    if (row.bytes > this.maxBytes && !isProtected(row.priority)) {
+      this.dropped++;
+      this.log.warn("request larger than the outbox size cap; dropped it", {
+        method: row.method,
+        path: row.path,
+        bytes: row.bytes,
+        max_bytes: this.maxBytes,
+      });
+      this.notifySettled({ id: 0, method: row.method, path: row.path, status: 0, outcome: "dropped" });
+      return 0;
+    }
+    if (row.bytes > this.maxBytes) this.log.warn("an ack or fin larger than the outbox size cap; kept it", { path: row.path, bytes: row.bytes });
+    this.unwritten.retry();
+    const victims: { id: number; method: HttpMethod; path: string }[] = [];
+    const id = this.store.immediate(() => {
+      const id = this.store.insert(row, this.clock.now());
+      let rows = this.schedule.rows + 1;
+      let bytes = this.schedule.bytes + row.bytes;
+      while (rows > this.maxRows || bytes > this.maxBytes) {
+        const pick = this.store.pickVictim((v) => this.schedule.isInflight(v), this.schedule.inflight, PRIORITY_COMMANDS);
+        const victim = pick && this.store.delete(pick.id);
+        if (!victim) {
+          this.overflow.keptOverCaps(rows, bytes); // only acks, fins and rows in flight left: they stay
+          break;
+        }
+        victims.push(victim);
+        rows--;
+        bytes -= victim.bytes;
+      }
+      return id;
+    });
+    const mono = this.clock.monotonic();
+    this.schedule.add({ id, priority: row.priority, afterId: row.afterId, bytes: row.bytes }, mono, mono);
+    for (const v of victims) {
+      this.schedule.remove(v.id);
+      this.dropped++;
+      this.notifySettled({ id: v.id, method: v.method, path: v.path, status: 0, outcome: "dropped" });
+    }
+    if (victims.length > 0) this.overflow.dropped(victims.length, this.clock.monotonic());
+    this.wake.wakeAll();
+    this.wake.changed();
+    return id;
+  }
+
+  /** Starts the senders; rows left from a previous run are sent too. Calling it again does nothing. */
+  start(): void {
+    this.drainOwnsSenders = false;
+    if (this.loops) return;
+    this.abort = new AbortController();
+    const signal = this.abort.signal;
+    this.running = true; // before the loops: they may arm the timer in their first synchronous turn
+    this.loops = Array.from({ length: this.senders }, () => this.senderLoop(signal));
+  }
+
+  /**
+   * Tries to deliver everything now, ignoring backoff waits, for at most `deadlineMs` milliseconds from
+   * now. A row that fails meanwhile is retried within the base delay. True when the outbox is empty.
+   * Starts the senders for the duration when they are not running.
+   */
+  async drain(deadlineMs: number): Promise<boolean> {
+    const until = this.clock.monotonic() + Math.max(0, deadlineMs);
+    const startedHere = !this.loops;
+    this.draining++;
+    try {
+      this.schedule.promoteAll();
+      if (startedHere) {
+        this.start();
+        this.drainOwnsSenders = true;
+      } else this.wake.wakeAll();
+      while (this.schedule.rows > 0) {
+        const left = until - this.clock.monotonic();
+        if (left <= 0 || !this.running) return false;
+        await this.wake.nextChange(left);
+      }
+      return true;
+    } finally {
+      this.draining--;
+      if (startedHere && this.drainOwnsSenders) {
+        this.drainOwnsSenders = false;
+        await this.stop();
+      }
+    }
+  }
+
+  /** Aborts in-flight requests (their rows stay as they were) and waits for the senders to end. */
+  async stop(): Promise<void> {
+    const loops = this.loops;
+    if (!loops) return;
+    this.running = false;
+    this.abort.abort();
+    this.wake.disarm();
+    this.wake.wakeAll();
+    await Promise.all(loops);
+    this.loops = undefined;
+    this.overflow.report();
+    this.wake.changed();
+  }
+
+  /**
+   * Something else (the backhaul) reached the console: a hold ends now and every row in backoff goes, instead
+   * of waiting for the next probe. Does nothing while the gate is open.
+   */
+  linkUp(): void {
+    if (!this.hold.answered(this.schedule.rows)) return;
+    this.schedule.promoteAll();
+    this.wake.wakeAll();
+  }
+
+  stats(): OutboxStats {
+    return { rows: this.schedule.rows, bytes: this.schedule.bytes, dropped: this.dropped };
+  }
+
+  private async senderLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        const now = this.clock.monotonic();
+        const { decision, avoid } = this.hold.claim(now, this.draining > 0);
+        const entry = decision === "closed" ? undefined : this.schedule.claim(now, avoid);
+        if (!entry) {
+          this.armTimer();
+          await this.wake.park();
+          continue;
+        }
+        const probe = decision === "probe";
+        if (probe) this.hold.startProbe();
+        try {
+          await this.sendRow(entry, signal, this.hold.round, probe);
+        } finally {
+          if (probe) {
+            this.hold.endProbe();
+            this.wake.wakeAll();
+          }
+        }
+      } catch (err) {
+        this.log.error("outbox sender failed; it goes on", { error: describe(err) });
+        await this.clock.sleep(this.retryPolicy.baseMs, signal).catch(() => {});
+      }
+    }
+  }
+
+  /** `round` is the hold's round when the row was claimed (see LinkGate.fail). */
+  private async sendRow(entry: ScheduleEntry, signal: AbortSignal, round: number, probe: boolean): Promise<void> {
+    try {
+      const row = this.store.get(entry.id);
+      if (!row) {
+        // Deleted behind our back (another process); nothing left to send.
+        this.schedule.remove(entry.id);
+        this.afterRemoval();
+        return;
+      }
+      const fallback = row.fallback;
+      let request: WireForm = fallback && this.dialects.usesFallback(fallback.dialect) ? fallbackForm(fallback, row.body) : row;
+      let result = await this.send(request, row.timeoutMs, signal);
+      if (fallback && request === row && (fallback.on ?? [404]).includes(result.status)) {
+        this.dialects.switchToFallback(fallback, row, result.status);
+        request = fallbackForm(fallback, row.body);
+        result = await this.send(request, row.timeoutMs, signal);
+      }
+      this.settle(row, request, result, signal, { round, probe });
+    } catch (err) {
+      // The row must not stay "in flight" forever; it is tried again after a short wait.
+      if (this.schedule.isInflight(entry.id)) {
+        this.schedule.retry(entry.id, this.clock.monotonic() + this.retryPolicy.baseMs);
+        this.armTimer();
+      }
+      throw err;
+    }
+  }
+
+  private async send(request: WireForm, timeoutMs: number, signal: AbortSignal): Promise<HttpResult> {
+    try {
+      const options = { timeoutMs, signal, ...(request.body === null ? {} : { body: request.body }) };
+      return await this.options.sender.request(request.method, request.path, options);
+    } catch (err) {
+      return { status: 0, text: "", error: describe(err) };
+    }
+  }
+
+  private settle(
+    row: OutboxRow,
+    request: WireForm,
+    result: HttpResult,
+    signal: AbortSignal,
+    { round, probe }: { round: number; probe: boolean },
+  ): void {
+    const { method, path } = request;
+    const outcome = outcomeOf(result.status);
+    const linkFailure = isLinkFailure(result.status);
+    if (outcome === "delivered") {
+      // A row that had failed got through, or a hold ended: the console is back, so every row waiting out its
+      // backoff goes now instead of up to a minute later.
+      if (this.hold.answered(this.schedule.rows) || row.attempts > 0) {
+        this.schedule.promoteAll();
+        this.wake.wakeAll();
+      }
+      return this.finish(row.id, { method, path, status: result.status }, "delivered");
+    }
+    if (result.status === 0 && signal.aborted) {
+      // stop() cut it short: not an attempt; the row is sent again after the next start.
+      this.schedule.release(row.id);
+      return;
+    }
+    if (!linkFailure && this.hold.answered(this.schedule.rows)) this.wake.wakeAll(); // even a refusal: the console is there
+    if (outcome === "drop") {
+      this.log.warn("console refused a request; dropped it from the outbox", { method, path, status: result.status });
+      return this.finish(row.id, { method, path, status: result.status }, "dropped");
+    }
+    // Full jitter from now, forever; while draining, retries stay within the base delay. At least 1 ms, so a
+    // sender that fails without waiting for I/O can never spin on the same row without yielding. A link
+    // failure grows with the outage (the gate's round), not only with this row's attempts: a row queued
+    // during a long outage does not start again at one second. The gate's hold grows with the round alone
+    // (one poisoned row with many attempts must not hold the others for a minute) and uses the same draw.
+    const { baseMs, capMs } = this.retryPolicy;
+    const draw = this.random();
+    const jitter = (exponent: number) => Math.max(1, fullJitterDelay(exponent, baseMs, capMs, () => draw));
+    const delay = jitter(this.draining > 0 ? 0 : Math.max(row.attempts, linkFailure ? round : 0));
+    this.unwritten.reschedule(row.id, row.attempts + 1, this.clock.now() + delay);
+    this.schedule.retry(row.id, this.clock.monotonic() + delay);
+    if (linkFailure) {
+      const hold = { round, probe, rowId: row.id, status: result.status, holdMs: jitter(round), rows: this.schedule.rows };
+      this.hold.failed({ ...hold, now: this.clock.monotonic(), draining: this.draining > 0 });
+    }
+    this.armTimer();
+    this.log.debug("outbox will retry", {
+      method,
+      path,
+      status: result.status,
+      ...(result.error ? { error: result.error } : {}),
+      attempts: row.attempts + 1,
+      delay_ms: delay,
+    });
+  }
+
+  private finish(id: number, sent: { method: HttpMethod; path: string; status: number }, outcome: SettledItem["outcome"]): void {
+    this.unwritten.delete(id);
+    this.schedule.remove(id);
+    if (outcome === "dropped") this.dropped++;
+    this.notifySettled({ id, ...sent, outcome });
+    this.afterRemoval();
+  }
+
+  private afterRemoval(): void {
+    this.overflow.shrank(this.schedule.rows, this.schedule.bytes);
+    this.wake.wakeAll(); // rows waiting for this one may be ready now
+    this.wake.changed();
+  }
+
+  private notifySettled(item: SettledItem): void {
+    try {
+      this.options.onSettled?.(item);
+    } catch (err) {
+      this.log.warn("outbox onSettled listener failed", { error: describe(err) });
+    }
+  }
+
+  /** The shared timer: the earliest row in backoff, or the next probe during a hold (LinkHold.timerAt). */
+  private armTimer(): void {
+    if (!this.running) return;
+    const at = this.hold.timerAt(this.clock.monotonic(), this.draining > 0, () => this.schedule.nextDueAt());
+    if (at !== undefined) this.wake.arm(at);
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
