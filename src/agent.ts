@@ -1,24 +1,41 @@
-// The composition root: builds every part of the agent from the config, starts them in order, and stops
-// them in reverse on a signal, `quit` or `restart`. The only place that knows how the parts fit together.
+// The composition root: builds the console link, the dispatcher and every capability from the config, starts
+// their parts in order, and stops them in reverse on a signal, `quit` or `restart`. The only place that knows
+// how the parts fit together: a capability never imports another, what one needs of another is wired here.
+import { createAgentControl } from "./capabilities/agent-control/index.ts";
+import { createFiles } from "./capabilities/files/index.ts";
+import { createFirewall } from "./capabilities/firewall/index.ts";
+import { createInventory } from "./capabilities/inventory/index.ts";
+import { createMetrics } from "./capabilities/metrics/index.ts";
+import { createPackages } from "./capabilities/packages/index.ts";
+import { createPower } from "./capabilities/power/index.ts";
+import { createShell } from "./capabilities/shell/index.ts";
+import { createTerminal } from "./capabilities/terminal/index.ts";
+import { createUsers } from "./capabilities/users/index.ts";
+import type { Capability } from "./commands/capability.ts";
+import { Dispatcher } from "./commands/dispatcher.ts";
+import { outboxFeedback } from "./commands/feedback.ts";
+import { CommandRegistry } from "./commands/registry.ts";
+import { SeenCommandIds } from "./commands/seen.ts";
 import type { AgentConfig } from "./config/schema.ts";
+import { ConsoleLink } from "./console/link.ts";
 import { openStateDb, stateDbPath, type StateDb } from "./db/open.ts";
 import { setupWorkCgroup, type WorkCgroup } from "./exec/cgroup.ts";
 import { placeUserWorkIn } from "./exec/launch.ts";
 import { reexec } from "./exec/reexec.ts";
+import { runProcess } from "./exec/run.ts";
+import { LogForwarder } from "./log/forward.ts";
+import { LogIntake } from "./log/intake.ts";
 import { LogHub, RotatingFileSink, stderrSink, type Logger } from "./log/logger.ts";
-import { Lifecycle } from "./platform/lifecycle.ts";
 import { systemClock } from "./platform/clock.ts";
+import { Lifecycle, type Part } from "./platform/lifecycle.ts";
+import { readPlatform, type Platform } from "./platform/os-release.ts";
 import { pageOutPart } from "./platform/page-out.ts";
 import { PidFile } from "./platform/pidfile.ts";
-import { VERSION } from "./version.ts";
-import { consoleParts } from "./console/link.ts";
+import { USER_AGENT, VERSION } from "./version.ts";
+import { dirname, join } from "node:path";
 
-/** Something the agent starts and later stops; stop must be safe to call even if start failed half-way. */
-export interface Part {
-  name: string;
-  start(): Promise<void> | void;
-  stop(): Promise<void> | void;
-}
+/** How long shutdown waits for running commands. */
+export const SHUTDOWN_COMMANDS_MS = 5_000;
 
 export interface AgentContext {
   config: AgentConfig;
@@ -55,9 +72,105 @@ function userWorkPart(log: Logger): Part {
   };
 }
 
-/** Builds the parts in start order. Later capabilities append theirs here. */
+/** Local programs' log records (the Unix socket beside the PID file) and warnings forwarded to the console. */
+function logParts(ctx: AgentContext, link: ConsoleLink): Part[] {
+  const enqueue = link.outbox.enqueue.bind(link.outbox);
+  const forwarder = new LogForwarder({ hub: ctx.hub, enqueue, now: systemClock.now });
+  link.onSettled((item) => forwarder.settled(item.path, item.status));
+  // Beside the PID file, i.e. in the runtime directory (/run/alpamon).
+  const intake = new LogIntake({ path: join(dirname(ctx.config.pidFile), "log.sock"), enqueue, log: ctx.log.child("log-intake"), now: systemClock.now });
+  const log = ctx.log.child("console");
+  return [
+    { name: "log-forwarding", start: () => forwarder.start(), stop: () => forwarder.stop() },
+    {
+      name: "log-intake",
+      start() {
+        try {
+          intake.start();
+        } catch (err) {
+          log.warn("the local log socket could not be opened; local programs cannot send logs", { path: intake.path, error: err });
+        }
+      },
+      stop: () => intake.stop(),
+    },
+  ];
+}
+
+/** Builds the parts in start order: the console link around the capabilities, the backhaul last. */
 function buildParts(ctx: AgentContext): Part[] {
-  return [userWorkPart(ctx.log.child("exec")), pageOutPart(ctx.log.child("memory"), systemClock), ...consoleParts(ctx)];
+  const { config, lifecycle, state } = ctx;
+  const clock = systemClock;
+  const link = new ConsoleLink({ config, state, log: ctx.log, clock, lifecycle });
+  const { http, outbox } = link;
+  let platform: Platform | undefined;
+  const currentPlatform = () => (platform ??= readPlatform());
+  const commandLog = ctx.log.child("commands");
+
+  const firewall = createFirewall({ runProcess, dataDir: config.dataDir, clock, log: ctx.log.child("firewall") });
+  const inventory = createInventory({
+    http,
+    outbox,
+    state,
+    log: ctx.log.child("inventory"),
+    clock,
+    version: VERSION,
+    firewallChains: () => firewall.collectFirewallChains(),
+    commissioned: () => link.commissioned,
+  });
+  link.onSettled((item) => inventory.onOutboxSettled(item));
+  const metrics = createMetrics({ http, outbox, state, clock, log: ctx.log.child("metrics") });
+  const terminal = createTerminal({ http, log: ctx.log.child("terminal"), clock });
+  const registry = new CommandRegistry();
+  const shell = createShell({ log: commandLog.child("system"), clock });
+  const capabilities: Capability[] = [
+    shell,
+    createAgentControl({ registry, lifecycle, clock, reconnect: (reason) => link.reconnect(reason), restartCollector: metrics.restartCollector }),
+    createUsers({ platform: currentPlatform, syncUsersAndGroups: () => inventory.requestUsersAndGroupsSync(), clock, log: commandLog.child("users") }),
+    createPackages({ platform: currentPlatform, version: VERSION, clock, log: commandLog.child("packages") }),
+    createPower({ clock, log: commandLog.child("power"), signal: lifecycle.signal }),
+    inventory,
+    firewall,
+    createFiles({ http, enqueue: (item) => outbox.enqueue(item), userAgent: USER_AGENT, log: ctx.log.child("files"), signal: lifecycle.signal, unzipLimits: config.files.unzip }),
+    terminal,
+    metrics,
+  ];
+  for (const capability of capabilities) registry.register(...(capability.commands ?? []));
+  const dispatcher = new Dispatcher({
+    ...(shell.systemRunner ? { systemRunner: shell.systemRunner } : {}),
+    registry,
+    feedback: outboxFeedback(outbox, clock.now, { sender: http, clock }),
+    seen: new SeenCommandIds(state.sqlite),
+    log: commandLog,
+    clock,
+    signal: lifecycle.signal,
+  });
+  const consoleLog = ctx.log.child("console");
+  const commands: Part = {
+    name: "commands",
+    start() {},
+    async stop() {
+      if (!(await dispatcher.idle(SHUTDOWN_COMMANDS_MS))) commandLog.warn("stopping while commands are still running");
+    },
+  };
+
+  return [
+    userWorkPart(ctx.log.child("exec")),
+    pageOutPart(ctx.log.child("memory"), clock),
+    link.sessionPart(),
+    link.outboxPart(),
+    ...metrics.parts,
+    ...inventory.parts,
+    ...logParts(ctx, link),
+    commands,
+    ...terminal.parts,
+    link.backhaulPart({
+      accept: (command) => dispatcher.accept(command),
+      reject: (id, reason) => dispatcher.reject(id, reason),
+      quit: () => lifecycle.requestStop({ kind: "quit" }),
+      // The 2024 console asks on every connect; its sync routes do not exist, so a commit keeps it current.
+      commit: () => void inventory.commit().catch((err) => consoleLog.warn("commit failed", { error: err })),
+    }),
+  ];
 }
 
 async function stopAll(parts: Part[], log: Logger): Promise<void> {

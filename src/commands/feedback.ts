@@ -4,7 +4,7 @@
 // A command the outbox cannot record (the state disk is full) is answered directly instead (DirectAnswers).
 import type { Outbox, OutboxSender } from "../console/outbox/outbox.ts";
 import { outcomeOf } from "../console/outbox/outbox.ts";
-import type { Outcome } from "../console/outbox/item.ts";
+import { PRIORITY_COMMANDS, type Outcome } from "../console/outbox/item.ts";
 import type { HttpMethod } from "../console/http.ts";
 import type { Clock } from "../platform/clock.ts";
 import { capResult } from "./result-cap.ts";
@@ -27,7 +27,6 @@ export interface CommandFeedback {
   direct?(commandId: string, body: FinBody): boolean;
 }
 
-export const COMMAND_PRIORITY = 10;
 
 /** The fin's body and path besides the result: its fields, the command id, the merge for the 2024 form. */
 const FIN_OVERHEAD_BYTES = 1024;
@@ -46,7 +45,7 @@ export function outboxFeedback(outbox: Pick<Outbox, "enqueue" | "maxBytes">, now
       return outbox.enqueue({
         method: "POST",
         path: `${commandPath(commandId)}ack/`,
-        priority: COMMAND_PRIORITY,
+        priority: PRIORITY_COMMANDS,
         fallback: { dialect: "commands", method: "PATCH", path: commandPath(commandId), body: { acked_at: new Date(now()).toISOString() } },
       });
     },
@@ -55,7 +54,7 @@ export function outboxFeedback(outbox: Pick<Outbox, "enqueue" | "maxBytes">, now
         method: "POST",
         path: `${commandPath(commandId)}fin/`,
         body: fitting(body, outbox.maxBytes - FIN_OVERHEAD_BYTES),
-        priority: COMMAND_PRIORITY,
+        priority: PRIORITY_COMMANDS,
         after: ack,
         fallback: { dialect: "commands", method: "PATCH", path: commandPath(commandId), merge: { handled_at: new Date(now()).toISOString() } },
       });

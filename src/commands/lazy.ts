@@ -1,7 +1,7 @@
 // Command families that are loaded on first use. The agent spends its life idle; the code of user management,
 // package updates, the file manager and websh is parsed and evaluated only when the console first asks for
 // one of them, which keeps about half a megabyte of functions, schemas and their metadata off the idle heap.
-// The names and summaries are listed here for `help` and routing; a test checks they match the family's own.
+// Each family's names and summaries are written in its capability's index.ts, for `help` and routing.
 import { fail, type CommandHandler } from "./registry.ts";
 
 export interface HandlerSpec {
@@ -35,27 +35,3 @@ export function lazyFamily(specs: readonly HandlerSpec[], load: () => Promise<Co
     },
   }));
 }
-
-export const USER_SPECS: readonly HandlerSpec[] = [
-  { name: "adduser", summary: "add a user (uid, gid, comment, home, shell, extra groups)" },
-  { name: "addgroup", summary: "add a group with a given gid" },
-  { name: "deluser", summary: "delete a user, keeping the home under /home/deleted_users unless purge_home" },
-  { name: "delgroup", summary: "delete a group" },
-  { name: "moduser", summary: "set a user's comment and replace its supplementary groups" },
-];
-
-export const PACKAGE_SPECS: readonly HandlerSpec[] = [
-  { name: "update", summary: "upgrade the system's packages (apt-get, dnf, yum or zypper)" },
-  { name: "upgrade", summary: "upgrade alpamon through the package manager, then restart it" },
-];
-
-export const FILE_SPECS: readonly HandlerSpec[] = [
-  { name: "openftp", summary: "open a file-manager session as a user" },
-  { name: "download", summary: "write a file from the console onto this host" },
-  { name: "upload", summary: "send files from this host to the console" },
-];
-
-export const TERMINAL_SPECS: readonly HandlerSpec[] = [
-  { name: "openpty", summary: "Open a websh terminal: the user's login shell on a PTY, bridged to the console" },
-  { name: "resizepty", summary: "Resize an open websh terminal" },
-];

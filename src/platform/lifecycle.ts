@@ -1,6 +1,13 @@
 // How the agent ends: a signal, a console `quit`, or a `restart` (re-exec). Whoever asks first decides;
 // later requests are ignored, so a second `quit` or a signal during shutdown can never crash anything.
 
+/** Something the agent starts and later stops; stop must be safe to call even if start failed half-way. */
+export interface Part {
+  name: string;
+  start(): Promise<void> | void;
+  stop(): Promise<void> | void;
+}
+
 export type StopReason = { kind: "signal"; signal: string } | { kind: "quit" } | { kind: "restart" };
 
 export class Lifecycle {

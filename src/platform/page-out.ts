@@ -7,7 +7,7 @@
 // garbage collection: startup leaves garbage that an idle heap would otherwise carry for a long time (about
 // 0.4 MB of RssAnon, for a few milliseconds of CPU every 10 minutes).
 import { readFileSync, readlinkSync } from "node:fs";
-import type { Part } from "../agent.ts";
+import type { Part } from "./lifecycle.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Clock } from "./clock.ts";
 import { libc, MADV_PAGEOUT } from "./libc.ts";

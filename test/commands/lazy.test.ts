@@ -3,7 +3,11 @@
 // retries.
 import { describe, expect, test } from "bun:test";
 import { packageCommands } from "../../src/capabilities/packages/packages.ts";
-import { FILE_SPECS, lazyFamily, PACKAGE_SPECS, TERMINAL_SPECS, USER_SPECS } from "../../src/commands/lazy.ts";
+import { FILE_SPECS } from "../../src/capabilities/files/index.ts";
+import { PACKAGE_SPECS } from "../../src/capabilities/packages/index.ts";
+import { TERMINAL_SPECS } from "../../src/capabilities/terminal/index.ts";
+import { USER_SPECS } from "../../src/capabilities/users/index.ts";
+import { lazyFamily } from "../../src/commands/lazy.ts";
 import { ok, type CommandContext, type CommandHandler } from "../../src/commands/registry.ts";
 import { userCommands } from "../../src/capabilities/users/users.ts";
 import { fileCommands } from "../../src/capabilities/files/commands.ts";

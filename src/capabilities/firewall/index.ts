@@ -1,5 +1,6 @@
 // The firewall capability's entry: builds the service once and hands out its command handlers and the
 // sync collector. Holds no module-level state; everything it needs comes in through `deps`.
+import type { Capability } from "../../commands/capability.ts";
 import type { CommandHandler } from "../../commands/registry.ts";
 import { rollbackCommand, firewallCommand } from "./commands.ts";
 import { extraCommands } from "./commands-extra.ts";
@@ -10,7 +11,7 @@ export type { FirewallDeps } from "./service.ts";
 export type { SyncChain, SyncRule } from "./sync.ts";
 export { FIREWALL_SYNC_PATH } from "./sync.ts";
 
-export interface Firewall {
+export interface Firewall extends Capability {
   commands: CommandHandler[];
   /** The agent's own rules for `/api/firewall/agent/sync/` ([] when no backend is usable). */
   collectFirewallChains(): Promise<SyncChain[]>;
@@ -34,6 +35,7 @@ export function createFirewall(deps: FirewallDeps): Firewall {
     }
   };
   return {
+    name: "firewall",
     commands: [firewallCommand(service), rollbackCommand(service), ...extraCommands(service)],
     collectFirewallChains,
     syncBody: async () => syncBody(await collectFirewallChains()),

@@ -1,0 +1,16 @@
+// The shell capability: `shell: "system"` commands, run as the named user through exec/.
+import type { Capability } from "../../commands/capability.ts";
+import { resolveIdentity, userEnvironment } from "../../exec/identity.ts";
+import { runProcess } from "../../exec/run.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { Clock } from "../../platform/clock.ts";
+import { createSystemRunner } from "./system.ts";
+
+export interface ShellDeps {
+  log: Logger;
+  clock: Clock;
+}
+
+export function createShell(deps: ShellDeps): Capability {
+  return { name: "shell", systemRunner: createSystemRunner({ runProcess, resolveIdentity, userEnvironment, log: deps.log, clock: deps.clock }) };
+}
