@@ -10,6 +10,7 @@ import { spawnWorker } from "../src/exec/worker.ts";
 import { fileCommands } from "../src/capabilities/files/commands.ts";
 import { LogHub } from "../src/log/logger.ts";
 import { context, prepareWorkerArgv } from "../test/capabilities/files/helpers.ts";
+import { runnable } from "../test/helpers/commands.ts";
 
 const SIZE = Number(process.env.SIZE_MB ?? 1024) * 1024 * 1024;
 const log = new LogHub({ write: () => {}, close: () => {} }).logger();
@@ -52,7 +53,7 @@ try {
     return w;
   };
   const http = new ConsoleHttp({ serverUrl: url, id: "bench", key: "bench", tls: { rejectUnauthorized: true }, userAgent: "alpamon/bench", log });
-  const h = Object.fromEntries(fileCommands({ http, enqueue: () => 1, userAgent: "alpamon/bench", log, workerArgv, spawnWorker: spawn }).map((x) => [x.name, x]));
+  const h = runnable(fileCommands({ http, enqueue: () => 1, userAgent: "alpamon/bench", log, workerArgv, spawnWorker: spawn }));
 
   const timed = async (run: () => Promise<unknown> | unknown) => {
     Bun.gc(true);

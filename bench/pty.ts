@@ -10,13 +10,14 @@ import { systemClock } from "../src/platform/clock.ts";
 import { terminalCommands } from "../src/capabilities/terminal/commands.ts";
 import { TerminalRegistry } from "../src/capabilities/terminal/registry.ts";
 import { FakePtyConsole, type PtyChannel } from "../test/console/fake-pty.ts";
+import { runnable } from "../test/helpers/commands.ts";
 
 const BURST = 100_000_000;
 const creds = { id: "bench", key: "bench_key" };
 const fake = new FakePtyConsole(creds);
 const registry = new TerminalRegistry(64);
 const http = new ConsoleHttp({ serverUrl: fake.url, ...creds, tls: { rejectUnauthorized: true }, userAgent: "alpamon/bench", log: silentLogger });
-const [openpty] = terminalCommands({ http, registry, log: silentLogger, clock: systemClock });
+const { openpty } = runnable(terminalCommands({ http, registry, log: silentLogger, clock: systemClock }));
 // A fresh user, so nobody's shell profile (pyenv, conda, …) is part of what is measured.
 const user = `alpb${Math.random().toString(36).slice(2, 8)}`;
 if (Bun.spawnSync(["useradd", "-m", "-U", "-s", "/bin/bash", user]).exitCode !== 0) throw new Error("useradd failed (run as root)");

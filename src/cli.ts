@@ -3,7 +3,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { readFileSync } from "node:fs";
 import { runAgent } from "./agent.ts";
-import { applyJscTuning } from "./platform/jsc-tuning.ts";
+import { applyJscTuning } from "./exec/jsc-tuning.ts";
 import { ConfigError, EX_CONFIG } from "./config/errors.ts";
 import { loadConfig, SYSTEM_CONFIG_PATH } from "./config/load.ts";
 import { parseTags, RegisterError, resolveToken, runRegister, runUnregister } from "./config/register.ts";

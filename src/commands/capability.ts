@@ -2,13 +2,13 @@
 // commands it answers. A capability never imports another; what one needs of another comes in through its
 // factory's deps, wired by agent.ts.
 import type { Part } from "../platform/lifecycle.ts";
+import type { AnyCommandSpec } from "./contract.ts";
 import type { SystemRunner } from "./dispatcher.ts";
-import type { CommandHandler } from "./registry.ts";
 
 export interface Capability {
   name: string;
   parts?: Part[];
-  commands?: CommandHandler[];
+  commands?: AnyCommandSpec[];
   /** Runs `shell: "system"` commands (the shell capability only). */
   systemRunner?: SystemRunner;
 }

@@ -1,5 +1,6 @@
-// The dispatcher: for every command from the console it acks on receipt, runs the handler in isolation
-// (an exception becomes a failed fin, never a crash), caps the result, and fins with the elapsed time.
+// The dispatcher: for every command from the console it acks on receipt, checks an internal command's data
+// against its spec's schema once, runs it in isolation (an exception becomes a failed fin, never a crash) under
+// its spec's timeout, caps the result, and fins with the elapsed time.
 // It never runs a command id twice within the de-duplication window and never starts more than the limit at once.
 // What it cannot hold it refuses with a fin (a full waiting queue); what it cannot record (a full state disk)
 // it answers directly. Every command it acknowledges gets a fin.
@@ -11,7 +12,8 @@ import { LogThrottle } from "../log/throttle.ts";
 import type { Clock } from "../platform/clock.ts";
 import type { CommandFeedback, FinBody } from "./feedback.ts";
 import { splitInternalLine } from "./line.ts";
-import type { CommandRegistry, CommandResult } from "./registry.ts";
+import { type CommandContext, type CommandResult, invoke } from "./contract.ts";
+import type { CommandRegistry } from "./registry.ts";
 import { capResult, DEFAULT_MAX_RESULT_BYTES } from "./result-cap.ts";
 
 /** Runs `shell: "system"` commands; provided by the host-commands capability. */
@@ -35,7 +37,7 @@ export interface DispatcherOptions {
   maxResultBytes?: number;
 }
 
-export { capResult, DEFAULT_MAX_RESULT_BYTES } from "./result-cap.ts";
+export { capResult } from "./result-cap.ts";
 
 /** Commands waiting for a slot, at most; beyond it a command is acked and refused with a fin saying so. */
 export const MAX_WAITING_COMMANDS = 256;
@@ -224,11 +226,11 @@ export class Dispatcher {
     const words = splitInternalLine(command.line);
     const name = words[0];
     if (!name) return { exitCode: 1, result: "No command provided" };
-    const handler = this.options.registry.get(name);
-    if (!handler) return { exitCode: 1, result: `Invalid command ${name}` };
+    const spec = this.options.registry.get(name);
+    if (!spec) return { exitCode: 1, result: `Invalid command ${name}` };
     const log = this.options.log.child(name);
     log.debug("running internal command", { command: command.id });
-    return await handler.run({
+    const context = (signal: AbortSignal): CommandContext => ({
       id: command.id,
       args: words.slice(1),
       line: command.line,
@@ -236,8 +238,32 @@ export class Dispatcher {
       user: command.user,
       group: command.group,
       env: command.env,
-      signal: this.options.signal,
+      signal,
       log,
     });
+    const timeoutMs = spec.timeoutMs;
+    if (timeoutMs === undefined) return await invoke(name, spec, context(this.options.signal));
+    // The command's signal is the agent's stop signal or its own deadline, whichever comes first. At the
+    // deadline the signal is aborted and the fin says so at once; a command still running then is not waited for.
+    const deadline = new AbortController();
+    const timer = new AbortController();
+    const expired = this.options.clock.sleep(timeoutMs, timer.signal).then(
+      () => {
+        deadline.abort(new Error(`timed out after ${timeoutMs} ms`));
+        log.warn("internal command timed out", { command: command.id, timeout_ms: timeoutMs });
+        return { exitCode: 1, result: timedOut(name, timeoutMs) };
+      },
+      () => new Promise<CommandResult>(() => {}),
+    );
+    try {
+      return await Promise.race([invoke(name, spec, context(AbortSignal.any([this.options.signal, deadline.signal]))), expired]);
+    } finally {
+      timer.abort();
+    }
   }
+}
+
+/** The fin of a command that ran past its spec's timeout. */
+export function timedOut(name: string, timeoutMs: number): string {
+  return `${name}: timed out after ${timeoutMs / 1000} seconds`;
 }

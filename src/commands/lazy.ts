@@ -1,37 +1,41 @@
 // Command families that are loaded on first use. The agent spends its life idle; the code of user management,
 // package updates, the file manager and websh is parsed and evaluated only when the console first asks for
 // one of them, which keeps about half a megabyte of functions, schemas and their metadata off the idle heap.
-// Each family's names and summaries are written in its capability's index.ts, for `help` and routing.
-import { fail, type CommandHandler } from "./registry.ts";
+// Each command's name and summary (and timeout) are written once, in its capability's index.ts; the family's
+// body module provides what each command does (schema and run), keyed by the same names.
+import { type AnyCommandSpec, type CommandBody, fail, invoke } from "./contract.ts";
 
-export interface HandlerSpec {
-  name: string;
+/** What a lazy family's index declares for each command: everything but the body. */
+export interface LazySpec<N extends string = string> {
+  name: N;
   summary: string;
+  timeoutMs?: number;
 }
 
-/** Stand-ins for a family's handlers: the first run of any of them loads the family once, then delegates. */
-export function lazyFamily(specs: readonly HandlerSpec[], load: () => Promise<CommandHandler[]>): CommandHandler[] {
-  let loaded: Promise<Map<string, CommandHandler>> | undefined;
+/** A lazy family's body: one entry per declared command name. */
+export type FamilyBodies<N extends string = string> = Record<N, CommandBody<any>>;
+
+/** Stand-ins for a family's commands: the first run of any of them loads the family once, then delegates. */
+export function lazyFamily<N extends string>(specs: readonly LazySpec<N>[], load: () => Promise<FamilyBodies<N>>): AnyCommandSpec[] {
+  let loaded: Promise<FamilyBodies<N>> | undefined;
   const family = () =>
-    (loaded ??= load().then(
-      (handlers) => new Map(handlers.map((h) => [h.name, h])),
-      (err: unknown) => {
-        loaded = undefined; // a failed load is tried again by the next command
-        throw err;
-      },
-    ));
+    (loaded ??= load().catch((err: unknown) => {
+      loaded = undefined; // a failed load is tried again by the next command
+      throw err;
+    }));
   return specs.map((spec) => ({
     ...spec,
-    async run(ctx) {
-      let handlers: Map<string, CommandHandler>;
+    // The body's schema is loaded with the body, so the stand-in checks the data through the same path.
+    async run(_data, ctx) {
+      let bodies: FamilyBodies<N>;
       try {
-        handlers = await family();
+        bodies = await family();
       } catch (err) {
         return fail(`${spec.name}: could not load the command: ${err instanceof Error ? err.message : String(err)}`);
       }
-      const handler = handlers.get(spec.name);
-      if (!handler) return fail(`${spec.name}: not provided by its command family`);
-      return handler.run(ctx);
+      const body = Object.hasOwn(bodies, spec.name) ? bodies[spec.name] : undefined;
+      if (!body) return fail(`${spec.name}: not provided by its command family`);
+      return invoke(spec.name, body, ctx);
     },
   }));
 }

@@ -4,8 +4,8 @@
 import type { Logger } from "../log/logger.ts";
 import { type Clock, systemClock } from "../platform/clock.ts";
 import { fullJitterDelay } from "./backoff.ts";
+import { dialWebSocket, type WebSocketClient } from "./http.ts";
 import { PING_FRAME } from "./protocol.ts";
-import type { TlsOptions } from "./tls.ts";
 
 export const BACKHAUL_PATH = "/ws/servers/backhaul/";
 
@@ -29,13 +29,16 @@ export function backhaulBackoff(env: Record<string, string | undefined>): { base
   return { baseMs, capMs: Math.max(baseMs, Number(m[2])) };
 }
 
-export interface BackhaulOptions {
+/** How the backhaul reaches the console: through the console's client and its one WebSocket dialer. */
+interface BackhaulDial {
+  http: WebSocketClient;
+}
+
+export type BackhaulOptions = BackhaulDial & BackhaulSettings;
+
+interface BackhaulSettings {
   /** ws(s)://…/ws/servers/backhaul/; see backhaulUrl(). */
   url: string;
-  /** Authorization, Origin and User-Agent (ConsoleHttp.websocketHeaders()). */
-  headers: Record<string, string>;
-  tls: TlsOptions;
-  proxy?: string | undefined;
   log: Logger;
   clock?: Clock;
   random?: () => number;
@@ -97,6 +100,7 @@ export class Backhaul {
   private readonly stableMs: number;
   private readonly closeWaitMs: number;
 
+  private readonly client: WebSocketClient;
   /** The one socket this backhaul cares about; events from any other socket are ignored. */
   private ws: WebSocket | null = null;
   private connectedAt: number | null = null;
@@ -122,6 +126,7 @@ export class Backhaul {
     this.capMs = options.backoff?.capMs ?? BACKHAUL_BACKOFF.capMs;
     this.stableMs = options.stableMs ?? 60_000;
     this.closeWaitMs = options.closeWaitMs ?? 5_000;
+    this.client = options.http;
   }
 
   get isOpen(): boolean {
@@ -174,11 +179,9 @@ export class Backhaul {
   private connect(): void {
     this.cancelTimers("retry");
     if (this.stopped) return;
-    const { url, headers, tls, proxy } = this.options;
     let ws: WebSocket;
     try {
-      // No permessage-deflate, like the reference's zero-value dialer: frames are small and CPU is the host's.
-      ws = new WebSocket(url, { headers, tls, perMessageDeflate: false, ...(proxy ? { proxy } : {}) });
+      ws = dialWebSocket(this.client, this.options.url);
     } catch (err) {
       this.lastError = (err as Error).message;
       this.down("failed", {});

@@ -1,6 +1,7 @@
 // The one HTTP client for every console call: Authorization and User-Agent headers, JSON bodies, per-call
 // timeouts, the shared TLS options and proxy. It only takes paths on the console's own origin, so the
 // server key can never be sent anywhere else; absolute URLs go through `authorizationFor`.
+// And the one WebSocket dialer (dialWebSocket) for the backhaul, terminal and file-manager sockets.
 import type { Logger } from "../log/logger.ts";
 import { proxyFor } from "./proxy.ts";
 import type { TlsOptions } from "./tls.ts";
@@ -62,10 +63,13 @@ export class ConsoleHttp {
     return this.options.tls;
   }
 
-  /** The headers for a WebSocket handshake to the console (Authorization, Origin, User-Agent). */
-  websocketHeaders(): Record<string, string> {
+  /**
+   * The headers for a WebSocket handshake to `url` (default: the console itself): Authorization (only on the
+   * console's own origin), Origin and User-Agent, in that order.
+   */
+  websocketHeaders(url: string = this.options.serverUrl): Record<string, string> {
     return {
-      Authorization: authorizationHeader(this.options.id, this.options.key),
+      ...this.authorizationFor(url),
       Origin: this.options.serverUrl,
       "User-Agent": this.options.userAgent,
     };
@@ -127,4 +131,28 @@ export class ConsoleHttp {
       return { status: 0, text: "", error };
     }
   }
+}
+
+/** What the WebSocket dialer needs of the HTTP client (ConsoleHttp is one). */
+export type WebSocketClient = Pick<ConsoleHttp, "websocketHeaders" | "tls" | "proxyFor">;
+
+export interface DialOptions {
+  /** How binary frames arrive; Bun's default ("nodebuffer") when not given. */
+  binaryType?: WebSocket["binaryType"];
+}
+
+/**
+ * The one WebSocket dialer: every socket to the console (backhaul, terminal, file manager) opens here, with
+ * the handshake headers (the server's credentials only on the console's origin), the [ssl] TLS options, the
+ * proxy for the URL and no permessage-deflate (like the reference's zero-value dialer: frames are small and
+ * CPU is the host's). Returns the socket at once, connecting; a URL Bun refuses throws.
+ */
+export function dialWebSocket(http: WebSocketClient, url: string, options: DialOptions = {}): WebSocket {
+  const proxy = http.proxyFor(url);
+  // Bun's client takes headers, tls, proxy and perMessageDeflate in its constructor (Bun.WebSocketOptions),
+  // beyond the standard (url, protocols).
+  const init: Bun.WebSocketOptions = { headers: http.websocketHeaders(url), tls: http.tls, perMessageDeflate: false, ...(proxy ? { proxy } : {}) };
+  const ws = new WebSocket(url, init);
+  if (options.binaryType) ws.binaryType = options.binaryType;
+  return ws;
 }

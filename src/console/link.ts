@@ -116,9 +116,7 @@ export class ConsoleLink {
     const wsUrl = backhaulUrl(this.deps.config.serverUrl);
     const backhaul = new Backhaul({
       url: wsUrl,
-      headers: this.http.websocketHeaders(),
-      tls: this.http.tls,
-      proxy: this.http.proxyFor(wsUrl),
+      http: this.http,
       log: this.deps.log.child("backhaul"),
       clock: this.deps.clock,
       backoff: backhaulBackoff(process.env),

@@ -47,6 +47,11 @@ export interface OpenStateDbOptions {
   clock?: Pick<Clock, "now">;
 }
 
+/** The typed (drizzle) view of an open state database connection; cheap, holds nothing but the handle. */
+export function stateDrizzle(sqlite: Database): StateDrizzle {
+  return drizzle({ client: sqlite, schema });
+}
+
 /** Where the state database lives inside the configured `[agent] data_dir`. */
 export function stateDbPath(dataDir: string): string {
   return join(dataDir, STATE_DB_FILE);
@@ -74,7 +79,7 @@ export function openStateDb(path: string, opts: OpenStateDbOptions = {}): StateD
     throw toStateDbError(file, "cannot set up the database", err);
   }
 
-  const db = drizzle({ client: sqlite, schema });
+  const db = stateDrizzle(sqlite);
   let closed = false;
   return {
     path: file,

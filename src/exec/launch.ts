@@ -1,4 +1,5 @@
-// The one launch core for run, worker and pty: how a process is started as an identity. Three hops, each a
+// The one launch core for run, worker and pty: how a process is started as an identity (planLaunch), where
+// (launchCwd), in its own session (spawnLaunch) and how it is stopped (escalateKill). Three hops, each a
 // fixed program with a fixed script; console data only ever travels as separate argv elements or values:
 //
 //   [/bin/sh JOIN <work>/cgroup.procs]   root: moves itself into the user-work cgroup, then execs on
@@ -171,4 +172,103 @@ export function launchFailure(output: string, exitCode: number, argv0: string): 
   const execLine = output.split("\n").find((line) => /^alpamon-exec: (?:line )?\d+: exec: /.test(line));
   if (execLine) return execLine.replace(/^alpamon-exec: (?:line )?\d+: exec: /, "").replace(": cannot execute: ", ": ");
   return first.slice(IMPORT_NAME.length + 2);
+}
+
+// Starting and stopping a launch: the same working directory rule, session and kill escalation for run,
+// worker and pty.
+
+/** How long run and worker give a launch asked to stop (SIGTERM) before SIGKILL. */
+export const KILL_GRACE_MS = 5_000;
+const KILL_POLL_MS = 50;
+
+/**
+ * The working directory of a launch: the one asked for, else the identity's home when it exists, else "/"
+ * (system accounts often have a home that does not exist: nobody's /nonexistent). A directory that does not
+ * exist is an error, never a silent fallback.
+ */
+export function launchCwd(identity: Identity | undefined, cwd?: string): { cwd: string } | { error: string } {
+  const home = identity?.home;
+  const chosen = cwd ?? (home && existsSync(home) ? home : "/");
+  return existsSync(chosen) ? { cwd: chosen } : { error: `working directory ${chosen} does not exist` };
+}
+
+/** The spawn options a launch site chooses: its stdio or terminal, argv0. The rest is the core's. */
+export type LaunchIo<In extends Bun.Spawn.Writable, Out extends Bun.Spawn.Readable, Err extends Bun.Spawn.Readable> = Omit<
+  Bun.Spawn.SpawnOptions<In, Out, Err>,
+  "cwd" | "env" | "detached" | "uid" | "gid"
+>;
+
+/**
+ * Spawns a planned launch in `cwd` as the leader of its own session and process group, so that a kill
+ * reaches everything it started: `detached` (setsid) for a launch on pipes; a launch on a terminal already
+ * gets a session from Bun, with the terminal as its controlling tty. Throws what Bun.spawn throws.
+ */
+export function spawnLaunch<
+  const In extends Bun.Spawn.Writable = "ignore",
+  const Out extends Bun.Spawn.Readable = "pipe",
+  const Err extends Bun.Spawn.Readable = "inherit",
+>(plan: LaunchPlan, cwd: string, io: LaunchIo<In, Out, Err>): Bun.Subprocess<In, Out, Err> {
+  return Bun.spawn<In, Out, Err>(plan.argv, { ...io, cwd, env: plan.env, ...(io.terminal ? {} : { detached: true }) });
+}
+
+/** Delivers a signal to every process of a launch; a target that is already gone is no error. */
+export type SignalTarget = (signal: NodeJS.Signals) => void;
+
+/** The process group a launch on pipes leads (spawnLaunch made it the leader). */
+export function processGroup(pid: number): SignalTarget {
+  return (signal) => {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // the group is already gone
+    }
+  };
+}
+
+export interface Escalation {
+  /** The polite signal sent first. Default SIGTERM. */
+  first?: NodeJS.Signals;
+  graceMs: number;
+  /** True once nothing is left to kill; checked until the grace period ends. */
+  gone: () => boolean;
+}
+
+/** The one kill escalation: `first` to the whole target now, SIGKILL after the grace unless it is gone by then. */
+export async function escalateKill(target: SignalTarget, { first = "SIGTERM", graceMs, gone }: Escalation): Promise<void> {
+  target(first);
+  const deadline = performance.now() + graceMs;
+  while (!gone() && performance.now() < deadline) await Bun.sleep(Math.min(KILL_POLL_MS, Math.max(1, deadline - performance.now())));
+  if (!gone()) target("SIGKILL");
+}
+
+/**
+ * The stop switch of a launch on pipes (run, worker): every stop() sends SIGTERM to its group; the first also
+ * escalates to SIGKILL after the grace period unless the launch is settled by then.
+ */
+export class GroupStopper {
+  private escalation: Promise<void> | undefined;
+  private settled = false;
+  private readonly group: SignalTarget;
+
+  constructor(
+    pid: number,
+    private readonly graceMs = KILL_GRACE_MS,
+  ) {
+    this.group = processGroup(pid);
+  }
+
+  stop(): void {
+    if (this.escalation) this.group("SIGTERM");
+    else this.escalation = escalateKill(this.group, { graceMs: this.graceMs, gone: () => this.settled });
+  }
+
+  /** The launch is over: a pending escalation sends no SIGKILL. */
+  settle(): void {
+    this.settled = true;
+  }
+
+  /** SIGKILL to the whole group now (leftovers of a launch that timed out). */
+  kill(): void {
+    this.group("SIGKILL");
+  }
 }

@@ -4,7 +4,7 @@
 // signalling its whole session. Never runs a shell command string built from console data.
 import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { libc, O_CLOEXEC, TCOOFF, TCOON, TCXONC } from "../platform/libc.ts";
-import { isLauncherHop, planLaunch } from "./launch.ts";
+import { escalateKill, isLauncherHop, launchCwd, planLaunch, type SignalTarget, spawnLaunch } from "./launch.ts";
 import type { Identity } from "./types.ts";
 
 /** A fixed trampoline: `exec -a -<name> <shell>`; the shell path arrives as $0, never inside the script. */
@@ -22,7 +22,8 @@ export interface PtyOptions {
   identity?: Identity;
   /** The complete environment: nothing is inherited from the agent. */
   env: Record<string, string>;
-  cwd: string;
+  /** Default the identity's home when it exists, else "/"; an explicit one must exist. */
+  cwd?: string;
   rows: number;
   cols: number;
   onData: (bytes: Uint8Array) => void;
@@ -90,15 +91,17 @@ export function sessionPids(sid: number): number[] {
   return pids;
 }
 
-function signalSession(sid: number, signal: NodeJS.Signals): void {
-  const targets = new Set([-sid, ...sessionPids(sid)]);
-  for (const target of targets) {
-    try {
-      process.kill(target, signal);
-    } catch {
-      // already gone
+/** Every process of the terminal's session: its process group and whatever left the group but not the session. */
+function terminalSession(sid: number): SignalTarget {
+  return (signal) => {
+    for (const target of new Set([-sid, ...sessionPids(sid)])) {
+      try {
+        process.kill(target, signal);
+      } catch {
+        // already gone
+      }
     }
-  }
+  };
 }
 
 function realShell(shell: string): string {
@@ -180,13 +183,13 @@ function exePath(pid: number): string | undefined {
 export async function startPty(options: PtyOptions): Promise<PtyStart> {
   const plan = ptyArgv(options.shell, options.identity, process.getuid?.(), options.env);
   if ("error" in plan) return { ok: false, error: plan.error };
-  if (!existsSync(options.cwd)) return { ok: false, error: `working directory ${options.cwd} does not exist` };
+  const dir = launchCwd(options.identity, options.cwd);
+  if ("error" in dir) return { ok: false, error: dir.error };
   let early = "";
-  let proc: ReturnType<typeof Bun.spawn>;
+  let proc: Bun.Subprocess;
   try {
-    proc = Bun.spawn(plan.argv, {
-      cwd: options.cwd,
-      env: plan.env,
+    // On a terminal, the shell leads a new session with the terminal as its controlling tty (spawnLaunch).
+    proc = spawnLaunch(plan, dir.cwd, {
       ...(plan.argv0 ? { argv0: plan.argv0 } : {}),
       terminal: {
         cols: options.cols,
@@ -203,6 +206,7 @@ export async function startPty(options: PtyOptions): Promise<PtyStart> {
     return { ok: false, error: `${options.shell}: ${(err as Error).message}` };
   }
   const terminal = proc.terminal!;
+  const session = terminalSession(proc.pid);
   const exited = proc.exited.then((code) => (proc.signalCode ? -1 : code));
   let done = false;
   void exited.then(() => (done = true));
@@ -223,7 +227,7 @@ export async function startPty(options: PtyOptions): Promise<PtyStart> {
   }
   if (!started || done) {
     await Promise.race([exited, Bun.sleep(200)]);
-    if (!done) signalSession(proc.pid, "SIGKILL");
+    if (!done) session("SIGKILL");
     terminal.close();
     const message = /(?:setpriv|bash|alpamon-exec|alpamon-cgroup): [^\r\n]*/.exec(early)?.[0];
     if (message) return { ok: false, error: message.replace(/^setpriv: failed to execute /, "cannot start ") };
@@ -264,11 +268,8 @@ export async function startPty(options: PtyOptions): Promise<PtyStart> {
       else if (terminal.inputFlags & IXON) terminal.write(XON);
     },
     async kill(graceMs) {
-      signalSession(proc.pid, "SIGHUP");
       // Leftovers that ignore SIGHUP (nohup, trap) in the same session get SIGKILL after the grace period.
-      const deadline = performance.now() + graceMs;
-      while (!(done && sessionPids(proc.pid).length === 0) && performance.now() < deadline) await Bun.sleep(50);
-      if (!done || sessionPids(proc.pid).length > 0) signalSession(proc.pid, "SIGKILL");
+      await escalateKill(session, { first: "SIGHUP", graceMs, gone: () => done && sessionPids(proc.pid).length === 0 });
       await exited;
       terminal.close();
     },

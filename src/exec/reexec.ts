@@ -2,16 +2,15 @@
 // (so systemd keeps tracking it). Only called after a graceful shutdown closed every file and socket.
 import { ptr } from "bun:ffi";
 import { libc } from "../platform/libc.ts";
+import { selfArgv } from "../platform/self.ts";
 
 function cString(text: string): Buffer {
   return Buffer.from(text + "\0");
 }
 
-/** argv for re-running this process: compiled binaries have `/$bunfs/...` as argv[1], source runs a script. */
+/** argv for re-running this process with the arguments it was given. */
 export function currentCommandLine(): string[] {
-  const compiled = Bun.main.startsWith("/$bunfs/");
-  const rest = process.argv.slice(2);
-  return compiled ? [process.execPath, ...rest] : [process.execPath, Bun.main, ...rest];
+  return selfArgv(process.argv.slice(2));
 }
 
 /** Replaces the process image. Returns only on failure, with the reason. */

@@ -4,14 +4,13 @@
 // in order into one pipe, output capped, and the whole process group killed on timeout or abort.
 // Never runs a command string built from its arguments and never inherits the agent's environment.
 import { ptr } from "bun:ffi";
-import { closeSync, existsSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { libc, O_CLOEXEC } from "../platform/libc.ts";
-import { launchFailure, planLaunch } from "./launch.ts";
+import { GroupStopper, launchCwd, launchFailure, planLaunch, spawnLaunch } from "./launch.ts";
 import { OutputCollector } from "./output.ts";
 import type { RunOptions, RunResult } from "./types.ts";
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
-const KILL_GRACE_MS = 5_000;
 /** After the main process exits, how long output from leftover children (holding the pipe) is still read. */
 const DRAIN_AFTER_EXIT_MS = 1_000;
 /** A pipe whose write end becomes both stdout and stderr of the child, so their order is kept. */
@@ -23,14 +22,6 @@ function outputPipe(): { read: number; write: number } | undefined {
   return { read: fds[0]!, write: fds[1]! };
 }
 
-function killGroup(pid: number, signal: "SIGTERM" | "SIGKILL"): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // the group is already gone
-  }
-}
-
 export async function runProcess(options: RunOptions): Promise<RunResult> {
   const maxOutput = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
   // The launch core: the user-work cgroup, the identity switch and the environment applied after it.
@@ -39,24 +30,18 @@ export async function runProcess(options: RunOptions): Promise<RunResult> {
   if (options.argv.length === 0 || !options.argv[0]) {
     return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: "empty command" };
   }
-  // System accounts often have a home that does not exist (nobody: /nonexistent); they start in "/".
-  const home = options.identity?.home;
-  const cwd = options.cwd ?? (home && existsSync(home) ? home : "/");
-  if (!existsSync(cwd)) {
-    return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: `working directory ${cwd} does not exist` };
-  }
+  const dir = launchCwd(options.identity, options.cwd);
+  if ("error" in dir) return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: dir.error };
   const pipe = outputPipe();
   if (!pipe) return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: "cannot create an output pipe" };
 
-  let proc: ReturnType<typeof Bun.spawn>;
+  let proc: Bun.Subprocess;
   try {
-    proc = Bun.spawn(wrapped.argv, {
-      cwd,
-      env: wrapped.env,
+    // Its own session and process group (the launch core), so a timeout can kill everything it started.
+    proc = spawnLaunch(wrapped, dir.cwd, {
       stdin: options.stdin === undefined ? "ignore" : new Blob([options.stdin]),
       stdout: pipe.write,
       stderr: pipe.write,
-      detached: true, // own session and process group, so a timeout can kill everything it started
     });
   } catch (err) {
     closeSync(pipe.write);
@@ -68,11 +53,8 @@ export async function runProcess(options: RunOptions): Promise<RunResult> {
   closeSync(pipe.write);
 
   let timedOut = false;
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
-  const stop = () => {
-    killGroup(proc.pid, "SIGTERM");
-    killTimer ??= setTimeout(() => killGroup(proc.pid, "SIGKILL"), KILL_GRACE_MS);
-  };
+  const stopper = new GroupStopper(proc.pid);
+  const stop = () => stopper.stop();
   const timeout = options.timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), stop()), options.timeoutMs) : undefined;
   const onAbort = () => stop();
   options.signal?.addEventListener("abort", onAbort, { once: true });
@@ -100,9 +82,9 @@ export async function runProcess(options: RunOptions): Promise<RunResult> {
     // already closed by the stream
   }
   if (timeout) clearTimeout(timeout);
-  if (killTimer) clearTimeout(killTimer);
+  stopper.settle();
   options.signal?.removeEventListener("abort", onAbort);
-  if (timedOut) killGroup(proc.pid, "SIGKILL");
+  if (timedOut) stopper.kill();
 
   const { output, omittedBytes } = collected.finish();
   const signal = proc.signalCode ? String(proc.signalCode) : undefined;

@@ -2,17 +2,15 @@
 // the launch core (launch.ts: user-work cgroup, setpriv --init-groups, the environment applied after the
 // switch), with exactly the environment given, in its own process group. Never runs a command string built
 // from its arguments; never inherits the agent's environment.
-import { existsSync } from "node:fs";
-import { planLaunch } from "./launch.ts";
+import { GroupStopper, launchCwd, planLaunch, spawnLaunch } from "./launch.ts";
 import type { Identity } from "./types.ts";
-
-const KILL_GRACE_MS = 5_000;
 
 export interface WorkerOptions {
   argv: string[];
   /** Undefined runs as the agent itself. */
   identity?: Identity;
   env: Record<string, string>;
+  /** Default the identity's home when it exists, else "/"; an explicit one must exist. */
   cwd?: string;
   /** "pipe" for a writable stdin, a stream to feed it, or "ignore". */
   stdin: "pipe" | "ignore" | ReadableStream<Uint8Array>;
@@ -33,35 +31,27 @@ export type SpawnWorker = (options: WorkerOptions) => Worker | { error: string }
 export const spawnWorker: SpawnWorker = (options) => {
   const plan = planLaunch({ argv: options.argv, identity: options.identity, env: options.env });
   if ("error" in plan) return plan;
-  const home = options.identity?.home;
-  const cwd = options.cwd ?? (home && existsSync(home) ? home : "/");
-  let proc: ReturnType<typeof Bun.spawn>;
+  const dir = launchCwd(options.identity, options.cwd);
+  if ("error" in dir) return dir;
+  let proc: Bun.Subprocess<WorkerOptions["stdin"], "pipe", "pipe">;
   try {
-    proc = Bun.spawn(plan.argv, { cwd, env: plan.env, stdin: options.stdin, stdout: "pipe", stderr: "pipe", detached: true });
+    proc = spawnLaunch(plan, dir.cwd, { stdin: options.stdin, stdout: "pipe", stderr: "pipe" });
   } catch (err) {
     return { error: `${options.argv[0]}: ${(err as Error).message}` };
   }
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
-  const signalGroup = (signal: "SIGTERM" | "SIGKILL") => {
-    try {
-      process.kill(-proc.pid, signal);
-    } catch {
-      // already gone
-    }
-  };
+  const stopper = new GroupStopper(proc.pid);
   const exited = proc.exited.then((code) => {
-    if (killTimer) clearTimeout(killTimer);
+    stopper.settle();
     return code;
   });
   return {
     pid: proc.pid,
     stdin: options.stdin === "pipe" ? (proc.stdin as import("bun").FileSink) : undefined,
-    stdout: proc.stdout as ReadableStream<Uint8Array>,
-    stderr: proc.stderr as ReadableStream<Uint8Array>,
+    stdout: proc.stdout,
+    stderr: proc.stderr,
     exited,
     kill() {
-      signalGroup("SIGTERM");
-      killTimer ??= setTimeout(() => signalGroup("SIGKILL"), KILL_GRACE_MS);
+      stopper.stop();
     },
   };
 };

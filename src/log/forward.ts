@@ -3,10 +3,11 @@
 // log endpoint itself (no feedback loop), and stops for good when the console says the endpoint does not
 // exist (404, the 2024 console).
 import { isCredentialField, type LogHub, type LogRecord } from "./logger.ts";
+import { PRIORITY_LOGS } from "../platform/priorities.ts";
 import { formatLocalRfc3339Seconds } from "../platform/time.ts";
+import { TokenBucket } from "./token-bucket.ts";
 
 export const LOGS_PATH = "/api/history/logs/";
-export const LOG_PRIORITY = 90;
 
 const PYTHON_LEVEL = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 
@@ -20,15 +21,13 @@ export interface LogForwarderOptions {
 }
 
 export class LogForwarder {
-  private tokens: number;
-  private lastRefill: number;
+  private readonly bucket: TokenBucket;
   private suppressed = 0;
   private disabled = false;
   private unlisten: (() => void) | undefined;
 
   constructor(private readonly options: LogForwarderOptions) {
-    this.tokens = options.burst ?? 20;
-    this.lastRefill = options.now();
+    this.bucket = new TokenBucket({ burst: options.burst ?? 20, perMinute: options.perMinute ?? 10, now: options.now });
   }
 
   start(): void {
@@ -48,7 +47,7 @@ export class LogForwarder {
   private offer(record: LogRecord): void {
     if (this.disabled || (record.level !== "warn" && record.level !== "error")) return;
     if (record.fields.path === LOGS_PATH || record.fields.endpoint === LOGS_PATH) return;
-    if (!this.take()) {
+    if (!this.bucket.take()) {
       this.suppressed++;
       return;
     }
@@ -61,7 +60,7 @@ export class LogForwarder {
     this.options.enqueue({
       method: "POST",
       path: LOGS_PATH,
-      priority: LOG_PRIORITY,
+      priority: PRIORITY_LOGS,
       body: {
         date: formatLocalRfc3339Seconds(record.time),
         level: PYTHON_LEVEL[record.level],
@@ -72,16 +71,5 @@ export class LogForwarder {
         msg: `${record.message}${fields ? ` ${fields}` : ""}${extra}`,
       },
     });
-  }
-
-  private take(): boolean {
-    const now = this.options.now();
-    const perMinute = this.options.perMinute ?? 10;
-    const burst = this.options.burst ?? 20;
-    this.tokens = Math.min(burst, this.tokens + ((now - this.lastRefill) / 60_000) * perMinute);
-    this.lastRefill = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
   }
 }

@@ -5,7 +5,9 @@ import { rmSync } from "node:fs";
 import type { Socket, UnixSocketListener } from "bun";
 import * as v from "valibot";
 import type { Logger } from "./logger.ts";
-import { LOGS_PATH, LOG_PRIORITY } from "./forward.ts";
+import { PRIORITY_LOGS } from "../platform/priorities.ts";
+import { LOGS_PATH } from "./forward.ts";
+import { TokenBucket } from "./token-bucket.ts";
 
 export const MAX_FRAME_BYTES = 64 * 1024;
 
@@ -34,13 +36,12 @@ interface ClientState {
 
 export class LogIntake {
   private listener: UnixSocketListener<ClientState> | undefined;
-  private tokens: number;
-  private lastRefill: number;
+  private readonly bucket: TokenBucket;
   private dropped = 0;
 
   constructor(private readonly options: LogIntakeOptions) {
-    this.tokens = options.perMinute ?? 120;
-    this.lastRefill = options.now();
+    const perMinute = options.perMinute ?? 120;
+    this.bucket = new TokenBucket({ burst: perMinute, perMinute, now: options.now });
   }
 
   get path(): string {
@@ -104,22 +105,12 @@ export class LogIntake {
       this.options.log.debug("log intake: a record with bad fields was skipped", { field: parsed.issues[0]?.path?.map((p) => String(p.key)).join(".") });
       return;
     }
-    if (!this.take()) {
+    if (!this.bucket.take()) {
       this.dropped++;
       return;
     }
     const note = this.dropped > 0 ? ` (${this.dropped} earlier local records dropped: rate limit)` : "";
     this.dropped = 0;
-    this.options.enqueue({ method: "POST", path: LOGS_PATH, priority: LOG_PRIORITY, body: { ...parsed.output, msg: parsed.output.msg + note } });
-  }
-
-  private take(): boolean {
-    const now = this.options.now();
-    const perMinute = this.options.perMinute ?? 120;
-    this.tokens = Math.min(perMinute, this.tokens + ((now - this.lastRefill) / 60_000) * perMinute);
-    this.lastRefill = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    this.options.enqueue({ method: "POST", path: LOGS_PATH, priority: PRIORITY_LOGS, body: { ...parsed.output, msg: parsed.output.msg + note } });
   }
 }

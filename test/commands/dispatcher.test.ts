@@ -8,9 +8,12 @@ import {
   MAX_WAITING_TEXT,
   TOO_MANY_WAITING,
   TOO_MUCH_WAITING,
+  timedOut,
 } from "../../src/commands/dispatcher.ts";
 import type { CommandFeedback, FinBody } from "../../src/commands/feedback.ts";
 import { splitInternalLine } from "../../src/commands/line.ts";
+import * as v from "valibot";
+import { command as command_ } from "../../src/commands/contract.ts";
 import { CommandRegistry, ok } from "../../src/commands/registry.ts";
 import { SeenCommandIds } from "../../src/commands/seen.ts";
 import type { CommandEnvelope } from "../../src/console/protocol.ts";
@@ -129,6 +132,58 @@ describe("dispatcher", () => {
     expect(feedback.fins.get("u3")).toMatchObject({ success: false, result: "Invalid command shell argument." });
     expect(feedback.fins.get("u4")).toMatchObject({ success: false, result: "internal command: data is not valid JSON" });
     expect(feedback.fins.get("u5")).toMatchObject({ success: false, result: "internal command: data must be a JSON object" });
+  });
+
+  test("data is checked once against the spec's schema before run; a failure is worded by the one formatter", async () => {
+    const { dispatcher, feedback, registry } = setup();
+    const seen: unknown[] = [];
+    registry.register(
+      command_({ name: "greet", summary: "typed data", data: v.object({ who: v.pipe(v.string("must be a string"), v.nonEmpty("is required")) }), run: (d) => (seen.push(d), ok(`hello ${d.who}`)) }),
+      command_({ name: "first", summary: "first issue", data: v.object({ n: v.number("n: must be a number") }), invalid: { prefix: "Invalid data: ", style: "first" }, run: () => ok("ran") }),
+    );
+    dispatcher.accept(command("v1", "greet", { data: JSON.stringify({ who: "bob", extra: 1 }) }));
+    dispatcher.accept(command("v2", "greet", { data: JSON.stringify({ who: 7 }) }));
+    dispatcher.accept(command("v3", "greet"));
+    dispatcher.accept(command("v4", "first", { data: JSON.stringify({ n: "x" }) }));
+    await dispatcher.idle(1000);
+    expect(feedback.fins.get("v1")).toMatchObject({ success: true, result: "hello bob" });
+    expect(feedback.fins.get("v2")).toMatchObject({ success: false, result: "greet: who must be a string" });
+    expect(feedback.fins.get("v3")).toMatchObject({ success: false, result: "greet: who is required" });
+    expect(feedback.fins.get("v4")).toMatchObject({ success: false, result: "Invalid data: n: must be a number" });
+    expect(seen).toEqual([{ who: "bob" }]);
+  });
+
+  test("a spec's timeout aborts the command's signal and fins with a timeout failure; the stop signal still reaches it", async () => {
+    const { dispatcher, feedback, registry, clock, lifecycle } = setup();
+    const signals: AbortSignal[] = [];
+    const hang = (_d: unknown, ctx: { signal: AbortSignal }) => (signals.push(ctx.signal), new Promise<never>(() => {}));
+    registry.register({ name: "hang", summary: "never answers", timeoutMs: 1500, run: hang }, { name: "stuck", summary: "no timeout", run: hang });
+    dispatcher.accept(command("t1", "hang"));
+    await turnsUntil(() => clock.pending === 1 && signals.length === 1, "the timer");
+    await clock.advance(1499);
+    await quiet();
+    expect(feedback.fins.has("t1")).toBe(false);
+    expect(signals[0]!.aborted).toBe(false);
+    await clock.advance(1);
+    expect(await dispatcher.idle(1000)).toBe(true);
+    expect(feedback.fins.get("t1")).toEqual({ success: false, result: timedOut("hang", 1500), elapsed_time: 1.5 });
+    expect(timedOut("hang", 1500)).toBe("hang: timed out after 1.5 seconds");
+    expect(signals[0]!.aborted).toBe(true);
+    expect(clock.pending).toBe(0);
+    // A command with a timeout that finishes in time leaves no timer behind.
+    registry.register({ name: "quick", summary: "answers", timeoutMs: 1500, run: () => ok("done") });
+    dispatcher.accept(command("t2", "quick"));
+    await dispatcher.idle(1000);
+    expect(feedback.fins.get("t2")).toMatchObject({ success: true, result: "done" });
+    expect(clock.pending).toBe(0);
+    // The agent's stop signal reaches a command with a timeout and one without.
+    registry.register({ name: "hang2", summary: "never answers", timeoutMs: 60_000, run: hang });
+    dispatcher.accept(command("t3", "hang2"));
+    dispatcher.accept(command("t4", "stuck"));
+    await turnsUntil(() => signals.length === 3, "both commands to start");
+    lifecycle.requestStop({ kind: "quit" });
+    expect(signals[1]!.aborted).toBe(true);
+    expect(signals[2]!.aborted).toBe(true);
   });
 
   test("a handler that throws becomes a failed fin; the dispatcher keeps working", async () => {

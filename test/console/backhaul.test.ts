@@ -45,8 +45,7 @@ function connect(fake: FakeConsole, overrides: Partial<BackhaulOptions> & { key?
   const texts: string[] = [];
   const backhaul = new Backhaul({
     url: backhaulUrl(fake.url),
-    headers: http.websocketHeaders(),
-    tls,
+    http,
     log: hub.logger("backhaul"),
     random: () => 0.5,
     backoff: { baseMs: 20, capMs: 80 },

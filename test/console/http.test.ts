@@ -1,7 +1,7 @@
 // The console HTTP client against real sockets: credentials stay on the console's origin, redirects are not
 // followed, timeouts answer status 0, and HTTP(S)_PROXY / NO_PROXY decide the route.
 import { afterEach, describe, expect, test } from "bun:test";
-import { ConsoleHttp, authorizationHeader } from "../../src/console/http.ts";
+import { ConsoleHttp, authorizationHeader, dialWebSocket } from "../../src/console/http.ts";
 import { proxyFor } from "../../src/console/proxy.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { FakeConsole } from "./fake-console.ts";
@@ -72,6 +72,48 @@ describe("ConsoleHttp", () => {
     fake.fault({ path: "/api/servers/servers/-/" }, { delayMs: 2_000 });
     const result = await client(fake).request("GET", "/api/servers/servers/-/", { timeoutMs: 200 });
     expect(result).toEqual({ status: 0, text: "", error: "timed out after 200 ms" });
+  });
+});
+
+describe("dialWebSocket", () => {
+  /** Resolves once the socket opened or failed. */
+  function settle(ws: WebSocket): Promise<"open" | "failed"> {
+    return new Promise((resolve) => {
+      ws.addEventListener("open", () => resolve("open"), { once: true });
+      ws.addEventListener("close", () => resolve("failed"), { once: true });
+    });
+  }
+
+  test("one handshake for every socket: Authorization, Origin, User-Agent, no compression; binaryType as asked", async () => {
+    const fake = await FakeConsole.start();
+    cleanups.push(() => fake.stop());
+    const ws = dialWebSocket(client(fake), `${fake.url.replace("http://", "ws://")}/ws/servers/backhaul/`, { binaryType: "arraybuffer" });
+    cleanups.push(() => ws.terminate());
+    expect(ws.binaryType).toBe("arraybuffer");
+    expect(await settle(ws)).toBe("open");
+    const headers = fake.handshakes[0]!.headers;
+    expect(headers.authorization).toBe(`id="${fake.id}", key="${fake.key}"`);
+    expect(headers.origin).toBe(fake.url);
+    expect(headers["user-agent"]).toBe("alpamon/test");
+    expect(headers["sec-websocket-extensions"]).toBeUndefined();
+  });
+
+  test("another origin gets Origin and User-Agent but never the server's credentials", async () => {
+    const seen: Record<string, string>[] = [];
+    const other = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req) => (seen.push(Object.fromEntries(req.headers)), new Response("no", { status: 403 })),
+    });
+    cleanups.push(() => other.stop(true));
+    const fake = await FakeConsole.start();
+    cleanups.push(() => fake.stop());
+    const ws = dialWebSocket(client(fake), `ws://127.0.0.1:${other.port}/ws/`);
+    expect(await settle(ws)).toBe("failed");
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.authorization).toBeUndefined();
+    expect(seen[0]!.origin).toBe(fake.url);
+    expect(seen[0]!["user-agent"]).toBe("alpamon/test");
   });
 });
 

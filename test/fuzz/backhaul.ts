@@ -9,6 +9,8 @@ import { SeenCommandIds } from "../../src/commands/seen.ts";
 import { parseCommandLine } from "../../src/capabilities/shell/shell-line.ts";
 import { createSystemRunner } from "../../src/capabilities/shell/system.ts";
 import { userCommands } from "../../src/capabilities/users/users.ts";
+import { USER_SPECS } from "../../src/capabilities/users/index.ts";
+import { lazyFamily } from "../../src/commands/lazy.ts";
 import { createRouter } from "../../src/console/router.ts";
 import { userEnvironment } from "../../src/exec/identity.ts";
 import type { RunOptions, RunResult } from "../../src/exec/types.ts";
@@ -98,16 +100,18 @@ export async function fuzzBackhaul(seed: number, cases: number): Promise<Backhau
   registry.register(
     ...agentCommands({ registry, lifecycle, clock, reconnect: () => {} }),
     ...fw.commands,
-    ...userCommands({
-      runProcess,
-      lookupUser: async () => undefined,
-      lookupGroup: async () => undefined,
-      platform: () => ({ family: "debian", id: "debian", idLike: [], name: "Debian", version: "12" }),
-      syncUsersAndGroups: () => {},
-      clock,
-      log,
-      exists: () => false,
-    }),
+    ...lazyFamily(USER_SPECS, async () =>
+      userCommands({
+        runProcess,
+        lookupUser: async () => undefined,
+        lookupGroup: async () => undefined,
+        platform: () => ({ family: "debian", id: "debian", idLike: [], name: "Debian", version: "12" }),
+        syncUsersAndGroups: () => {},
+        clock,
+        log,
+        exists: () => false,
+      }),
+    ),
   );
   const systemRunner = createSystemRunner({
     runProcess,

@@ -2,6 +2,7 @@
 // field and starts no firewall tool; then the seeded fuzz (short form here, long form under `bun run fuzz`).
 import { describe, expect, test } from "bun:test";
 import { createFirewall } from "../../src/capabilities/firewall/index.ts";
+import { invoke } from "../../src/commands/contract.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
 import { failed, fakeHost, fuzzFirewall, INJECTIONS, isApply, MARKER } from "./firewall.ts";
@@ -19,7 +20,7 @@ describe("firewall injection corpus", () => {
           const fw = createFirewall({ runProcess: host.run, dataDir: "/nonexistent/alpamon-fuzz", clock: new ManualClock(), log: silentLogger, hasSystemd: () => false });
           const data: Record<string, unknown> = { chain_name: "sg-web", operation: "add", chain: "INPUT", protocol: "tcp", port_start: 22, target: "ACCEPT", rule_id: "00000001-0000-4000-8000-000000000000", [field]: value };
           const handler = fw.commands.find((c) => c.name === "firewall")!;
-          const r = await handler.run({ id: "c", args: [], line: "firewall", data, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger });
+          const r = await invoke("firewall", handler, { id: "c", args: [], line: "firewall", data, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger });
           const where = `${field}=${JSON.stringify(value)}: ${r.result}`;
           expect(failed(r), where).toBe(true);
           expect(r.result, where).toContain(field);
@@ -37,7 +38,7 @@ describe("firewall injection corpus", () => {
     const fw = createFirewall({ runProcess: host.run, dataDir: "/nonexistent/alpamon-fuzz", clock: new ManualClock(), log: silentLogger, hasSystemd: () => false });
     const handler = fw.commands.find((c) => c.name === "firewall")!;
     const data = { chain_name: "sg-web", operation: "add", chain: "INPUT", protocol: "tcp", port_start: 22, target: "ACCEPT", source: "2001:db8::/32", rule_id: "00000001-0000-4000-8000-000000000000" };
-    const r = await handler.run({ id: "c", args: [], line: "firewall", data, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger });
+    const r = await invoke("firewall", handler, { id: "c", args: [], line: "firewall", data, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger });
     expect(failed(r)).toBe(true);
     expect(r.result).toContain("IPv6 rules need ip6tables");
     expect(host.calls.filter(isApply)).toEqual([]);

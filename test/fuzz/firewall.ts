@@ -1,7 +1,7 @@
 // Fuzz of firewall rule data: an injection corpus (nft grammar, quotes, newlines, braces, host names,
 // oversize names, IPv6 without ip6tables) and random mutations of good rules go through the real firewall
 // commands with a recording runProcess. Asserts that no hostile text and no rejected payload reaches a process.
-import type { CommandResult } from "../../src/commands/registry.ts";
+import { type CommandResult, invoke } from "../../src/commands/contract.ts";
 import type { RunOptions, RunResult } from "../../src/exec/types.ts";
 import { createFirewall } from "../../src/capabilities/firewall/index.ts";
 import { silentLogger } from "../../src/log/logger.ts";
@@ -137,7 +137,7 @@ export async function fuzzFirewall(seed: number, cases: number): Promise<Firewal
     let result: CommandResult;
     const where = () => `seed ${seed} case ${i} ${name} ${JSON.stringify(data).slice(0, 400)}`;
     try {
-      result = await handler.run({ id: "fz", args: [], line: name, data, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger });
+      result = await invoke(name, handler, { id: "fz", args: [], line: name, data, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger });
     } catch (err) {
       throw new Error(`${where()}: threw ${String(err)}`);
     }

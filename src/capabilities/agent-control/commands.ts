@@ -3,7 +3,8 @@
 import type { Lifecycle } from "../../platform/lifecycle.ts";
 import type { Clock } from "../../platform/clock.ts";
 import { formatLocalRfc3339Seconds } from "../../platform/time.ts";
-import { fail, ok, type CommandHandler, type CommandRegistry } from "../../commands/registry.ts";
+import { type AnyCommandSpec, fail, ok } from "../../commands/contract.ts";
+import type { CommandRegistry } from "../../commands/registry.ts";
 
 export interface AgentCommandDeps {
   registry: CommandRegistry;
@@ -17,7 +18,7 @@ export interface AgentCommandDeps {
   actionDelayMs?: number;
 }
 
-export function agentCommands(deps: AgentCommandDeps): CommandHandler[] {
+export function agentCommands(deps: AgentCommandDeps): AnyCommandSpec[] {
   const delay = deps.actionDelayMs ?? 1000;
   const later = (action: () => void) => {
     void deps.clock.sleep(delay, deps.lifecycle.signal).then(action, () => {});
@@ -53,7 +54,7 @@ export function agentCommands(deps: AgentCommandDeps): CommandHandler[] {
     {
       name: "restart",
       summary: "restart alpamon in place; `restart collector` rebuilds the metrics collector",
-      run: (ctx) => {
+      run: (_data, ctx) => {
         if (ctx.args[0] === "collector") return restartCollector();
         later(() => deps.lifecycle.requestStop({ kind: "restart" }));
         return ok("Alpamon will restart in 1 second.");

@@ -3,13 +3,14 @@
 // through the outbox. 2024 dialect: the path comes from the command line. Never holds a URL body in memory.
 import type { FileSink } from "bun";
 import { PRIORITY_COMMANDS } from "../../console/outbox/item.ts";
-import { fail, ok, type CommandContext, type CommandResult } from "../../commands/registry.ts";
-import type { FileCommandDeps } from "./commands.ts";
+import type { InferOutput } from "valibot";
+import { fail, ok, type CommandContext, type CommandResult } from "../../commands/contract.ts";
+import type { FileCommandDeps } from "./deps.ts";
 import { encodeFrames } from "./frames.ts";
 import { collector } from "./memory.ts";
 import { fetchTransfer, IDLE_TIMEOUT_MS, withIdleTimeout } from "./fetch-stream.ts";
 import { DEFAULT_UNZIP_LIMITS } from "./unzip-limits.ts";
-import { DownloadData, parseData, statPath, type DownloadItem } from "./transfer-data.ts";
+import { type DownloadData, statPath, type DownloadItem } from "./transfer-data.ts";
 import { drainText, readLine, startWorker } from "./worker-client.ts";
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -105,10 +106,7 @@ async function downloadOne(deps: FileCommandDeps, ctx: CommandContext, item: Dow
   }
 }
 
-export async function runDownload(deps: FileCommandDeps, ctx: CommandContext): Promise<CommandResult> {
-  const parsed = parseData("download", DownloadData, ctx.data);
-  if (!parsed.ok) return fail(parsed.error);
-  const d = parsed.data;
+export async function runDownload(deps: FileCommandDeps, d: InferOutput<typeof DownloadData>, ctx: CommandContext): Promise<CommandResult> {
   const topUser = d.username || ctx.user || "";
   const topGroup = d.groupname || ctx.group || null;
   const items = d.files && d.files.length > 0 ? d.files : [d];

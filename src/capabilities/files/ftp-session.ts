@@ -2,8 +2,9 @@
 // agent (so the console's credentials and TLS settings never reach a user-owned process) and relays requests
 // and replies line by line until either side ends. The fin says whether both really started.
 import { fail, ok, type CommandContext, type CommandResult } from "../../commands/registry.ts";
+import { dialWebSocket } from "../../console/http.ts";
 import type { Worker } from "../../exec/worker.ts";
-import type { FileCommandDeps } from "./commands.ts";
+import type { FileCommandDeps } from "./deps.ts";
 import { OpenFtpData, parseData } from "./transfer-data.ts";
 import { drainText, readLine, startWorker, type ByteReader } from "./worker-client.ts";
 
@@ -63,15 +64,15 @@ export class FtpSessions {
       return fail(`openftp: Failed to start ftp worker process. ${(err as Error).message}`);
     }
 
-    let ws: WebSocket;
+    let ws: WebSocket | undefined;
     try {
-      const proxy = this.deps.http.proxyFor(url);
-      ws = new WebSocket(url, { headers: this.deps.http.websocketHeaders(), tls: this.deps.http.tls, perMessageDeflate: false, ...(proxy ? { proxy } : {}) } as unknown as string[]);
+      const socket = dialWebSocket(this.deps.http, url);
+      ws = socket;
       await withTimeout(
         new Promise<void>((resolve, reject) => {
-          ws.addEventListener("open", () => resolve(), { once: true });
-          ws.addEventListener("error", () => reject(new Error("connection failed")), { once: true });
-          ws.addEventListener("close", (ev) => reject(new Error(`closed with ${ev.code}`)), { once: true });
+          socket.addEventListener("open", () => resolve(), { once: true });
+          socket.addEventListener("error", () => reject(new Error("connection failed")), { once: true });
+          socket.addEventListener("close", (ev) => reject(new Error(`closed with ${ev.code}`)), { once: true });
         }),
         DIAL_TIMEOUT_MS,
         "connection",
@@ -79,7 +80,7 @@ export class FtpSessions {
     } catch (err) {
       worker.kill();
       try {
-        ws!?.close();
+        ws?.close();
       } catch {
         // never opened
       }
@@ -94,7 +95,7 @@ export class FtpSessions {
     let closed = false;
     const ping = setInterval(() => {
       try {
-        (ws as unknown as { ping?: () => void }).ping?.();
+        ws.ping();
       } catch {
         // closing
       }

@@ -1,32 +1,13 @@
 // rename(2) that never replaces: renameat2(RENAME_NOREPLACE) through bun:ffi, so "no overwrite" is decided by
 // the kernel in one step (no check-then-rename race). Falls back to link+unlink for files where it is missing.
-import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { ptr } from "bun:ffi";
 import { linkSync, lstatSync, renameSync, unlinkSync } from "node:fs";
+import { AT_FDCWD, lastErrno, libcRename, RENAME_NOREPLACE } from "../../platform/libc.ts";
 
-const AT_FDCWD = -100;
-const RENAME_NOREPLACE = 1;
 const ERRNO: Record<number, string> = {
   1: "EPERM", 2: "ENOENT", 13: "EACCES", 16: "EBUSY", 17: "EEXIST", 18: "EXDEV", 20: "ENOTDIR", 21: "EISDIR",
   22: "EINVAL", 28: "ENOSPC", 30: "EROFS", 31: "EMLINK", 36: "ENAMETOOLONG", 38: "ENOSYS", 39: "ENOTEMPTY", 40: "ELOOP",
 };
-
-const symbols = {
-  renameat2: { args: [FFIType.i32, FFIType.ptr, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
-  __errno_location: { args: [], returns: FFIType.ptr },
-} as const;
-
-type Lib = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
-let lib: Lib | null | undefined;
-
-function load(): Lib | null {
-  if (lib !== undefined) return lib;
-  try {
-    lib = dlopen("libc.so.6", symbols).symbols;
-  } catch {
-    lib = null;
-  }
-  return lib;
-}
 
 function errnoError(code: string, src: string, dst: string): NodeJS.ErrnoException {
   const err = new Error(`${code}: rename ${src} ${dst}`) as NodeJS.ErrnoException;
@@ -36,13 +17,12 @@ function errnoError(code: string, src: string, dst: string): NodeJS.ErrnoExcepti
 
 /** Renames src to dst, or throws EEXIST when dst exists (atomically where the kernel supports it). */
 export function renameNoReplace(src: string, dst: string): void {
-  const libc = load();
+  const libc = libcRename();
   if (libc) {
     const a = Buffer.from(src + "\0");
     const b = Buffer.from(dst + "\0");
     if (libc.renameat2(AT_FDCWD, ptr(a), AT_FDCWD, ptr(b), RENAME_NOREPLACE) === 0) return;
-    const loc = libc.__errno_location();
-    const code = ERRNO[loc ? read.i32(loc, 0) : 0] ?? "EIO";
+    const code = ERRNO[lastErrno()] ?? "EIO";
     if (code !== "EINVAL" && code !== "ENOSYS") throw errnoError(code, src, dst);
   }
   // No renameat2 (or a filesystem without RENAME_NOREPLACE): files go through link(2), which never replaces.

@@ -1,6 +1,7 @@
 // Data schemas of openftp, download and upload (core.md §4.3, sessions.md §2-§3, both dialects) and the
-// shared helpers: the user a transfer runs as, the stat path, and the error text naming the bad field.
+// shared helpers: the user a transfer runs as, the stat path, and how a bad field is worded.
 import * as v from "valibot";
+import { parseData as parseCommandData } from "../../commands/contract.ts";
 import type { IdentityResult } from "../../exec/identity.ts";
 
 const text = (field: string) => v.string(`${field} must be a string`);
@@ -45,13 +46,12 @@ export const UploadData = v.object({
   type: v.optional(v.unknown()),
 });
 
+/** How a file command's data failure is worded: `<command>: Not enough information. <first problem>`. */
+export const notEnoughInformation = (command: string) => ({ prefix: `${command}: Not enough information. `, style: "first" }) as const;
+
+/** For a command that checks its own data (openftp): the dispatcher's formatter, with the file commands' wording. */
 export function parseData<T extends v.GenericSchema>(command: string, schema: T, data: unknown): { ok: true; data: v.InferOutput<T> } | { ok: false; error: string } {
-  const parsed = v.safeParse(schema, data ?? {});
-  if (parsed.success) return { ok: true, data: parsed.output };
-  const issue = parsed.issues[0]!;
-  const path = issue.path?.map((p) => String(p.key)).join(".");
-  const message = issue.message.startsWith("Invalid") && path ? `${path} is invalid` : issue.message;
-  return { ok: false, error: `${command}: Not enough information. ${message}` };
+  return parseCommandData(schema, data, notEnoughInformation(command));
 }
 
 export type ResolveIdentity = (user: string, group: string | null | undefined) => Promise<IdentityResult>;

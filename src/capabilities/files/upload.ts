@@ -3,11 +3,12 @@
 // `name` for a single directory) or a PUT when `use_blob`. Any 2xx succeeds; the stat goes through the outbox.
 // Never writes a temporary archive and never sends the console's credentials to another origin.
 import { PRIORITY_COMMANDS } from "../../console/outbox/item.ts";
-import { fail, ok, type CommandContext, type CommandResult } from "../../commands/registry.ts";
-import type { FileCommandDeps } from "./commands.ts";
+import type { InferOutput } from "valibot";
+import { fail, ok, type CommandContext, type CommandResult } from "../../commands/contract.ts";
+import type { FileCommandDeps } from "./deps.ts";
 import { collector } from "./memory.ts";
 import { fetchTransfer, IDLE_TIMEOUT_MS, withIdleTimeout } from "./fetch-stream.ts";
-import { parseData, statPath, UploadData } from "./transfer-data.ts";
+import { statPath, type UploadData } from "./transfer-data.ts";
 import { drainText, readLine, restOf, startWorker } from "./worker-client.ts";
 
 interface Header {
@@ -48,17 +49,14 @@ function concatStreams(parts: (Uint8Array | AsyncIterable<Uint8Array>)[], check:
   );
 }
 
-export async function runUpload(deps: FileCommandDeps, ctx: CommandContext): Promise<CommandResult> {
-  const parsed = parseData("upload", UploadData, ctx.data);
-  if (!parsed.ok) return fail(parsed.error);
-  const d = parsed.data;
+export async function runUpload(deps: FileCommandDeps, d: InferOutput<typeof UploadData>, ctx: CommandContext): Promise<CommandResult> {
   const result = await uploadOnce(deps, ctx, d);
   const stat = statPath(d.url, (u) => deps.http.isConsoleOrigin(u));
   if (stat) deps.enqueue({ method: "POST", path: stat, priority: PRIORITY_COMMANDS, body: { success: result.exitCode === 0, message: result.result, type: "download" } });
   return result;
 }
 
-async function uploadOnce(deps: FileCommandDeps, ctx: CommandContext, d: import("valibot").InferOutput<typeof UploadData>): Promise<CommandResult> {
+async function uploadOnce(deps: FileCommandDeps, ctx: CommandContext, d: InferOutput<typeof UploadData>): Promise<CommandResult> {
   const paths = d.paths && d.paths.length > 0 ? d.paths : ctx.args[0] ? [ctx.args[0]] : [];
   if (paths.length === 0) return fail("No paths provided");
   if (!/^https?:\/\//i.test(d.content)) return fail("upload: content must be an http(s) URL");

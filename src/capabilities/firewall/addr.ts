@@ -85,7 +85,3 @@ export function isAnyAddress(input: string): boolean {
   const t = input.trim();
   return t === "" || t === "0.0.0.0/0" || t === "::/0" || t === "0/0";
 }
-
-export function familyOf(text: string): 4 | 6 {
-  return text.includes(":") ? 6 : 4;
-}

@@ -1,14 +1,15 @@
 // The `firewall` and `firewall-rollback` commands: field checks first (a rejected command runs nothing),
 // then one serialised, snapshotted, all-or-nothing change through the service. Result strings follow
 // spec/firewall.md §2; the data never reaches a tool except as validated, canonical rule text.
-import { fail, ok, type CommandContext, type CommandHandler, type CommandResult } from "../../commands/registry.ts";
+import { type AnyCommandSpec, type CommandContext, type CommandResult, fail, ok } from "../../commands/contract.ts";
 import { anchorChain } from "./iptables.ts";
 import { applyRequests, deleteGroup, flushGroup, replaceGroup } from "./ops.ts";
 import { parseRuleList } from "./requests.ts";
 import { check, CommandFields, formatErrors, type CommandFieldValues } from "./schema.ts";
 import type { FirewallService, MutationOutcome } from "./service.ts";
 
-const json = (exitCode: number, body: Record<string, unknown>): CommandResult => ({ exitCode, result: JSON.stringify(body) });
+/** A reply whose text is a JSON body (batch results and the per-action commands). */
+export const json = (exitCode: number, body: Record<string, unknown>): CommandResult => ({ exitCode, result: JSON.stringify(body) });
 const OPERATIONS = ["batch", "flush", "delete", "add", "update"];
 
 export function readFields(ctx: CommandContext): { ok: true; f: CommandFieldValues } | { ok: false; message: string } {
@@ -127,11 +128,11 @@ async function deleteRule(svc: FirewallService, f: CommandFieldValues): Promise<
   return ok(`Successfully deleted rule with ID ${parsed.requests[0]!.rule.ruleId}`);
 }
 
-export function firewallCommand(svc: FirewallService): CommandHandler {
+export function firewallCommand(svc: FirewallService): AnyCommandSpec {
   return {
     name: "firewall",
     summary: "manage the agent's firewall rules (batch, flush, delete, add, update)",
-    async run(ctx) {
+    async run(_data, ctx) {
       const raw = ctx.data as Record<string, unknown>;
       if (raw.chain_name === undefined || raw.chain_name === null || raw.chain_name === "") {
         if (!(Array.isArray(raw.rules) && raw.rules.length > 0)) return fail("firewall: chain_name is required");
@@ -156,11 +157,11 @@ export function firewallCommand(svc: FirewallService): CommandHandler {
   };
 }
 
-export function rollbackCommand(svc: FirewallService): CommandHandler {
+export function rollbackCommand(svc: FirewallService): AnyCommandSpec {
   return {
     name: "firewall-rollback",
     summary: "undo the last firewall change, or flush, restore or delete a security group",
-    async run(ctx) {
+    async run(_data, ctx) {
       const fields = readFields(ctx);
       if (!fields.ok) return fail(`firewall-rollback: Validation failed. ${fields.message}`);
       const f = fields.f;

@@ -1,26 +1,23 @@
-// The firewall capability's entry: builds the service once and hands out its command handlers and the
-// sync collector. Holds no module-level state; everything it needs comes in through `deps`.
+// The firewall capability's entry: builds the service once and hands out its commands and the sync
+// collector. Holds no module-level state; everything it needs comes in through `deps`.
 import type { Capability } from "../../commands/capability.ts";
-import type { CommandHandler } from "../../commands/registry.ts";
-import { rollbackCommand, firewallCommand } from "./commands.ts";
-import { extraCommands } from "./commands-extra.ts";
+import type { AnyCommandSpec } from "../../commands/contract.ts";
+import { firewallCommand, rollbackCommand } from "./commands.ts";
+import { groupCommands } from "./group-commands.ts";
 import { FirewallService, type FirewallDeps } from "./service.ts";
-import { syncBody, syncChains, type SyncChain } from "./sync.ts";
+import { syncChains, type SyncChain } from "./sync.ts";
 
 export type { FirewallDeps } from "./service.ts";
-export type { SyncChain, SyncRule } from "./sync.ts";
-export { FIREWALL_SYNC_PATH } from "./sync.ts";
+export type { SyncChain } from "./sync.ts";
 
 export interface Firewall extends Capability {
-  commands: CommandHandler[];
+  commands: AnyCommandSpec[];
   /** The agent's own rules for `/api/firewall/agent/sync/` ([] when no backend is usable). */
   collectFirewallChains(): Promise<SyncChain[]>;
-  syncBody(): Promise<{ chains: SyncChain[] }>;
-  service: FirewallService;
 }
 
-export function createFirewall(deps: FirewallDeps): Firewall {
-  const service = new FirewallService(deps);
+/** `service` is built from `deps` unless given (tests inspect the one they hand in). */
+export function createFirewall(deps: FirewallDeps, service = new FirewallService(deps)): Firewall {
   const collectFirewallChains = async (): Promise<SyncChain[]> => {
     try {
       const state = await service.read();
@@ -36,14 +33,7 @@ export function createFirewall(deps: FirewallDeps): Firewall {
   };
   return {
     name: "firewall",
-    commands: [firewallCommand(service), rollbackCommand(service), ...extraCommands(service)],
+    commands: [firewallCommand(service), rollbackCommand(service), ...groupCommands(service)],
     collectFirewallChains,
-    syncBody: async () => syncBody(await collectFirewallChains()),
-    service,
   };
-}
-
-/** The command handlers only (the catalog's entry point). */
-export function firewallCommands(deps: FirewallDeps): CommandHandler[] {
-  return createFirewall(deps).commands;
 }

@@ -98,10 +98,6 @@ export function parseRuleComment(text: string): ParsedComment {
   return out;
 }
 
-export function sameRule(a: Rule, b: Rule): boolean {
-  return JSON.stringify(normalizeRule(a)) === JSON.stringify(normalizeRule(b));
-}
-
 /** A rule with its keys in one order and absent fields removed, so states compare as JSON. */
 export function normalizeRule(r: Rule): Rule {
   const out: Rule = { chain: r.chain, protocol: r.protocol, target: r.target, ruleId: r.ruleId, ruleType: r.ruleType };

@@ -2,6 +2,7 @@
 // is checked and canonicalised here, before anything runs, and every error names its field
 // (`rules[2].dports[1]: ...`). Nothing that fails here ever reaches a backend.
 import * as v from "valibot";
+import { fieldPath } from "../../commands/contract.ts";
 import { isAnyAddress, parseCidr } from "./addr.ts";
 import { GROUP_NAME, HOOKS, icmpTypeByName, PROTOCOLS, TARGETS, UUID, type Hook, type Protocol, type Rule, type Target } from "./model.ts";
 
@@ -126,22 +127,12 @@ export const RuleFields = v.looseObject({
   out_interface: notSupported,
   state: notSupported,
 });
-export type RuleFieldValues = v.InferOutput<typeof RuleFields>;
-
-function issuePath(issue: v.BaseIssue<unknown>, prefix: string): string {
-  let out = prefix;
-  for (const item of issue.path ?? []) {
-    const key = (item as { key: unknown }).key;
-    out += typeof key === "number" ? `[${key}]` : `${out ? "." : ""}${String(key)}`;
-  }
-  return out;
-}
 
 /** Validates `input` with `schema`; errors carry the field path under `prefix`. */
 export function check<T>(schema: v.GenericSchema<unknown, T>, input: unknown, prefix: string): { ok: true; value: T } | { ok: false; errors: FieldError[] } {
   const r = v.safeParse(schema, input);
   if (r.success) return { ok: true, value: r.output };
-  return { ok: false, errors: r.issues.map((i) => ({ path: issuePath(i, prefix), message: i.message })) };
+  return { ok: false, errors: r.issues.map((i) => ({ path: fieldPath(i, prefix), message: i.message })) };
 }
 
 export interface RuleRequest {

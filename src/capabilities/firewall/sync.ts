@@ -22,8 +22,6 @@ export interface SyncChain {
   rules: SyncRule[];
 }
 
-export const FIREWALL_SYNC_PATH = "/api/firewall/agent/sync/";
-
 export function syncChains(state: FirewallState): SyncChain[] {
   return state.map((g) => ({
     name: g.name,
@@ -48,5 +46,3 @@ export function syncChains(state: FirewallState): SyncChain[] {
     }),
   }));
 }
-
-export const syncBody = (chains: SyncChain[]) => ({ chains });

@@ -1,12 +1,12 @@
 // The `commit` and `sync` commands (spec/metrics.md §10.1): thin adapters over Inventory. `sync` takes
-// `data.keys` (a list of key names; empty or absent means all), validated here with messages naming the field.
+// `data.keys` (a list of key names; empty or absent means all), its schema's messages naming the field.
 import * as v from "valibot";
-import { fail, ok, type CommandHandler } from "../../commands/registry.ts";
+import { type AnyCommandSpec, command, ok } from "../../commands/contract.ts";
 import type { Inventory } from "./inventory.ts";
 
 const SyncData = v.object({ keys: v.optional(v.nullable(v.array(v.string("keys: each key must be a string"), "keys: must be a list of key names"))) });
 
-export function inventoryCommands(inventory: Pick<Inventory, "commit" | "sync">): CommandHandler[] {
+export function inventoryCommands(inventory: Pick<Inventory, "commit" | "sync">): AnyCommandSpec[] {
   return [
     {
       name: "commit",
@@ -16,15 +16,15 @@ export function inventoryCommands(inventory: Pick<Inventory, "commit" | "sync">)
         return ok("Committed system information.");
       },
     },
-    {
+    command({
       name: "sync",
       summary: "send what changed in the system information; data.keys limits it to some keys",
-      run: async (ctx) => {
-        const parsed = v.safeParse(SyncData, ctx.data);
-        if (!parsed.success) return fail(`Invalid data: ${parsed.issues[0].message}`);
-        await inventory.sync(parsed.output.keys ?? []);
+      data: SyncData,
+      invalid: { prefix: "Invalid data: ", style: "first" },
+      run: async (data) => {
+        await inventory.sync(data.keys ?? []);
         return ok("Synchronized system information.");
       },
-    },
+    }),
   ];
 }

@@ -7,12 +7,13 @@ import type { Outbox } from "../../console/outbox/outbox.ts";
 import type { StateDb } from "../../db/open.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
-import { DEFAULT_RETENTION, effectiveRetention, pruneMetrics, type Retention } from "./checks/batch.ts";
-import { DEFAULT_STATFS_TIMEOUT_MS, Problems, type AnyStatfs, type CheckContext } from "./checks/context.ts";
+import { createMetricsStore } from "../../db/metrics.ts";
+import { HOUR_MS } from "../../db/rollup.ts";
+import { DEFAULT_RETENTION, effectiveRetention, pruneMetrics } from "./checks/cleanup.ts";
+import { DEFAULT_STATFS_TIMEOUT_MS, Problems, type AnyStatfs, type CheckContext, type Retention } from "./checks/context.ts";
 import { buildTasks } from "./checks/registry.ts";
 import { parseCollectorConfig, type CheckEntry } from "./config.ts";
 import { Scheduler, type RetryPolicy } from "./scheduler.ts";
-import { HOUR_MS } from "./rollup.ts";
 
 export const CONFIG_PATH = "/api/metrics/config/";
 export const CONFIG_TIMEOUT_MS = 10_000;
@@ -58,6 +59,7 @@ export class Collector {
     this.retention = effectiveRetention(options.retention);
     this.ctx = {
       state: options.state,
+      metrics: createMetricsStore(options.state),
       clock,
       log,
       enqueue: (item) => options.outbox.enqueue(item),
@@ -185,5 +187,3 @@ export class Collector {
     }
   }
 }
-
-export { DEFAULT_RETENTION };

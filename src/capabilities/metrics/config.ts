@@ -1,32 +1,10 @@
 // The collector configuration from GET /api/metrics/config/: `[{type, interval}]`, validated item by item.
 // Pure: never fetches, never throws for bad console data (a bad item is skipped and named in a warning).
 import * as v from "valibot";
+import { CHECK_TYPES, type CheckType } from "./checks/registry.ts";
 
-/** Every check type the console may ask for (spec/metrics.md §1.2). */
-export const CHECK_TYPES = [
-  "cpu",
-  "memory",
-  "disk-usage",
-  "disk-io-collector",
-  "disk-io",
-  "net-collector",
-  "net",
-  "status",
-  "alert",
-  "hourly-cpu-usage",
-  "hourly-memory-usage",
-  "hourly-disk-usage",
-  "hourly-disk-io",
-  "hourly-net",
-  "daily-cpu-usage",
-  "daily-memory-usage",
-  "daily-disk-usage",
-  "daily-disk-io",
-  "daily-net",
-  "cleanup",
-] as const;
-
-export type CheckType = (typeof CHECK_TYPES)[number];
+// The known types are the registry's keys (checks/registry.ts is the one list).
+export { CHECK_TYPES, type CheckType };
 
 export interface CheckEntry {
   type: CheckType;

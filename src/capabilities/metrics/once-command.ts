@@ -30,7 +30,7 @@ export async function runOnce(options: OnceOptions): Promise<OnceSample> {
   const state = openStateDb(explicit || writableDir(dir) ? stateDbPath(dir) : ":memory:");
   try {
     const sample = await takeOnceSample();
-    recordSample(state.db, sample);
+    recordSample(state, sample);
     const print = options.print ?? ((text: string) => process.stdout.write(text.endsWith("\n") ? text : text + "\n"));
     print(options.json ? JSON.stringify(sample) : formatOnceTable(sample));
     return sample;

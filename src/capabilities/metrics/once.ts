@@ -1,29 +1,29 @@
 // One-shot sampler behind `alpamon --once`: reads the probes twice over a short window and prints the result.
 // Never spawns a process and never throws for a missing source: that section is empty (cpu usage 0) and listed in `unavailable`.
 import { systemClock, type Clock } from "../../platform/clock.ts";
-import { cpuUsage, readStat, type CpuTicks } from "./probes/stat.ts";
-import { memoryUsage, readMeminfo } from "./probes/meminfo.ts";
+import { cpuUsage, readStat, type CpuTicks } from "../../platform/proc/stat.ts";
+import { memoryUsage, readMeminfo } from "../../platform/proc/meminfo.ts";
 import {
   diskUsage,
   readMountinfo,
   selectBlockMounts,
   sysfsDeviceResolver,
   type Statfs,
-} from "./probes/mountinfo.ts";
+} from "../../platform/proc/mountinfo.ts";
 import {
   diskIoRates,
   filterWholeDisks,
   readDiskstats,
   readWholeDiskNames,
   type DiskCounters,
-} from "./probes/diskstats.ts";
+} from "../../platform/proc/diskstats.ts";
 import {
   isReportedInterface,
   readInterfaceFacts,
   readNetDev,
   trafficRates,
   type InterfaceCounters,
-} from "./probes/netdev.ts";
+} from "../../platform/proc/netdev.ts";
 
 export interface OnceSample {
   /** End of the measuring window, ISO-8601 UTC. */

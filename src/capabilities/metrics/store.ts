@@ -1,37 +1,16 @@
-// Writes realtime samples into the state database, one transaction per sample set.
+// Writes an `alpamon --once` sample into the state database through the one metrics store, one transaction.
 // Never sends anything: delivery to the console reads these tables (metrics pipeline).
-import type { StateDrizzle } from "../../db/open.ts";
-import { cpuSamples, diskIoSamples, diskUsageSamples, memorySamples, trafficSamples } from "../../db/schema.ts";
+import { createMetricsStore } from "../../db/metrics.ts";
+import type { StateDb } from "../../db/open.ts";
 import type { OnceSample } from "./once.ts";
 
 /** Records every section of a sample under one timestamp (epoch ms UTC). */
-export function recordSample(db: StateDrizzle, sample: OnceSample): void {
-  const timestamp = Date.parse(sample.timestamp);
-  db.transaction(
-    (tx) => {
-      tx.insert(cpuSamples).values({ timestamp, usage: sample.cpu.usage }).run();
-      tx.insert(memorySamples).values({ timestamp, usage: sample.memory.usage }).run();
-      for (const d of sample.disk_usage) {
-        tx.insert(diskUsageSamples)
-          .values({ timestamp, device: d.device, mountPoint: d.mount_point, usage: d.usage, total: d.total, free: d.free, used: d.used })
-          .run();
-      }
-      for (const d of sample.disk_io) {
-        tx.insert(diskIoSamples).values({ timestamp, device: d.device, readBps: d.read_bps, writeBps: d.write_bps }).run();
-      }
-      for (const t of sample.traffic) {
-        tx.insert(trafficSamples)
-          .values({
-            timestamp,
-            name: t.name,
-            inputBps: t.input_bps,
-            outputBps: t.output_bps,
-            inputPps: t.input_pps,
-            outputPps: t.output_pps,
-          })
-          .run();
-      }
-    },
-    { behavior: "immediate" },
-  );
+export function recordSample(state: StateDb, sample: OnceSample): void {
+  createMetricsStore(state).record(Date.parse(sample.timestamp), {
+    cpu: sample.cpu.usage,
+    memory: sample.memory.usage,
+    diskUsage: sample.disk_usage.map((d) => ({ device: d.device, mountPoint: d.mount_point, usage: d.usage, total: d.total, free: d.free, used: d.used })),
+    diskIo: sample.disk_io.map((d) => ({ device: d.device, readBps: d.read_bps, writeBps: d.write_bps })),
+    traffic: sample.traffic.map((t) => ({ name: t.name, inputBps: t.input_bps, outputBps: t.output_bps, inputPps: t.input_pps, outputPps: t.output_pps })),
+  });
 }

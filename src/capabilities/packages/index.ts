@@ -1,12 +1,12 @@
 // Package updates: `update` (the system's packages) and `upgrade` (alpamon itself). Loaded on first use.
 import type { Capability } from "../../commands/capability.ts";
-import { lazyFamily, type HandlerSpec } from "../../commands/lazy.ts";
+import { lazyFamily, type LazySpec } from "../../commands/lazy.ts";
 import { runProcess } from "../../exec/run.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
 import type { Platform } from "../../platform/os-release.ts";
 
-export const PACKAGE_SPECS: readonly HandlerSpec[] = [
+export const PACKAGE_SPECS: readonly LazySpec[] = [
   { name: "update", summary: "upgrade the system's packages (apt-get, dnf, yum or zypper)" },
   { name: "upgrade", summary: "upgrade alpamon through the package manager, then restart it" },
 ];

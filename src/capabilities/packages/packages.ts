@@ -4,7 +4,8 @@
 import { existsSync } from "node:fs";
 import type { Logger } from "../../log/logger.ts";
 import type { RunProcess, RunResult } from "../../exec/types.ts";
-import { fail, ok, type CommandHandler, type CommandResult } from "../../commands/registry.ts";
+import { fail, ok, type CommandResult } from "../../commands/contract.ts";
+import type { FamilyBodies } from "../../commands/lazy.ts";
 
 import type { PlatformFamily } from "../../platform/os-release.ts";
 
@@ -92,7 +93,8 @@ export interface PackageCommandDeps {
   packageManager?: () => PackageManager | undefined;
 }
 
-export function packageCommands(deps: PackageCommandDeps): CommandHandler[] {
+/** The bodies of the commands packages/index.ts declares, keyed by name. */
+export function packageCommands(deps: PackageCommandDeps): FamilyBodies {
   const timeoutMs = deps.timeoutMs ?? 60 * 60 * 1000;
   const maxOutputBytes = deps.maxOutputBytes ?? 8 * 1024 * 1024;
   const hasSystemd = deps.hasSystemd ?? (() => existsSync("/run/systemd/system"));
@@ -117,20 +119,16 @@ export function packageCommands(deps: PackageCommandDeps): CommandHandler[] {
     return r.exitCode === 0 && r.output.trim() && !/not installed/i.test(r.output) ? normaliseVersion(r.output) : undefined;
   }
 
-  return [
-    {
-      name: "update",
-      summary: "upgrade the system's packages (apt-get, dnf, yum or zypper)",
-      run: async (ctx) => {
+  return {
+    update: {
+      run: async (_data, ctx) => {
         const pm = managerFor();
         if (!pm) return fail(`Platform '${deps.family()}' not supported: no known package manager found.`);
         return runSteps(updatePlan(pm), ctx.signal);
       },
     },
-    {
-      name: "upgrade",
-      summary: "upgrade alpamon through the package manager, then restart it",
-      run: async (ctx) => {
+    upgrade: {
+      run: async (_data, ctx) => {
         const pm = managerFor();
         if (!pm) return fail(`Platform '${deps.family()}' not supported: no known package manager found.`);
         const before = await installedVersion(pm);
@@ -150,5 +148,5 @@ export function packageCommands(deps: PackageCommandDeps): CommandHandler[] {
         return ok(`${steps.result}\nUpgraded alpamon ${before} → ${after}; alpamon will restart in 30 seconds.`);
       },
     },
-  ];
+  };
 }

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
 import type { RunProcess } from "../../exec/types.ts";
-import { ok, type CommandHandler } from "../../commands/registry.ts";
+import { type AnyCommandSpec, ok } from "../../commands/contract.ts";
 
 const POWER_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
 
@@ -23,7 +23,7 @@ export interface PowerCommandDeps {
   delayMs?: number;
 }
 
-export function powerCommands(deps: PowerCommandDeps): CommandHandler[] {
+export function powerCommands(deps: PowerCommandDeps): AnyCommandSpec[] {
   const hasSystemd = deps.hasSystemd ?? (() => existsSync("/run/systemd/system"));
   const act = (action: "reboot" | "poweroff") => {
     void deps.clock.sleep(deps.delayMs ?? 1000, deps.signal).then(

@@ -5,8 +5,8 @@
 import { existsSync } from "node:fs";
 import { userInfo } from "node:os";
 import { normalize } from "node:path";
-import { parseData } from "../users/users-data.ts";
-import { type CommandHandler, fail, ok } from "../../commands/registry.ts";
+import { fail, ok } from "../../commands/contract.ts";
+import type { FamilyBodies } from "../../commands/lazy.ts";
 import type { ConsoleHttp } from "../../console/http.ts";
 import { lookupUser as defaultLookupUser, type PasswdEntry } from "../../exec/identity.ts";
 import type { Identity } from "../../exec/types.ts";
@@ -57,17 +57,14 @@ function sameDirectory(a: string, b: string): boolean {
   return norm(a) === norm(b);
 }
 
-export function terminalCommands(deps: TerminalDeps): CommandHandler[] {
+/** The bodies of the commands terminal/index.ts declares, keyed by name; the data schemas are data.ts's. */
+export function terminalCommands(deps: TerminalDeps): FamilyBodies {
   const settings: SessionSettings = { ...DEFAULT_SESSION_SETTINGS, ...deps.settings };
   const { http, registry, clock } = deps;
 
-  const openpty: CommandHandler = {
-    name: "openpty",
-    summary: "Open a websh terminal: the user's login shell on a PTY, bridged to the console",
-    async run(ctx) {
-      const parsed = parseData("openpty", OpenPtyData, ctx.data);
-      if (!parsed.ok) return fail(parsed.error);
-      const data = parsed.data;
+  const openpty = {
+    data: OpenPtyData,
+    async run(data: OpenPtyData) {
       const target = resolvePtyUrl(data.url, http.serverUrl, (u) => http.isConsoleOrigin(u));
       if (!target.ok) return fail(`openpty: ${target.error}`);
       const log = deps.log.child("terminal");
@@ -101,13 +98,10 @@ export function terminalCommands(deps: TerminalDeps): CommandHandler[] {
     },
   };
 
-  const resizepty: CommandHandler = {
-    name: "resizepty",
-    summary: "Resize an open websh terminal",
-    run(ctx) {
-      const parsed = parseData("resizepty", ResizePtyData, ctx.data);
-      if (!parsed.ok) return fail(parsed.error);
-      const { session_id: id, rows, cols } = parsed.data;
+  const resizepty = {
+    data: ResizePtyData,
+    run(data: ResizePtyData) {
+      const { session_id: id, rows, cols } = data;
       const session = registry.get(id);
       if (!session) return fail(`resizepty: no open terminal session ${JSON.stringify(id)}`);
       try {
@@ -119,5 +113,5 @@ export function terminalCommands(deps: TerminalDeps): CommandHandler[] {
     },
   };
 
-  return [openpty, resizepty];
+  return { openpty, resizepty };
 }

@@ -1,14 +1,14 @@
 // Websh terminals: openpty and resizepty (loaded on first use), and a part that closes every open terminal
 // when the agent stops.
 import type { Capability } from "../../commands/capability.ts";
-import { lazyFamily, type HandlerSpec } from "../../commands/lazy.ts";
+import { lazyFamily, type LazySpec } from "../../commands/lazy.ts";
 import type { ConsoleHttp } from "../../console/http.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
 import type { Part } from "../../platform/lifecycle.ts";
 import { DEFAULT_MAX_TERMINALS, TerminalRegistry } from "./registry.ts";
 
-export const TERMINAL_SPECS: readonly HandlerSpec[] = [
+export const TERMINAL_SPECS: readonly LazySpec[] = [
   { name: "openpty", summary: "Open a websh terminal: the user's login shell on a PTY, bridged to the console" },
   { name: "resizepty", summary: "Resize an open websh terminal" },
 ];

@@ -3,7 +3,7 @@
 // instead of growing memory, a dropped socket is re-dialled through pty-channels while the shell lives on.
 // Never sends the server's credentials off the console's origin; never leaves a process of the session behind.
 import * as v from "valibot";
-import type { ConsoleHttp } from "../../console/http.ts";
+import { type ConsoleHttp, dialWebSocket } from "../../console/http.ts";
 import { type PtyOptions, type PtyProcess, startPty } from "../../exec/pty.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
@@ -120,14 +120,12 @@ export class TerminalSession {
 
   private dial(url: string): Promise<Dial> {
     const { http, clock, settings } = this.deps;
-    const proxy = http.proxyFor(url);
     let ws: WebSocket;
     try {
-      ws = new WebSocket(url, { headers: http.websocketHeaders(), tls: http.tls, perMessageDeflate: false, ...(proxy ? { proxy } : {}) } as never);
+      ws = dialWebSocket(http, url, { binaryType: "arraybuffer" });
     } catch (err) {
       return Promise.resolve({ ok: false, error: (err as Error).message });
     }
-    ws.binaryType = "arraybuffer";
     return new Promise<Dial>((resolve) => {
       const timer = new AbortController();
       let lastError: string | undefined;

@@ -1,5 +1,5 @@
-// The data schemas of the user and group commands (adduser, addgroup, deluser, delgroup, moduser) and the
-// one-line-per-field error text they produce. Every name or path that reaches a tool's argv is checked here,
+// The data schemas of the user and group commands (adduser, addgroup, deluser, delgroup, moduser); the
+// dispatcher's formatter words a failure one line per field. Every name or path that reaches a tool's argv is checked here,
 // so none can look like an option, carry a ':' or a control character into /etc/passwd, or be missing.
 import * as v from "valibot";
 import { isAbsolute } from "node:path";
@@ -79,36 +79,3 @@ export const ModUserData = v.object({
   groupnames: v.array(accountName, "must be a list of group names"),
   comment: passwdText,
 });
-
-function fieldName(path: v.IssuePathItem[] | undefined): string {
-  let name = "";
-  for (const item of path ?? []) {
-    name += typeof item.key === "number" ? `[${item.key}]` : name ? `.${String(item.key)}` : String(item.key);
-  }
-  return name || "data";
-}
-
-/** One `<cmd>: <field> <problem>` line per failing field; absent and null values are "is required". */
-export function describeIssues(command: string, issues: readonly v.BaseIssue<unknown>[]): string {
-  const lines: string[] = [];
-  const seen = new Set<string>();
-  for (const issue of issues) {
-    const field = fieldName(issue.path);
-    if (seen.has(field)) continue;
-    seen.add(field);
-    const problem = issue.input === undefined || issue.input === null ? "is required" : issue.message;
-    lines.push(`${command}: ${field} ${problem}`);
-  }
-  return lines.join("\n");
-}
-
-/** Validates a command's data; the error is ready to be the command's result. */
-export function parseData<S extends v.GenericSchema>(
-  command: string,
-  schema: S,
-  data: unknown,
-): { ok: true; data: v.InferOutput<S> } | { ok: false; error: string } {
-  const parsed = v.safeParse(schema, data ?? {}, { abortPipeEarly: true });
-  if (parsed.success) return { ok: true, data: parsed.output };
-  return { ok: false, error: describeIssues(command, parsed.issues) };
-}

@@ -1,5 +1,5 @@
 // The user and group commands: adduser, addgroup, deluser, delgroup and moduser, with the reference's
-// replies. Each validates its data, runs the host's account tools through exec/ (never a shell), and asks
+// replies. Each gets data its schema has checked, runs the host's account tools through exec/ (never a shell), and asks
 // for an inventory sync after a change. Never leaves a deleted user's home half-moved when deletion fails.
 import { chmodSync, lstatSync } from "node:fs";
 import type { GroupEntry, PasswdEntry } from "../../exec/identity.ts";
@@ -7,8 +7,10 @@ import type { RunProcess } from "../../exec/types.ts";
 import type { Logger } from "../../log/logger.ts";
 import { systemClock, type Clock } from "../../platform/clock.ts";
 import type { Platform } from "../../platform/os-release.ts";
-import { fail, ok, type CommandContext, type CommandHandler, type CommandResult } from "../../commands/registry.ts";
-import { AddGroupData, AddUserData, DEFAULT_HOME_PERMISSION, DelGroupData, DelUserData, ModUserData, parseData } from "./users-data.ts";
+import type * as v from "valibot";
+import { fail, ok, type CommandContext, type CommandResult } from "../../commands/contract.ts";
+import type { FamilyBodies } from "../../commands/lazy.ts";
+import { AddGroupData, AddUserData, DEFAULT_HOME_PERMISSION, DelGroupData, DelUserData, ModUserData } from "./users-data.ts";
 import { backupHome, DELETED_USERS_DIR, planHomeBackup, restoreHome } from "./users-home.ts";
 import {
   adduserCommentFlag,
@@ -47,7 +49,8 @@ export const REPLIES = {
   moduser: "Successfully modified user information.",
 } as const;
 
-export function userCommands(deps: UserCommandDeps): CommandHandler[] {
+/** The bodies of the commands users/index.ts declares, keyed by name; each data schema is checked before its run. */
+export function userCommands(deps: UserCommandDeps): FamilyBodies {
   const clock = deps.clock ?? systemClock;
   const backupRoot = deps.deletedUsersDir ?? DELETED_USERS_DIR;
   const commentFlags = new Map<string, "--comment" | "--gecos">();
@@ -71,10 +74,7 @@ export function userCommands(deps: UserCommandDeps): CommandHandler[] {
     return detected ?? "--gecos";
   };
 
-  async function addUser(ctx: CommandContext): Promise<CommandResult> {
-    const parsed = parseData("adduser", AddUserData, ctx.data);
-    if (!parsed.ok) return fail(parsed.error);
-    const d = parsed.data;
+  async function addUser(d: v.InferOutput<typeof AddUserData>, ctx: CommandContext): Promise<CommandResult> {
     const chosen = tool("adduser");
     if (!chosen) return notImplemented("adduser");
 
@@ -133,25 +133,21 @@ export function userCommands(deps: UserCommandDeps): CommandHandler[] {
     }
   }
 
-  async function addGroup(ctx: CommandContext): Promise<CommandResult> {
-    const parsed = parseData("addgroup", AddGroupData, ctx.data);
-    if (!parsed.ok) return fail(parsed.error);
+  async function addGroup(d: v.InferOutput<typeof AddGroupData>, ctx: CommandContext): Promise<CommandResult> {
     const chosen = tool("addgroup");
     if (!chosen) return notImplemented("addgroup");
-    const { groupname, gid } = parsed.data;
+    const { groupname, gid } = d;
     const result = await runTool(deps.runProcess, [chosen.program, "--gid", String(gid), groupname], ctx.signal);
     if (result.exitCode !== 0) return toolFailure(chosen.program, result);
     changed("added a group", { group: groupname, gid, tools: chosen.family });
     return ok(REPLIES.addgroup);
   }
 
-  async function delUser(ctx: CommandContext): Promise<CommandResult> {
-    const parsed = parseData("deluser", DelUserData, ctx.data);
-    if (!parsed.ok) return fail(parsed.error);
+  async function delUser(d: v.InferOutput<typeof DelUserData>, ctx: CommandContext): Promise<CommandResult> {
     const chosen = tool("deluser");
     if (!chosen) return notImplemented("deluser");
-    const { username } = parsed.data;
-    const purge = parsed.data.purge_home === true;
+    const { username } = d;
+    const purge = d.purge_home === true;
     const user = await deps.lookupUser(username);
     if (!user) return fail(`deluser: there is no user ${username} on this server`);
     if (user.uid === 0) return fail(`deluser: ${username} has uid 0 and will not be deleted`);
@@ -183,24 +179,20 @@ export function userCommands(deps: UserCommandDeps): CommandHandler[] {
     return ok(REPLIES.deluser);
   }
 
-  async function delGroup(ctx: CommandContext): Promise<CommandResult> {
-    const parsed = parseData("delgroup", DelGroupData, ctx.data);
-    if (!parsed.ok) return fail(parsed.error);
+  async function delGroup(d: v.InferOutput<typeof DelGroupData>, ctx: CommandContext): Promise<CommandResult> {
     const chosen = tool("delgroup");
     if (!chosen) return notImplemented("delgroup");
-    const { groupname } = parsed.data;
+    const { groupname } = d;
     const result = await runTool(deps.runProcess, [chosen.program, groupname], ctx.signal);
     if (result.exitCode !== 0) return toolFailure(chosen.program, result);
     changed("deleted a group", { group: groupname, tools: chosen.family });
     return ok(REPLIES.delgroup);
   }
 
-  async function modUser(ctx: CommandContext): Promise<CommandResult> {
-    const parsed = parseData("moduser", ModUserData, ctx.data);
-    if (!parsed.ok) return fail(parsed.error);
+  async function modUser(d: v.InferOutput<typeof ModUserData>, ctx: CommandContext): Promise<CommandResult> {
     const program = findProgram("usermod", deps.exists);
     if (!program) return notImplemented("moduser");
-    const { username, groupnames, comment } = parsed.data;
+    const { username, groupnames, comment } = d;
     // An empty -G "" removes every supplementary group, as the reference does.
     const argv = [program, "--comment", comment, "-G", groupnames.join(","), username];
     const result = await runTool(deps.runProcess, argv, ctx.signal);
@@ -209,11 +201,11 @@ export function userCommands(deps: UserCommandDeps): CommandHandler[] {
     return ok(REPLIES.moduser);
   }
 
-  return [
-    { name: "adduser", summary: "add a user (uid, gid, comment, home, shell, extra groups)", run: addUser },
-    { name: "addgroup", summary: "add a group with a given gid", run: addGroup },
-    { name: "deluser", summary: "delete a user, keeping the home under /home/deleted_users unless purge_home", run: delUser },
-    { name: "delgroup", summary: "delete a group", run: delGroup },
-    { name: "moduser", summary: "set a user's comment and replace its supplementary groups", run: modUser },
-  ];
+  return {
+    adduser: { data: AddUserData, run: addUser },
+    addgroup: { data: AddGroupData, run: addGroup },
+    deluser: { data: DelUserData, run: delUser },
+    delgroup: { data: DelGroupData, run: delGroup },
+    moduser: { data: ModUserData, run: modUser },
+  };
 }

@@ -1,17 +1,33 @@
-// The outbox's link-wide hold as the senders see it: the gate's state (outbox-gate.ts) plus what bypasses it
-// (drain, a connected backhaul), the row the last failed probe carried, and one info line at each end of a
-// hold. Never touches the database or the network; the caller passes monotonic ms.
+// The outbox's link-wide hold. Per-row backoff alone lets a down console see N/30 requests a second from an
+// agent with N queued rows (every row retries on its own clock), so a backlog turns each agent into a storm
+// when the console comes back. After a failure that says "the console is not there" (no answer, 429, 502,
+// 503, 504) the hold keeps every row back, new ones too, and lets one probe through per jittered, growing
+// delay; the first answer of any kind ends it. Drain and a connected backhaul bypass it. It remembers the row
+// the last failed probe carried and logs one info line at each end of a hold. Never touches the database or
+// the network; the caller passes monotonic ms.
 import type { Logger } from "../../log/logger.ts";
-import { type GateDecision, LinkGate } from "./gate.ts";
+
+/** Statuses that speak for the console as a whole, not for one request. 0 is "no answer at all". */
+export function isLinkFailure(status: number): boolean {
+  return status === 0 || status === 429 || status === 502 || status === 503 || status === 504;
+}
+
+/** May a sender claim a row now? "probe" means yes, but it is the only one until it settles. */
+export type HoldDecision = "open" | "probe" | "closed";
 
 export interface Claim {
-  decision: GateDecision;
+  decision: HoldDecision;
   /** A row a probe should not repeat while another is ready. */
   avoid: number | undefined;
 }
 
 export class LinkHold {
-  private readonly gate = new LinkGate();
+  private held = false;
+  /** Failed probe rounds since the hold last ended; the exponent of the next hold. */
+  private roundsFailed = 0;
+  /** Monotonic ms from which one probe may go. */
+  private probeAt = 0;
+  private probing = false;
   private lastFailedProbe: number | undefined;
 
   /** `reachable`: true while another channel proves the console there (see OutboxOptions.reachable). */
@@ -31,37 +47,52 @@ export class LinkHold {
   }
 
   claim(now: number, draining: boolean): Claim {
-    const decision = this.bypassed(draining) ? "open" : this.gate.decide(now);
+    const decision = this.bypassed(draining) ? "open" : this.decide(now);
     return { decision, avoid: decision === "probe" ? this.lastFailedProbe : undefined };
   }
 
-  /** The round a request claimed now belongs to (LinkGate.fail). */
+  /** The round a request claimed now belongs to; its failure escalates the hold only if no other did first. */
   get round(): number {
-    return this.gate.round;
+    return this.roundsFailed;
   }
 
   startProbe(): void {
-    this.gate.startProbe();
+    this.probing = true;
   }
 
+  /** The probe settled, threw or was aborted; another may go once the hold allows it. */
   endProbe(): void {
-    this.gate.endProbe();
+    this.probing = false;
   }
 
-  /** The console answered something. True when that ended a hold. */
+  /** The console answered something: the link is up. True when that ended a hold. */
   answered(rows: number): boolean {
     this.lastFailedProbe = undefined;
-    if (!this.gate.open()) return false;
+    const wasHeld = this.held;
+    this.held = false;
+    this.roundsFailed = 0;
+    this.probeAt = 0;
+    if (!wasHeld) return false;
     this.log.info("console answers again; the outbox resumes", { rows });
     return true;
   }
 
-  /** A request failed at the link level; `holdMs` is the hold for this round. Ignored while bypassed. */
+  /**
+   * A request of round `round` failed at the link level; the row itself waits `holdMs` (computed with
+   * exponent max(attempts, round)), and so does the hold. Requests that were already in flight when another
+   * failure started the hold do not escalate it again. Ignored while bypassed.
+   */
   failed(f: { round: number; probe: boolean; rowId: number; status: number; now: number; holdMs: number; rows: number; draining: boolean }): void {
     if (this.bypassed(f.draining)) return;
     if (f.probe) this.lastFailedProbe = f.rowId;
-    const wasHeld = this.gate.isHeld;
-    this.gate.fail(f.round, f.now, f.holdMs);
+    if (f.round < this.roundsFailed) {
+      this.probeAt = Math.max(this.probeAt, f.now + f.holdMs);
+      return;
+    }
+    const wasHeld = this.held;
+    this.held = true;
+    this.roundsFailed = f.round + 1;
+    this.probeAt = f.now + f.holdMs;
     if (!wasHeld) {
       this.log.info("console not answering; the outbox holds its rows and probes with one request at a time", {
         status: f.status,
@@ -76,8 +107,13 @@ export class LinkHold {
    */
   timerAt(now: number, draining: boolean, nextDueAt: () => number | undefined): number | undefined {
     if (this.bypassed(draining)) return nextDueAt();
-    const probeAt = this.gate.wakeAt(now);
-    if (probeAt !== undefined) return probeAt;
-    return this.gate.decide(now) === "closed" ? undefined : nextDueAt();
+    if (this.held && !this.probing && now < this.probeAt) return this.probeAt;
+    return this.decide(now) === "closed" ? undefined : nextDueAt();
+  }
+
+  private decide(now: number): HoldDecision {
+    if (!this.held) return "open";
+    if (this.probing || now < this.probeAt) return "closed";
+    return "probe";
   }
 }

@@ -1,11 +1,10 @@
 // What a caller hands the outbox and how it becomes a row: validation, body encoding, size, and which
 // statuses deliver, retry or drop. Pure: never touches the database, the network or the clock.
 import { DEFAULT_TIMEOUT_MS, isSuccess, type HttpMethod } from "../http.ts";
+import { PRIORITY_COMMANDS } from "../../platform/priorities.ts";
 import type { NewRow, StoredFallback } from "./store.ts";
 
-export const PRIORITY_COMMANDS = 10;
-export const PRIORITY_INVENTORY = 80;
-export const PRIORITY_LOGS = 90;
+export { PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS } from "../../platform/priorities.ts";
 
 /** Acks, fins and events at command priority: never refused nor dropped for the outbox's caps. */
 export function isProtected(priority: number): boolean {

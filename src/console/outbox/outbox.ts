@@ -1,6 +1,6 @@
 // The durable outbox: every console-bound request is written to SQLite before it is sent, then delivered by
 // a small pool of senders, lowest priority number first, with per-row backoff and the 2024 dialect fallback.
-// While the console does not answer at all, a link-wide hold (outbox-hold.ts, outbox-gate.ts) lets one probe
+// While the console does not answer at all, a link-wide hold (hold.ts) lets one probe
 // through at a time. Dialect memory and overflow warnings live in outbox-dialects.ts and outbox-overflow.ts.
 // It never loses a row the console has not accepted (2xx) or refused (4xx), and never logs a request body.
 import type { StateDb } from "../../db/open.ts";
@@ -10,8 +10,7 @@ import { fullJitterDelay } from "../backoff.ts";
 import type { HttpMethod, HttpResult } from "../http.ts";
 import { fallbackForm, isProtected, outcomeOf, PRIORITY_COMMANDS, toRow, type OutboxItem, type WireForm } from "./item.ts";
 import { Schedule, type ScheduleEntry } from "./schedule.ts";
-import { isLinkFailure } from "./gate.ts";
-import { LinkHold } from "./hold.ts";
+import { isLinkFailure, LinkHold } from "./hold.ts";
 import { OverflowEpisodes } from "./overflow.ts";
 import { Dialects } from "./dialects.ts";
 import { OutboxStore, type OutboxRow } from "./store.ts";
@@ -25,7 +24,6 @@ export const DEFAULT_MAX_ROWS = 50_000;
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 /** Per-row retry: full jitter over 1 s·2^attempts, capped at a minute, so a fin is never far behind a recovery. */
 export const DEFAULT_RETRY = { baseMs: 1_000, capMs: 60_000 };
-export { OVERFLOW_REPORT_MS } from "./overflow.ts";
 
 
 /** ConsoleHttp satisfies it. */
@@ -231,7 +229,7 @@ export class Outbox {
 
   /**
    * Something else (the backhaul) reached the console: a hold ends now and every row in backoff goes, instead
-   * of waiting for the next probe. Does nothing while the gate is open.
+   * of waiting for the next probe. Does nothing while nothing is held.
    */
   linkUp(): void {
     if (!this.hold.answered(this.schedule.rows)) return;
@@ -271,7 +269,7 @@ export class Outbox {
     }
   }
 
-  /** `round` is the hold's round when the row was claimed (see LinkGate.fail). */
+  /** `round` is the hold's round when the row was claimed (see LinkHold.failed). */
   private async sendRow(entry: ScheduleEntry, signal: AbortSignal, round: number, probe: boolean): Promise<void> {
     try {
       const row = this.store.get(entry.id);
@@ -340,8 +338,8 @@ export class Outbox {
     }
     // Full jitter from now, forever; while draining, retries stay within the base delay. At least 1 ms, so a
     // sender that fails without waiting for I/O can never spin on the same row without yielding. A link
-    // failure grows with the outage (the gate's round), not only with this row's attempts: a row queued
-    // during a long outage does not start again at one second. The gate's hold grows with the round alone
+    // failure grows with the outage (the hold's round), not only with this row's attempts: a row queued
+    // during a long outage does not start again at one second. The hold itself grows with the round alone
     // (one poisoned row with many attempts must not hold the others for a minute) and uses the same draw.
     const { baseMs, capMs } = this.retryPolicy;
     const draw = this.random();

@@ -8,6 +8,7 @@ import { LogHub } from "../../../src/log/logger.ts";
 import { fileCommands } from "../../../src/capabilities/files/commands.ts";
 import { FakeFtp } from "./fake-ftp.ts";
 import { context, useTestUsers, useWorkerArgv } from "./helpers.ts";
+import { runnable } from "../../helpers/commands.ts";
 const isRoot = process.getuid?.() === 0; // users, groups and the identity switch need root
 const rootTest = test.skipIf(!isRoot);
 
@@ -23,7 +24,7 @@ beforeAll(async () => {
   ftp = new FakeFtp();
   user = newUser();
   const http = new ConsoleHttp({ serverUrl: ftp.url, id: "srv", key: "k3y", tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log });
-  const [openftp] = fileCommands({ http, enqueue: () => 1, userAgent: "alpamon/test", log, signal: stop.signal, workerArgv: testWorkerArgv });
+  const { openftp } = runnable(fileCommands({ http, enqueue: () => 1, userAgent: "alpamon/test", log, signal: stop.signal, workerArgv: testWorkerArgv }));
   const fin = await openftp!.run(context("openftp", { session_id: "s1", url: "/ws/ftp/s1/tok/", username: user.name, groupname: user.name, home_directory: null }));
   expect(fin).toEqual({ exitCode: 0, result: "Spawned a ftp terminal." });
 });
@@ -145,7 +146,7 @@ rootTest("bad input: NUL, unknown command, invalid JSON, missing path; the sessi
 
 rootTest("openftp refuses foreign hosts, unknown users and missing names without starting anything", async () => {
   const http = new ConsoleHttp({ serverUrl: ftp.url, id: "srv", key: "k3y", tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log });
-  const [openftp] = fileCommands({ http, enqueue: () => 1, userAgent: "alpamon/test", log, workerArgv: testWorkerArgv });
+  const { openftp } = runnable(fileCommands({ http, enqueue: () => 1, userAgent: "alpamon/test", log, workerArgv: testWorkerArgv }));
   const foreign = await openftp!.run(context("openftp", { session_id: "s", url: "ws://127.0.0.2:1/ws/", username: user.name }));
   expect(foreign.exitCode).toBe(1);
   expect((await openftp!.run(context("openftp", { session_id: "s", url: "/ws/x/", username: "nobody-here-x" }))).result).toContain("Failed to get demoted permission");

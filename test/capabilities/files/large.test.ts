@@ -9,6 +9,7 @@ import { fileCommands } from "../../../src/capabilities/files/commands.ts";
 import { LogHub } from "../../../src/log/logger.ts";
 import { blobChunk, blobSha256 } from "./content-server.ts";
 import { context, sh, useTestUsers, useWorkerArgv } from "./helpers.ts";
+import { runnable } from "../../helpers/commands.ts";
 const isRoot = process.getuid?.() === 0; // users, groups and the identity switch need root
 const rootTest = test.skipIf(!isRoot);
 
@@ -40,7 +41,7 @@ function handlers() {
     void worker.exited.then(() => (clearInterval(timer), workerPeaks.push(peak)));
     return worker;
   };
-  return Object.fromEntries(fileCommands({ http, enqueue: () => 1, userAgent: "alpamon/test", log, workerArgv: testWorkerArgv, spawnWorker: spawn }).map((h) => [h.name, h]));
+  return runnable(fileCommands({ http, enqueue: () => 1, userAgent: "alpamon/test", log, workerArgv: testWorkerArgv, spawnWorker: spawn }));
 }
 
 beforeAll(async () => {

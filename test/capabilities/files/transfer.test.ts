@@ -13,6 +13,7 @@ import { FakeConsole } from "../../console/fake-console.ts";
 import { useTempDirs } from "../../helpers/tmp.ts";
 import { blobSha256, ContentServer } from "./content-server.ts";
 import { context, sh, useTestUsers, useWorkerArgv } from "./helpers.ts";
+import { runnable } from "../../helpers/commands.ts";
 
 // The test user (and its home) is new for every run of this file; anything else goes into a temp dir of the
 // test's own, removed after each test even when it fails.
@@ -35,7 +36,7 @@ beforeAll(async () => {
   enqueued = [];
   const http = new ConsoleHttp({ serverUrl: fake.url, id: fake.id, key: fake.key, tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log });
   const list = fileCommands({ http, enqueue: (i) => (enqueued.push(i), enqueued.length), userAgent: "alpamon/test", log, workerArgv: testWorkerArgv });
-  handlers = Object.fromEntries(list.map((h) => [h.name, async (ctx) => await h.run(ctx)]));
+  handlers = Object.fromEntries(Object.entries(runnable(list)).map(([name, h]) => [name, (ctx) => h.run(ctx)]));
 });
 
 afterAll(async () => {

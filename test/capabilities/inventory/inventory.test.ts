@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { networkInterfaces } from "node:os";
 import { inventoryCommands } from "../../../src/capabilities/inventory/commands.ts";
+import { runnable } from "../../helpers/commands.ts";
 import { FOLLOW_UP_MS, STARTUP_SYNC_DELAY_MS } from "../../../src/capabilities/inventory/inventory.ts";
 import { ManualClock } from "../../../src/platform/clock.ts";
 import { eventually } from "../../console/fake-console-waits.ts";
@@ -158,7 +159,7 @@ describe("firewall hook", () => {
 describe("commands and start", () => {
   test("commit and sync commands; data.keys is validated", async () => {
     const t = await setup();
-    const [commit, sync] = inventoryCommands(t.inventory);
+    const { commit, sync } = runnable(inventoryCommands(t.inventory));
     const ctx = (data: Record<string, unknown>) => ({ id: "c1", args: [], line: "sync", data, user: null, group: null, env: null, signal: new AbortController().signal, log: undefined as never });
     expect(await commit!.run(ctx({}))).toEqual({ exitCode: 0, result: "Committed system information." });
     await t.delivered(); // until the commit is delivered, a sync leaves every key alone

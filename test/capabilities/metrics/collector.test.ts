@@ -12,7 +12,7 @@ import { LogHub, type LogRecord } from "../../../src/log/logger.ts";
 import { systemClock } from "../../../src/platform/clock.ts";
 import { CONFIG_PATH, Collector } from "../../../src/capabilities/metrics/collector.ts";
 import { CHECK_TYPES, type CheckType } from "../../../src/capabilities/metrics/config.ts";
-import { DAY_MS, HOUR_MS, dayStart, hourStart } from "../../../src/capabilities/metrics/rollup.ts";
+import { DAY_MS, HOUR_MS, dayStart, hourStart } from "../../../src/db/rollup.ts";
 import { FakeConsole, type RecordedRequest } from "../../console/fake-console.ts";
 
 const cleanups: (() => unknown)[] = [];

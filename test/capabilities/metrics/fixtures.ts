@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ManualClock, type Clock } from "../../../src/platform/clock.ts";
-import type { StatfsNumbers } from "../../../src/capabilities/metrics/probes/mountinfo.ts";
+import type { StatfsNumbers } from "../../../src/platform/proc/mountinfo.ts";
 
 export const FIXTURES = join(import.meta.dir, "../../fixtures");
 

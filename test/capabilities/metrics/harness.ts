@@ -5,11 +5,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { OutboxItem } from "../../../src/console/outbox/outbox.ts";
+import { createMetricsStore } from "../../../src/db/metrics.ts";
 import { openStateDb, type StateDb } from "../../../src/db/open.ts";
 import { LogHub, type LogRecord } from "../../../src/log/logger.ts";
 import { ManualClock } from "../../../src/platform/clock.ts";
 import { Problems, type CheckContext } from "../../../src/capabilities/metrics/checks/context.ts";
-import type { StatfsNumbers } from "../../../src/capabilities/metrics/probes/mountinfo.ts";
+import type { StatfsNumbers } from "../../../src/platform/proc/mountinfo.ts";
 
 export interface Harness {
   dir: string;
@@ -53,6 +54,7 @@ export function useMetricsHarness(): (start?: number) => Harness {
     const hungMounts = new Set<string>();
     const ctx: CheckContext = {
       state,
+      metrics: createMetricsStore(state),
       clock,
       log,
       enqueue: (item) => {

@@ -4,17 +4,15 @@
 import { describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import {
-  REALTIME_PATHS,
-  cpuCheck,
-  diskIoCollector,
-  diskIoSender,
-  diskUsageCheck,
-  memoryCheck,
-  netCollector,
-  netSender,
-} from "../../../src/capabilities/metrics/checks/realtime.ts";
-import { ALERT_PATH, STATUS_PATH, alertCheck, statusCheck } from "../../../src/capabilities/metrics/checks/heartbeat.ts";
+import { ALERT_PATH, alertCheck } from "../../../src/capabilities/metrics/checks/alert.ts";
+import { CPU_PATH, cpuCheck } from "../../../src/capabilities/metrics/checks/cpu.ts";
+import { diskIoCollector } from "../../../src/capabilities/metrics/checks/disk-io-collector.ts";
+import { DISK_IO_PATH, diskIoSender } from "../../../src/capabilities/metrics/checks/disk-io.ts";
+import { DISK_USAGE_PATH, diskUsageCheck } from "../../../src/capabilities/metrics/checks/disk-usage.ts";
+import { MEMORY_PATH, memoryCheck } from "../../../src/capabilities/metrics/checks/memory.ts";
+import { netCollector } from "../../../src/capabilities/metrics/checks/net-collector.ts";
+import { TRAFFIC_PATH, netSender } from "../../../src/capabilities/metrics/checks/net.ts";
+import { STATUS_PATH, statusCheck } from "../../../src/capabilities/metrics/checks/status.ts";
 import { diskstatsLine, netDev, statLine, useMetricsHarness } from "./harness.ts";
 import { readFixture } from "./fixtures.ts";
 
@@ -31,7 +29,7 @@ describe("cpu and memory", () => {
     h.write("stat", statLine(130, 120, 850)); // 50 busy of 100
     await h.clock.advance(5_000);
     run(noSignal);
-    expect(h.bodies(REALTIME_PATHS.cpu)).toEqual([[{ timestamp: "2026-01-01T10:00:05.000Z", usage: 50 }]]);
+    expect(h.bodies(CPU_PATH)).toEqual([[{ timestamp: "2026-01-01T10:00:05.000Z", usage: 50 }]]);
     expect(h.enqueued[0]).toMatchObject({ method: "POST", priority: 80 });
     expect(h.state.sqlite.query("SELECT \"timestamp\", usage FROM cpu_samples").all()).toEqual([{ timestamp: Date.UTC(2026, 0, 1, 10, 0, 5), usage: 50 }]);
   });
@@ -46,7 +44,7 @@ describe("cpu and memory", () => {
     run(noSignal);
     h.write("stat", statLine(100, 100, 900));
     run(noSignal);
-    expect(h.bodies(REALTIME_PATHS.cpu)).toEqual([[{ timestamp: expect.any(String), usage: 0 }]]);
+    expect(h.bodies(CPU_PATH)).toEqual([[{ timestamp: expect.any(String), usage: 0 }]]);
     expect(h.records.some((r) => r.level === "info" && r.message.includes("readable again"))).toBe(true);
   });
 
@@ -54,7 +52,7 @@ describe("cpu and memory", () => {
     const h = harness();
     h.write("meminfo", "MemTotal: 1000 kB\nMemFree: 100 kB\nMemAvailable: 250 kB\nBuffers: 0 kB\nCached: 0 kB\n");
     memoryCheck(h.ctx)(noSignal);
-    expect(h.bodies(REALTIME_PATHS.memory)).toEqual([[{ timestamp: "2026-01-01T10:00:00.000Z", usage: 75 }]]);
+    expect(h.bodies(MEMORY_PATH)).toEqual([[{ timestamp: "2026-01-01T10:00:00.000Z", usage: 75 }]]);
   });
 });
 
@@ -68,7 +66,7 @@ describe("disk usage", () => {
     h.statfsTable["/"] = { bsize: 4096, blocks: 1000, bfree: 400, bavail: 300 };
     h.statfsTable["/home"] = { bsize: 4096, blocks: 100, bfree: 100, bavail: 100 };
     await diskUsageCheck(h.ctx)(noSignal);
-    const [body] = h.bodies(REALTIME_PATHS.diskUsage) as Record<string, unknown>[][];
+    const [body] = h.bodies(DISK_USAGE_PATH) as Record<string, unknown>[][];
     expect(body).toContainEqual({ timestamp: "2026-01-01T10:00:00.000Z", device: "/dev/nvme0n1p2", usage: (600 / 900) * 100, total: 4096000, free: 1228800, used: 2457600 });
     // An empty file system: usage, used are 0 and present.
     expect(body).toContainEqual({ timestamp: "2026-01-01T10:00:00.000Z", device: "/dev/dm-0", usage: 0, total: 409600, free: 409600, used: 0 });
@@ -93,11 +91,11 @@ describe("disk usage", () => {
     await Promise.resolve();
     await h.clock.advance(5_000);
     await first;
-    expect((h.bodies(REALTIME_PATHS.diskUsage)[0] as { device: string }[]).map((r) => r.device)).toEqual(["/dev/sda1"]);
+    expect((h.bodies(DISK_USAGE_PATH)[0] as { device: string }[]).map((r) => r.device)).toEqual(["/dev/sda1"]);
     expect(h.records.find((r) => r.level === "warn")?.fields).toMatchObject({ source: "statfs /data", error: "statfs did not answer within 5000 ms" });
     await run(noSignal); // still stuck: skipped at once, no second call piles up behind the first
     expect(calls).toBe(1);
-    expect(h.bodies(REALTIME_PATHS.diskUsage)).toHaveLength(2);
+    expect(h.bodies(DISK_USAGE_PATH)).toHaveLength(2);
   });
 });
 
@@ -172,7 +170,7 @@ describe("realtime senders", () => {
     insert.run(t0 - 10_000, "vdb", 0, 0);
     const run = diskIoSender(h.ctx, 60_000);
     run(noSignal);
-    expect(h.bodies(REALTIME_PATHS.diskIo)).toEqual([
+    expect(h.bodies(DISK_IO_PATH)).toEqual([
       [
         { timestamp: "2026-01-01T10:00:00.000Z", device: "sda", peak_write_bps: 0, peak_read_bps: 300, avg_write_bps: 0, avg_read_bps: 200 },
         { timestamp: "2026-01-01T10:00:00.000Z", device: "vdb", peak_write_bps: 0, peak_read_bps: 0, avg_write_bps: 0, avg_read_bps: 0 },
@@ -182,12 +180,12 @@ describe("realtime senders", () => {
     await h.clock.advance(10_000);
     insert.run(h.clock.now(), "sda", 50, 50);
     run(noSignal);
-    expect(h.bodies(REALTIME_PATHS.diskIo)[1]).toEqual([
+    expect(h.bodies(DISK_IO_PATH)[1]).toEqual([
       { timestamp: "2026-01-01T10:00:10.000Z", device: "sda", peak_write_bps: 50, peak_read_bps: 50, avg_write_bps: 50, avg_read_bps: 50 },
     ]);
     await h.clock.advance(10_000);
     run(noSignal); // empty window: nothing sent (the reference sent `null`)
-    expect(h.bodies(REALTIME_PATHS.diskIo)).toHaveLength(2);
+    expect(h.bodies(DISK_IO_PATH)).toHaveLength(2);
   });
 
   test("net sends every wire field per interface", () => {
@@ -196,7 +194,7 @@ describe("realtime senders", () => {
       .query('INSERT INTO traffic_samples ("timestamp", name, input_pps, input_bps, output_pps, output_bps) VALUES (?1, ?2, ?3, ?4, ?5, ?6)')
       .run(h.clock.now() - 1000, "enp0s3", 1, 8, 0, 0);
     netSender(h.ctx, 5_000)(noSignal);
-    expect(h.bodies(REALTIME_PATHS.traffic)).toEqual([
+    expect(h.bodies(TRAFFIC_PATH)).toEqual([
       [
         {
           timestamp: "2026-01-01T10:00:00.000Z",

@@ -3,8 +3,10 @@
 // ZONE-DEPENDENT: periods are UTC hours and days, bodies UTC `…Z` text; test/tz/zone.test.ts runs this file
 // under non-UTC zones too (under UTC a local-time hour or day looks the same).
 import { describe, expect, test } from "bun:test";
-import { cleanupCheck, dailyCheck, dailyPath, effectiveRetention, hourlyCheck, hourlyPath, pruneMetrics } from "../../../src/capabilities/metrics/checks/batch.ts";
-import { DAY_MS, HOUR_MS } from "../../../src/capabilities/metrics/rollup.ts";
+import { cleanupCheck, effectiveRetention, pruneMetrics } from "../../../src/capabilities/metrics/checks/cleanup.ts";
+import { dailyCheck, dailyPath } from "../../../src/capabilities/metrics/checks/daily.ts";
+import { hourlyCheck, hourlyPath } from "../../../src/capabilities/metrics/checks/hourly.ts";
+import { DAY_MS, HOUR_MS } from "../../../src/db/rollup.ts";
 import { useMetricsHarness, type Harness } from "./harness.ts";
 
 const harness = useMetricsHarness();

@@ -14,7 +14,8 @@ import {
   updatePlan,
 } from "../../../src/capabilities/packages/packages.ts";
 import { powerArgv, powerCommands } from "../../../src/capabilities/power/power.ts";
-import type { CommandContext } from "../../../src/commands/registry.ts";
+import type { CommandContext } from "../../../src/commands/contract.ts";
+import { runnable } from "../../helpers/commands.ts";
 import { silentLogger } from "../../../src/log/logger.ts";
 import { ManualClock } from "../../../src/platform/clock.ts";
 
@@ -76,7 +77,7 @@ describe("upgrade on this machine (real dpkg)", () => {
       ran.push(o.argv);
       return runProcess(o);
     };
-    const [, upgrade] = packageCommands({ runProcess: recording, family: () => "debian", version: "0.1.0", log: silentLogger, now: () => 1 });
+    const { upgrade } = runnable(packageCommands({ runProcess: recording, family: () => "debian", version: "0.1.0", log: silentLogger, now: () => 1 }));
     const r = await upgrade!.run(ctx("upgrade"));
     expect(r).toEqual({ exitCode: 1, result: "The alpamon package is not installed through apt; upgrade alpamon the way it was installed." });
     expect(ran).toEqual([installedVersionQuery("apt")]);
@@ -89,7 +90,7 @@ describe("upgrade on this machine (real dpkg)", () => {
       ran.push(o.argv);
       return o.argv[0] === "dpkg-query" ? runProcess(o) : ok0();
     };
-    const [, upgrade] = packageCommands({ runProcess: recording, family: () => "debian", version: installedHere!, log: silentLogger, now: () => 1 });
+    const { upgrade } = runnable(packageCommands({ runProcess: recording, family: () => "debian", version: installedHere!, log: silentLogger, now: () => 1 }));
     const r = await upgrade!.run(ctx("upgrade"));
     expect(r).toEqual({ exitCode: 0, result: `Alpamon is already up-to-date (version: ${normaliseVersion(installedHere!)})` });
     expect(ran).toEqual([installedVersionQuery("apt"), ...selfUpgradePlan("apt"), installedVersionQuery("apt")]);
@@ -102,7 +103,7 @@ describe("upgrade on this machine (real dpkg)", () => {
       ran.push(o.argv);
       return ok0(o.argv[0] === "dpkg-query" ? versions.shift() : "");
     };
-    const [, upgrade] = packageCommands({ runProcess: record, family: () => "debian", version: "0.1.0", log: silentLogger, now: () => 7, hasSystemd: () => true });
+    const { upgrade } = runnable(packageCommands({ runProcess: record, family: () => "debian", version: "0.1.0", log: silentLogger, now: () => 7, hasSystemd: () => true }));
     const r = await upgrade!.run(ctx("upgrade"));
     expect(r.exitCode).toBe(0);
     expect(r.result).toEndWith("Upgraded alpamon 0.1.0 → 0.2.0; alpamon will restart in 30 seconds.");
@@ -112,9 +113,9 @@ describe("upgrade on this machine (real dpkg)", () => {
   test("no package manager: a clear refusal, and nothing runs", async () => {
     const ran: string[][] = [];
     const record = async (o: RunOptions): Promise<RunResult> => (ran.push(o.argv), { exitCode: 0, output: "", omittedBytes: 0, timedOut: false });
-    const commands = packageCommands({ runProcess: record, family: () => "unknown", version: "0.1.0", log: silentLogger, now: () => 1, packageManager: () => undefined });
-    for (const command of commands) {
-      expect(await command.run(ctx(command.name))).toEqual({ exitCode: 1, result: "Platform 'unknown' not supported: no known package manager found." });
+    const commands = runnable(packageCommands({ runProcess: record, family: () => "unknown", version: "0.1.0", log: silentLogger, now: () => 1, packageManager: () => undefined }));
+    for (const [name, command] of Object.entries(commands)) {
+      expect(await command.run(ctx(name))).toEqual({ exitCode: 1, result: "Platform 'unknown' not supported: no known package manager found." });
     }
     expect(ran).toEqual([]);
   });
@@ -132,7 +133,7 @@ describe("reboot and shutdown", () => {
     const clock = new ManualClock();
     const ran: string[][] = [];
     const record = async (o: RunOptions): Promise<RunResult> => (ran.push(o.argv), { exitCode: 0, output: "", omittedBytes: 0, timedOut: false });
-    const [reboot, shutdown] = powerCommands({ runProcess: record, clock, log: silentLogger, signal: new AbortController().signal, hasSystemd: () => true });
+    const { reboot, shutdown } = runnable(powerCommands({ runProcess: record, clock, log: silentLogger, signal: new AbortController().signal, hasSystemd: () => true }));
     expect(await reboot!.run(ctx("reboot"))).toEqual({ exitCode: 0, result: "Server will reboot in 1 second" });
     expect(await shutdown!.run(ctx("shutdown"))).toEqual({ exitCode: 0, result: "Server will shutdown in 1 second" });
     expect(ran).toEqual([]);

@@ -6,7 +6,8 @@ import { readFileSync } from "node:fs";
 import { ConsoleHttp } from "../../../src/console/http.ts";
 import { silentLogger } from "../../../src/log/logger.ts";
 import { systemClock } from "../../../src/platform/clock.ts";
-import type { CommandHandler, CommandResult } from "../../../src/commands/registry.ts";
+import type { CommandResult } from "../../../src/commands/contract.ts";
+import { type Runnable, runnable } from "../../helpers/commands.ts";
 import { OPENPTY_OK, terminalCommands, type TerminalDeps } from "../../../src/capabilities/terminal/commands.ts";
 import { TerminalRegistry } from "../../../src/capabilities/terminal/registry.ts";
 import { generateCertificates } from "../../console/fake-console-tls.ts";
@@ -23,7 +24,7 @@ const creds = { id: "srv-pty-test", key: "k3y_for_pty_tests" };
 
 let fake: FakePtyConsole;
 let registry: TerminalRegistry;
-let handlers: Record<string, CommandHandler>;
+let handlers: Record<string, Runnable>;
 const extraServers: FakePtyConsole[] = [];
 
 function setup(overrides: Partial<TerminalDeps> = {}): void {
@@ -31,7 +32,7 @@ function setup(overrides: Partial<TerminalDeps> = {}): void {
   registry = new TerminalRegistry(4);
   const http = new ConsoleHttp({ serverUrl: fake.url, ...creds, tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log: silentLogger });
   const list = terminalCommands({ http, registry, log: silentLogger, clock: systemClock, settings: { killGraceMs: 1_000, connectTimeoutMs: 5_000 }, ...overrides });
-  handlers = Object.fromEntries(list.map((h) => [h.name, h]));
+  handlers = runnable(list);
 }
 
 afterEach(async () => {
@@ -210,7 +211,7 @@ describe.skipIf(!isRoot)("openpty as a user", () => {
       `openpty: there is no user "nouser${suffix}" on this server`,
     );
     const http = new ConsoleHttp({ serverUrl: fake.url, id: creds.id, key: "wrong", tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log: silentLogger });
-    const bad = Object.fromEntries(terminalCommands({ http, registry, log: silentLogger, clock: systemClock }).map((h) => [h.name, h]));
+    const bad = runnable(terminalCommands({ http, registry, log: silentLogger, clock: systemClock }));
     const r = await bad.openpty!.run({ id: "c", args: [], line: "openpty", data: { session_id: "v3", url: fake.ptyUrl(), username: USER, rows: 24, cols: 80 }, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger });
     expect(r.exitCode).toBe(1);
     expect(r.result).toContain("openpty: cannot connect to the terminal channel");
@@ -240,7 +241,7 @@ describe.skipIf(!isRoot)("openpty over wss", () => {
       registry = new TerminalRegistry(4);
       const make = (tls: { rejectUnauthorized: boolean; ca?: string }) => {
         const http = new ConsoleHttp({ serverUrl: fake.url, ...creds, tls, userAgent: "alpamon/test", log: silentLogger });
-        return Object.fromEntries(terminalCommands({ http, registry, log: silentLogger, clock: systemClock }).map((h) => [h.name, h]));
+        return runnable(terminalCommands({ http, registry, log: silentLogger, clock: systemClock }));
       };
       const data = (sid: string) => ({ session_id: sid, url: fake.ptyUrl(), username: USER, rows: 24, cols: 80 });
       handlers = make({ rejectUnauthorized: true });

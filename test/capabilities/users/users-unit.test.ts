@@ -2,7 +2,7 @@
 // family gets, adduser's comment-flag detection and failure mapping. A fake runProcess records every argv;
 // nothing here may create, change or delete an account (the real-tool tests are in users.test.ts).
 import { describe, expect, test } from "bun:test";
-import type { CommandContext, CommandHandler } from "../../../src/commands/registry.ts";
+import { type CommandContext, invoke } from "../../../src/commands/contract.ts";
 import { ACCOUNT_NAME } from "../../../src/capabilities/users/users-data.ts";
 import { backupStamp } from "../../../src/capabilities/users/users-home.ts";
 import { adduserCommentFlag, chooseTool, toolFailure } from "../../../src/capabilities/users/users-tools.ts";
@@ -32,9 +32,9 @@ function fakeHost(opts: { family?: PlatformFamily; forced?: "debian" | "shadow";
     log: silentLogger,
     exists: opts.exists ?? ((p) => /^\/usr\/sbin\//.test(p)),
   };
-  const handlers = new Map(userCommands(deps).map((h) => [h.name, h] as [string, CommandHandler]));
+  const bodies = userCommands(deps);
   const run = async (name: string, data: Record<string, unknown>) =>
-    await handlers.get(name)!.run({
+    await invoke(name, bodies[name]!, {
       id: "c1", args: [], line: name, data, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger,
     } satisfies CommandContext);
   return { run, calls, argvs: () => calls.map((c) => c.argv).filter((a) => a[1] !== "--help"), syncs: () => syncs };
@@ -214,7 +214,7 @@ describe("helpers", () => {
       exists: (p) => p === "/usr/sbin/adduser",
       runProcess: async (o) => (calls.push(o.argv), done(o.argv[1] === "--help" ? "adduser [--gecos GECOS] [--home DIR]" : "")),
     });
-    await handlers.find((h) => h.name === "adduser")!.run({
+    await invoke("adduser", handlers.adduser!, {
       id: "c", args: [], line: "adduser", data: USER, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger,
     });
     expect(calls[1]).toContain("--gecos");

@@ -4,7 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { CommandHandler } from "../../../src/commands/registry.ts";
+import { invoke } from "../../../src/commands/contract.ts";
 import { REPLIES, userCommands } from "../../../src/capabilities/users/users.ts";
 import { lookupGroup, lookupUser } from "../../../src/exec/identity.ts";
 import { runProcess } from "../../../src/exec/run.ts";
@@ -99,20 +99,18 @@ afterAll(() => {
 
 function commands(family: "debian" | "shadow", clock = new ManualClock(Date.UTC(2025, 9, 13, 7, 43, 40))) {
   let syncs = 0;
-  const handlers = new Map(
-    userCommands({
-      runProcess,
-      lookupUser: (name) => lookupUser(name),
-      lookupGroup: (key) => lookupGroup(key),
-      platform: () => readPlatform(),
-      userTools: family,
-      syncUsersAndGroups: () => void syncs++,
-      clock,
-      log: silentLogger,
-    }).map((h) => [h.name, h] as [string, CommandHandler]),
-  );
+  const bodies = userCommands({
+    runProcess,
+    lookupUser: (name) => lookupUser(name),
+    lookupGroup: (key) => lookupGroup(key),
+    platform: () => readPlatform(),
+    userTools: family,
+    syncUsersAndGroups: () => void syncs++,
+    clock,
+    log: silentLogger,
+  });
   const run = async (name: string, data: Record<string, unknown>) =>
-    await handlers.get(name)!.run({
+    await invoke(name, bodies[name]!, {
       id: "c1", args: [], line: name, data, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger,
     });
   return { run, syncs: () => syncs };

@@ -2,7 +2,8 @@
 // many rows wait; any answer ends it; the backhaul can end it early; a poisoned row cannot keep it closed.
 // Real SQLite, a fake sender in process and a ManualClock, as in outbox.test.ts.
 import { describe, expect, test } from "bun:test";
-import { isLinkFailure, LinkGate } from "../../../src/console/outbox/gate.ts";
+import { silentLogger } from "../../../src/log/logger.ts";
+import { isLinkFailure, LinkHold } from "../../../src/console/outbox/hold.ts";
 import { PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS } from "../../../src/console/outbox/outbox.ts";
 import { post, quiet, until, useOutboxHarness } from "./harness.ts";
 
@@ -159,28 +160,32 @@ describe("link hold", () => {
   });
 });
 
-describe("LinkGate", () => {
+describe("LinkHold", () => {
   test("the statuses that speak for the link", () => {
     expect([0, 200, 400, 401, 404, 408, 429, 500, 502, 503, 504].filter(isLinkFailure)).toEqual([0, 429, 502, 503, 504]);
   });
 
   test("a failure from an older round lengthens the hold but does not escalate it", () => {
-    const gate = new LinkGate();
-    expect(gate.decide(0)).toBe("open");
-    gate.fail(0, 0, 1_000); // closes it: round 1
-    gate.fail(0, 10, 1_500); // in flight before the close: same round
-    expect(gate.round).toBe(1);
-    expect(gate.decide(1_000)).toBe("closed");
-    expect(gate.wakeAt(1_000)).toBe(1_510);
-    expect(gate.decide(1_510)).toBe("probe");
-    gate.startProbe();
-    expect(gate.decide(2_000)).toBe("closed"); // one probe at a time
-    expect(gate.wakeAt(2_000)).toBeUndefined(); // its end wakes the senders
-    gate.fail(1, 2_000, 2_000);
-    gate.endProbe();
-    expect(gate.round).toBe(2);
-    expect(gate.open()).toBe(true);
-    expect(gate.open()).toBe(false);
-    expect([gate.round, gate.decide(0)]).toEqual([0, "open"]);
+    const hold = new LinkHold(silentLogger, undefined);
+    const decide = (now: number) => hold.claim(now, false).decision;
+    const wakeAt = (now: number) => hold.timerAt(now, false, () => undefined);
+    const fail = (round: number, now: number, holdMs: number) =>
+      hold.failed({ round, probe: false, rowId: 1, status: 0, now, holdMs, rows: 1, draining: false });
+    expect(decide(0)).toBe("open");
+    fail(0, 0, 1_000); // closes it: round 1
+    fail(0, 10, 1_500); // in flight before the close: same round
+    expect(hold.round).toBe(1);
+    expect(decide(1_000)).toBe("closed");
+    expect(wakeAt(1_000)).toBe(1_510);
+    expect(decide(1_510)).toBe("probe");
+    hold.startProbe();
+    expect(decide(2_000)).toBe("closed"); // one probe at a time
+    expect(wakeAt(2_000)).toBeUndefined(); // its end wakes the senders
+    fail(1, 2_000, 2_000);
+    hold.endProbe();
+    expect(hold.round).toBe(2);
+    expect(hold.answered(1)).toBe(true);
+    expect(hold.answered(1)).toBe(false);
+    expect([hold.round, decide(0)]).toEqual([0, "open"]);
   });
 });

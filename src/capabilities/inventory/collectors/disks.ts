@@ -3,7 +3,7 @@
 // matching disks[].name (spec/metrics.md §12 #24). Never spawns a process.
 import { readdirSync, readlinkSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { isRealBlockMount, readMountinfo, sysfsDeviceResolver, type MountInfo } from "../../metrics/probes/mountinfo.ts";
+import { isRealBlockMount, readMountinfo, sysfsDeviceResolver, type MountInfo } from "../../../platform/proc/mountinfo.ts";
 import type { DiskRow, PartitionRow } from "../types.ts";
 import { readText, type CollectorEnv } from "./env.ts";
 

@@ -3,7 +3,7 @@
 // interface_name is in `interfaces` (the 2024 console answers 500 otherwise). Never spawns a process.
 import { readdirSync } from "node:fs";
 import { networkInterfaces, type NetworkInterfaceInfo } from "node:os";
-import { isReportedInterface, readInterfaceFacts } from "../../metrics/probes/netdev.ts";
+import { isReportedInterface, readInterfaceFacts } from "../../../platform/proc/netdev.ts";
 import type { AddressRow, InterfaceRow } from "../types.ts";
 import { readText, type CollectorEnv } from "./env.ts";
 

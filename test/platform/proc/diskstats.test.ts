@@ -7,8 +7,8 @@ import {
   readDiskstats,
   readWholeDiskNames,
   type DiskCounters,
-} from "../../../src/capabilities/metrics/probes/diskstats.ts";
-import { fixture, readFixture } from "./fixtures.ts";
+} from "../../../src/platform/proc/diskstats.ts";
+import { fixture, readFixture } from "../../capabilities/metrics/fixtures.ts";
 
 const SECTOR = 512;
 

@@ -10,8 +10,8 @@ import {
   sysfsDeviceResolver,
   usageFromStatfs,
   type MountInfo,
-} from "../../../src/capabilities/metrics/probes/mountinfo.ts";
-import { fakeStatfs, fixture, readFixture } from "./fixtures.ts";
+} from "../../../src/platform/proc/mountinfo.ts";
+import { fakeStatfs, fixture, readFixture } from "../../capabilities/metrics/fixtures.ts";
 
 describe("parseMountinfo", () => {
   test("a captured mountinfo: every line, fields in place", () => {

@@ -1,6 +1,9 @@
 // Hourly and daily roll-ups in SQL: raw samples → one row per UTC hour (and device/interface), hourly rows →
 // one summary per UTC day. Idempotent: hourly rows are INSERT … ON CONFLICT DO NOTHING on the UNIQUE period,
 // and only complete periods (ending at or before `before`) are ever rolled up. Never deletes anything.
+// The one place outside migrations that keeps SQL text: INSERT … SELECT … GROUP BY … ON CONFLICT and the
+// ROW_NUMBER() window of the disk-usage roll-up have no drizzle builder form (they would be sql`` fragments,
+// i.e. the same text with more layers); bun:sqlite's query() caches each statement after its first use.
 import type { Database } from "bun:sqlite";
 
 export const HOUR_MS = 3_600_000;

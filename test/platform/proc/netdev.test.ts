@@ -6,8 +6,8 @@ import {
   readNetDev,
   trafficRates,
   type InterfaceCounters,
-} from "../../../src/capabilities/metrics/probes/netdev.ts";
-import { fixture, readFixture } from "./fixtures.ts";
+} from "../../../src/platform/proc/netdev.ts";
+import { fixture, readFixture } from "../../capabilities/metrics/fixtures.ts";
 
 describe("parseNetDev", () => {
   test("a captured /proc/net/dev: headers skipped, counters in place", () => {

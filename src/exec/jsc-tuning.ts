@@ -7,7 +7,7 @@
 // profiling metadata and no compile time, while a hot loop (a file transfer, a busy terminal) reaches the
 // threshold within milliseconds and is compiled as before. Measured over 5 minutes beside untuned agents:
 // RssAnon 14.1 → 12.3 MB and no more CPU (BENCHMARKS.md). Variables the operator set are left as they are.
-import { currentCommandLine, reexec } from "../exec/reexec.ts";
+import { currentCommandLine, reexec } from "./reexec.ts";
 
 export const JSC_TUNING: Readonly<Record<string, string>> = {
   BUN_JSC_thresholdForJITAfterWarmUp: "20000",

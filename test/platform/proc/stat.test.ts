@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { cpuUsage, parseStat, readStat, type CpuTicks } from "../../../src/capabilities/metrics/probes/stat.ts";
-import { fixture, readFixture } from "./fixtures.ts";
+import { cpuUsage, parseStat, readStat, type CpuTicks } from "../../../src/platform/proc/stat.ts";
+import { fixture, readFixture } from "../../capabilities/metrics/fixtures.ts";
 
 const ticks = (overrides: Partial<CpuTicks> = {}): CpuTicks => ({
   user: 0,

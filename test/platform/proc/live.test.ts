@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { takeOnceSample, type OnceSample } from "../../../src/capabilities/metrics/once.ts";
-import { diskUsage } from "../../../src/capabilities/metrics/probes/mountinfo.ts";
+import { diskUsage } from "../../../src/platform/proc/mountinfo.ts";
 
 function ownMountinfo(): string[][] {
   let text: string;

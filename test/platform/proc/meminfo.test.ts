@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { memoryUsage, parseMeminfo, readMeminfo } from "../../../src/capabilities/metrics/probes/meminfo.ts";
-import { fixture, readFixture } from "./fixtures.ts";
+import { memoryUsage, parseMeminfo, readMeminfo } from "../../../src/platform/proc/meminfo.ts";
+import { fixture, readFixture } from "../../capabilities/metrics/fixtures.ts";
 
 const KiB = 1024;
 

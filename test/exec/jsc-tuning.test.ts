@@ -2,7 +2,7 @@
 // the options in its initial environment, and a command it runs does not inherit them.
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { applyJscTuning, JSC_TUNING, TUNED_MARKER } from "../../src/platform/jsc-tuning.ts";
+import { applyJscTuning, JSC_TUNING, TUNED_MARKER } from "../../src/exec/jsc-tuning.ts";
 import { useConsoleAndAgents } from "../helpers/agent.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
 

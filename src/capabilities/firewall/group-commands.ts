@@ -1,13 +1,12 @@
-// The later firewall command names (FIREWALL_COMMANDS.md and upstream): firewall-batch-apply,
-// firewall-rules, firewall-chain-delete, firewall-reorder-chains, firewall-reorder-rules and
-// firewall-status. Same validation, queue, snapshots and single transactions as `firewall`.
-import { fail, ok, type CommandHandler, type CommandResult } from "../../commands/registry.ts";
+// The per-action firewall commands (FIREWALL_COMMANDS.md and upstream), most replying with a JSON body:
+// firewall-batch-apply, firewall-rules, firewall-chain-delete, firewall-reorder-chains, firewall-reorder-rules
+// and firewall-status. Same validation, queue, snapshots and single transactions as `firewall`.
+import { type AnyCommandSpec, fail, ok } from "../../commands/contract.ts";
 import { applyRequests, deleteGroup, reorderGroups, replaceGroup } from "./ops.ts";
 import { expandIdOnly, parseRuleList } from "./requests.ts";
-import { readFields, runBatch } from "./commands.ts";
+import { json, readFields, runBatch } from "./commands.ts";
 import type { FirewallService } from "./service.ts";
 
-const json = (exitCode: number, body: Record<string, unknown>): CommandResult => ({ exitCode, result: JSON.stringify(body) });
 const message = (success: boolean, text: string) => json(success ? 0 : 1, { success, message: text });
 
 /** firewall-rules actions and the rule operation each stands for. */
@@ -16,12 +15,12 @@ type RuleAction = keyof typeof RULE_ACTIONS;
 /** Own properties only: `"constructor" in RULE_ACTIONS` is true through the prototype. */
 const isRuleAction = (action: string): action is RuleAction => Object.hasOwn(RULE_ACTIONS, action);
 
-export function extraCommands(svc: FirewallService): CommandHandler[] {
+export function groupCommands(svc: FirewallService): AnyCommandSpec[] {
   return [
     {
       name: "firewall-batch-apply",
       summary: "add rules to a security group in one all-or-nothing transaction",
-      async run(ctx) {
+      async run(_data, ctx) {
         const r = readFields(ctx);
         if (!r.ok) return json(1, { success: false, error: `Validation failed. ${r.message}`, applied_rules: 0, failed_rules: [], rolled_back: false, rollback_reason: null });
         return runBatch(svc, r.f, r.f.security_group_name ?? r.f.chain_name, true);
@@ -30,7 +29,7 @@ export function extraCommands(svc: FirewallService): CommandHandler[] {
     {
       name: "firewall-rules",
       summary: "add, update or delete one rule, or replace a security group's rules (apply_rules)",
-      async run(ctx) {
+      async run(_data, ctx) {
         const r = readFields(ctx);
         if (!r.ok) return message(false, `Validation failed. ${r.message}`);
         const f = r.f;
@@ -56,7 +55,7 @@ export function extraCommands(svc: FirewallService): CommandHandler[] {
     {
       name: "firewall-chain-delete",
       summary: "remove a security group, or its rules on one chain (idempotent)",
-      async run(ctx) {
+      async run(_data, ctx) {
         const r = readFields(ctx);
         if (!r.ok) return message(false, `Validation failed. ${r.message}`);
         const { chain_name: group, chain } = r.f;
@@ -70,7 +69,7 @@ export function extraCommands(svc: FirewallService): CommandHandler[] {
     {
       name: "firewall-reorder-chains",
       summary: "set the order in which security groups are evaluated",
-      async run(ctx) {
+      async run(_data, ctx) {
         const r = readFields(ctx);
         if (!r.ok) return json(1, { success: false, message: `Validation failed. ${r.message}` });
         const names = r.f.chain_names ?? [];
@@ -88,7 +87,7 @@ export function extraCommands(svc: FirewallService): CommandHandler[] {
     {
       name: "firewall-reorder-rules",
       summary: "set the order of a security group's rules (one transaction)",
-      async run(ctx) {
+      async run(_data, ctx) {
         const r = readFields(ctx);
         if (!r.ok) return json(1, { success: false, message: `Validation failed. ${r.message}` });
         const group = r.f.chain_name;
