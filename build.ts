@@ -237,7 +237,10 @@ export function writeChecksums(outdir: string, built: BuiltBinary[]): string {
 
 /** Parses the --target value: all (default), host, or a comma-separated list of x64/arm64. */
 export function parseTargets(value: string | undefined): Target[] {
-  const names = (value ?? "all").split(",").map((s) => s.trim()).filter(Boolean);
+  const names = (value ?? "all")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const picked = new Map<string, Target>();
   for (const name of names) {
     if (name === "all") for (const t of Object.values(TARGETS)) picked.set(t.name, t);
@@ -263,7 +266,9 @@ async function main(argv: string[]): Promise<number> {
   });
   if (values.help) {
     console.log("usage: bun build.ts [--target all|host|x64|arm64[,...]] [--outdir DIR] [--release [--keys-dir DIR]]");
-    console.log("  env ALPAMON_VERSION overrides the version; --release signs SHA256SUMS with ALPAMON_SIGNING_KEY_FILE or ALPAMON_SIGNING_KEY");
+    console.log(
+      "  env ALPAMON_VERSION overrides the version; --release signs SHA256SUMS with ALPAMON_SIGNING_KEY_FILE or ALPAMON_SIGNING_KEY",
+    );
     return 0;
   }
   const started = performance.now();

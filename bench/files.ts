@@ -34,10 +34,15 @@ function vmHwm(pid: number): number {
 const user = `afb${crypto.randomUUID().slice(0, 8)}`;
 sh(["useradd", "-m", "-U", "-s", "/bin/sh", user]);
 const home = `/home/${user}`;
-const server = Bun.spawn([process.execPath, join(import.meta.dir, "../test/capabilities/files/content-server-main.ts")], { stdout: "pipe", stderr: "inherit" });
+const server = Bun.spawn([process.execPath, join(import.meta.dir, "../test/capabilities/files/content-server-main.ts")], {
+  stdout: "pipe",
+  stderr: "inherit",
+});
 try {
   const reader = (server.stdout as ReadableStream<Uint8Array>).getReader();
-  const first = Buffer.from((await reader.read()).value!).toString().split("\n")[0]!;
+  const first = Buffer.from((await reader.read()).value!)
+    .toString()
+    .split("\n")[0]!;
   const url = JSON.parse(first).url as string;
   void (async () => {
     while (!(await reader.read()).done);
@@ -52,7 +57,14 @@ try {
     void w.exited.then(() => (clearInterval(t), workerPeaks.push(peak)));
     return w;
   };
-  const http = new ConsoleHttp({ serverUrl: url, id: "bench", key: "bench", tls: { rejectUnauthorized: true }, userAgent: "alpamon/bench", log });
+  const http = new ConsoleHttp({
+    serverUrl: url,
+    id: "bench",
+    key: "bench",
+    tls: { rejectUnauthorized: true },
+    userAgent: "alpamon/bench",
+    log,
+  });
   const h = runnable(fileCommands({ http, enqueue: () => 1, userAgent: "alpamon/bench", log, workerArgv, spawnWorker: spawn }));
 
   const timed = async (run: () => Promise<unknown> | unknown) => {
@@ -68,9 +80,13 @@ try {
   };
 
   // Warm-up: the first transfer pays for loading fetch, spawn and the worker's code.
-  await h.download!.run(context("download", { username: user, type: "url", content: `${url}/blob/1048576`, path: "~/warm", allow_overwrite: true }));
+  await h.download!.run(
+    context("download", { username: user, type: "url", content: `${url}/blob/1048576`, path: "~/warm", allow_overwrite: true }),
+  );
 
-  const down = await timed(() => h.download!.run(context("download", { username: user, type: "url", content: `${url}/blob/${SIZE}`, path: "~/agent.bin" })));
+  const down = await timed(() =>
+    h.download!.run(context("download", { username: user, type: "url", content: `${url}/blob/${SIZE}`, path: "~/agent.bin" })),
+  );
   const downPeak = workerPeaks.at(-1)!;
   const curlDown = await timed(() => sh(["curl", "-sf", "-o", `${home}/curl.bin`, `${url}/blob/${SIZE}`]));
   sh(["chown", `${user}:${user}`, `${home}/curl.bin`]);

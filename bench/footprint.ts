@@ -18,15 +18,17 @@ const snapshot = footprint;
 
 /** Children ever started = the cumulative child CPU fields can miss short ones, so count direct children seen. */
 function childrenOf(pid: number): number[] {
-  return readdirSync("/proc").filter((p) => /^\d+$/.test(p)).map(Number).filter((p) => {
-    try {
-      return readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ")[1] === String(pid);
-    } catch {
-      return false;
-    }
-  });
+  return readdirSync("/proc")
+    .filter((p) => /^\d+$/.test(p))
+    .map(Number)
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ")[1] === String(pid);
+      } catch {
+        return false;
+      }
+    });
 }
-
 
 const fake = await FakeConsole.start();
 routeMetrics(fake);
@@ -55,7 +57,9 @@ try {
     sum.agentRss += a.rss;
     sum.agentAnon += a.anon;
     if (exporter && Math.round((performance.now() - t0) / 1000) % 5 === 0) {
-      await fetch("http://127.0.0.1:19100/metrics").then((r) => r.text()).catch(() => "");
+      await fetch("http://127.0.0.1:19100/metrics")
+        .then((r) => r.text())
+        .catch(() => "");
       scrapes++;
       const e = snapshot(exporter.pid);
       peak.exporterRss = Math.max(peak.exporterRss, e.rss);
@@ -67,14 +71,22 @@ try {
   const cpu = ((last.cpuTicks - first.agent.cpuTicks) / TICKS / elapsed) * 100;
   const metricPosts = fake.requests.filter((r) => r.path.startsWith("/api/metrics/realtime/")).length;
   console.log(`window: ${elapsed.toFixed(0)} s; agent ${bin}; ${metricPosts} realtime metric posts received`);
-  console.log(`agent:         RSS ${mb(last.rss)} MB at the end, mean ${mb(sum.agentRss / sum.n)} (peak ${mb(peak.agentRss)}), RssAnon ${mb(last.anon)} MB at the end, mean ${mb(sum.agentAnon / sum.n)} (peak ${mb(peak.agentAnon)}), CPU ${cpu.toFixed(3)} % of one core, threads ${last.threads}, fds ${last.fds}, child processes seen ${children.size}`);
+  console.log(
+    `agent:         RSS ${mb(last.rss)} MB at the end, mean ${mb(sum.agentRss / sum.n)} (peak ${mb(peak.agentRss)}), RssAnon ${mb(last.anon)} MB at the end, mean ${mb(sum.agentAnon / sum.n)} (peak ${mb(peak.agentAnon)}), CPU ${cpu.toFixed(3)} % of one core, threads ${last.threads}, fds ${last.fds}, child processes seen ${children.size}`,
+  );
   const where = rssBreakdown(agent.pid);
-  console.log(`agent RSS by origin: its executable's pages ${mb(where.executable)} MB (file-backed: the Bun runtime and the embedded app), other files ${mb(where.otherFiles)} MB, anonymous ${mb(where.anon)} MB`);
+  console.log(
+    `agent RSS by origin: its executable's pages ${mb(where.executable)} MB (file-backed: the Bun runtime and the embedded app), other files ${mb(where.otherFiles)} MB, anonymous ${mb(where.anon)} MB`,
+  );
   if (exporter && first.exporter) {
     const e = snapshot(exporter.pid);
     const ecpu = ((e.cpuTicks - first.exporter.cpuTicks) / TICKS / elapsed) * 100;
-    console.log(`node_exporter: RSS ${mb(e.rss)} MB (peak ${mb(peak.exporterRss)}), RssAnon ${mb(e.anon)} MB (peak ${mb(peak.exporterAnon)}), CPU ${ecpu.toFixed(3)} % of one core, threads ${e.threads}, fds ${e.fds}; ${scrapes} scrapes`);
-    console.log(`ratios agent/node_exporter: RSS ${(last.rss / e.rss).toFixed(2)}, RssAnon ${(last.anon / e.anon).toFixed(2)}, CPU ${(cpu / Math.max(ecpu, 1e-9)).toFixed(2)}`);
+    console.log(
+      `node_exporter: RSS ${mb(e.rss)} MB (peak ${mb(peak.exporterRss)}), RssAnon ${mb(e.anon)} MB (peak ${mb(peak.exporterAnon)}), CPU ${ecpu.toFixed(3)} % of one core, threads ${e.threads}, fds ${e.fds}; ${scrapes} scrapes`,
+    );
+    console.log(
+      `ratios agent/node_exporter: RSS ${(last.rss / e.rss).toFixed(2)}, RssAnon ${(last.anon / e.anon).toFixed(2)}, CPU ${(cpu / Math.max(ecpu, 1e-9)).toFixed(2)}`,
+    );
   }
 } finally {
   agent.kill("SIGTERM");

@@ -28,7 +28,14 @@ const state = openStateDb(join(dir, "alpamon.db"));
 const log = new LogHub({ write: () => {}, close: () => {} }, "error").logger("bench");
 let spawned = 0;
 const countingRun = (o: RunOptions) => (spawned++, runProcess(o));
-const http = new ConsoleHttp({ serverUrl: fake.url, id: fake.id, key: fake.key, tls: { rejectUnauthorized: true }, userAgent: "alpamon/bench", log });
+const http = new ConsoleHttp({
+  serverUrl: fake.url,
+  id: fake.id,
+  key: fake.key,
+  tls: { rejectUnauthorized: true },
+  userAgent: "alpamon/bench",
+  log,
+});
 const outbox = new Outbox({ state, sender: http, log, clock: systemClock });
 outbox.start();
 const env = { runProcess: countingRun };
@@ -52,7 +59,10 @@ async function measure(label: string, work: () => Promise<unknown>, rounds = 1):
     for (const r of seen) counts.set(r.method, (counts.get(r.method) ?? 0) + 1);
     methods = [...counts].map(([m, n]) => `${m} ${n}`).join(", ");
   }
-  const t = rounds > 1 ? `median ${median(times).toFixed(1)} ms (min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)}) over ${rounds}` : `${times[0]!.toFixed(1)} ms`;
+  const t =
+    rounds > 1
+      ? `median ${median(times).toFixed(1)} ms (min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)}) over ${rounds}`
+      : `${times[0]!.toFixed(1)} ms`;
   console.log(`${label.padEnd(38)} ${t}; requests ${median(requests)} (${methods || "none"}); processes ${median(processes)}`);
 }
 
@@ -60,7 +70,9 @@ try {
   const collectEnv = { procRoot: "/proc", sysRoot: "/sys", root: "/", runProcess: countingRun, now: Date.now, version: "bench" };
   await measure("collect everything (no console)", () => collectSnapshot(collectEnv, log), ROUNDS);
   const snapshot = await collectSnapshot(collectEnv, log);
-  console.log(`  rows: users ${snapshot.users?.length}, groups ${snapshot.groups?.length}, packages ${snapshot.packages?.length}, interfaces ${snapshot.interfaces?.length}, partitions ${snapshot.partitions?.length}`);
+  console.log(
+    `  rows: users ${snapshot.users?.length}, groups ${snapshot.groups?.length}, packages ${snapshot.packages?.length}, interfaces ${snapshot.interfaces?.length}, partitions ${snapshot.partitions?.length}`,
+  );
 
   const inventory = new Inventory({ http, outbox, state, log, clock: systemClock, version: "bench", env });
   await measure("full commit (PUT + event)", () => inventory.commit());

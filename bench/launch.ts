@@ -22,7 +22,10 @@ const setup = setupWorkCgroup();
 if (!setup.ok) console.log(`no work cgroup (${setup.reason}): the +cgroup row is left out`);
 
 async function bare(): Promise<void> {
-  const proc = Bun.spawn(["/usr/bin/setpriv", `--reuid=${pw!.uid}`, `--regid=${pw!.gid}`, "--init-groups", "--", "true"], { env, stdio: ["ignore", "ignore", "ignore"] });
+  const proc = Bun.spawn(["/usr/bin/setpriv", `--reuid=${pw!.uid}`, `--regid=${pw!.gid}`, "--init-groups", "--", "true"], {
+    env,
+    stdio: ["ignore", "ignore", "ignore"],
+  });
   if ((await proc.exited) !== 0) throw new Error("setpriv true failed");
 }
 
@@ -57,5 +60,7 @@ for (const [name, list] of times) {
   const sorted = [...list].sort((a, b) => a - b);
   const mean = list.reduce((a, b) => a + b, 0) / list.length;
   const ratio = pct(sorted, 0.5) / pct(base, 0.5);
-  console.log(`${name.padEnd(10)} ${mean.toFixed(2).padStart(5)} ms ${pct(sorted, 0.5).toFixed(2).padStart(5)} ms ${pct(sorted, 0.95).toFixed(2).padStart(5)} ms ${ratio.toFixed(2)} x`);
+  console.log(
+    `${name.padEnd(10)} ${mean.toFixed(2).padStart(5)} ms ${pct(sorted, 0.5).toFixed(2).padStart(5)} ms ${pct(sorted, 0.95).toFixed(2).padStart(5)} ms ${ratio.toFixed(2)} x`,
+  );
 }

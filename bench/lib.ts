@@ -10,10 +10,25 @@ export const TICKS_PER_SECOND = 100; // USER_HZ
 
 /** Realtime every 5 s, senders and heartbeat every minute, roll-ups hourly/daily: a busy but typical setup. */
 export const BUSY_CHECKS = [
-  ["cpu", 5], ["memory", 5], ["disk-usage", 5], ["disk-io-collector", 5], ["net-collector", 5],
-  ["disk-io", 60], ["net", 60], ["status", 60], ["alert", 60],
-  ["hourly-cpu-usage", 3600], ["hourly-memory-usage", 3600], ["hourly-disk-usage", 3600], ["hourly-disk-io", 3600], ["hourly-net", 3600],
-  ["daily-cpu-usage", 86400], ["daily-memory-usage", 86400], ["daily-disk-usage", 86400], ["daily-disk-io", 86400], ["daily-net", 86400],
+  ["cpu", 5],
+  ["memory", 5],
+  ["disk-usage", 5],
+  ["disk-io-collector", 5],
+  ["net-collector", 5],
+  ["disk-io", 60],
+  ["net", 60],
+  ["status", 60],
+  ["alert", 60],
+  ["hourly-cpu-usage", 3600],
+  ["hourly-memory-usage", 3600],
+  ["hourly-disk-usage", 3600],
+  ["hourly-disk-io", 3600],
+  ["hourly-net", 3600],
+  ["daily-cpu-usage", 86400],
+  ["daily-memory-usage", 86400],
+  ["daily-disk-usage", 86400],
+  ["daily-disk-io", 86400],
+  ["daily-net", 86400],
   ["cleanup", 86400],
 ].map(([type, interval]) => ({ type, interval }));
 

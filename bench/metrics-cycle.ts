@@ -30,7 +30,10 @@ function cpuMicros(): number {
   return u.user + u.system;
 }
 
-async function measure(name: string, cycle: () => void | Promise<void>): Promise<{ name: string; median: number; p95: number; wallMedian: number }> {
+async function measure(
+  name: string,
+  cycle: () => void | Promise<void>,
+): Promise<{ name: string; median: number; p95: number; wallMedian: number }> {
   for (let i = 0; i < 50; i++) await cycle(); // warm-up
   const cpu: number[] = [];
   const wall: number[] = [];
@@ -90,7 +93,9 @@ rmSync(dir, { recursive: true, force: true });
 
 console.log(`${CYCLES} cycles on ${process.platform}/${process.arch}, Bun ${Bun.version}`);
 for (const r of [probes, withDb]) {
-  console.log(`${r.name.padEnd(38)} CPU median ${(r.median / 1000).toFixed(3)} ms  p95 ${(r.p95 / 1000).toFixed(3)} ms  wall median ${(r.wallMedian / 1000).toFixed(3)} ms`);
+  console.log(
+    `${r.name.padEnd(38)} CPU median ${(r.median / 1000).toFixed(3)} ms  p95 ${(r.p95 / 1000).toFixed(3)} ms  wall median ${(r.wallMedian / 1000).toFixed(3)} ms`,
+  );
 }
 
 // (3) Statement cost, drizzle prepared statements (src/db/) against the same SQL as raw bun:sqlite prepared
@@ -119,23 +124,52 @@ for (const r of [probes, withDb]) {
   const pairs: [string, () => void, () => void][] = [
     [
       "insert cpu sample (1 row / tx)",
-      () => { for (let i = 0; i < OPS; i++) store.record(++t, { cpu: 12.5 }); },
-      () => { for (let i = 0; i < OPS; i++) tx(() => void raw.cpu.run(++t, 12.5)); },
+      () => {
+        for (let i = 0; i < OPS; i++) store.record(++t, { cpu: 12.5 });
+      },
+      () => {
+        for (let i = 0; i < OPS; i++) tx(() => void raw.cpu.run(++t, 12.5));
+      },
     ],
     [
       "insert disk-io samples (4 rows / tx)",
-      () => { for (let i = 0; i < OPS; i++) store.record(++t, { diskIo: ["sda", "sdb", "nvme0n1", "vda"].map((device) => ({ device, readBps: 1, writeBps: 2 })) }); },
-      () => { for (let i = 0; i < OPS; i++) tx(() => { ++t; for (const d of ["sda", "sdb", "nvme0n1", "vda"]) raw.io.run(t, d, 1, 2); }); },
+      () => {
+        for (let i = 0; i < OPS; i++)
+          store.record(++t, { diskIo: ["sda", "sdb", "nvme0n1", "vda"].map((device) => ({ device, readBps: 1, writeBps: 2 })) });
+      },
+      () => {
+        for (let i = 0; i < OPS; i++)
+          tx(() => {
+            ++t;
+            for (const d of ["sda", "sdb", "nvme0n1", "vda"]) raw.io.run(t, d, 1, 2);
+          });
+      },
     ],
     [
       "disk-io sender window (60 s of 4 disks)",
-      () => { for (let i = 0; i < OPS / 10; i++) store.diskIoWindow(t - 60, t); },
-      () => { for (let i = 0; i < OPS / 10; i++) raw.window.all(t - 60, t); },
+      () => {
+        for (let i = 0; i < OPS / 10; i++) store.diskIoWindow(t - 60, t);
+      },
+      () => {
+        for (let i = 0; i < OPS / 10; i++) raw.window.all(t - 60, t);
+      },
     ],
     [
       "seen command: lookup + remember",
-      () => { for (let i = 0; i < OPS; i++) { const id = `cmd-${++t}`; seen.seenAt(id); seen.remember(id, t); } },
-      () => { for (let i = 0; i < OPS; i++) { const id = `cmd-${++t}`; raw.seenGet.get(id); raw.seenPut.run(id, t); } },
+      () => {
+        for (let i = 0; i < OPS; i++) {
+          const id = `cmd-${++t}`;
+          seen.seenAt(id);
+          seen.remember(id, t);
+        }
+      },
+      () => {
+        for (let i = 0; i < OPS; i++) {
+          const id = `cmd-${++t}`;
+          raw.seenGet.get(id);
+          raw.seenPut.run(id, t);
+        }
+      },
     ],
   ];
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -147,7 +181,15 @@ for (const r of [probes, withDb]) {
     const d: number[] = [];
     const r: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [run, into] of round % 2 ? ([[viaDrizzle, d], [viaRaw, r]] as const) : ([[viaRaw, r], [viaDrizzle, d]] as const)) {
+      for (const [run, into] of round % 2
+        ? ([
+            [viaDrizzle, d],
+            [viaRaw, r],
+          ] as const)
+        : ([
+            [viaRaw, r],
+            [viaDrizzle, d],
+          ] as const)) {
         const t0 = Bun.nanoseconds();
         run();
         into.push((Bun.nanoseconds() - t0) / perOp);

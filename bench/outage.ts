@@ -70,7 +70,8 @@ export async function outage(minutes: number, warmupSeconds: number, log = conso
       peakDiskBytes = Math.max(peakDiskBytes, diskBytes(dbPath));
       peakRss = Math.max(peakRss, footprint(agent.pid).rss);
       const elapsed = Math.round((Date.now() - outageStart) / 1000);
-      if (elapsed % 60 < 10) log(`  outage t=${elapsed}s: outbox ${q.rows} rows, ${q.bytes ?? 0} bytes; state DB ${mb(diskBytes(dbPath))} MB on disk`);
+      if (elapsed % 60 < 10)
+        log(`  outage t=${elapsed}s: outbox ${q.rows} rows, ${q.bytes ?? 0} bytes; state DB ${mb(diskBytes(dbPath))} MB on disk`);
     }
     down.clear();
     const back = Date.now();
@@ -120,13 +121,17 @@ export async function outage(minutes: number, warmupSeconds: number, log = conso
 
 export function printOutage(r: OutageResult, log = console.log): void {
   log(`outage of ${r.minutes} min with 5 s realtime checks:`);
-  log(`  outbox peak ${r.peakRows} rows, ${(r.peakBytes / 1024).toFixed(0)} KiB of bodies; state DB peak ${mb(r.peakDiskBytes)} MB on disk (db + wal + shm); agent RSS peak ${mb(r.peakRss)} MB`);
+  log(
+    `  outbox peak ${r.peakRows} rows, ${(r.peakBytes / 1024).toFixed(0)} KiB of bodies; state DB peak ${mb(r.peakDiskBytes)} MB on disk (db + wal + shm); agent RSS peak ${mb(r.peakRss)} MB`,
+  );
   log(`  drained ${r.drainSeconds === undefined ? "NOT within 15 min" : `${r.drainSeconds.toFixed(1)} s after the console came back`}`);
   for (const path of Object.keys(r.received)) {
     log(`  ${path}: ${r.received[path]} samples from the outage delivered, ${r.lost[path]} lost`);
   }
   log(`  outbox drop lines in the agent log: ${r.droppedLogLines}`);
-  log(`  while down, the agent tried ${r.requestsDuringOutage} HTTP requests (${(r.requestsDuringOutage / (r.minutes * 60)).toFixed(2)}/s) and ${r.handshakesDuringOutage} backhaul handshakes`);
+  log(
+    `  while down, the agent tried ${r.requestsDuringOutage} HTTP requests (${(r.requestsDuringOutage / (r.minutes * 60)).toFixed(2)}/s) and ${r.handshakesDuringOutage} backhaul handshakes`,
+  );
 }
 
 if (import.meta.main) {

@@ -55,7 +55,9 @@ try {
   const ok = fins.filter(Boolean).length;
 
   console.log(`agent: ${bin ?? "bun src/main.ts"}`);
-  console.log(`sequential ping x1000: p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${latencies.at(-1)!.toFixed(2)} ms`);
+  console.log(
+    `sequential ping x1000: p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, max ${latencies.at(-1)!.toFixed(2)} ms`,
+  );
   console.log(`concurrent ping x500: ${ok}/500 fins with success, ${ids.size - fins.length} lost, all in ${burstMs.toFixed(0)} ms`);
 } finally {
   agent.kill("SIGKILL");

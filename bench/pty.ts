@@ -16,7 +16,13 @@ const BURST = 100_000_000;
 const creds = { id: "bench", key: "bench_key" };
 const fake = new FakePtyConsole(creds);
 const registry = new TerminalRegistry(64);
-const http = new ConsoleHttp({ serverUrl: fake.url, ...creds, tls: { rejectUnauthorized: true }, userAgent: "alpamon/bench", log: silentLogger });
+const http = new ConsoleHttp({
+  serverUrl: fake.url,
+  ...creds,
+  tls: { rejectUnauthorized: true },
+  userAgent: "alpamon/bench",
+  log: silentLogger,
+});
 const { openpty } = runnable(terminalCommands({ http, registry, log: silentLogger, clock: systemClock }));
 // A fresh user, so nobody's shell profile (pyenv, conda, …) is part of what is measured.
 const user = `alpb${Math.random().toString(36).slice(2, 8)}`;
@@ -29,7 +35,17 @@ function percentile(sorted: number[], p: number): number {
 async function open(): Promise<PtyChannel> {
   const channel = crypto.randomUUID().replace(/-/g, "");
   const data = { session_id: channel, url: fake.ptyUrl(channel), username: user, groupname: user, rows: 24, cols: 80 };
-  const r = await openpty!.run({ id: "b", args: [], line: "openpty", data, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger });
+  const r = await openpty!.run({
+    id: "b",
+    args: [],
+    line: "openpty",
+    data,
+    user: null,
+    group: null,
+    env: null,
+    signal: new AbortController().signal,
+    log: silentLogger,
+  });
   if (r.exitCode !== 0) throw new Error(r.result);
   const ch = fake.channel(channel)!;
   ch.keepBytes = 0;
@@ -56,7 +72,9 @@ try {
   await fake.waitFor(() => ch.receivedBytes - before >= BURST, 300_000, "the burst");
   const agentMs = performance.now() - t0;
   const mbps = (ms: number) => BURST / 1e6 / (ms / 1000);
-  console.log(`burst 100 MB: raw PTY (script) ${rawMs.toFixed(0)} ms (${mbps(rawMs).toFixed(0)} MB/s); agent path ${agentMs.toFixed(0)} ms (${mbps(agentMs).toFixed(0)} MB/s); agent/raw throughput ratio ${(rawMs / agentMs).toFixed(2)}`);
+  console.log(
+    `burst 100 MB: raw PTY (script) ${rawMs.toFixed(0)} ms (${mbps(rawMs).toFixed(0)} MB/s); agent path ${agentMs.toFixed(0)} ms (${mbps(agentMs).toFixed(0)} MB/s); agent/raw throughput ratio ${(rawMs / agentMs).toFixed(2)}`,
+  );
 
   // (2) keystroke latency through `cat` with echo and line buffering off
   type(ch, "stty -icanon -echo; cat\n");
@@ -71,9 +89,14 @@ try {
     latencies.push(performance.now() - start);
   }
   await Bun.sleep(200);
-  if (ch.receivedBytes - echoStart !== 1000) console.log(`warning: ${ch.receivedBytes - echoStart} bytes came back for 1000 keystrokes: ${JSON.stringify(ch.tail.subarray(-200).toString())}`);
+  if (ch.receivedBytes - echoStart !== 1000)
+    console.log(
+      `warning: ${ch.receivedBytes - echoStart} bytes came back for 1000 keystrokes: ${JSON.stringify(ch.tail.subarray(-200).toString())}`,
+    );
   latencies.sort((a, b) => a - b);
-  console.log(`keystroke round trip over 1000 echoes: p50 ${percentile(latencies, 50).toFixed(3)} ms, p99 ${percentile(latencies, 99).toFixed(3)} ms`);
+  console.log(
+    `keystroke round trip over 1000 echoes: p50 ${percentile(latencies, 50).toFixed(3)} ms, p99 ${percentile(latencies, 99).toFixed(3)} ms`,
+  );
   await registry.closeAll("bench step over");
 
   // (3) idle CPU
@@ -84,7 +107,9 @@ try {
   await Bun.sleep(seconds * 1000);
   const cpu = process.cpuUsage(cpu0);
   const cpuMs = (cpu.user + cpu.system) / 1000;
-  console.log(`20 idle sessions over ${seconds} s: ${cpuMs.toFixed(1)} ms CPU (${((cpuMs / (seconds * 1000)) * 100).toFixed(3)} % of one core), RSS ${(process.memoryUsage().rss / 1048576).toFixed(1)} MB`);
+  console.log(
+    `20 idle sessions over ${seconds} s: ${cpuMs.toFixed(1)} ms CPU (${((cpuMs / (seconds * 1000)) * 100).toFixed(3)} % of one core), RSS ${(process.memoryUsage().rss / 1048576).toFixed(1)} MB`,
+  );
 } finally {
   await registry.closeAll("bench over");
   fake.stop();

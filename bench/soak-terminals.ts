@@ -28,13 +28,21 @@ export class SoakTerminals {
     this.pty = new FakePtyConsole({ id: fake.id, key: fake.key }, undefined, fake);
     this.created = process.getuid?.() === 0;
     this.user = this.created ? `alps${Math.random().toString(36).slice(2, 8)}` : (process.env.USER ?? "root");
-    if (this.created && sh(["useradd", "-m", "-U", "-s", "/bin/bash", this.user]).exitCode !== 0) throw new Error(`useradd ${this.user} failed`);
+    if (this.created && sh(["useradd", "-m", "-U", "-s", "/bin/bash", this.user]).exitCode !== 0)
+      throw new Error(`useradd ${this.user} failed`);
   }
 
   /** Sends openpty for a new channel; returns the command id (its fin counts like any other). */
   openOne(): string {
     const channel = crypto.randomUUID().replace(/-/g, "");
-    const data = { session_id: `soak-${channel.slice(0, 12)}`, url: this.pty.ptyUrl(channel), username: this.user, groupname: this.user, rows: 24, cols: 80 };
+    const data = {
+      session_id: `soak-${channel.slice(0, 12)}`,
+      url: this.pty.ptyUrl(channel),
+      username: this.user,
+      groupname: this.user,
+      rows: 24,
+      cols: 80,
+    };
     const id = this.fake.sendCommand({ shell: "internal", line: "openpty", data });
     this.ids.push(id);
     this.open.push(channel);

@@ -65,7 +65,10 @@ export async function soak(minutes: number, warmupSeconds: number, log = console
         sent.push(terminals.openOne());
       } else if (fake.backhaulCount() > 0) {
         if (second % 10 === 8) terminals.closeAll();
-        const cmd = second % 2 === 0 ? { shell: "internal", line: "ping" } : { shell: "system", line: `echo soak-${second}`, user: "root", group: "root" };
+        const cmd =
+          second % 2 === 0
+            ? { shell: "internal", line: "ping" }
+            : { shell: "system", line: `echo soak-${second}`, user: "root", group: "root" };
         sent.push(fake.sendCommand(cmd));
       } else {
         notSent++; // the link is down (reconnecting): a real console would queue it; we just skip the second
@@ -85,7 +88,9 @@ export async function soak(minutes: number, warmupSeconds: number, log = console
         const f = footprint(agent.pid);
         fdRange[0] = Math.min(fdRange[0], f.fds);
         fdRange[1] = Math.max(fdRange[1], f.fds);
-        log(`  t=${second}s RSS ${mb(f.rss)} MB, RssAnon ${mb(f.anon)} MB, fds ${f.fds}, threads ${f.threads}, sent ${sent.length}, fins ${countFins(fake, sent)}`);
+        log(
+          `  t=${second}s RSS ${mb(f.rss)} MB, RssAnon ${mb(f.anon)} MB, fds ${f.fds}, threads ${f.threads}, sent ${sent.length}, fins ${countFins(fake, sent)}`,
+        );
       }
     }
     const last = footprint(agent.pid);
@@ -144,13 +149,21 @@ function countFins(fake: FakeConsole, sent: string[]): number {
 }
 
 export function printSoak(r: SoakResult, log = console.log): void {
-  log(`soak ${r.minutes} min after warm-up: ${r.drops} backhaul drops, ${r.handshakes} handshakes, ${r.sent} commands sent (${r.notSent} seconds skipped while reconnecting)`);
+  log(
+    `soak ${r.minutes} min after warm-up: ${r.drops} backhaul drops, ${r.handshakes} handshakes, ${r.sent} commands sent (${r.notSent} seconds skipped while reconnecting)`,
+  );
   log(`  RSS ${mb(r.warm.rss)} → ${mb(r.last.rss)} MB (peak ${mb(r.peakRss)}; trend ${r.rssSlopeMbPerHour.toFixed(2)} MB/h)`);
   log(`  RssAnon ${mb(r.warm.anon)} → ${mb(r.last.anon)} MB (peak ${mb(r.peakAnon)}; trend ${r.anonSlopeMbPerHour.toFixed(2)} MB/h)`);
-  log(`  fds ${r.warm.fds} → ${r.last.fds} (per-minute samples ${r.fdRange[0]}–${r.fdRange[1]}; ${r.settledFds} once everything settled), threads ${r.warm.threads} → ${r.last.threads}, CPU ${r.cpuPercent.toFixed(2)} % of one core`);
+  log(
+    `  fds ${r.warm.fds} → ${r.last.fds} (per-minute samples ${r.fdRange[0]}–${r.fdRange[1]}; ${r.settledFds} once everything settled), threads ${r.warm.threads} → ${r.last.threads}, CPU ${r.cpuPercent.toFixed(2)} % of one core`,
+  );
   const t = r.terminals;
-  log(`  terminals: ${t.opened} opened, ${t.closed} closed by the console, ${t.refused} refused; processes of the terminal user left: ${t.leftover}`);
-  log(`  fins ${r.fins}/${r.sent}, lost ${r.lost.length}${r.lost.length ? ` (${r.lost.slice(0, 5).join(", ")})` : ""}; leftover processes ${r.leftover.length}; most children at once ${r.maxChildren}`);
+  log(
+    `  terminals: ${t.opened} opened, ${t.closed} closed by the console, ${t.refused} refused; processes of the terminal user left: ${t.leftover}`,
+  );
+  log(
+    `  fins ${r.fins}/${r.sent}, lost ${r.lost.length}${r.lost.length ? ` (${r.lost.slice(0, 5).join(", ")})` : ""}; leftover processes ${r.leftover.length}; most children at once ${r.maxChildren}`,
+  );
 }
 
 if (import.meta.main) {

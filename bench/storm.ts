@@ -20,7 +20,12 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-interface StormResult { peak: number; mean: number; lastConnectS: number; firstMeanS: number }
+interface StormResult {
+  peak: number;
+  mean: number;
+  lastConnectS: number;
+  firstMeanS: number;
+}
 
 function simulate(delay: (attempt: number) => number): StormResult {
   const perSecond = new Map<number, number>();
@@ -56,6 +61,8 @@ export function runStorm(): Record<string, StormResult> {
 if (import.meta.main) {
   console.log(`${agents} agents, console down ${downMs / 1000} s, attempts per second until every agent is back:`);
   for (const [name, r] of Object.entries(runStorm())) {
-    console.log(`  ${name.padEnd(20)} peak ${r.peak}/s, mean ${r.mean.toFixed(0)}/s, peak/mean ${(r.peak / r.mean).toFixed(2)}, all back after ${r.lastConnectS.toFixed(1)} s, first attempt after a drop ${r.firstMeanS.toFixed(1)} s on average`);
+    console.log(
+      `  ${name.padEnd(20)} peak ${r.peak}/s, mean ${r.mean.toFixed(0)}/s, peak/mean ${(r.peak / r.mean).toFixed(2)}, all back after ${r.lastConnectS.toFixed(1)} s, first attempt after a drop ${r.firstMeanS.toFixed(1)} s on average`,
+    );
   }
 }

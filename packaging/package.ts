@@ -84,7 +84,10 @@ function copyrightText(): string {
     "License: MIT",
     "",
     "License: MIT",
-    ...readFileSync(join(PKG, "LICENSE.MIT"), "utf8").trimEnd().split("\n").map((l) => (l.trim() === "" ? " ." : ` ${l}`)),
+    ...readFileSync(join(PKG, "LICENSE.MIT"), "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => (l.trim() === "" ? " ." : ` ${l}`)),
     "",
   ].join("\n");
 }
@@ -106,7 +109,14 @@ function md5sums(root: string): string {
   const files = (readdirSync(root, { recursive: true }) as string[])
     .filter((p) => !p.startsWith("DEBIAN") && statSync(join(root, p)).isFile())
     .sort();
-  return files.map((p) => `${createHash("md5").update(readFileSync(join(root, p))).digest("hex")}  ${p}\n`).join("");
+  return files
+    .map(
+      (p) =>
+        `${createHash("md5")
+          .update(readFileSync(join(root, p)))
+          .digest("hex")}  ${p}\n`,
+    )
+    .join("");
 }
 
 function debChangelog(version: string, who: string): Buffer {
@@ -211,10 +221,17 @@ export function buildRpm(req: PackageRequest, keys: readonly string[] = []): str
     writeFileSync(spec, rpmSpec(req, root, keys));
     const arch = RPM_ARCH[req.target.name];
     run([
-      "rpmbuild", "-bb", "--quiet", "--target", `${arch}-linux`,
-      "--define", `_topdir ${join(stage, "top")}`,
-      "--define", `_rpmdir ${join(stage, "rpms")}`,
-      "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
+      "rpmbuild",
+      "-bb",
+      "--quiet",
+      "--target",
+      `${arch}-linux`,
+      "--define",
+      `_topdir ${join(stage, "top")}`,
+      "--define",
+      `_rpmdir ${join(stage, "rpms")}`,
+      "--define",
+      "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
       spec,
     ]);
     const name = rpmFileName(req.version, req.target);
@@ -240,7 +257,9 @@ async function main(argv: string[]): Promise<number> {
     strict: true,
   });
   if (values.help) {
-    console.log("usage: bun packaging/package.ts [--target all|host|x64|arm64] [--outdir DIR] [--xz-level 0-9] [--release] [--keys-dir DIR]");
+    console.log(
+      "usage: bun packaging/package.ts [--target all|host|x64|arm64] [--outdir DIR] [--xz-level 0-9] [--release] [--keys-dir DIR]",
+    );
     console.log("  --release: sign SHA256SUMS with $ALPAMON_SIGNING_KEY_FILE or $ALPAMON_SIGNING_KEY (required then)");
     return 0;
   }
@@ -260,7 +279,9 @@ async function main(argv: string[]): Promise<number> {
       const started = performance.now();
       const path = make(req, keys);
       files.push(path);
-      console.log(`  ${basename(path).padEnd(36)} ${statSync(path).size.toLocaleString("en-US").padStart(13)} B  ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      console.log(
+        `  ${basename(path).padEnd(36)} ${statSync(path).size.toLocaleString("en-US").padStart(13)} B  ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
     }
   }
   await writeSums(outdir, files);

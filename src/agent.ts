@@ -61,7 +61,12 @@ function userWorkPart(log: Logger): Part {
       }
       work = setup.work;
       placeUserWorkIn(work.procs);
-      log.info("user processes run in their own cgroup", { cgroup: work.dir, version: work.version, pids_max: work.limit, agent_budget: work.budget });
+      log.info("user processes run in their own cgroup", {
+        cgroup: work.dir,
+        version: work.version,
+        pids_max: work.limit,
+        agent_budget: work.budget,
+      });
     },
     stop() {
       placeUserWorkIn(undefined);
@@ -78,7 +83,12 @@ function logParts(ctx: AgentContext, link: ConsoleLink): Part[] {
   const forwarder = new LogForwarder({ hub: ctx.hub, enqueue, now: systemClock.now });
   link.onSettled((item) => forwarder.settled(item.path, item.status));
   // Beside the PID file, i.e. in the runtime directory (/run/alpamon).
-  const intake = new LogIntake({ path: join(dirname(ctx.config.pidFile), "log.sock"), enqueue, log: ctx.log.child("log-intake"), now: systemClock.now });
+  const intake = new LogIntake({
+    path: join(dirname(ctx.config.pidFile), "log.sock"),
+    enqueue,
+    log: ctx.log.child("log-intake"),
+    now: systemClock.now,
+  });
   const log = ctx.log.child("console");
   return [
     { name: "log-forwarding", start: () => forwarder.start(), stop: () => forwarder.stop() },
@@ -124,13 +134,31 @@ function buildParts(ctx: AgentContext): Part[] {
   const shell = createShell({ log: commandLog.child("system"), clock });
   const capabilities: Capability[] = [
     shell,
-    createAgentControl({ registry, lifecycle, clock, reconnect: (reason) => link.reconnect(reason), restartCollector: metrics.restartCollector }),
-    createUsers({ platform: currentPlatform, syncUsersAndGroups: () => inventory.requestUsersAndGroupsSync(), clock, log: commandLog.child("users") }),
+    createAgentControl({
+      registry,
+      lifecycle,
+      clock,
+      reconnect: (reason) => link.reconnect(reason),
+      restartCollector: metrics.restartCollector,
+    }),
+    createUsers({
+      platform: currentPlatform,
+      syncUsersAndGroups: () => inventory.requestUsersAndGroupsSync(),
+      clock,
+      log: commandLog.child("users"),
+    }),
     createPackages({ platform: currentPlatform, version: VERSION, clock, log: commandLog.child("packages") }),
     createPower({ clock, log: commandLog.child("power"), signal: lifecycle.signal }),
     inventory,
     firewall,
-    createFiles({ http, enqueue: (item) => outbox.enqueue(item), userAgent: USER_AGENT, log: ctx.log.child("files"), signal: lifecycle.signal, unzipLimits: config.files.unzip }),
+    createFiles({
+      http,
+      enqueue: (item) => outbox.enqueue(item),
+      userAgent: USER_AGENT,
+      log: ctx.log.child("files"),
+      signal: lifecycle.signal,
+      unzipLimits: config.files.unzip,
+    }),
     terminal,
     metrics,
   ];

@@ -101,7 +101,9 @@ function buildProgram(): Command {
 
   program
     .command("setup")
-    .description("write the config file from ALPACON_URL, PLUGIN_ID, PLUGIN_KEY, ALPACON_SSL_VERIFY, ALPACON_CA_CERT, PLUGIN_DEBUG or flags")
+    .description(
+      "write the config file from ALPACON_URL, PLUGIN_ID, PLUGIN_KEY, ALPACON_SSL_VERIFY, ALPACON_CA_CERT, PLUGIN_DEBUG or flags",
+    )
     .option("--url <url>", "console URL (ALPACON_URL)")
     .option("--id <id>", "server id (PLUGIN_ID)")
     .option("--key-file <file>", "file holding the server key, or - for stdin (PLUGIN_KEY); keys never go on the command line")
@@ -155,7 +157,12 @@ function buildProgram(): Command {
     .option("--name <name>", "server name (default: the host name)")
     .option("--ssl-verify <bool>", "verify the console's TLS certificate (default true)")
     .option("--ca-cert <file>", "CA bundle for the console")
-    .option("--tag <key=value>", "server tag (repeatable, or k1=v1,k2=v2)", (value: string, prev: string[]) => [...prev, value], [] as string[])
+    .option(
+      "--tag <key=value>",
+      "server tag (repeatable, or k1=v1,k2=v2)",
+      (value: string, prev: string[]) => [...prev, value],
+      [] as string[],
+    )
     .option("--config <file>", "where to write", SYSTEM_CONFIG_PATH)
     .option("--force", "replace an existing registration")
     .option("--no-start", "do not enable and start the service")

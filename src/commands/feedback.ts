@@ -27,7 +27,6 @@ export interface CommandFeedback {
   direct?(commandId: string, body: FinBody): boolean;
 }
 
-
 /** The fin's body and path besides the result: its fields, the command id, the merge for the 2024 form. */
 const FIN_OVERHEAD_BYTES = 1024;
 
@@ -56,7 +55,12 @@ export function outboxFeedback(outbox: Pick<Outbox, "enqueue" | "maxBytes">, now
         body: fitting(body, outbox.maxBytes - FIN_OVERHEAD_BYTES),
         priority: PRIORITY_COMMANDS,
         after: ack,
-        fallback: { dialect: "commands", method: "PATCH", path: commandPath(commandId), merge: { handled_at: new Date(now()).toISOString() } },
+        fallback: {
+          dialect: "commands",
+          method: "PATCH",
+          path: commandPath(commandId),
+          merge: { handled_at: new Date(now()).toISOString() },
+        },
       });
     },
     direct(commandId, body) {
@@ -104,7 +108,11 @@ export class DirectAnswers {
     // An ack refused (the 2024 console refuses a second one) still lets the fin go; an unanswered one does not.
     const acked = await this.send({ method: "POST", path: `${path}ack/` }, () => ({ method: "PATCH", path, body: { acked_at: stamp() } }));
     if (acked === "retry") return;
-    await this.send({ method: "POST", path: `${path}fin/`, body }, () => ({ method: "PATCH", path, body: { ...body, handled_at: stamp() } }));
+    await this.send({ method: "POST", path: `${path}fin/`, body }, () => ({
+      method: "PATCH",
+      path,
+      body: { ...body, handled_at: stamp() },
+    }));
   }
 
   /** "delivered" (2xx), "drop" (refused) or "retry" (never answered, after every try). */

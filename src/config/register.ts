@@ -72,7 +72,11 @@ export function resolveToken(sources: TokenSources): { token: string; warning?: 
 
 /** The console's slug rule: runs of other characters become "-", trimmed, at most 64 characters. */
 export function normalizeServerName(raw: string): string {
-  return raw.replace(/[^A-Za-z0-9_]+/g, "-").replace(/^-+|-+$/g, "").slice(0, NAME_MAX).replace(/-+$/, "");
+  return raw
+    .replace(/[^A-Za-z0-9_]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .slice(0, NAME_MAX)
+    .replace(/-+$/, "");
 }
 
 /** `platform` as the console knows it: debian or rhel (suse and others send their os-release ID). */
@@ -227,7 +231,12 @@ export async function runRegister(input: RegisterInput, options: RegisterOptions
 
   print(`Registering ${name} (${platform}) with ${url}...`);
   const reg = await postRegister({ ...input, name, platform }, url, options);
-  writeFileAtomic(target, renderConfig({ url, id: reg.id, key: reg.key, verify: reg.verify, caCert: reg.caCert, debug: false }), 0o600, 0o700);
+  writeFileAtomic(
+    target,
+    renderConfig({ url, id: reg.id, key: reg.key, verify: reg.verify, caCert: reg.caCert, debug: false }),
+    0o600,
+    0o700,
+  );
   print(`Configuration written to ${target}.`);
 
   let service: Registration["service"] = "skipped";
@@ -258,12 +267,17 @@ export async function runUnregister(options: UnregisterOptions): Promise<"remove
     throw new ConfigError(target, undefined, `cannot read the config file (${(err as NodeJS.ErrnoException).code ?? "error"})`);
   }
   if (!options.noStop && (options.hasSystemd ?? systemdRunning)()) {
-    for (const args of [["stop", SERVICE_NAME], ["disable", SERVICE_NAME]]) {
+    for (const args of [
+      ["stop", SERVICE_NAME],
+      ["disable", SERVICE_NAME],
+    ]) {
       const r = await systemctl(options, args);
       if (!r.ok) print(`warning: systemctl ${args.join(" ")} failed: ${r.detail}`);
     }
   }
   rmSync(target, { force: true });
-  print(`Local registration${id ? ` of server ${id}` : ""} removed (${target}). Remove the server in the console too; then \`alpamon register\` can run again.`);
+  print(
+    `Local registration${id ? ` of server ${id}` : ""} removed (${target}). Remove the server in the console too; then \`alpamon register\` can run again.`,
+  );
   return "removed";
 }

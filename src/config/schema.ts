@@ -155,7 +155,11 @@ function validateByteSize(raw: string | undefined, fallback: number, where: { fi
   const m = /^(\d+)\s*([KMGT]?)(?:i?B)?$/i.exec(value);
   const bytes = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toUpperCase()]! : NaN;
   if (!m || bytes < 1 || !Number.isSafeInteger(bytes)) {
-    throw new ConfigError(where.file, where.key, `must be a positive size in bytes, optionally with K, M, G or T (got ${JSON.stringify(raw)})`);
+    throw new ConfigError(
+      where.file,
+      where.key,
+      `must be a positive size in bytes, optionally with K, M, G or T (got ${JSON.stringify(raw)})`,
+    );
   }
   return bytes;
 }

@@ -151,7 +151,12 @@ export function dialWebSocket(http: WebSocketClient, url: string, options: DialO
   const proxy = http.proxyFor(url);
   // Bun's client takes headers, tls, proxy and perMessageDeflate in its constructor (Bun.WebSocketOptions),
   // beyond the standard (url, protocols).
-  const init: Bun.WebSocketOptions = { headers: http.websocketHeaders(url), tls: http.tls, perMessageDeflate: false, ...(proxy ? { proxy } : {}) };
+  const init: Bun.WebSocketOptions = {
+    headers: http.websocketHeaders(url),
+    tls: http.tls,
+    perMessageDeflate: false,
+    ...(proxy ? { proxy } : {}),
+  };
   const ws = new WebSocket(url, init);
   if (options.binaryType) ws.binaryType = options.binaryType;
   return ws;

@@ -80,7 +80,13 @@ export class ConsoleLink {
       name: "session",
       start: async () => {
         try {
-          this.isCommissioned = await waitForSession({ http: this.http, log: this.log, clock, signal: lifecycle.signal, configSource: config.source });
+          this.isCommissioned = await waitForSession({
+            http: this.http,
+            log: this.log,
+            clock,
+            signal: lifecycle.signal,
+            configSource: config.source,
+          });
           this.log.info("console session established", { commissioned: this.isCommissioned });
         } catch (err) {
           if (!lifecycle.signal.aborted) throw err;
@@ -105,7 +111,8 @@ export class ConsoleLink {
       },
       stop: async () => {
         const drained = await this.outbox.drain(SHUTDOWN_DRAIN_MS);
-        if (!drained) this.log.warn("stopping with undelivered requests; they are kept on disk and sent after the next start", this.outbox.stats());
+        if (!drained)
+          this.log.warn("stopping with undelivered requests; they are kept on disk and sent after the next start", this.outbox.stats());
         await this.outbox.stop();
       },
     };
@@ -121,7 +128,10 @@ export class ConsoleLink {
       clock: this.deps.clock,
       backoff: backhaulBackoff(process.env),
       onOpen: () => this.outbox.linkUp(),
-      onText: createRouter({ ...targets, reconnect: (reason) => backhaul.reconnect(reason ?? "asked by the console") }, this.deps.log.child("router")),
+      onText: createRouter(
+        { ...targets, reconnect: (reason) => backhaul.reconnect(reason ?? "asked by the console") },
+        this.deps.log.child("router"),
+      ),
     });
     this.backhaul = backhaul;
     return { name: "backhaul", start: () => backhaul.start(), stop: () => backhaul.stop() };

@@ -16,7 +16,10 @@ const CommandSchema = v.object({
   line: v.optional(v.string("command.line must be a string"), ""),
   user: v.optional(v.nullable(v.string("command.user must be a string")), null),
   group: v.optional(v.nullable(v.string("command.group must be a string")), null),
-  env: v.optional(v.nullable(v.pipe(v.record(v.string(), v.string("command.env values must be strings")), v.check(envAllowed, envRefusal))), null),
+  env: v.optional(
+    v.nullable(v.pipe(v.record(v.string(), v.string("command.env values must be strings")), v.check(envAllowed, envRefusal))),
+    null,
+  ),
   data: v.optional(v.nullable(v.string("command.data must be a JSON-encoded string")), null),
   allow_sh: v.optional(v.nullable(v.boolean("command.allow_sh must be a boolean")), null),
 });

@@ -94,8 +94,18 @@ export function createMetricsStore(state: Pick<StateDb, "db" | "sqlite">): Metri
   const { db, sqlite } = state;
   const immediate = <T>(work: () => T): T => db.transaction(() => work(), { behavior: "immediate" });
 
-  const insertCpu = lazy(() => db.insert(cpuSamples).values({ timestamp: p("timestamp"), usage: p("usage") }).prepare());
-  const insertMemory = lazy(() => db.insert(memorySamples).values({ timestamp: p("timestamp"), usage: p("usage") }).prepare());
+  const insertCpu = lazy(() =>
+    db
+      .insert(cpuSamples)
+      .values({ timestamp: p("timestamp"), usage: p("usage") })
+      .prepare(),
+  );
+  const insertMemory = lazy(() =>
+    db
+      .insert(memorySamples)
+      .values({ timestamp: p("timestamp"), usage: p("usage") })
+      .prepare(),
+  );
   const insertDiskUsage = lazy(() =>
     db
       .insert(diskUsageSamples)
@@ -111,7 +121,10 @@ export function createMetricsStore(state: Pick<StateDb, "db" | "sqlite">): Metri
       .prepare(),
   );
   const insertDiskIo = lazy(() =>
-    db.insert(diskIoSamples).values({ timestamp: p("timestamp"), device: p("device"), readBps: p("readBps"), writeBps: p("writeBps") }).prepare(),
+    db
+      .insert(diskIoSamples)
+      .values({ timestamp: p("timestamp"), device: p("device"), readBps: p("readBps"), writeBps: p("writeBps") })
+      .prepare(),
   );
   const insertTraffic = lazy(() =>
     db
@@ -163,8 +176,20 @@ export function createMetricsStore(state: Pick<StateDb, "db" | "sqlite">): Metri
       .prepare(),
   );
 
-  const selectQueued = lazy(() => db.select({ id: outbox.id }).from(outbox).where(eq(outbox.id, p("id"))).prepare());
-  const selectKv = lazy(() => db.select({ value: kv.value }).from(kv).where(eq(kv.key, p("key"))).prepare());
+  const selectQueued = lazy(() =>
+    db
+      .select({ id: outbox.id })
+      .from(outbox)
+      .where(eq(outbox.id, p("id")))
+      .prepare(),
+  );
+  const selectKv = lazy(() =>
+    db
+      .select({ value: kv.value })
+      .from(kv)
+      .where(eq(kv.key, p("key")))
+      .prepare(),
+  );
   const upsertKv = lazy(() =>
     db
       .insert(kv)
@@ -173,7 +198,12 @@ export function createMetricsStore(state: Pick<StateDb, "db" | "sqlite">): Metri
       .prepare(),
   );
   const deleteOlder = (table: (typeof FAMILY_TABLES)[Family]["raw" | "hourly"]) =>
-    lazy(() => db.delete(table).where(lt(table.timestamp, p("before"))).prepare());
+    lazy(() =>
+      db
+        .delete(table)
+        .where(lt(table.timestamp, p("before")))
+        .prepare(),
+    );
   const deletes = FAMILIES.map((family) => ({
     family,
     raw: deleteOlder(FAMILY_TABLES[family].raw),

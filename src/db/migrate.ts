@@ -98,9 +98,7 @@ function runLocked(sqlite: Database, path: string, id: string, work: () => boole
 
 function readRecorded(sqlite: Database, path: string): RecordedMigration[] {
   try {
-    const exists = sqlite
-      .query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
-      .get();
+    const exists = sqlite.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
     if (!exists) return [];
     return sqlite.query("SELECT id, sha256 FROM schema_migrations ORDER BY id").all() as RecordedMigration[];
   } catch (err) {

@@ -120,8 +120,7 @@ function prepareFile(file: string): void {
     const name = basename(file);
     throw new StateDbError(
       file,
-      `directory ${dir} is not writable (WAL mode creates ${name}-wal and ${name}-shm beside the ` +
-        `database): ${describeError(err)}`,
+      `directory ${dir} is not writable (WAL mode creates ${name}-wal and ${name}-shm beside the ` + `database): ${describeError(err)}`,
       { cause: err },
     );
   }

@@ -9,17 +9,13 @@ const HOUR_MS = 3_600_000;
 const id = () => integer("id").primaryKey({ autoIncrement: true });
 const timestamp = () => integer("timestamp").notNull();
 
-export const cpuSamples = sqliteTable(
-  "cpu_samples",
-  { id: id(), timestamp: timestamp(), usage: real("usage").notNull() },
-  (t) => [index("cpu_samples_timestamp_idx").on(t.timestamp)],
-);
+export const cpuSamples = sqliteTable("cpu_samples", { id: id(), timestamp: timestamp(), usage: real("usage").notNull() }, (t) => [
+  index("cpu_samples_timestamp_idx").on(t.timestamp),
+]);
 
-export const memorySamples = sqliteTable(
-  "memory_samples",
-  { id: id(), timestamp: timestamp(), usage: real("usage").notNull() },
-  (t) => [index("memory_samples_timestamp_idx").on(t.timestamp)],
-);
+export const memorySamples = sqliteTable("memory_samples", { id: id(), timestamp: timestamp(), usage: real("usage").notNull() }, (t) => [
+  index("memory_samples_timestamp_idx").on(t.timestamp),
+]);
 
 export const diskUsageSamples = sqliteTable(
   "disk_usage_samples",

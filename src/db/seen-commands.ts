@@ -17,7 +17,13 @@ export interface SeenCommandsStore {
 export function createSeenCommandsStore(sqlite: Database): SeenCommandsStore {
   const db = stateDrizzle(sqlite);
   const p = sql.placeholder;
-  const select = lazy(() => db.select({ seenAt: seenCommands.seenAt }).from(seenCommands).where(eq(seenCommands.id, p("id"))).prepare());
+  const select = lazy(() =>
+    db
+      .select({ seenAt: seenCommands.seenAt })
+      .from(seenCommands)
+      .where(eq(seenCommands.id, p("id")))
+      .prepare(),
+  );
   const upsert = lazy(() =>
     db
       .insert(seenCommands)
@@ -25,7 +31,12 @@ export function createSeenCommandsStore(sqlite: Database): SeenCommandsStore {
       .onConflictDoUpdate({ target: seenCommands.id, set: { seenAt: sql`excluded.seen_at` } })
       .prepare(),
   );
-  const prune = lazy(() => db.delete(seenCommands).where(lte(seenCommands.seenAt, p("cutoff"))).prepare());
+  const prune = lazy(() =>
+    db
+      .delete(seenCommands)
+      .where(lte(seenCommands.seenAt, p("cutoff")))
+      .prepare(),
+  );
   return {
     seenAt: (id) => select().get({ id })?.seenAt,
     remember: (id, seenAt) => void upsert().run({ id, seenAt }),

@@ -240,7 +240,8 @@ function releaseV2(unit: string, pid: number): string | undefined {
 export function setupV2(h: PidsHierarchy, pid: number = process.pid): CgroupSetup {
   const unit = unitDirOf(h.dir);
   const controllers = (readText(join(unit, "cgroup.controllers")) ?? "").split(/\s+/);
-  if (!controllers.includes("pids")) return { ok: false, reason: `the pids controller is not available in ${unit} (is the unit Delegate=yes?)` };
+  if (!controllers.includes("pids"))
+    return { ok: false, reason: `the pids controller is not available in ${unit} (is the unit Delegate=yes?)` };
   const leaf = join(unit, AGENT_LEAF);
   const made = ensureDir(leaf);
   if (made) return { ok: false, reason: `cannot create ${leaf} (${made})` };
@@ -286,11 +287,16 @@ export function setupWorkCgroup(): CgroupSetup {
  * kernel refuses while a controller is enabled there. Leftover processes stay in `work`, unbounded until
  * the agent's setup sets the limit again a moment later. Returns what it did, or a problem.
  */
-export function releaseDelegatedCgroup(hierarchies: PidsHierarchy[] = ownHierarchies()): { ok: boolean; changed: boolean; message: string } {
+export function releaseDelegatedCgroup(hierarchies: PidsHierarchy[] = ownHierarchies()): {
+  ok: boolean;
+  changed: boolean;
+  message: string;
+} {
   const v2 = hierarchies.find((h) => h.version === 2);
   if (!v2) return { ok: true, changed: false, message: "no cgroup v2 hierarchy: nothing to release" };
   const unit = basename(v2.dir) === ".control" ? dirname(v2.dir) : v2.dir;
-  if (!existsSync(join(unit, WORK_LEAF)) || !subtreeHasPids(unit)) return { ok: true, changed: false, message: `nothing to release in ${unit}` };
+  if (!existsSync(join(unit, WORK_LEAF)) || !subtreeHasPids(unit))
+    return { ok: true, changed: false, message: `nothing to release in ${unit}` };
   const off = writeValue(join(unit, "cgroup.subtree_control"), "-pids");
   if (off) return { ok: false, changed: false, message: `cannot disable pids in ${unit} (${off})` };
   return { ok: true, changed: true, message: `pids disabled for the children of ${unit}` };

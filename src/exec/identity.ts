@@ -59,7 +59,11 @@ export async function userGroupIds(name: string, run: RunProcess = defaultRun): 
 }
 
 /** The identity for running as `user` with `group` (default: the user's primary group). */
-export async function resolveIdentity(user: string, group: string | null | undefined, run: RunProcess = defaultRun): Promise<IdentityResult> {
+export async function resolveIdentity(
+  user: string,
+  group: string | null | undefined,
+  run: RunProcess = defaultRun,
+): Promise<IdentityResult> {
   const pw = await lookupUser(user, run);
   if (!pw) return { ok: false, error: `there is no user ${JSON.stringify(user)} on this server` };
   let gid = pw.gid;

@@ -15,7 +15,8 @@ export class OutputCollector {
     maxEncodedBytes?: number,
   ) {
     // Without an escaped-size limit no byte needs looking at.
-    this.budget = maxEncodedBytes === undefined || maxEncodedBytes === Number.POSITIVE_INFINITY ? undefined : new JsonTextBudget(maxEncodedBytes);
+    this.budget =
+      maxEncodedBytes === undefined || maxEncodedBytes === Number.POSITIVE_INFINITY ? undefined : new JsonTextBudget(maxEncodedBytes);
   }
 
   add(chunk: Uint8Array): void {

@@ -231,7 +231,10 @@ export async function startPty(options: PtyOptions): Promise<PtyStart> {
     terminal.close();
     const message = /(?:setpriv|bash|alpamon-exec|alpamon-cgroup): [^\r\n]*/.exec(early)?.[0];
     if (message) return { ok: false, error: message.replace(/^setpriv: failed to execute /, "cannot start ") };
-    return { ok: false, error: done ? `${options.shell} exited at once` : `${options.shell} did not start within ${options.startTimeoutMs ?? 5_000} ms` };
+    return {
+      ok: false,
+      error: done ? `${options.shell} exited at once` : `${options.shell} did not start within ${options.startTimeoutMs ?? 5_000} ms`,
+    };
   }
 
   const slave = libc() ? slaveOf(proc.pid) : undefined;

@@ -102,7 +102,9 @@ export class LogIntake {
     }
     const parsed = v.safeParse(RecordSchema, raw);
     if (!parsed.success) {
-      this.options.log.debug("log intake: a record with bad fields was skipped", { field: parsed.issues[0]?.path?.map((p) => String(p.key)).join(".") });
+      this.options.log.debug("log intake: a record with bad fields was skipped", {
+        field: parsed.issues[0]?.path?.map((p) => String(p.key)).join("."),
+      });
       return;
     }
     if (!this.bucket.take()) {
@@ -111,6 +113,11 @@ export class LogIntake {
     }
     const note = this.dropped > 0 ? ` (${this.dropped} earlier local records dropped: rate limit)` : "";
     this.dropped = 0;
-    this.options.enqueue({ method: "POST", path: LOGS_PATH, priority: PRIORITY_LOGS, body: { ...parsed.output, msg: parsed.output.msg + note } });
+    this.options.enqueue({
+      method: "POST",
+      path: LOGS_PATH,
+      priority: PRIORITY_LOGS,
+      body: { ...parsed.output, msg: parsed.output.msg + note },
+    });
   }
 }

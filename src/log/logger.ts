@@ -41,9 +41,25 @@ export const REDACTED = "[redacted]";
  * `key`: inventory names its keys (`key=cpu`) in every warning, and hiding them helped no one.
  */
 const CREDENTIAL_FIELDS = new Set([
-  "password", "passwd", "passphrase", "secret", "client_secret", "token", "access_token", "refresh_token",
-  "id_token", "api_key", "apikey", "server_key", "private_key", "authorization", "proxy_authorization",
-  "cookie", "set_cookie", "credential", "credentials",
+  "password",
+  "passwd",
+  "passphrase",
+  "secret",
+  "client_secret",
+  "token",
+  "access_token",
+  "refresh_token",
+  "id_token",
+  "api_key",
+  "apikey",
+  "server_key",
+  "private_key",
+  "authorization",
+  "proxy_authorization",
+  "cookie",
+  "set_cookie",
+  "credential",
+  "credentials",
 ]);
 
 export function isCredentialField(name: string): boolean {
@@ -76,7 +92,9 @@ export class Redactor {
 
   record(record: LogRecord): LogRecord {
     // fromEntries defines own properties: a field named "__proto__" stays a field.
-    const fields = Object.fromEntries(Object.entries(record.fields).map(([name, value]) => [name, isCredentialField(name) ? REDACTED : this.value(value)]));
+    const fields = Object.fromEntries(
+      Object.entries(record.fields).map(([name, value]) => [name, isCredentialField(name) ? REDACTED : this.value(value)]),
+    );
     return { ...record, message: this.text(record.message), fields };
   }
 
@@ -129,11 +147,7 @@ function formatValue(value: unknown): string {
 
 /** Formats one record as a single line (newlines in the message are escaped so one event = one line). */
 export function formatRecord(record: LogRecord): string {
-  const parts = [
-    formatLocalRfc3339(record.time),
-    `[${record.level.toUpperCase()}]`,
-    record.message.replace(/\r?\n/g, "\\n"),
-  ];
+  const parts = [formatLocalRfc3339(record.time), `[${record.level.toUpperCase()}]`, record.message.replace(/\r?\n/g, "\\n")];
   if (record.component) parts.push(`component=${record.component}`);
   for (const [name, value] of Object.entries(record.fields)) {
     parts.push(`${name}=${isCredentialField(name) ? REDACTED : formatValue(value)}`);

@@ -45,9 +45,7 @@ export function parseOsRelease(text: string): Record<string, string> {
 }
 
 const DEBIAN_IDS = new Set(["debian", "ubuntu", "raspbian"]);
-const RHEL_IDS = new Set([
-  "rhel", "redhat", "centos", "fedora", "rocky", "almalinux", "amzn", "amazon", "ol", "oracle",
-]);
+const RHEL_IDS = new Set(["rhel", "redhat", "centos", "fedora", "rocky", "almalinux", "amzn", "amazon", "ol", "oracle"]);
 
 function familyOf(id: string): PlatformFamily {
   if (DEBIAN_IDS.has(id)) return "debian";

@@ -27,7 +27,10 @@ export type PageOutResult = {
 };
 
 /** The read-only (r-x and r--) mappings of the running executable, from /proc/self/maps. */
-export function executableRanges(maps = readFileSync("/proc/self/maps", "utf8"), exe = readlinkSync("/proc/self/exe")): { start: bigint; end: bigint }[] {
+export function executableRanges(
+  maps = readFileSync("/proc/self/maps", "utf8"),
+  exe = readlinkSync("/proc/self/exe"),
+): { start: bigint; end: bigint }[] {
   const ranges: { start: bigint; end: bigint }[] = [];
   for (const line of maps.split("\n")) {
     // "start-end perms offset dev inode   path": the path may hold spaces (" (deleted)" after an upgrade).
@@ -45,7 +48,8 @@ export function pageOutExecutable(): PageOutResult {
   let bytes = 0n;
   const ranges = executableRanges();
   for (const { start, end } of ranges) {
-    if (c.madvise(start, end - start, MADV_PAGEOUT) !== 0) throw new Error("madvise(MADV_PAGEOUT) was refused (Linux 5.4 or later is needed)");
+    if (c.madvise(start, end - start, MADV_PAGEOUT) !== 0)
+      throw new Error("madvise(MADV_PAGEOUT) was refused (Linux 5.4 or later is needed)");
     bytes += end - start;
   }
   return { ranges: ranges.length, bytes: Number(bytes) };

@@ -3,7 +3,21 @@
 // The agent runs as root, so the file is opened as an attacker could have planted it: never through a
 // symlink (O_NOFOLLOW), never truncated before it is checked and locked, and only a regular file with one
 // link, owned by root or by us, in a directory only its owner can write.
-import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readlinkSync, readSync, rmSync, statSync, writeSync, type Stats } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeSync,
+  type Stats,
+} from "node:fs";
 import { dirname } from "node:path";
 import { libc, LOCK_EX, LOCK_NB } from "./libc.ts";
 
@@ -61,7 +75,10 @@ function checkDirectory(path: string): void {
   const stat = statSync(dir);
   if (!stat.isDirectory()) throw new UnsafePidFileError(path, `${dir} is not a directory`);
   if ((stat.mode & 0o022) !== 0) {
-    throw new UnsafePidFileError(path, `its directory ${dir} is writable by group or others (mode ${(stat.mode & 0o7777).toString(8)}); use a directory only root can write, such as /run/alpamon`);
+    throw new UnsafePidFileError(
+      path,
+      `its directory ${dir} is writable by group or others (mode ${(stat.mode & 0o7777).toString(8)}); use a directory only root can write, such as /run/alpamon`,
+    );
   }
   if (!trustedOwner(stat.uid)) throw new UnsafePidFileError(path, `its directory ${dir} is owned by uid ${stat.uid}, not root`);
 }

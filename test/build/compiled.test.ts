@@ -39,22 +39,25 @@ function run(exe: string, args: string[], cwd: string) {
   return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() };
 }
 
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "alpamon-compiled-"));
-  hostile = join(work, "hostile");
-  makeHostileDir(hostile);
-  const outdir = join(work, "dist");
-  const build = Bun.spawnSync([process.execPath, join(ROOT, "build.ts"), "--target", "host", "--outdir", outdir], {
-    cwd: ROOT,
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  if (build.exitCode !== 0) {
-    throw new Error(`build.ts --target host failed (${build.exitCode}):\n${build.stdout}\n${build.stderr}`);
-  }
-  bin = join(outdir, `alpamon-linux-${hostTarget().name}`);
-}, { timeout: BUILD_TIMEOUT_MS });
+beforeAll(
+  () => {
+    work = mkdtempSync(join(tmpdir(), "alpamon-compiled-"));
+    hostile = join(work, "hostile");
+    makeHostileDir(hostile);
+    const outdir = join(work, "dist");
+    const build = Bun.spawnSync([process.execPath, join(ROOT, "build.ts"), "--target", "host", "--outdir", outdir], {
+      cwd: ROOT,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    if (build.exitCode !== 0) {
+      throw new Error(`build.ts --target host failed (${build.exitCode}):\n${build.stdout}\n${build.stderr}`);
+    }
+    bin = join(outdir, `alpamon-linux-${hostTarget().name}`);
+  },
+  { timeout: BUILD_TIMEOUT_MS },
+);
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
@@ -140,19 +143,27 @@ describe("build options stop .env and bunfig.toml autoloading", () => {
     return outfile;
   }
 
-  test("control: a binary built with autoloading on picks up the hostile directory", async () => {
-    const probe = await buildProbe("probe-autoload", true);
-    const r = run(probe, [], hostile);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toContain("HOSTILE PRELOAD RAN");
-    expect(r.stdout).toContain('"FOO":"bar"');
-  }, BUILD_TIMEOUT_MS);
+  test(
+    "control: a binary built with autoloading on picks up the hostile directory",
+    async () => {
+      const probe = await buildProbe("probe-autoload", true);
+      const r = run(probe, [], hostile);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("HOSTILE PRELOAD RAN");
+      expect(r.stdout).toContain('"FOO":"bar"');
+    },
+    BUILD_TIMEOUT_MS,
+  );
 
-  test("a binary built by compileBinary sees neither .env files nor the bunfig preload", async () => {
-    const probe = await buildProbe("probe-alpamon", false);
-    const r = run(probe, [], hostile);
-    expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual(NOTHING);
-  }, BUILD_TIMEOUT_MS);
+  test(
+    "a binary built by compileBinary sees neither .env files nor the bunfig preload",
+    async () => {
+      const probe = await buildProbe("probe-alpamon", false);
+      const r = run(probe, [], hostile);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual(NOTHING);
+    },
+    BUILD_TIMEOUT_MS,
+  );
 });

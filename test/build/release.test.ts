@@ -27,12 +27,15 @@ function sha256(path: string): string {
   return createHash("sha256").update(readFileSync(path)).digest("hex");
 }
 
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), "alpamon-release-"));
-  outdir = join(work, "dist");
-  const r = buildInto(outdir);
-  if (r.code !== 0) throw new Error(`bun build.ts failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
-}, { timeout: BUILD_TIMEOUT_MS });
+beforeAll(
+  () => {
+    work = mkdtempSync(join(tmpdir(), "alpamon-release-"));
+    outdir = join(work, "dist");
+    const r = buildInto(outdir);
+    if (r.code !== 0) throw new Error(`bun build.ts failed (${r.code}):\n${r.stdout}\n${r.stderr}`);
+  },
+  { timeout: BUILD_TIMEOUT_MS },
+);
 
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
@@ -69,13 +72,17 @@ describe("bun build.ts (all targets)", () => {
     expect(r.stdout.toString()).toBe(`alpamon ${resolveVersion()}\n`);
   });
 
-  test("the build is reproducible: a second host build is byte-identical", () => {
-    const again = join(work, "again");
-    const r = buildInto(again, "--target", "host");
-    expect(r.code).toBe(0);
-    const name = `alpamon-linux-${hostTarget().name}`;
-    expect(sha256(join(again, name))).toBe(sha256(join(outdir, name)));
-  }, BUILD_TIMEOUT_MS);
+  test(
+    "the build is reproducible: a second host build is byte-identical",
+    () => {
+      const again = join(work, "again");
+      const r = buildInto(again, "--target", "host");
+      expect(r.code).toBe(0);
+      const name = `alpamon-linux-${hostTarget().name}`;
+      expect(sha256(join(again, name))).toBe(sha256(join(outdir, name)));
+    },
+    BUILD_TIMEOUT_MS,
+  );
 });
 
 describe("build.ts helpers", () => {

@@ -103,7 +103,10 @@ describe("--once", () => {
       expect(d.device.startsWith("/dev/")).toBe(true);
       expect(d.used + d.free).toBeLessThanOrEqual(d.total);
     }
-    const rootDevice = readFileSync("/proc/self/mounts", "utf8").split("\n").find((l) => l.split(" ")[1] === "/")?.split(" ")[0];
+    const rootDevice = readFileSync("/proc/self/mounts", "utf8")
+      .split("\n")
+      .find((l) => l.split(" ")[1] === "/")
+      ?.split(" ")[0];
     if (rootDevice?.startsWith("/dev/") && !rootDevice.startsWith("/dev/loop")) {
       expect(s.disk_usage.map((d: { mount_point: string }) => d.mount_point)).toContain("/");
     }

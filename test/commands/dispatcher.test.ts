@@ -138,8 +138,19 @@ describe("dispatcher", () => {
     const { dispatcher, feedback, registry } = setup();
     const seen: unknown[] = [];
     registry.register(
-      command_({ name: "greet", summary: "typed data", data: v.object({ who: v.pipe(v.string("must be a string"), v.nonEmpty("is required")) }), run: (d) => (seen.push(d), ok(`hello ${d.who}`)) }),
-      command_({ name: "first", summary: "first issue", data: v.object({ n: v.number("n: must be a number") }), invalid: { prefix: "Invalid data: ", style: "first" }, run: () => ok("ran") }),
+      command_({
+        name: "greet",
+        summary: "typed data",
+        data: v.object({ who: v.pipe(v.string("must be a string"), v.nonEmpty("is required")) }),
+        run: (d) => (seen.push(d), ok(`hello ${d.who}`)),
+      }),
+      command_({
+        name: "first",
+        summary: "first issue",
+        data: v.object({ n: v.number("n: must be a number") }),
+        invalid: { prefix: "Invalid data: ", style: "first" },
+        run: () => ok("ran"),
+      }),
     );
     dispatcher.accept(command("v1", "greet", { data: JSON.stringify({ who: "bob", extra: 1 }) }));
     dispatcher.accept(command("v2", "greet", { data: JSON.stringify({ who: 7 }) }));
@@ -157,7 +168,10 @@ describe("dispatcher", () => {
     const { dispatcher, feedback, registry, clock, lifecycle } = setup();
     const signals: AbortSignal[] = [];
     const hang = (_d: unknown, ctx: { signal: AbortSignal }) => (signals.push(ctx.signal), new Promise<never>(() => {}));
-    registry.register({ name: "hang", summary: "never answers", timeoutMs: 1500, run: hang }, { name: "stuck", summary: "no timeout", run: hang });
+    registry.register(
+      { name: "hang", summary: "never answers", timeoutMs: 1500, run: hang },
+      { name: "stuck", summary: "no timeout", run: hang },
+    );
     dispatcher.accept(command("t1", "hang"));
     await turnsUntil(() => clock.pending === 1 && signals.length === 1, "the timer");
     await clock.advance(1499);
@@ -188,7 +202,13 @@ describe("dispatcher", () => {
 
   test("a handler that throws becomes a failed fin; the dispatcher keeps working", async () => {
     const { dispatcher, feedback, registry } = setup();
-    registry.register({ name: "boom", summary: "throws", run: () => { throw new Error("kaput"); } });
+    registry.register({
+      name: "boom",
+      summary: "throws",
+      run: () => {
+        throw new Error("kaput");
+      },
+    });
     dispatcher.accept(command("b1", "boom"));
     dispatcher.accept(command("b2", "ping"));
     await dispatcher.idle(1000);
@@ -228,7 +248,11 @@ describe("dispatcher", () => {
     await quiet();
     expect(running).toBe(2); // and no third one started meanwhile
     expect(gates).toHaveLength(2);
-    await turnsUntil(() => feedback.fins.size === 5, "five fins", () => gates.shift()?.());
+    await turnsUntil(
+      () => feedback.fins.size === 5,
+      "five fins",
+      () => gates.shift()?.(),
+    );
     expect(peak).toBe(2);
     expect(feedback.events.filter((e) => e.startsWith("ack"))).toHaveLength(5);
   });
@@ -241,10 +265,18 @@ describe("dispatcher", () => {
     for (let i = 0; i < total; i++) dispatcher.accept(command(`q${i}`, "slow"));
     const refused = [...feedback.fins].filter(([, fin]) => fin.result === TOO_MANY_WAITING && !fin.success).map(([id]) => id);
     expect(refused).toEqual([`q${total - 3}`, `q${total - 2}`, `q${total - 1}`]);
-    await turnsUntil(() => feedback.fins.size === total, "every fin", () => gates.shift()?.());
+    await turnsUntil(
+      () => feedback.fins.size === total,
+      "every fin",
+      () => gates.shift()?.(),
+    );
     expect(feedback.events.filter((e) => e.startsWith("ack"))).toHaveLength(total);
     dispatcher.accept(command("after", "slow")); // room again
-    await turnsUntil(() => feedback.fins.has("after"), "the fin of the command after", () => gates.shift()?.());
+    await turnsUntil(
+      () => feedback.fins.has("after"),
+      "the fin of the command after",
+      () => gates.shift()?.(),
+    );
     expect(feedback.fins.get("after")).toMatchObject({ success: true, result: "done" });
   });
 
@@ -256,7 +288,11 @@ describe("dispatcher", () => {
     for (let i = 0; i < 5; i++) dispatcher.accept(command(`t${i}`, "slow", { data }));
     expect([...feedback.fins.keys()]).toEqual(["t3", "t4"]); // t0 runs, t1 and t2 wait
     expect(feedback.fins.get("t3")).toMatchObject({ success: false, result: TOO_MUCH_WAITING });
-    await turnsUntil(() => feedback.fins.size === 5, "five fins", () => gates.shift()?.());
+    await turnsUntil(
+      () => feedback.fins.size === 5,
+      "five fins",
+      () => gates.shift()?.(),
+    );
     expect(["t0", "t1", "t2"].map((id) => feedback.fins.get(id)?.result)).toEqual(["done", "done", "done"]);
   });
 
@@ -275,7 +311,8 @@ describe("dispatcher", () => {
     expect(feedback.events).toEqual(["direct f1", "direct f2", "direct f3", "direct f4"]);
     const message = "alpamon: cannot record this command: the state disk is full (SQLITE_FULL); it was not run";
     expect(cannotRecord(diskFull())).toBe(message);
-    for (const id of ["f1", "f2", "f3", "f4"]) expect(feedback.directs.get(id)).toEqual({ success: false, result: message, elapsed_time: 0 });
+    for (const id of ["f1", "f2", "f3", "f4"])
+      expect(feedback.directs.get(id)).toEqual({ success: false, result: message, elapsed_time: 0 });
     expect(records.filter((r) => r.level === "error").map((r) => r.message)).toEqual([
       "cannot record commands in the state database; answering them directly",
     ]);

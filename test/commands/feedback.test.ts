@@ -39,7 +39,12 @@ describe("outbox feedback", () => {
     feedback.fin("c1", ack, { success: true, result: "hi", elapsed_time: 1 });
     const fin = outbox.items[1]!;
     expect(fin).toMatchObject({ path: "/api/events/commands/c1/fin/", body: { success: true, result: "hi", elapsed_time: 1 }, after: ack });
-    expect(fin.fallback).toEqual({ dialect: "commands", method: "PATCH", path: "/api/events/commands/c1/", merge: { handled_at: "2026-01-02T00:00:00.000Z" } });
+    expect(fin.fallback).toEqual({
+      dialect: "commands",
+      method: "PATCH",
+      path: "/api/events/commands/c1/",
+      merge: { handled_at: "2026-01-02T00:00:00.000Z" },
+    });
   });
 
   test("a fin larger than the outbox's byte cap is shortened to fit, never dropped", () => {

@@ -21,25 +21,57 @@ const unused = (() => {
   throw new Error("not called while building the bodies");
 }) as never;
 const ctx = (name: string, data: Record<string, unknown> = {}) =>
-  ({ id: "c1", args: [], line: name, data, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger }) as CommandContext;
+  ({
+    id: "c1",
+    args: [],
+    line: name,
+    data,
+    user: null,
+    group: null,
+    env: null,
+    signal: new AbortController().signal,
+    log: silentLogger,
+  }) as CommandContext;
 const names = (specs: readonly LazySpec[]) => specs.map((s) => s.name).sort();
 const provided = (bodies: FamilyBodies) => Object.keys(bodies).sort();
-const run = (spec: { run(data: never, ctx: CommandContext): Promise<CommandResult> | CommandResult }, c: CommandContext) => spec.run(c.data as never, c);
+const run = (spec: { run(data: never, ctx: CommandContext): Promise<CommandResult> | CommandResult }, c: CommandContext) =>
+  spec.run(c.data as never, c);
 
 describe("lazy command families", () => {
   test("each family's body provides exactly the commands its index declares", () => {
-    const deps = { runProcess: unused, lookupUser: unused, lookupGroup: unused, platform: unused, syncUsersAndGroups: unused, clock: systemClock, log: silentLogger };
+    const deps = {
+      runProcess: unused,
+      lookupUser: unused,
+      lookupGroup: unused,
+      platform: unused,
+      syncUsersAndGroups: unused,
+      clock: systemClock,
+      log: silentLogger,
+    };
     expect(provided(userCommands(deps))).toEqual(names(USER_SPECS));
-    expect(provided(packageCommands({ runProcess: unused, family: unused, version: "0", log: silentLogger, now: () => 0 }))).toEqual(names(PACKAGE_SPECS));
-    const files = fileCommands({ http: unused, enqueue: unused, userAgent: "alpamon/test", log: silentLogger, signal: new AbortController().signal });
+    expect(provided(packageCommands({ runProcess: unused, family: unused, version: "0", log: silentLogger, now: () => 0 }))).toEqual(
+      names(PACKAGE_SPECS),
+    );
+    const files = fileCommands({
+      http: unused,
+      enqueue: unused,
+      userAgent: "alpamon/test",
+      log: silentLogger,
+      signal: new AbortController().signal,
+    });
     expect(provided(files)).toEqual(names(FILE_SPECS));
-    expect(provided(terminalCommands({ http: unused, registry: new TerminalRegistry(1), log: silentLogger, clock: systemClock }))).toEqual(names(TERMINAL_SPECS));
+    expect(provided(terminalCommands({ http: unused, registry: new TerminalRegistry(1), log: silentLogger, clock: systemClock }))).toEqual(
+      names(TERMINAL_SPECS),
+    );
   });
 
   test("loaded once on first use, even when commands race for it; then every command delegates", async () => {
     let loads = 0;
     const specs = lazyFamily(
-      [{ name: "a", summary: "A" }, { name: "b", summary: "B" }],
+      [
+        { name: "a", summary: "A" },
+        { name: "b", summary: "B" },
+      ],
       async () => {
         loads++;
         await Bun.sleep(5);
@@ -47,7 +79,10 @@ describe("lazy command families", () => {
       },
     );
     expect(loads).toBe(0); // nothing is loaded at registration
-    expect(specs.map(({ name, summary }) => ({ name, summary }))).toEqual([{ name: "a", summary: "A" }, { name: "b", summary: "B" }]);
+    expect(specs.map(({ name, summary }) => ({ name, summary }))).toEqual([
+      { name: "a", summary: "A" },
+      { name: "b", summary: "B" },
+    ]);
     const [a, b] = specs;
     expect(await Promise.all([run(a!, ctx("a")), run(b!, ctx("b")), run(a!, ctx("a"))])).toEqual([ok("ran a"), ok("ran b"), ok("ran a")]);
     expect(loads).toBe(1);
@@ -66,10 +101,16 @@ describe("lazy command families", () => {
 
   test("a failed load fails the command with the reason, and the next command tries again", async () => {
     let loads = 0;
-    const [a, gone] = lazyFamily([{ name: "a", summary: "A" }, { name: "gone", summary: "G" }], async () => {
-      if (loads++ === 0) throw new Error("disk read error");
-      return { a: { run: () => ok("ran a") } } as unknown as FamilyBodies<"a" | "gone">;
-    });
+    const [a, gone] = lazyFamily(
+      [
+        { name: "a", summary: "A" },
+        { name: "gone", summary: "G" },
+      ],
+      async () => {
+        if (loads++ === 0) throw new Error("disk read error");
+        return { a: { run: () => ok("ran a") } } as unknown as FamilyBodies<"a" | "gone">;
+      },
+    );
     expect(await run(a!, ctx("a"))).toEqual({ exitCode: 1, result: "a: could not load the command: disk read error" });
     expect(await run(a!, ctx("a"))).toEqual(ok("ran a"));
     expect(loads).toBe(2);

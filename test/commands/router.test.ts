@@ -41,7 +41,14 @@ describe("router", () => {
     const { calls, records, route } = recorder();
     const secrets = ["LineSecret-hunter2", "EnvSecret-s3cr3t", "DataSecret-t0k3n", "EnvAsText-pa55"];
     const frames = [
-      { id: "c-7", shell: "system", line: `mysql -p${secrets[0]}`, user: 42, env: { DB_PASSWORD: secrets[1] }, data: JSON.stringify({ password: secrets[2] }) },
+      {
+        id: "c-7",
+        shell: "system",
+        line: `mysql -p${secrets[0]}`,
+        user: 42,
+        env: { DB_PASSWORD: secrets[1] },
+        data: JSON.stringify({ password: secrets[2] }),
+      },
       { id: "c-8", shell: "system", line: `echo ${secrets[0]}`, user: "root", env: { DB_PASSWORD: secrets[1], N: 1 } },
       { id: "c-9", shell: "system", line: "env", user: "root", env: `DB_PASSWORD=${secrets[3]}` },
       { shell: "system", line: `echo ${secrets[0]}`, env: { DB_PASSWORD: secrets[1] } },

@@ -70,8 +70,14 @@ describe("loading and validation", () => {
   });
 
   test("[files] unzip limits: defaults 4 GiB, 200:1 and 100,000 entries; sizes take K/M/G/T, ratios N or N:1", () => {
-    expect(loadConfig({ explicitPath: writeConf(GOOD) }).files.unzip).toEqual({ maxBytes: 4 * 1024 ** 3, maxRatio: 200, maxEntries: 100_000 });
-    const set = loadConfig({ explicitPath: writeConf(GOOD + "[files]\nunzip_max_bytes = 512M\nunzip_max_ratio = 50:1\nunzip_max_entries = 10\n") });
+    expect(loadConfig({ explicitPath: writeConf(GOOD) }).files.unzip).toEqual({
+      maxBytes: 4 * 1024 ** 3,
+      maxRatio: 200,
+      maxEntries: 100_000,
+    });
+    const set = loadConfig({
+      explicitPath: writeConf(GOOD + "[files]\nunzip_max_bytes = 512M\nunzip_max_ratio = 50:1\nunzip_max_entries = 10\n"),
+    });
     expect(set.files.unzip).toEqual({ maxBytes: 512 * 1024 ** 2, maxRatio: 50, maxEntries: 10 });
     const plain = loadConfig({ explicitPath: writeConf(GOOD + "[files]\nunzip_max_bytes = 1000\nunzip_max_ratio = 1000\n") });
     expect(plain.files.unzip).toMatchObject({ maxBytes: 1000, maxRatio: 1000 });
@@ -98,14 +104,34 @@ describe("loading and validation", () => {
     ["a zero outbox cap", GOOD + "[agent]\noutbox_max_rows = 0\n", /\[agent\] outbox_max_rows: must be a positive whole number/],
     ["a fractional byte cap", GOOD + "[agent]\noutbox_max_bytes = 1.5\n", /\[agent\] outbox_max_bytes: must be a positive whole number/],
     ["credentials in url", GOOD.replace("https://", "https://u:p@"), /\[server\] url: must not contain a user/],
-    ["a password without a user name in url", GOOD.replace("https://", "https://:pw@"), /\[server\] url: must not contain a user name or password/],
-    ["a user name without a password in url", GOOD.replace("https://", "https://u@"), /\[server\] url: must not contain a user name or password/],
+    [
+      "a password without a user name in url",
+      GOOD.replace("https://", "https://:pw@"),
+      /\[server\] url: must not contain a user name or password/,
+    ],
+    [
+      "a user name without a password in url",
+      GOOD.replace("https://", "https://u@"),
+      /\[server\] url: must not contain a user name or password/,
+    ],
     // The URL parser drops an empty user info, but the value is used as written (request URLs, the Origin header).
     ["an empty user info in url", GOOD.replace("https://", "https://@"), /\[server\] url: must not contain a user name or password/],
-    ["an empty user and password in url", GOOD.replace("https://", "https://:@"), /\[server\] url: must not contain a user name or password/],
+    [
+      "an empty user and password in url",
+      GOOD.replace("https://", "https://:@"),
+      /\[server\] url: must not contain a user name or password/,
+    ],
     ["a zero unzip size", GOOD + "[files]\nunzip_max_bytes = 0\n", /\[files\] unzip_max_bytes: must be a positive size in bytes/],
-    ["an unknown size unit", GOOD + "[files]\nunzip_max_bytes = 4X\n", /\[files\] unzip_max_bytes: must be a positive size in bytes, optionally with K, M, G or T \(got "4X"\)/],
-    ["a fractional ratio", GOOD + "[files]\nunzip_max_ratio = 1.5:1\n", /\[files\] unzip_max_ratio: must be a positive whole number \(got "1.5:1"\)/],
+    [
+      "an unknown size unit",
+      GOOD + "[files]\nunzip_max_bytes = 4X\n",
+      /\[files\] unzip_max_bytes: must be a positive size in bytes, optionally with K, M, G or T \(got "4X"\)/,
+    ],
+    [
+      "a fractional ratio",
+      GOOD + "[files]\nunzip_max_ratio = 1.5:1\n",
+      /\[files\] unzip_max_ratio: must be a positive whole number \(got "1.5:1"\)/,
+    ],
     ["a negative entry count", GOOD + "[files]\nunzip_max_entries = -1\n", /\[files\] unzip_max_entries: must be a positive whole number/],
   ];
   for (const [name, text, message] of bad) {
@@ -151,7 +177,9 @@ describe("loading and validation", () => {
 
   test("an unreadable or non-PEM ca_cert is an error", () => {
     const missing = writeConf(GOOD + "[ssl]\nca_cert = /nonexistent/ca.pem\n");
-    expect(configError(() => loadConfig({ explicitPath: missing })).message).toMatch(/\[ssl\] ca_cert: cannot read \/nonexistent\/ca.pem \(ENOENT\)/);
+    expect(configError(() => loadConfig({ explicitPath: missing })).message).toMatch(
+      /\[ssl\] ca_cert: cannot read \/nonexistent\/ca.pem \(ENOENT\)/,
+    );
     const notPem = writeConf("hello", "ca.pem");
     const withBad = writeConf(GOOD + `[ssl]\nca_cert = ${notPem}\n`);
     expect(configError(() => loadConfig({ explicitPath: withBad })).message).toMatch(/holds no PEM certificate/);

@@ -56,8 +56,22 @@ describe("alpamon register (CLI)", () => {
     const dir = tempDir();
     const conf = join(dir, "etc", "alpamon.conf");
     const r = await runCli([
-      "register", "--url", fake.url, "--token-file", tokenFile(dir), "--name", "web-1", "--ca-cert", fake.caCertPath!,
-      "--tag", "env=prod", "--tag", "role=web,tier=1", "--config", conf, "--no-start",
+      "register",
+      "--url",
+      fake.url,
+      "--token-file",
+      tokenFile(dir),
+      "--name",
+      "web-1",
+      "--ca-cert",
+      fake.caCertPath!,
+      "--tag",
+      "env=prod",
+      "--tag",
+      "role=web,tier=1",
+      "--config",
+      conf,
+      "--no-start",
     ]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -86,12 +100,26 @@ describe("alpamon register (CLI)", () => {
   test("ALPACON_TOKEN works without a flag; --token works but warns that it is visible", async () => {
     answerRegister();
     const dir = tempDir();
-    const viaEnv = await runCli(["register", "--url", fake.url, "--ca-cert", fake.caCertPath!, "--config", join(dir, "a.conf"), "--no-start"], {
-      env: { ALPACON_TOKEN: TOKEN },
-    });
+    const viaEnv = await runCli(
+      ["register", "--url", fake.url, "--ca-cert", fake.caCertPath!, "--config", join(dir, "a.conf"), "--no-start"],
+      {
+        env: { ALPACON_TOKEN: TOKEN },
+      },
+    );
     expect(viaEnv.code).toBe(0);
     expect(viaEnv.stderr).toBe("");
-    const viaFlag = await runCli(["register", "--url", fake.url, "--token", TOKEN, "--ca-cert", fake.caCertPath!, "--config", join(dir, "b.conf"), "--no-start"]);
+    const viaFlag = await runCli([
+      "register",
+      "--url",
+      fake.url,
+      "--token",
+      TOKEN,
+      "--ca-cert",
+      fake.caCertPath!,
+      "--config",
+      join(dir, "b.conf"),
+      "--no-start",
+    ]);
     expect(viaFlag.code).toBe(0);
     expect(viaFlag.stderr).toContain("visible");
     expect(viaFlag.stderr + viaFlag.stdout).not.toContain(TOKEN);
@@ -104,7 +132,18 @@ describe("alpamon register (CLI)", () => {
     const conf = join(dir, "alpamon.conf");
     const old = `[server]\nurl = ${fake.url}\nid = old-id\nkey = oldkey\n`;
     writeFileSync(conf, old, { mode: 0o600 });
-    const args = ["register", "--url", fake.url, "--token-file", tokenFile(dir), "--ca-cert", fake.caCertPath!, "--config", conf, "--no-start"];
+    const args = [
+      "register",
+      "--url",
+      fake.url,
+      "--token-file",
+      tokenFile(dir),
+      "--ca-cert",
+      fake.caCertPath!,
+      "--config",
+      conf,
+      "--no-start",
+    ];
     const refused = await runCli(args);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("--force");
@@ -120,7 +159,18 @@ describe("alpamon register (CLI)", () => {
     answerRegister({ status: 403, body: { detail: `Invalid token ${TOKEN}.` } });
     const dir = tempDir();
     const conf = join(dir, "alpamon.conf");
-    const r = await runCli(["register", "--url", fake.url, "--token-file", tokenFile(dir), "--ca-cert", fake.caCertPath!, "--config", conf, "--no-start"]);
+    const r = await runCli([
+      "register",
+      "--url",
+      fake.url,
+      "--token-file",
+      tokenFile(dir),
+      "--ca-cert",
+      fake.caCertPath!,
+      "--config",
+      conf,
+      "--no-start",
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("HTTP 403");
     expect(r.stderr).toContain("Invalid token ***.");
@@ -143,7 +193,17 @@ describe("alpamon register (CLI)", () => {
     const none = await runCli(["register", "--url", fake.url, "--config", join(dir, "c.conf"), "--no-start"]);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain("no API token");
-    const both = await runCli(["register", "--url", fake.url, "--token", "x", "--token-file", tokenFile(dir), "--config", join(dir, "c.conf")]);
+    const both = await runCli([
+      "register",
+      "--url",
+      fake.url,
+      "--token",
+      "x",
+      "--token-file",
+      tokenFile(dir),
+      "--config",
+      join(dir, "c.conf"),
+    ]);
     expect(both.code).toBe(1);
     expect(both.stderr).toContain("not both");
     expect(registerRequests()).toHaveLength(0);
@@ -178,7 +238,15 @@ describe("register internals", () => {
     const target = join(tempDir(), "alpamon.conf");
     const reg = await runRegister(
       { url: fake.url, token: TOKEN, caCert: fake.caCertPath },
-      { target, platform: DEBIAN, hostname: () => "web-2.example.com", userAgent: "test", runProcess, hasSystemd: () => true, print: (l) => lines.push(l) },
+      {
+        target,
+        platform: DEBIAN,
+        hostname: () => "web-2.example.com",
+        userAgent: "test",
+        runProcess,
+        hasSystemd: () => true,
+        print: (l) => lines.push(l),
+      },
     );
     expect(reg).toEqual({ id: NEW_ID, name: "web-2", target, service: "started" });
     expect(calls.map((c) => c.argv)).toEqual([
@@ -193,7 +261,12 @@ describe("register internals", () => {
 
   test("a failing systemctl does not undo the registration", async () => {
     answerRegister();
-    const runProcess = async (): Promise<RunResult> => ({ exitCode: 1, output: "Failed to connect to bus", omittedBytes: 0, timedOut: false });
+    const runProcess = async (): Promise<RunResult> => ({
+      exitCode: 1,
+      output: "Failed to connect to bus",
+      omittedBytes: 0,
+      timedOut: false,
+    });
     const lines: string[] = [];
     const target = join(tempDir(), "alpamon.conf");
     const reg = await runRegister(
@@ -210,7 +283,16 @@ describe("register internals", () => {
     const target = join(tempDir(), "alpamon.conf");
     const run = runRegister(
       { url: fake.url, token: TOKEN, caCert: fake.caCertPath, name: "x" },
-      { target, platform: DEBIAN, userAgent: "test", runProcess: async () => { throw new Error("not called"); }, noStart: true, print: () => {} },
+      {
+        target,
+        platform: DEBIAN,
+        userAgent: "test",
+        runProcess: async () => {
+          throw new Error("not called");
+        },
+        noStart: true,
+        print: () => {},
+      },
     );
     await expect(run).rejects.toThrow(/key/);
     expect(existsSync(target)).toBe(false);
@@ -225,7 +307,10 @@ describe("register internals", () => {
       return { exitCode: 0, output: "", omittedBytes: 0, timedOut: false };
     };
     expect(await runUnregister({ target, runProcess, hasSystemd: () => true, print: () => {} })).toBe("removed");
-    expect(argvs).toEqual([["systemctl", "stop", "alpamon.service"], ["systemctl", "disable", "alpamon.service"]]);
+    expect(argvs).toEqual([
+      ["systemctl", "stop", "alpamon.service"],
+      ["systemctl", "disable", "alpamon.service"],
+    ]);
     expect(existsSync(target)).toBe(false);
   });
 

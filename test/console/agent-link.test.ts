@@ -118,7 +118,9 @@ describe("agent ↔ console", () => {
 
   test("a wrong key is reported clearly and the agent keeps trying", async () => {
     const { fake, agent } = await consoleAndAgent({}, { key: "wrong-key" });
-    await agent.waitForLog(/\[ERROR\] the console rejected this server's credentials .*status="HTTP 403" hint="check \[server\] id and key in /);
+    await agent.waitForLog(
+      /\[ERROR\] the console rejected this server's credentials .*status="HTTP 403" hint="check \[server\] id and key in /,
+    );
     expect(agent.log).not.toContain(fake.key);
     expect(agent.log).not.toContain("wrong-key");
     expect(agent.proc.exitCode).toBeNull();
@@ -139,23 +141,62 @@ describe("agent ↔ console", () => {
     expect(await fake.waitForFin(unknown)).toMatchObject({ success: false, result: "Invalid command frobnicate" });
     expect((await fake.waitForFin(fake.sendCommand({ shell: "internal", line: "ping" }))).success).toBe(true);
     // The warnings went to the console's log history, at priority 90, Python-style level 30.
-    const forwarded = await fake.waitForRequest((r) => r.path === "/api/history/logs/" && /invalid message/.test(String((r.json as { msg?: string })?.msg)));
+    const forwarded = await fake.waitForRequest(
+      (r) => r.path === "/api/history/logs/" && /invalid message/.test(String((r.json as { msg?: string })?.msg)),
+    );
     expect(forwarded.json).toMatchObject({ level: 30, program: "alpamon", path: "router" });
   });
 
   test("system commands run through the agent as the named user; an empty user is refused", async () => {
     const { fake } = await consoleAndAgent();
     await fake.waitForBackhaul(15_000);
-    const asRoot = fake.sendCommand({ shell: "system", line: "id -un && echo \"$GREETING\"", user: "root", env: { GREETING: "hello there" } });
+    const asRoot = fake.sendCommand({
+      shell: "system",
+      line: 'id -un && echo "$GREETING"',
+      user: "root",
+      env: { GREETING: "hello there" },
+    });
     expect(await fake.waitForFin(asRoot)).toMatchObject({ success: true, result: "root\nhello there\n" });
     const asNobody = fake.sendCommand({ shell: "system", line: "id -un", user: "nobody" });
     expect(await fake.waitForFin(asNobody)).toMatchObject({ success: true, result: "nobody\n" });
     const noUser = fake.sendCommand({ shell: "system", line: "id -un" });
-    expect(await fake.waitForFin(noUser)).toMatchObject({ success: false, result: "system command: user is required (name root explicitly to run as root)" });
+    expect(await fake.waitForFin(noUser)).toMatchObject({
+      success: false,
+      result: "system command: user is required (name root explicitly to run as root)",
+    });
     const help = fake.sendCommand({ shell: "internal", line: "help" });
     const listed = [...(await fake.waitForFin(help)).result.matchAll(/^\t\t([\w-]+):/gm)].map((m) => m[1]);
     expect(listed).toEqual([
-      "addgroup", "adduser", "commit", "delgroup", "deluser", "download", "firewall", "firewall-batch-apply", "firewall-chain-delete", "firewall-reorder-chains", "firewall-reorder-rules", "firewall-rollback", "firewall-rules", "firewall-status", "help", "moduser", "openftp", "openpty", "ping", "quit", "reboot", "reconnect", "resizepty", "restart", "restartcoll", "shutdown", "sync", "update", "upgrade", "upload",
+      "addgroup",
+      "adduser",
+      "commit",
+      "delgroup",
+      "deluser",
+      "download",
+      "firewall",
+      "firewall-batch-apply",
+      "firewall-chain-delete",
+      "firewall-reorder-chains",
+      "firewall-reorder-rules",
+      "firewall-rollback",
+      "firewall-rules",
+      "firewall-status",
+      "help",
+      "moduser",
+      "openftp",
+      "openpty",
+      "ping",
+      "quit",
+      "reboot",
+      "reconnect",
+      "resizepty",
+      "restart",
+      "restartcoll",
+      "shutdown",
+      "sync",
+      "update",
+      "upgrade",
+      "upload",
     ]);
   });
 
@@ -164,7 +205,17 @@ describe("agent ↔ console", () => {
     await fake.waitForBackhaul(15_000);
     const socketPath = join(dir, "log.sock");
     expect(statSync(socketPath).mode & 0o777).toBe(0o600);
-    const body = Buffer.from(JSON.stringify({ date: "2025-10-13T16:43:40+09:00", level: 40, program: "plugin", path: "p.py", lineno: 7, pid: 1, msg: "local hello" }));
+    const body = Buffer.from(
+      JSON.stringify({
+        date: "2025-10-13T16:43:40+09:00",
+        level: 40,
+        program: "plugin",
+        path: "p.py",
+        lineno: 7,
+        pid: 1,
+        msg: "local hello",
+      }),
+    );
     const head = Buffer.alloc(4);
     head.writeUInt32BE(body.length);
     await new Promise<void>((resolve, reject) => {
@@ -172,7 +223,9 @@ describe("agent ↔ console", () => {
       socket.on("close", () => resolve());
       socket.on("error", reject);
     });
-    const forwarded = await fake.waitForRequest((r) => r.path === "/api/history/logs/" && (r.json as { msg?: string })?.msg === "local hello");
+    const forwarded = await fake.waitForRequest(
+      (r) => r.path === "/api/history/logs/" && (r.json as { msg?: string })?.msg === "local hello",
+    );
     expect(forwarded.json).toMatchObject({ level: 40, program: "plugin", lineno: 7 });
   });
 
@@ -187,7 +240,11 @@ describe("agent ↔ console", () => {
     });
     expect(await fake.waitForFin(id, 15_000)).toMatchObject({ success: true, result: `Successfully downloaded ${target}.` });
     expect(readFileSync(target, "utf8")).toBe("hello from the console\n");
-    const again = fake.sendCommand({ shell: "internal", line: "download", data: { type: "text", content: "x", path: target, username: "root", groupname: "root" } });
+    const again = fake.sendCommand({
+      shell: "internal",
+      line: "download",
+      data: { type: "text", content: "x", path: target, username: "root", groupname: "root" },
+    });
     expect((await fake.waitForFin(again, 15_000)).success).toBe(false);
     expect(readFileSync(target, "utf8")).toBe("hello from the console\n");
   });

@@ -124,7 +124,10 @@ function createEvent(req: RecordedRequest, state: ConsoleState): Reply {
   if (Object.keys(errors).length > 0) return { status: 400, body: errors };
   if (body.record === "committed") state.commissioned = true;
   if (body.record === "started") state.startedAt = new Date().toISOString();
-  return { status: 201, body: { record: body.record, reporter: body.reporter, description: body.description ?? "", data: body.data ?? null } };
+  return {
+    status: 201,
+    body: { record: body.record, reporter: body.reporter, description: body.description ?? "", data: body.data ?? null },
+  };
 }
 
 function commit(req: RecordedRequest, state: ConsoleState): Reply {
@@ -143,8 +146,10 @@ function commit(req: RecordedRequest, state: ConsoleState): Reply {
 function patchCommand(req: RecordedRequest, command: CommandRecord): Reply {
   const body = req.json;
   if (!isObject(body)) return { status: 400, body: { non_field_errors: ["Invalid data. Expected a dictionary."] } };
-  if ("acked_at" in body && command.acked_at !== null) return { status: 400, body: { acked_at: ["Command has been already acknowledged."] } };
-  if ("handled_at" in body && command.handled_at !== null) return { status: 400, body: { handled_at: ["Command has been already handled."] } };
+  if ("acked_at" in body && command.acked_at !== null)
+    return { status: 400, body: { acked_at: ["Command has been already acknowledged."] } };
+  if ("handled_at" in body && command.handled_at !== null)
+    return { status: 400, body: { handled_at: ["Command has been already handled."] } };
   const now = new Date().toISOString();
   if ("acked_at" in body) command.acked_at = now;
   if (typeof body.result === "string") command.result = body.result.trim(); // the console strips the result
@@ -199,8 +204,18 @@ const ROUTES: Route[] = [
   { method: "PUT", path: /^\/api\/servers\/servers\/-\/commit\/$/, dialects: BOTH, handle: commit },
   { method: "POST", path: /^\/api\/events\/events\/$/, dialects: BOTH, handle: createEvent },
   { method: "PATCH", path: /^\/api\/events\/commands\/([^/]+)\/$/, dialects: BOTH, handle: withCommand(patchCommand) },
-  { method: "POST", path: /^\/api\/events\/commands\/([^/]+)\/ack\/$/, dialects: ONLY_2025, handle: withCommand((r, c) => postAckOrFin(r, c, "ack")) },
-  { method: "POST", path: /^\/api\/events\/commands\/([^/]+)\/fin\/$/, dialects: ONLY_2025, handle: withCommand((r, c) => postAckOrFin(r, c, "fin")) },
+  {
+    method: "POST",
+    path: /^\/api\/events\/commands\/([^/]+)\/ack\/$/,
+    dialects: ONLY_2025,
+    handle: withCommand((r, c) => postAckOrFin(r, c, "ack")),
+  },
+  {
+    method: "POST",
+    path: /^\/api\/events\/commands\/([^/]+)\/fin\/$/,
+    dialects: ONLY_2025,
+    handle: withCommand((r, c) => postAckOrFin(r, c, "fin")),
+  },
   // 2025 (inferred): the 2024 snapshot has no history app, so this is a 404 there.
   { method: "POST", path: /^\/api\/history\/logs\/$/, dialects: ONLY_2025, handle: () => ({ status: 201, body: {} }) },
 ];

@@ -78,7 +78,9 @@ describe("HTTP authentication and routes", () => {
   test("the console's regex: the unquoted form passes, a key with other characters is cut and fails", async () => {
     const fake = await start();
     expect((await call(fake, "GET", "/api/servers/servers/-/", { authorization: `id=${fake.id} key=${fake.key}` })).status).toBe(200);
-    expect((await call(fake, "GET", "/api/servers/servers/-/", { authorization: `id="${fake.id}", key="${fake.key}+x"` })).status).toBe(200);
+    expect((await call(fake, "GET", "/api/servers/servers/-/", { authorization: `id="${fake.id}", key="${fake.key}+x"` })).status).toBe(
+      200,
+    );
     const cut = await start({ key: "ab+c" });
     expect((await call(cut, "GET", "/api/servers/servers/-/", { authorization: auth(cut, "ab+c") })).status).toBe(403);
   });
@@ -104,7 +106,9 @@ describe("HTTP authentication and routes", () => {
 
   test("events: 201 echo; `committed` sets commissioned; a missing record is a 400", async () => {
     const fake = await start();
-    const created = await call(fake, "POST", "/api/events/events/", { body: { reporter: "alpamon", record: "committed", description: "x" } });
+    const created = await call(fake, "POST", "/api/events/events/", {
+      body: { reporter: "alpamon", record: "committed", description: "x" },
+    });
     expect(created.status).toBe(201);
     expect(created.json).toEqual({ record: "committed", reporter: "alpamon", description: "x", data: null });
     expect((await call(fake, "GET", "/api/servers/servers/-/")).json).toMatchObject({ commissioned: true });
@@ -156,7 +160,9 @@ describe("command ack and fin", () => {
     expect((await call(fake, "POST", `/api/events/commands/${id}/ack/`)).status).toBe(200);
     expect((await fake.waitForAck(id, 1_000)).path).toBe(`/api/events/commands/${id}/ack/`);
     expect((await call(fake, "POST", `/api/events/commands/${id}/fin/`, { body: { success: "yes" } })).status).toBe(400);
-    expect((await call(fake, "POST", `/api/events/commands/${id}/fin/`, { body: { success: false, result: "x", elapsed_time: 1.5 } })).status).toBe(200);
+    expect(
+      (await call(fake, "POST", `/api/events/commands/${id}/fin/`, { body: { success: false, result: "x", elapsed_time: 1.5 } })).status,
+    ).toBe(200);
     expect(await fake.waitForFin(id, 1_000)).toEqual({ success: false, result: "x", elapsed_time: 1.5 });
   });
 

@@ -33,7 +33,14 @@ import {
 import { Waits } from "./fake-console-waits.ts";
 
 export type { ConsoleState, Dialect, Fin, RecordedRequest, Reply } from "./fake-console-routes.ts";
-export type { CommandToSend, FakeConsoleOptions, FaultBehaviour, FaultMatch, RecordedHandshake, SocketMount } from "./fake-console-types.ts";
+export type {
+  CommandToSend,
+  FakeConsoleOptions,
+  FaultBehaviour,
+  FaultMatch,
+  RecordedHandshake,
+  SocketMount,
+} from "./fake-console-types.ts";
 
 export const BACKHAUL_PATH = "/ws/servers/backhaul/";
 const DEFAULT_WAIT_MS = 5_000;
@@ -60,7 +67,10 @@ export class FakeConsole {
   private readonly mounts: SocketMount[] = [];
   private stopped = false;
 
-  private constructor(options: FakeConsoleOptions, private readonly certs: TestCertificates | undefined) {
+  private constructor(
+    options: FakeConsoleOptions,
+    private readonly certs: TestCertificates | undefined,
+  ) {
     const dialect = options.dialect ?? "2025";
     this.state = {
       id: options.id ?? crypto.randomUUID(),
@@ -162,7 +172,13 @@ export class FakeConsole {
   /** Sends {"query":"command",…} like the console does; returns the command id. */
   sendCommand(cmd: CommandToSend): string {
     const id = cmd.id ?? crypto.randomUUID();
-    const command: Record<string, unknown> = { id, shell: cmd.shell ?? "system", line: cmd.line, user: cmd.user ?? "", group: cmd.group ?? "" };
+    const command: Record<string, unknown> = {
+      id,
+      shell: cmd.shell ?? "system",
+      line: cmd.line,
+      user: cmd.user ?? "",
+      group: cmd.group ?? "",
+    };
     if (cmd.env !== undefined) command.env = cmd.env;
     if (cmd.data !== undefined) command.data = cmd.data === null || typeof cmd.data === "string" ? cmd.data : JSON.stringify(cmd.data);
     this.sendFrame({ query: "command", command });
@@ -267,7 +283,8 @@ export class FakeConsole {
     const fault = this.takeFault(req.method, url.pathname);
     if (fault?.delayMs) await this.waits.sleep(fault.delayMs);
     if (fault?.drop) return this.settle(recorded, 0, droppedResponse());
-    if (fault?.status !== undefined) return this.reply(recorded, { status: fault.status, body: fault.body ?? { detail: "fault injected" } });
+    if (fault?.status !== undefined)
+      return this.reply(recorded, { status: fault.status, body: fault.body ?? { detail: "fault injected" } });
     return this.reply(recorded, route(recorded, this.state, this.extraRoutes));
   }
 
@@ -278,9 +295,12 @@ export class FakeConsole {
     const fault = this.takeFault(req.method, path);
     if (fault?.delayMs) await this.waits.sleep(fault.delayMs);
     if (fault?.drop) return this.settleHandshake(record, 0, "fault", droppedResponse());
-    if (fault?.status !== undefined) return this.settleHandshake(record, fault.status, "fault", new Response(fault.body ?? "", { status: fault.status }));
-    if (!this.originAllowed(headers.origin)) return this.settleHandshake(record, 403, "origin", new Response("Access denied", { status: 403 }));
-    if (!isAuthorized(headers.authorization, this.state)) return this.settleHandshake(record, 403, "auth", new Response("Access denied", { status: 403 }));
+    if (fault?.status !== undefined)
+      return this.settleHandshake(record, fault.status, "fault", new Response(fault.body ?? "", { status: fault.status }));
+    if (!this.originAllowed(headers.origin))
+      return this.settleHandshake(record, 403, "origin", new Response("Access denied", { status: 403 }));
+    if (!isAuthorized(headers.authorization, this.state))
+      return this.settleHandshake(record, 403, "auth", new Response("Access denied", { status: 403 }));
     if (server.upgrade(req, { data: { channel: "backhaul" } })) {
       record.accepted = true;
       record.status = 101;
@@ -340,7 +360,14 @@ export class FakeConsole {
     }
     const command = (frame as { command?: { id?: unknown } } | null)?.command;
     if (typeof command?.id !== "string" || this.state.commands.has(command.id)) return;
-    this.state.commands.set(command.id, { id: command.id, success: null, result: null, elapsed_time: null, acked_at: null, handled_at: null });
+    this.state.commands.set(command.id, {
+      id: command.id,
+      success: null,
+      result: null,
+      elapsed_time: null,
+      acked_at: null,
+      handled_at: null,
+    });
   }
 
   private notify(): void {

@@ -45,7 +45,11 @@ export class FakePtyConsole implements SocketMount {
    * `tls`: serve https/wss with this certificate (see fake-console-tls.ts). `on`: no server of its own; the
    * routes are served on that console's origin (what the real agent requires of a PTY URL).
    */
-  constructor(private readonly creds: { id: string; key: string }, tls?: { certPath: string; keyPath: string }, on?: FakeConsole) {
+  constructor(
+    private readonly creds: { id: string; key: string },
+    tls?: { certPath: string; keyPath: string },
+    on?: FakeConsole,
+  ) {
     if (on) {
       this.mounted = true;
       this.url = on.url;
@@ -71,7 +75,18 @@ export class FakePtyConsole implements SocketMount {
   }
 
   open(ws: ServerWebSocket<MountedSocketData>): void {
-    this.channels.push({ channel: ws.data.channel, ws, received: [], receivedBytes: 0, textFrames: 0, binaryFrames: 0, keepBytes: 1 << 20, nulBytes: 0, countNul: true, tail: Buffer.alloc(0) });
+    this.channels.push({
+      channel: ws.data.channel,
+      ws,
+      received: [],
+      receivedBytes: 0,
+      textFrames: 0,
+      binaryFrames: 0,
+      keepBytes: 1 << 20,
+      nulBytes: 0,
+      countNul: true,
+      tail: Buffer.alloc(0),
+    });
     this.notify();
   }
 
@@ -128,12 +143,16 @@ export class FakePtyConsole implements SocketMount {
 
   /** Waits until the channel's output (as text) contains `needle`. */
   waitForText(ch: PtyChannel, needle: string, timeoutMs = 10_000): Promise<string> {
-    return this.waitFor(() => {
-      const text = this.text(ch);
-      if (text.includes(needle)) return text;
-      const tail = ch.tail.toString("utf8");
-      return tail.includes(needle) ? tail : undefined;
-    }, timeoutMs, `${JSON.stringify(needle)} from the terminal; got ${JSON.stringify(this.text(ch).slice(-300))}`);
+    return this.waitFor(
+      () => {
+        const text = this.text(ch);
+        if (text.includes(needle)) return text;
+        const tail = ch.tail.toString("utf8");
+        return tail.includes(needle) ? tail : undefined;
+      },
+      timeoutMs,
+      `${JSON.stringify(needle)} from the terminal; got ${JSON.stringify(this.text(ch).slice(-300))}`,
+    );
   }
 
   stop(): void {

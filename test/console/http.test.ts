@@ -15,7 +15,15 @@ afterEach(async () => {
 });
 
 function client(fake: FakeConsole, env: Record<string, string> = {}) {
-  return new ConsoleHttp({ serverUrl: fake.url, id: fake.id, key: fake.key, tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log: silentLogger, env });
+  return new ConsoleHttp({
+    serverUrl: fake.url,
+    id: fake.id,
+    key: fake.key,
+    tls: { rejectUnauthorized: true },
+    userAgent: "alpamon/test",
+    log: silentLogger,
+    env,
+  });
 }
 
 describe("proxy selection", () => {
@@ -56,7 +64,11 @@ describe("ConsoleHttp", () => {
 
   test("a redirect to another origin is not followed, so the key never leaves", async () => {
     const seen: (string | null)[] = [];
-    const thief = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => (seen.push(req.headers.get("authorization")), new Response("ok")) });
+    const thief = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req) => (seen.push(req.headers.get("authorization")), new Response("ok")),
+    });
     cleanups.push(() => thief.stop(true));
     const fake = await FakeConsole.start();
     cleanups.push(() => fake.stop());

@@ -58,7 +58,17 @@ describe("session check", () => {
     const { http } = scripted(answers);
     const { log, records } = logs();
     const started = clock.monotonic();
-    const result = await run(clock, waitForSession({ http, log, clock, signal: new AbortController().signal, random: () => 1, configSource: "/etc/alpamon/alpamon.conf" }));
+    const result = await run(
+      clock,
+      waitForSession({
+        http,
+        log,
+        clock,
+        signal: new AbortController().signal,
+        random: () => 1,
+        configSource: "/etc/alpamon/alpamon.conf",
+      }),
+    );
     expect(result).toBe(false);
     const errors = records.filter((r) => r.level === "error");
     expect(errors).toHaveLength(1);

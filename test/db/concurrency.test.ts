@@ -14,9 +14,7 @@ const ROWS = 500;
 const WORKER = join(import.meta.dir, "insert-worker.ts");
 
 async function run(children: Bun.Subprocess<"ignore", "pipe", "pipe">[]) {
-  return Promise.all(
-    children.map(async (c) => ({ code: await c.exited, out: await c.stdout.text(), err: await c.stderr.text() })),
-  );
+  return Promise.all(children.map(async (c) => ({ code: await c.exited, out: await c.stdout.text(), err: await c.stderr.text() })));
 }
 
 interface WorkerReport {
@@ -27,48 +25,44 @@ interface WorkerReport {
 }
 
 describe("two processes on one database", () => {
-  test(
-    "both migrate and insert concurrently: no lock errors, every row stored, each migration applied once",
-    async () => {
-      const path = stateDbPath(join(tmp.path, "data"));
-      const gate = join(tmp.path, "gate");
-      mkdirSync(gate);
-      const children = [1, 2].map((tag) =>
-        Bun.spawn([process.execPath, WORKER, path, gate, String(tag), String(ROWS)], {
-          stdout: "pipe",
-          stderr: "pipe",
-        }),
-      );
-      // Both started up, however long that took: then they open the file at the same moment.
-      const ready = () => [1, 2].every((tag) => existsSync(join(gate, `ready-${tag}`)));
-      await eventually(() => ready() || children.some((c) => c.exitCode !== null), 20_000, "both workers to be ready");
-      writeFileSync(join(gate, "go"), "");
-      const results = await run(children);
+  test("both migrate and insert concurrently: no lock errors, every row stored, each migration applied once", async () => {
+    const path = stateDbPath(join(tmp.path, "data"));
+    const gate = join(tmp.path, "gate");
+    mkdirSync(gate);
+    const children = [1, 2].map((tag) =>
+      Bun.spawn([process.execPath, WORKER, path, gate, String(tag), String(ROWS)], {
+        stdout: "pipe",
+        stderr: "pipe",
+      }),
+    );
+    // Both started up, however long that took: then they open the file at the same moment.
+    const ready = () => [1, 2].every((tag) => existsSync(join(gate, `ready-${tag}`)));
+    await eventually(() => ready() || children.some((c) => c.exitCode !== null), 20_000, "both workers to be ready");
+    writeFileSync(join(gate, "go"), "");
+    const results = await run(children);
 
-      for (const r of results) {
-        expect(r.err).not.toContain("database is locked");
-        expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: "" });
-      }
-      const [a, b] = results.map((r) => JSON.parse(r.out) as WorkerReport) as [WorkerReport, WorkerReport];
+    for (const r of results) {
+      expect(r.err).not.toContain("database is locked");
+      expect({ code: r.code, err: r.err }).toEqual({ code: 0, err: "" });
+    }
+    const [a, b] = results.map((r) => JSON.parse(r.out) as WorkerReport) as [WorkerReport, WorkerReport];
 
-      // Exactly one of them applied the migrations; the other found them applied after the lock.
-      expect([a.applied, b.applied].sort()).toEqual([[], MIGRATIONS.map((m) => m.id)]);
-      // They really started together and their insert phases overlapped.
-      expect(Math.abs(a.openedAt - b.openedAt)).toBeLessThan(500);
-      expect(a.openDoneAt < b.lastInsertAt && b.openDoneAt < a.lastInsertAt).toBe(true);
+    // Exactly one of them applied the migrations; the other found them applied after the lock.
+    expect([a.applied, b.applied].sort()).toEqual([[], MIGRATIONS.map((m) => m.id)]);
+    // They really started together and their insert phases overlapped.
+    expect(Math.abs(a.openedAt - b.openedAt)).toBeLessThan(500);
+    expect(a.openDoneAt < b.lastInsertAt && b.openDoneAt < a.lastInsertAt).toBe(true);
 
-      const db = tmp.track(new Database(path, { readonly: true }));
-      expect(db.query("SELECT usage AS tag, count(*) AS n FROM cpu_samples GROUP BY usage ORDER BY usage").all()).toEqual([
-        { tag: 1, n: ROWS },
-        { tag: 2, n: ROWS },
-      ]);
-      expect(db.query("SELECT count(*) AS n FROM cpu_samples").get()).toEqual({ n: 2 * ROWS });
-      expect(db.query("SELECT id, count(*) AS n FROM schema_migrations GROUP BY id ORDER BY id").all()).toEqual(
-        MIGRATIONS.map((m) => ({ id: m.id, n: 1 })),
-      );
-    },
-    30_000,
-  );
+    const db = tmp.track(new Database(path, { readonly: true }));
+    expect(db.query("SELECT usage AS tag, count(*) AS n FROM cpu_samples GROUP BY usage ORDER BY usage").all()).toEqual([
+      { tag: 1, n: ROWS },
+      { tag: 2, n: ROWS },
+    ]);
+    expect(db.query("SELECT count(*) AS n FROM cpu_samples").get()).toEqual({ n: 2 * ROWS });
+    expect(db.query("SELECT id, count(*) AS n FROM schema_migrations GROUP BY id ORDER BY id").all()).toEqual(
+      MIGRATIONS.map((m) => ({ id: m.id, n: 1 })),
+    );
+  }, 30_000);
 
   test("a writer holding the lock while another process switches a fresh file to WAL only delays it", async () => {
     // The losing side of the race above, made deterministic: SQLite answers SQLITE_BUSY at once (no busy

@@ -30,17 +30,15 @@ function rawDb(): Database {
 }
 
 function names(db: Database, type: "table" | "index"): string[] {
-  const rows = db
-    .query("SELECT name FROM sqlite_master WHERE type = ?1 AND name NOT LIKE 'sqlite_%' ORDER BY name")
-    .all(type) as { name: string }[];
+  const rows = db.query("SELECT name FROM sqlite_master WHERE type = ?1 AND name NOT LIKE 'sqlite_%' ORDER BY name").all(type) as {
+    name: string;
+  }[];
   return rows.map((r) => r.name);
 }
 
 function indexColumns(db: Database, table: string): string[][] {
   const list = db.query(`PRAGMA index_list(${table})`).all() as { name: string }[];
-  return list
-    .map((i) => (db.query(`PRAGMA index_info(${i.name})`).all() as { name: string }[]).map((c) => c.name))
-    .sort();
+  return list.map((i) => (db.query(`PRAGMA index_info(${i.name})`).all() as { name: string }[]).map((c) => c.name)).sort();
 }
 
 function schemaSnapshot(db: Database): unknown {
@@ -79,9 +77,7 @@ describe("migrate", () => {
     const db = rawDb();
     migrate(db, { clock });
     const rows = db.query("SELECT id, applied_at, sha256 FROM schema_migrations ORDER BY id").all();
-    expect(rows).toEqual(
-      MIGRATIONS.map((m) => ({ id: m.id, applied_at: clock.now(), sha256: sha256Hex(m.sql) })),
-    );
+    expect(rows).toEqual(MIGRATIONS.map((m) => ({ id: m.id, applied_at: clock.now(), sha256: sha256Hex(m.sql) })));
     const file = readFileSync(join(import.meta.dir, "../../migrations/0000_metrics.sql"));
     expect(sha256Hex(MIGRATIONS[0]!.sql)).toBe(new Bun.CryptoHasher("sha256").update(file).digest("hex"));
   });
@@ -153,7 +149,9 @@ describe("migrate", () => {
 
   test("every file in migrations/ is embedded, in order, byte for byte", () => {
     const dir = join(import.meta.dir, "../../migrations");
-    const files = readdirSync(dir).filter((f) => f.endsWith(".sql")).sort();
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith(".sql"))
+      .sort();
     expect(MIGRATIONS.map((m) => `${m.id}.sql`)).toEqual(files);
     for (const m of MIGRATIONS) expect(m.sql).toBe(readFileSync(join(dir, `${m.id}.sql`), "utf8"));
   });
@@ -193,9 +191,9 @@ describe("0000_metrics constraints", () => {
   test("timestamps must be integers: the reference's text timestamps are rejected", () => {
     const db = rawDb();
     migrate(db, { clock });
-    expect(() =>
-      db.run("INSERT INTO cpu_samples (timestamp, usage) VALUES ('2025-03-13 17:22:32 +0900 KST', 1)"),
-    ).toThrow("cannot store TEXT value in INTEGER column cpu_samples.timestamp");
+    expect(() => db.run("INSERT INTO cpu_samples (timestamp, usage) VALUES ('2025-03-13 17:22:32 +0900 KST', 1)")).toThrow(
+      "cannot store TEXT value in INTEGER column cpu_samples.timestamp",
+    );
     expect(() => db.run("INSERT INTO cpu_samples (timestamp, usage) VALUES (NULL, 1)")).toThrow("NOT NULL");
   });
 });

@@ -98,7 +98,11 @@ describe("openStateDb", () => {
 
   test("checkpoint() truncates the WAL", () => {
     const state = open();
-    for (let i = 0; i < 200; i++) state.db.insert(cpuSamples).values({ timestamp: clock.now() + i, usage: i }).run();
+    for (let i = 0; i < 200; i++)
+      state.db
+        .insert(cpuSamples)
+        .values({ timestamp: clock.now() + i, usage: i })
+        .run();
     expect(statSync(state.path + "-wal").size).toBeGreaterThan(0);
     const result = state.checkpoint();
     expect(result.busy).toBe(0);
@@ -154,9 +158,7 @@ describe("openStateDb errors name the path and the problem", () => {
     const path = stateDbPath(tmp.path);
     writeFileSync(path, "this is not a database ".repeat(100));
     const err = openError(path);
-    expect(err.message).toStartWith(
-      `state database ${path}: cannot set up the database: the file is not a SQLite database (move it aside`,
-    );
+    expect(err.message).toStartWith(`state database ${path}: cannot set up the database: the file is not a SQLite database (move it aside`);
     expect(err.message).not.toContain("    at ");
   });
 

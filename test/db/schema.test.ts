@@ -3,15 +3,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { is } from "drizzle-orm";
-import {
-  getTableConfig,
-  integer,
-  real,
-  SQLiteSyncDialect,
-  SQLiteTable,
-  sqliteTable,
-  text,
-} from "drizzle-orm/sqlite-core";
+import { getTableConfig, integer, real, SQLiteSyncDialect, SQLiteTable, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { join } from "node:path";
 import { migrate } from "../../src/db/migrate.ts";
 import * as schema from "../../src/db/schema.ts";
@@ -65,9 +57,11 @@ function drizzleShape(table: SQLiteTable): TableShape {
 }
 
 function databaseShape(db: Database, table: string): TableShape {
-  const createSql = (db.query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1").get(table) as {
-    sql: string;
-  }).sql;
+  const createSql = (
+    db.query("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1").get(table) as {
+      sql: string;
+    }
+  ).sql;
   const info = db.query(`PRAGMA table_info("${table}")`).all() as {
     name: string;
     type: string;
@@ -76,8 +70,7 @@ function databaseShape(db: Database, table: string): TableShape {
     pk: number;
   }[];
   const indexList = db.query(`PRAGMA index_list("${table}")`).all() as { name: string; unique: number; origin: string }[];
-  const indexColumns = (index: string) =>
-    (db.query(`PRAGMA index_info("${index}")`).all() as { name: string }[]).map((c) => c.name);
+  const indexColumns = (index: string) => (db.query(`PRAGMA index_info("${index}")`).all() as { name: string }[]).map((c) => c.name);
   const fkRows = db.query(`PRAGMA foreign_key_list("${table}")`).all() as { id: number; table: string; from: string; to: string }[];
   const fks = new Map<number, TableShape["foreignKeys"][number]>();
   for (const r of fkRows) {
@@ -101,7 +94,10 @@ function databaseShape(db: Database, table: string): TableShape {
       .filter((i) => i.origin === "c")
       .map((i) => ({ name: i.name, columns: indexColumns(i.name), unique: i.unique === 1 }))
       .sort((a, b) => a.name.localeCompare(b.name)),
-    uniques: indexList.filter((i) => i.origin === "u").map((i) => indexColumns(i.name)).sort(),
+    uniques: indexList
+      .filter((i) => i.origin === "u")
+      .map((i) => indexColumns(i.name))
+      .sort(),
     checks: [...createSql.matchAll(/CONSTRAINT\s+(\w+)\s+CHECK\s*\(([^()]*)\)/gi)]
       .map((m) => ({ name: m[1]!, expr: normalise(m[2]!) }))
       .sort((a, b) => a.name.localeCompare(b.name)),
@@ -115,9 +111,7 @@ function migratedDb(): Database {
   return db;
 }
 
-const drizzleTables: SQLiteTable[] = Object.values(schema as Record<string, unknown>).filter((v): v is SQLiteTable =>
-  is(v, SQLiteTable),
-);
+const drizzleTables: SQLiteTable[] = Object.values(schema as Record<string, unknown>).filter((v): v is SQLiteTable => is(v, SQLiteTable));
 
 describe("drizzle schema vs migrated database", () => {
   test("declares exactly the tables the migrations create", () => {

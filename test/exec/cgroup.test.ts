@@ -73,7 +73,9 @@ describe("parsers", () => {
       { version: 2, mountPoint: "/sys/fs/cgroup", dir: "/sys/fs/cgroup/system.slice/alpamon.service" },
     ]);
     const ns = parseMountinfo(NS_MOUNTINFO);
-    expect(locatePidsHierarchies(parseProcCgroup("0::/docker/abc/app\n"), ns)).toEqual([{ version: 2, mountPoint: "/sys/fs/cgroup", dir: "/sys/fs/cgroup/app" }]);
+    expect(locatePidsHierarchies(parseProcCgroup("0::/docker/abc/app\n"), ns)).toEqual([
+      { version: 2, mountPoint: "/sys/fs/cgroup", dir: "/sys/fs/cgroup/app" },
+    ]);
     expect(locatePidsHierarchies(parseProcCgroup("0::/docker/abc\n"), ns)[0]!.dir).toBe("/sys/fs/cgroup");
     // The process is outside what the mount shows (or no cgroup file system at all): nothing usable.
     expect(locatePidsHierarchies(parseProcCgroup("0::/other\n"), ns)).toEqual([]);
@@ -110,7 +112,13 @@ describe("setup sequences on a stand-in tree", () => {
     expect(budgetAbove(own, mount)).toBe(300);
     const setup = setupV1({ version: 1, mountPoint: mount, dir: own });
     if (!setup.ok) throw new Error(setup.reason);
-    expect(setup.work).toMatchObject({ version: 1, dir: join(own, "alpamon-work"), procs: join(own, "alpamon-work", "cgroup.procs"), budget: 300, limit: 225 });
+    expect(setup.work).toMatchObject({
+      version: 1,
+      dir: join(own, "alpamon-work"),
+      procs: join(own, "alpamon-work", "cgroup.procs"),
+      budget: 300,
+      limit: 225,
+    });
     expect(readFileSync(join(own, "alpamon-work", "pids.max"), "utf8")).toBe("225");
     expect(setup.work.release()).toBeUndefined();
     expect(existsSync(join(own, "alpamon-work"))).toBe(true);
@@ -119,7 +127,12 @@ describe("setup sequences on a stand-in tree", () => {
   test("v2: the agent into its leaf, +pids for the children, the work group; release undoes it", () => {
     const mount = tempDir();
     const unit = join(mount, "system.slice", "alpamon.service");
-    fakeGroup(unit, { "cgroup.controllers": "cpu io memory pids\n", "cgroup.subtree_control": "", "pids.max": "4915\n", "cgroup.procs": "" });
+    fakeGroup(unit, {
+      "cgroup.controllers": "cpu io memory pids\n",
+      "cgroup.subtree_control": "",
+      "pids.max": "4915\n",
+      "cgroup.procs": "",
+    });
     const setup = setupV2({ version: 2, mountPoint: mount, dir: unit }, 4242);
     if (!setup.ok) throw new Error(setup.reason);
     expect(readFileSync(join(unit, "agent", "cgroup.procs"), "utf8")).toBe("4242");
@@ -165,6 +178,8 @@ describe("setup sequences on a stand-in tree", () => {
     fakeGroup(join(unit, "work"), { "cgroup.procs": "1234\n" });
     expect(releaseDelegatedCgroup([control])).toEqual({ ok: true, changed: true, message: `pids disabled for the children of ${unit}` });
     expect(readFileSync(join(unit, "cgroup.subtree_control"), "utf8")).toBe("-pids");
-    expect(releaseDelegatedCgroup([{ version: 1, mountPoint: mount, dir: unit }]).message).toBe("no cgroup v2 hierarchy: nothing to release");
+    expect(releaseDelegatedCgroup([{ version: 1, mountPoint: mount, dir: unit }]).message).toBe(
+      "no cgroup v2 hierarchy: nothing to release",
+    );
   });
 });

@@ -13,29 +13,57 @@ const names = Object.keys(JSC_TUNING);
 describe("applyJscTuning", () => {
   test("first start: re-executes with the options and a marker naming what it added", () => {
     const calls: { argv: string[]; env: Record<string, string | undefined> }[] = [];
-    const result = applyJscTuning({ PATH: "/usr/bin" }, (argv, env) => (calls.push({ argv, env }), "execve failed"), () => ["/usr/bin/alpamon", "--config", "/x"]);
+    const result = applyJscTuning(
+      { PATH: "/usr/bin" },
+      (argv, env) => (calls.push({ argv, env }), "execve failed"),
+      () => ["/usr/bin/alpamon", "--config", "/x"],
+    );
     expect(result).toBe("execve failed"); // returned only because the fake exec "failed"
-    expect(calls).toEqual([{ argv: ["/usr/bin/alpamon", "--config", "/x"], env: { PATH: "/usr/bin", ...JSC_TUNING, [TUNED_MARKER]: names.join(",") } }]);
+    expect(calls).toEqual([
+      { argv: ["/usr/bin/alpamon", "--config", "/x"], env: { PATH: "/usr/bin", ...JSC_TUNING, [TUNED_MARKER]: names.join(",") } },
+    ]);
   });
 
   test("an option the operator set is kept and not named in the marker", () => {
     const mine = { [names[0]!]: "42" };
     let seen: Record<string, string | undefined> | undefined;
-    applyJscTuning({ ...mine }, (_a, env) => ((seen = env), "x"), () => ["a"]);
+    applyJscTuning(
+      { ...mine },
+      (_a, env) => ((seen = env), "x"),
+      () => ["a"],
+    );
     expect(seen![names[0]!]).toBe("42");
     expect(seen![TUNED_MARKER]).toBe(names.slice(1).join(","));
     let execs = 0;
     const all = Object.fromEntries(names.map((n) => [n, "1"]));
-    expect(applyJscTuning(all, () => (execs++, "x"), () => ["a"])).toBeUndefined();
+    expect(
+      applyJscTuning(
+        all,
+        () => (execs++, "x"),
+        () => ["a"],
+      ),
+    ).toBeUndefined();
     expect(execs).toBe(0);
   });
 
   test("after the re-exec: removes what it added (not the operator's), never execs again; =0 turns it off", () => {
     const env: Record<string, string | undefined> = { ...JSC_TUNING, [TUNED_MARKER]: names[1]!, PATH: "/bin" };
     let execs = 0;
-    expect(applyJscTuning(env, () => (execs++, "x"), () => ["a"])).toBeUndefined();
+    expect(
+      applyJscTuning(
+        env,
+        () => (execs++, "x"),
+        () => ["a"],
+      ),
+    ).toBeUndefined();
     expect(env).toEqual({ [names[0]!]: JSC_TUNING[names[0]!], PATH: "/bin" });
-    expect(applyJscTuning({ ALPAMON_JSC_TUNING: "0" }, () => (execs++, "x"), () => ["a"])).toBeUndefined();
+    expect(
+      applyJscTuning(
+        { ALPAMON_JSC_TUNING: "0" },
+        () => (execs++, "x"),
+        () => ["a"],
+      ),
+    ).toBeUndefined();
     expect(execs).toBe(0);
   });
 });

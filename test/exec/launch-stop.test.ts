@@ -64,7 +64,11 @@ describe("spawnLaunch and GroupStopper", () => {
   });
 
   test("a launch that exits on SIGTERM is settled and gets no SIGKILL", async () => {
-    const proc = spawnLaunch({ argv: ["sleep", "30"], env: { PATH: "/usr/bin:/bin" } }, "/", { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    const proc = spawnLaunch({ argv: ["sleep", "30"], env: { PATH: "/usr/bin:/bin" } }, "/", {
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "ignore",
+    });
     const stopper = new GroupStopper(proc.pid, 5_000);
     stopper.stop();
     await proc.exited;

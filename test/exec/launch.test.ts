@@ -36,7 +36,14 @@ function parseEnv0(text: string): Record<string, string> {
 describe("planLaunch", () => {
   test("as root: join, setpriv, import; the spawned environment is the fixed one plus inert carried names", () => {
     const env = { PATH: "/usr/bin:/bin", HOME: "/home/x", SECRET: "s3cr3t value" };
-    const plan = planLaunch({ argv: ["printenv", "SECRET"], identity: SOMEONE, env, agentUid: 0, setpriv: "/usr/bin/setpriv", workProcs: "/cg/work/cgroup.procs" });
+    const plan = planLaunch({
+      argv: ["printenv", "SECRET"],
+      identity: SOMEONE,
+      env,
+      agentUid: 0,
+      setpriv: "/usr/bin/setpriv",
+      workProcs: "/cg/work/cgroup.procs",
+    });
     if ("error" in plan) throw new Error(plan.error);
     expect(plan.argv.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
     expect(plan.argv.slice(3, 5)).toEqual(["alpamon-cgroup", "/cg/work/cgroup.procs"]);
@@ -44,7 +51,12 @@ describe("planLaunch", () => {
     expect(plan.argv.slice(-6)).toEqual(["PATH", "HOME", "SECRET", "--", "printenv", "SECRET"]);
     // Values never travel in argv (world-readable in /proc/<pid>/cmdline); only names do.
     expect(plan.argv.join("\n")).not.toContain("s3cr3t");
-    expect(plan.env).toEqual({ ...LAUNCH_ENV, [`${CARRIED_PREFIX}PATH`]: "/usr/bin:/bin", [`${CARRIED_PREFIX}HOME`]: "/home/x", [`${CARRIED_PREFIX}SECRET`]: "s3cr3t value" });
+    expect(plan.env).toEqual({
+      ...LAUNCH_ENV,
+      [`${CARRIED_PREFIX}PATH`]: "/usr/bin:/bin",
+      [`${CARRIED_PREFIX}HOME`]: "/home/x",
+      [`${CARRIED_PREFIX}SECRET`]: "s3cr3t value",
+    });
     expect(isLauncherHop(plan.argv)).toBe(true);
     expect(isLauncherHop(plan.argv.slice(10))).toBe(true);
     expect(isLauncherHop(["/bin/sh", "-l"])).toBe(false);
@@ -57,8 +69,12 @@ describe("planLaunch", () => {
     expect(plain.argv[0]).toBe("/usr/bin/setpriv");
     expect(planLaunch({ argv: ["true"], identity: undefined, env })).toEqual({ argv: ["true"], env });
     expect(planLaunch({ argv: ["true"], identity: SOMEONE, env, agentUid: 4242 })).toEqual({ argv: ["true"], env });
-    expect(planLaunch({ argv: ["true"], identity: SOMEONE, env, agentUid: 1000 })).toEqual({ error: "cannot run as someone: the agent is not running as root" });
-    expect(planLaunch({ argv: ["true"], identity: SOMEONE, env, agentUid: 0, setpriv: undefined })).toEqual({ error: "setpriv (util-linux) is needed to run as another user and was not found" });
+    expect(planLaunch({ argv: ["true"], identity: SOMEONE, env, agentUid: 1000 })).toEqual({
+      error: "cannot run as someone: the agent is not running as root",
+    });
+    expect(planLaunch({ argv: ["true"], identity: SOMEONE, env, agentUid: 0, setpriv: undefined })).toEqual({
+      error: "setpriv (util-linux) is needed to run as another user and was not found",
+    });
   });
 
   test("loader variables, bad names, NUL, shell-managed and reserved names are refused, naming the key", () => {
@@ -67,7 +83,17 @@ describe("planLaunch", () => {
       return "error" in plan ? plan.error : "started";
     };
     expect(refuse({ LD_PRELOAD: "/x.so" })).toBe('env: key "LD_PRELOAD" is not allowed (dynamic loader variables are refused)');
-    for (const key of ["LD_LIBRARY_PATH", "LD_AUDIT", "GCONV_PATH", "LOCPATH", "GLIBC_TUNABLES", "MALLOC_CHECK_", "NLSPATH", "HOSTALIASES", "RES_OPTIONS"]) {
+    for (const key of [
+      "LD_LIBRARY_PATH",
+      "LD_AUDIT",
+      "GCONV_PATH",
+      "LOCPATH",
+      "GLIBC_TUNABLES",
+      "MALLOC_CHECK_",
+      "NLSPATH",
+      "HOSTALIASES",
+      "RES_OPTIONS",
+    ]) {
       expect(refuse({ [key]: "x" })).toContain(`"${key}" is not allowed`);
     }
     expect(refuse({ "A=B": "x" })).toContain('key "A=B" is not a valid name');
@@ -78,13 +104,17 @@ describe("planLaunch", () => {
     expect(refuse({ [`${CARRIED_PREFIX}X`]: "x" })).toContain("reserved for the agent");
     expect(refuse({ TMPDIR: "/tmp", PS4: "$(id)", BASH_ENV: "/x" })).toBe("started");
     // Even the agent's own launches refuse loader variables and unrepresentable names.
-    expect(planLaunch({ argv: ["true"], identity: undefined, env: { LD_PRELOAD: "/x.so" } })).toEqual({ error: 'env: key "LD_PRELOAD" is not allowed (dynamic loader variables are refused)' });
+    expect(planLaunch({ argv: ["true"], identity: undefined, env: { LD_PRELOAD: "/x.so" } })).toEqual({
+      error: 'env: key "LD_PRELOAD" is not allowed (dynamic loader variables are refused)',
+    });
     expect(carryProblem({ PATH: "/bin", SHLVL: "3" })).toContain('"SHLVL"');
     expect(carryProblem({ PATH: "/bin" })).toBeUndefined();
   });
 
   test("a program name starting with '-' is refused (no exec in every shell can take it)", () => {
-    expect(planLaunch({ argv: ["-x"], identity: SOMEONE, env: {}, agentUid: 0, setpriv: "/usr/bin/setpriv" })).toEqual({ error: "-x: a program name cannot start with '-'" });
+    expect(planLaunch({ argv: ["-x"], identity: SOMEONE, env: {}, agentUid: 0, setpriv: "/usr/bin/setpriv" })).toEqual({
+      error: "-x: a program name cannot start with '-'",
+    });
   });
 });
 
@@ -92,11 +122,15 @@ describe("launchFailure", () => {
   test("reads dash's, bash's and setpriv's messages and the cgroup join's", () => {
     expect(launchFailure("alpamon-exec: 8: exec: nope: not found\n", 127, "nope")).toBe("nope: command not found");
     expect(launchFailure("alpamon-exec: line 8: exec: nope: not found\n", 127, "nope")).toBe("nope: command not found");
-    expect(launchFailure("alpamon-exec: 8: exec: /etc/passwd: Permission denied\n", 126, "/etc/passwd")).toBe("/etc/passwd: Permission denied");
+    expect(launchFailure("alpamon-exec: 8: exec: /etc/passwd: Permission denied\n", 126, "/etc/passwd")).toBe(
+      "/etc/passwd: Permission denied",
+    );
     const bash = "alpamon-exec: line 8: /tmp: Is a directory\nalpamon-exec: line 8: exec: /tmp: cannot execute: Is a directory\n";
     expect(launchFailure(bash, 126, "/tmp")).toBe("/tmp: Is a directory");
     expect(launchFailure("setpriv: failed to execute /bin/sh: No such file or directory\n", 127, "x")).toBe("x: command not found");
-    expect(launchFailure("alpamon-cgroup: cannot join /cg/work/cgroup.procs\n", 125, "x")).toBe("cannot place the process in the user-work cgroup (/cg/work/cgroup.procs)");
+    expect(launchFailure("alpamon-cgroup: cannot join /cg/work/cgroup.procs\n", 125, "x")).toBe(
+      "cannot place the process in the user-work cgroup (/cg/work/cgroup.procs)",
+    );
     // A program's own output and exit status are not a launch failure.
     expect(launchFailure("hello\n", 127, "x")).toBeUndefined();
     expect(launchFailure("alpamon-exec: 8: exec: nope: not found\n", 1, "nope")).toBeUndefined();
@@ -139,7 +173,14 @@ describe.if(isRoot)("launching as a user (root only)", () => {
     writeFileSync(spy, `#!/bin/sh\ncat /proc/$$/environ > '${dump}'\nexec /usr/bin/setpriv "$@"\n`);
     chmodSync(spy, 0o755);
     const id = await identity();
-    const plan = planLaunch({ argv: ["true"], identity: id, env: { ...userEnvironment(id), GREETING: "hello" }, agentUid: 0, setpriv: spy, workProcs: undefined });
+    const plan = planLaunch({
+      argv: ["true"],
+      identity: id,
+      env: { ...userEnvironment(id), GREETING: "hello" },
+      agentUid: 0,
+      setpriv: spy,
+      workProcs: undefined,
+    });
     if ("error" in plan) throw new Error(plan.error);
     expect(Bun.spawnSync(plan.argv, { env: plan.env }).exitCode).toBe(0);
     const seen = parseEnv0(readFileSync(dump, "utf8"));
@@ -174,6 +215,8 @@ describe.if(isRoot)("launching as a user (root only)", () => {
     if ("error" in plan) throw new Error(plan.error);
     const r = Bun.spawnSync(plan.argv, { env: plan.env, stderr: "pipe" });
     expect(r.exitCode).toBe(125);
-    expect(launchFailure(r.stderr.toString(), r.exitCode, "true")).toBe("cannot place the process in the user-work cgroup (/proc/no-such-cgroup/cgroup.procs)");
+    expect(launchFailure(r.stderr.toString(), r.exitCode, "true")).toBe(
+      "cannot place the process in the user-work cgroup (/proc/no-such-cgroup/cgroup.procs)",
+    );
   });
 });

@@ -26,7 +26,9 @@ describe("runProcess as the agent", () => {
 
   test("a missing program and a missing working directory are start errors", async () => {
     expect((await runProcess({ argv: ["no-such-program-x"], env: ENV })).startError).toBe("no-such-program-x: command not found");
-    expect((await runProcess({ argv: ["true"], env: ENV, cwd: "/nonexistent/dir" })).startError).toBe("working directory /nonexistent/dir does not exist");
+    expect((await runProcess({ argv: ["true"], env: ENV, cwd: "/nonexistent/dir" })).startError).toBe(
+      "working directory /nonexistent/dir does not exist",
+    );
   });
 
   test("output beyond the cap is counted, not kept, and memory stays bounded", async () => {
@@ -84,7 +86,11 @@ describe.if(isRoot)("identity (root only)", () => {
     const resolved = await resolveIdentity(USER, EXTRA);
     if (!resolved.ok) throw new Error(resolved.error);
     const id: Identity = resolved.identity;
-    const r = await runProcess({ argv: ["sh", "-c", "id -u; id -g; id -G; pwd; echo $HOME $USER $LOGNAME $SHELL"], identity: id, env: userEnvironment(id) });
+    const r = await runProcess({
+      argv: ["sh", "-c", "id -u; id -g; id -G; pwd; echo $HOME $USER $LOGNAME $SHELL"],
+      identity: id,
+      env: userEnvironment(id),
+    });
     const [uid, gid, groups, pwd, vars] = r.output.trim().split("\n");
     const pw = (await lookupUser(USER))!;
     const extra = (await lookupGroup(EXTRA))!;
@@ -96,8 +102,14 @@ describe.if(isRoot)("identity (root only)", () => {
   });
 
   test("unknown users, unknown groups and foreign groups are named", async () => {
-    expect(await resolveIdentity(`nouser${suffix}`, null)).toEqual({ ok: false, error: `there is no user "nouser${suffix}" on this server` });
-    expect(await resolveIdentity(USER, `nogroup${suffix}`)).toEqual({ ok: false, error: `there is no group "nogroup${suffix}" on this server` });
+    expect(await resolveIdentity(`nouser${suffix}`, null)).toEqual({
+      ok: false,
+      error: `there is no user "nouser${suffix}" on this server`,
+    });
+    expect(await resolveIdentity(USER, `nogroup${suffix}`)).toEqual({
+      ok: false,
+      error: `there is no group "nogroup${suffix}" on this server`,
+    });
     expect(await resolveIdentity(USER, "root")).toEqual({ ok: false, error: `group "root" is not one of user "${USER}"'s groups` });
   });
 

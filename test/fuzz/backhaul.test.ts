@@ -4,9 +4,13 @@ import { expect, test } from "bun:test";
 import { fuzzBackhaul } from "./backhaul.ts";
 import { LONG, SEED } from "./rand.ts";
 
-test("backhaul frames and command data", async () => {
-  const stats = await fuzzBackhaul(SEED, LONG ? 100_000 : 5_000);
-  expect(stats.commands).toBeGreaterThan(stats.frames / 4);
-  expect(stats.processes).toBeGreaterThan(0);
-  expect(stats.rejectedLines).toBeGreaterThan(0);
-}, LONG ? 1_800_000 : 20_000);
+test(
+  "backhaul frames and command data",
+  async () => {
+    const stats = await fuzzBackhaul(SEED, LONG ? 100_000 : 5_000);
+    expect(stats.commands).toBeGreaterThan(stats.frames / 4);
+    expect(stats.processes).toBeGreaterThan(0);
+    expect(stats.rejectedLines).toBeGreaterThan(0);
+  },
+  LONG ? 1_800_000 : 20_000,
+);

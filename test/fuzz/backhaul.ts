@@ -33,8 +33,48 @@ class RecordingFeedback implements CommandFeedback {
   }
 }
 
-const INTERNAL = ["ping", "help", "restartcoll", "reconnect", "firewall", "firewall-rollback", "firewall-rules", "firewall-status", "firewall-batch-apply", "adduser", "addgroup", "deluser", "delgroup", "moduser", "frobnicate", ""];
-const DATA_KEYS = ["username", "groupname", "uid", "gid", "groups", "comment", "home_directory", "shell", "chain_name", "operation", "rules", "rule_id", "source", "port_start", "dports", "protocol", "target", "chain", "method", "keep_home", "rows", "cols"];
+const INTERNAL = [
+  "ping",
+  "help",
+  "restartcoll",
+  "reconnect",
+  "firewall",
+  "firewall-rollback",
+  "firewall-rules",
+  "firewall-status",
+  "firewall-batch-apply",
+  "adduser",
+  "addgroup",
+  "deluser",
+  "delgroup",
+  "moduser",
+  "frobnicate",
+  "",
+];
+const DATA_KEYS = [
+  "username",
+  "groupname",
+  "uid",
+  "gid",
+  "groups",
+  "comment",
+  "home_directory",
+  "shell",
+  "chain_name",
+  "operation",
+  "rules",
+  "rule_id",
+  "source",
+  "port_start",
+  "dports",
+  "protocol",
+  "target",
+  "chain",
+  "method",
+  "keep_home",
+  "rows",
+  "cols",
+];
 
 function commandLine(r: Rand, shell: string): string {
   if (shell === "system") {
@@ -52,7 +92,8 @@ function commandFrame(r: Rand, id: string): unknown {
   else if (r.chance(0.5)) command.user = r.chance(0.8) ? r.pick(["root", "nobody", "", "ghost"]) : randomValue(r, 1);
   if (r.chance(0.2)) command.group = r.chance(0.8) ? r.pick(["root", "", "nogroup"]) : randomValue(r, 1);
   if (r.chance(0.3)) command.env = r.chance(0.8) ? { A: nastyString(r, 2), [nastyString(r, 1)]: "x" } : randomValue(r, 1);
-  if (r.chance(0.6)) command.data = r.chance(0.8) ? JSON.stringify(randomObject(r, 2, DATA_KEYS)) : r.chance(0.5) ? mutate(r, "{\"a\":1}") : randomValue(r, 1);
+  if (r.chance(0.6))
+    command.data = r.chance(0.8) ? JSON.stringify(randomObject(r, 2, DATA_KEYS)) : r.chance(0.5) ? mutate(r, '{"a":1}') : randomValue(r, 1);
   if (r.chance(0.1)) command.allow_sh = randomValue(r, 0);
   if (r.chance(0.05)) delete command.shell;
   return { query: "command", command };
@@ -61,11 +102,16 @@ function commandFrame(r: Rand, id: string): unknown {
 function frame(r: Rand, n: number): string {
   const id = r.chance(0.9) ? `f${n}` : nastyString(r, 1);
   switch (r.int(0, 9)) {
-    case 0: return JSON.stringify(randomValue(r, 3));
-    case 1: return mutate(r, JSON.stringify(commandFrame(r, id)));
-    case 2: return JSON.stringify({ query: r.pick(["quit", "reconnect", "commit", "ping", nastyString(r, 1)]), reason: randomValue(r, 1) });
-    case 3: return nastyString(r);
-    default: return JSON.stringify(commandFrame(r, id));
+    case 0:
+      return JSON.stringify(randomValue(r, 3));
+    case 1:
+      return mutate(r, JSON.stringify(commandFrame(r, id)));
+    case 2:
+      return JSON.stringify({ query: r.pick(["quit", "reconnect", "commit", "ping", nastyString(r, 1)]), reason: randomValue(r, 1) });
+    case 3:
+      return nastyString(r);
+    default:
+      return JSON.stringify(commandFrame(r, id));
   }
 }
 
@@ -115,14 +161,32 @@ export async function fuzzBackhaul(seed: number, cases: number): Promise<Backhau
   );
   const systemRunner = createSystemRunner({
     runProcess,
-    resolveIdentity: async (user) => (user === "root" ? { ok: true, identity: { user: "root", uid: 0, gid: 0, home: "/root", shell: "/bin/sh" } } : { ok: false, error: `there is no user ${JSON.stringify(user)} on this server` }),
+    resolveIdentity: async (user) =>
+      user === "root"
+        ? { ok: true, identity: { user: "root", uid: 0, gid: 0, home: "/root", shell: "/bin/sh" } }
+        : { ok: false, error: `there is no user ${JSON.stringify(user)} on this server` },
     userEnvironment,
     log,
     clock,
   });
-  const dispatcher = new Dispatcher({ registry, feedback, seen: new SeenCommandIds(), log, clock, signal: lifecycle.signal, systemRunner, maxConcurrent: 64 });
+  const dispatcher = new Dispatcher({
+    registry,
+    feedback,
+    seen: new SeenCommandIds(),
+    log,
+    clock,
+    signal: lifecycle.signal,
+    systemRunner,
+    maxConcurrent: 64,
+  });
   const route = createRouter(
-    { accept: (c) => dispatcher.accept(c), reject: (id, reason) => dispatcher.reject(id, reason), quit: () => {}, reconnect: () => {}, commit: () => {} },
+    {
+      accept: (c) => dispatcher.accept(c),
+      reject: (id, reason) => dispatcher.reject(id, reason),
+      quit: () => {},
+      reconnect: () => {},
+      commit: () => {},
+    },
     log,
   );
 
@@ -163,11 +227,13 @@ export async function fuzzBackhaul(seed: number, cases: number): Promise<Backhau
     const fins = feedback.fins.get(id) ?? [];
     if (n !== 1 || fins.length !== 1) throw new Error(`seed ${seed}: command ${id} had ${n} acks and ${fins.length} fins`);
     const fin = fins[0]!;
-    if (!fin.success && (typeof fin.result !== "string" || fin.result.trim() === "")) throw new Error(`seed ${seed}: command ${id} failed with no message`);
+    if (!fin.success && (typeof fin.result !== "string" || fin.result.trim() === ""))
+      throw new Error(`seed ${seed}: command ${id} failed with no message`);
   }
   for (const call of calls) {
     // No NUL ever reaches argv: the parser refuses it, and so does the allow_sh path.
-    if (!Array.isArray(call.argv) || call.argv.some((a) => typeof a !== "string" || a.includes("\0"))) throw new Error(`seed ${seed}: bad argv ${JSON.stringify(call.argv)}`);
+    if (!Array.isArray(call.argv) || call.argv.some((a) => typeof a !== "string" || a.includes("\0")))
+      throw new Error(`seed ${seed}: bad argv ${JSON.stringify(call.argv)}`);
   }
   stats.commands = feedback.acks.size;
   stats.processes = calls.length;

@@ -12,8 +12,12 @@ test("the good file is valid and a misspelt verify is an error, not false", () =
   expect(() => configFromSections(parseIni(GOOD.replace("verify = true", "verify = ture")), "f")).toThrow(ConfigError);
 });
 
-test("INI config fuzz", () => {
-  const stats = fuzzConfig(SEED, LONG ? 100_000 : 4_000);
-  expect(stats.valid).toBeGreaterThan(0);
-  expect(stats.rejected).toBeGreaterThan(0);
-}, LONG ? 1_800_000 : 20_000);
+test(
+  "INI config fuzz",
+  () => {
+    const stats = fuzzConfig(SEED, LONG ? 100_000 : 4_000);
+    expect(stats.valid).toBeGreaterThan(0);
+    expect(stats.rejected).toBeGreaterThan(0);
+  },
+  LONG ? 1_800_000 : 20_000,
+);

@@ -24,19 +24,39 @@ pid_file = /run/alpamon/alpamon.pid
 outbox_max_rows = 50000
 `;
 
-const KEYS = ["url", "id", "key", "verify", "ca_cert", "debug", "data_dir", "log_file", "pid_file", "outbox_max_rows", "outbox_max_bytes", "__proto__", "constructor"];
+const KEYS = [
+  "url",
+  "id",
+  "key",
+  "verify",
+  "ca_cert",
+  "debug",
+  "data_dir",
+  "log_file",
+  "pid_file",
+  "outbox_max_rows",
+  "outbox_max_bytes",
+  "__proto__",
+  "constructor",
+];
 const SECTIONS = ["server", "ssl", "logging", "agent", "__proto__", "", "server.sub", "SERVER"];
 
 function input(r: Rand): string {
   switch (r.int(0, 4)) {
-    case 0: return mutate(r, GOOD);
-    case 1: return new TextDecoder().decode(Uint8Array.from({ length: r.int(0, 600) }, () => r.int(0, 255)));
-    case 2: return randomText(r, r.int(0, 400));
+    case 0:
+      return mutate(r, GOOD);
+    case 1:
+      return new TextDecoder().decode(Uint8Array.from({ length: r.int(0, 600) }, () => r.int(0, 255)));
+    case 2:
+      return randomText(r, r.int(0, 400));
     default: {
       const lines: string[] = [];
       for (let i = r.int(0, 12); i > 0; i--) {
         if (r.chance(0.2)) lines.push(`[${r.chance(0.8) ? r.pick(SECTIONS) : nastyString(r, 2)}]`);
-        else lines.push(`${r.chance(0.8) ? r.pick(KEYS) : nastyString(r, 1)}${r.pick([" = ", "=", ": ", " "])}${r.chance(0.3) ? JSON.stringify(nastyString(r)) : nastyString(r)}`);
+        else
+          lines.push(
+            `${r.chance(0.8) ? r.pick(KEYS) : nastyString(r, 1)}${r.pick([" = ", "=", ": ", " "])}${r.chance(0.3) ? JSON.stringify(nastyString(r)) : nastyString(r)}`,
+          );
       }
       return r.chance(0.5) ? GOOD + lines.join("\n") : lines.join(r.pick(["\n", "\r\n", "\r"]));
     }
@@ -65,7 +85,8 @@ export function fuzzConfig(seed: number, cases: number): ConfigFuzzStats {
       if (!(err instanceof ConfigError)) {
         throw new Error(`seed ${seed} case ${i}: ${String(err)} (not a ConfigError) for ${JSON.stringify(text.slice(0, 400))}`);
       }
-      if (!err.message.startsWith("/etc/alpamon/alpamon.conf") || err.problem.trim() === "") throw new Error(`seed ${seed} case ${i}: unclear message ${JSON.stringify(err.message)}`);
+      if (!err.message.startsWith("/etc/alpamon/alpamon.conf") || err.problem.trim() === "")
+        throw new Error(`seed ${seed} case ${i}: unclear message ${JSON.stringify(err.message)}`);
       stats.rejected++;
     }
     stats.cases++;

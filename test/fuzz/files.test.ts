@@ -7,8 +7,12 @@ import { LONG, SEED } from "./rand.ts";
 
 const tempDir = useTempDirs("alpamon-fuzz-files-");
 
-test("file-manager request fuzz", () => {
-  const stats = fuzzFiles(SEED, LONG ? 100_000 : 3_000, tempDir());
-  expect(stats.failures).toBeGreaterThan(0);
-  expect(stats.requests).toBeGreaterThan(stats.skipped);
-}, LONG ? 1_800_000 : 20_000);
+test(
+  "file-manager request fuzz",
+  () => {
+    const stats = fuzzFiles(SEED, LONG ? 100_000 : 3_000, tempDir());
+    expect(stats.failures).toBeGreaterThan(0);
+    expect(stats.requests).toBeGreaterThan(stats.skipped);
+  },
+  LONG ? 1_800_000 : 20_000,
+);

@@ -20,10 +20,14 @@ const SCHEMAS = [
 function sandboxPath(r: Rand): unknown {
   const names = ["a", "b", "dir", "d/e", "f.txt", "new", nastyString(r, 1).replace(/[/.~\0]/g, "") || "x", "é 日本", "x".repeat(300)];
   switch (r.int(0, 5)) {
-    case 0: return randomValue(r, 1);
-    case 1: return r.pick(names);
-    case 2: return `~/${r.pick(names)}`;
-    default: return `${r.pick(names)}/${r.pick(names)}`;
+    case 0:
+      return randomValue(r, 1);
+    case 1:
+      return r.pick(names);
+    case 2:
+      return `~/${r.pick(names)}`;
+    default:
+      return `${r.pick(names)}/${r.pick(names)}`;
   }
 }
 
@@ -46,7 +50,8 @@ export function fuzzFiles(seed: number, cases: number, sandbox: string): FilesFu
     } catch (err) {
       throw new Error(`seed ${seed} case ${i}: ${command} data threw ${String(err)} for ${JSON.stringify(data).slice(0, 300)}`);
     }
-    if (!parsed.ok && !parsed.error.startsWith(`${command}: Not enough information. `)) throw new Error(`seed ${seed} case ${i}: unclear error ${parsed.error}`);
+    if (!parsed.ok && !parsed.error.startsWith(`${command}: Not enough information. `))
+      throw new Error(`seed ${seed} case ${i}: unclear error ${parsed.error}`);
     stats.schemaCases++;
   }
 
@@ -54,7 +59,14 @@ export function fuzzFiles(seed: number, cases: number, sandbox: string): FilesFu
   mkdirSync(join(root, "dir/d"), { recursive: true });
   writeFileSync(join(root, "f.txt"), "hello\n");
   const real = readAccounts();
-  const accounts: Accounts = { ...real, userName: real.userName, groupName: real.groupName, uidOf: real.uidOf, gidOf: real.gidOf, homeOf: () => root };
+  const accounts: Accounts = {
+    ...real,
+    userName: real.userName,
+    groupName: real.groupName,
+    uidOf: real.uidOf,
+    gidOf: real.gidOf,
+    homeOf: () => root,
+  };
   const state = new FtpState(root, () => accounts);
   const inside = (p: string) => p === root || p.startsWith(root + "/");
   for (let i = 0; i < cases; i++) {
@@ -96,12 +108,14 @@ export function fuzzFiles(seed: number, cases: number, sandbox: string): FilesFu
     } catch (err) {
       throw new Error(`seed ${seed} request ${i}: handle threw ${String(err)} for ${line.slice(0, 300)}`);
     }
-    if (typeof reply.code !== "number" || typeof reply.success !== "boolean") throw new Error(`seed ${seed} request ${i}: malformed reply ${JSON.stringify(reply)}`);
+    if (typeof reply.code !== "number" || typeof reply.success !== "boolean")
+      throw new Error(`seed ${seed} request ${i}: malformed reply ${JSON.stringify(reply)}`);
     if (!reply.success) {
       stats.failures++;
       const known = ["list", "mkd", "cwd", "pwd", "dele", "rmd", "mv", "cp", "chmod", "chown"].includes(reply.command);
       const message = (reply.data as { message?: unknown }).message;
-      if (known && (typeof message !== "string" || message.trim() === "")) throw new Error(`seed ${seed} request ${i}: failure without a message for ${line.slice(0, 300)}`);
+      if (known && (typeof message !== "string" || message.trim() === ""))
+        throw new Error(`seed ${seed} request ${i}: failure without a message for ${line.slice(0, 300)}`);
     }
     if (!inside(state.wd)) state.wd = root;
     stats.requests++;

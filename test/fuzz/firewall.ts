@@ -45,12 +45,35 @@ export const INJECTIONS: string[] = [
   `echo-request ; ${MARKER}`,
 ];
 
-const FIELDS = ["chain_name", "chain", "source", "destination", "rule_id", "old_rule_id", "rule_type", "protocol", "target", "icmp_type", "port_start", "port_end", "dports", "method", "priority", "description", "security_group_name"];
+const FIELDS = [
+  "chain_name",
+  "chain",
+  "source",
+  "destination",
+  "rule_id",
+  "old_rule_id",
+  "rule_type",
+  "protocol",
+  "target",
+  "icmp_type",
+  "port_start",
+  "port_end",
+  "dports",
+  "method",
+  "priority",
+  "description",
+  "security_group_name",
+];
 const uuid = (n: number) => `${String(n).padStart(8, "0")}-0000-4000-8000-000000000000`;
 
 function goodRule(r: Rand, n: number): Record<string, unknown> {
   const protocol = r.pick(["tcp", "udp", "icmp", "all"]);
-  const rule: Record<string, unknown> = { chain: r.pick(["INPUT", "OUTPUT", "FORWARD"]), protocol, target: r.pick(["ACCEPT", "DROP", "REJECT"]), rule_id: uuid(n) };
+  const rule: Record<string, unknown> = {
+    chain: r.pick(["INPUT", "OUTPUT", "FORWARD"]),
+    protocol,
+    target: r.pick(["ACCEPT", "DROP", "REJECT"]),
+    rule_id: uuid(n),
+  };
   if (protocol === "tcp" || protocol === "udp") rule.port_start = r.int(1, 65535);
   if (r.chance(0.3)) rule.source = r.pick(["10.0.0.0/8", "192.168.1.7", "0.0.0.0/0"]);
   return rule;
@@ -95,7 +118,10 @@ const COMMANDS: [string, (r: Rand, rules: Record<string, unknown>[]) => Record<s
   ["firewall", (r, rules) => ({ chain_name: "sg-web", operation: "batch", rules })],
   ["firewall", () => ({ chain_name: "sg-web", operation: "flush" })],
   ["firewall-batch-apply", (r, rules) => ({ security_group_name: "sg-web", rules })],
-  ["firewall-rules", (r, rules) => ({ chain_name: "sg-web", action: r.pick(["add_rule", "apply_rules", "update_rule"]), rule: rules[0], rules })],
+  [
+    "firewall-rules",
+    (r, rules) => ({ chain_name: "sg-web", action: r.pick(["add_rule", "apply_rules", "update_rule"]), rule: rules[0], rules }),
+  ],
   ["firewall-rollback", (r) => ({ chain_name: "sg-web", action: r.pick(["flush", "restore", "delete", ""]) })],
   ["firewall-chain-delete", () => ({ chain_name: "sg-web", chain: "INPUT" })],
   ["firewall-reorder-chains", () => ({ chain_names: ["sg-web", "db"] })],
@@ -114,7 +140,13 @@ export async function fuzzFirewall(seed: number, cases: number): Promise<Firewal
   const stats: FirewallFuzzStats = { cases: 0, rejected: 0, applied: 0, hostile: 0 };
   for (let i = 0; i < cases; i++) {
     const host = fakeHost(r.chance(0.7) ? "nftables" : "iptables");
-    const fw = createFirewall({ runProcess: host.run, dataDir: "/nonexistent/alpamon-fuzz", clock: new ManualClock(), log: silentLogger, hasSystemd: () => false });
+    const fw = createFirewall({
+      runProcess: host.run,
+      dataDir: "/nonexistent/alpamon-fuzz",
+      clock: new ManualClock(),
+      log: silentLogger,
+      hasSystemd: () => false,
+    });
     const rules = Array.from({ length: r.int(1, 3) }, (_, k) => goodRule(r, i * 4 + k));
     let hostile = false;
     for (const rule of rules) {
@@ -132,19 +164,36 @@ export async function fuzzFirewall(seed: number, cases: number): Promise<Firewal
     }
     const [name, build] = r.pick(COMMANDS);
     const data = build(r, rules);
-    if (r.chance(0.2)) data[r.pick(["chain_name", "security_group_name", "operation", "action", "chain_names"])] = r.chance(0.7) ? r.pick(INJECTIONS) : randomValue(r, 1);
+    if (r.chance(0.2))
+      data[r.pick(["chain_name", "security_group_name", "operation", "action", "chain_names"])] = r.chance(0.7)
+        ? r.pick(INJECTIONS)
+        : randomValue(r, 1);
     const handler = fw.commands.find((c) => c.name === name)!;
     let result: CommandResult;
     const where = () => `seed ${seed} case ${i} ${name} ${JSON.stringify(data).slice(0, 400)}`;
     try {
-      result = await invoke(name, handler, { id: "fz", args: [], line: name, data, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger });
+      result = await invoke(name, handler, {
+        id: "fz",
+        args: [],
+        line: name,
+        data,
+        user: null,
+        group: null,
+        env: null,
+        signal: new AbortController().signal,
+        log: silentLogger,
+      });
     } catch (err) {
       throw new Error(`${where()}: threw ${String(err)}`);
     }
     if (typeof result.result !== "string" || result.result.trim() === "") throw new Error(`${where()}: no message`);
     for (const call of host.calls) {
-      const text = call.argv.join(" ") + "\n" + (typeof call.stdin === "string" ? call.stdin : new TextDecoder().decode(call.stdin ?? new Uint8Array()));
-      if (text.toLowerCase().includes(MARKER)) throw new Error(`${where()}: hostile text reached ${call.argv.join(" ")}:\n${text.slice(0, 600)}`);
+      const text =
+        call.argv.join(" ") +
+        "\n" +
+        (typeof call.stdin === "string" ? call.stdin : new TextDecoder().decode(call.stdin ?? new Uint8Array()));
+      if (text.toLowerCase().includes(MARKER))
+        throw new Error(`${where()}: hostile text reached ${call.argv.join(" ")}:\n${text.slice(0, 600)}`);
     }
     const applies = host.calls.filter(isApply);
     if (failed(result)) {

@@ -30,11 +30,68 @@ export class Rand {
 
 /** Fragments that break naive parsers: separators, quotes, shell and nft grammar, escapes, unicode. */
 export const NASTY = [
-  "", " ", ";", "; ", "&&", "||", "|", "&", ">", "<", "`", "$(", ")", "{", "}", "(", "[", "]", "\"", "'", "\\",
-  "\n", "\r\n", "\t", "\0", "\u0007", "#", "=", ":", "..", "../", "/", "~", "~root", "$HOME", "${PATH}", "$", "*",
-  "%s", "%n", "\u202e", "\ud800", "é", "日本", "🙂", "\uffff", "-", "--", "-rf", "0", "-1", "1e309", "NaN", "null",
-  "true", "__proto__", "constructor", "prototype", "; flush ruleset", "\" ; add table ip pwned ; \"",
-  "x".repeat(300), "A".repeat(70_000),
+  "",
+  " ",
+  ";",
+  "; ",
+  "&&",
+  "||",
+  "|",
+  "&",
+  ">",
+  "<",
+  "`",
+  "$(",
+  ")",
+  "{",
+  "}",
+  "(",
+  "[",
+  "]",
+  '"',
+  "'",
+  "\\",
+  "\n",
+  "\r\n",
+  "\t",
+  "\0",
+  "\u0007",
+  "#",
+  "=",
+  ":",
+  "..",
+  "../",
+  "/",
+  "~",
+  "~root",
+  "$HOME",
+  "${PATH}",
+  "$",
+  "*",
+  "%s",
+  "%n",
+  "\u202e",
+  "\ud800",
+  "é",
+  "日本",
+  "🙂",
+  "\uffff",
+  "-",
+  "--",
+  "-rf",
+  "0",
+  "-1",
+  "1e309",
+  "NaN",
+  "null",
+  "true",
+  "__proto__",
+  "constructor",
+  "prototype",
+  "; flush ruleset",
+  '" ; add table ip pwned ; "',
+  "x".repeat(300),
+  "A".repeat(70_000),
 ];
 
 export function nastyString(r: Rand, maxParts = 6): string {
@@ -51,7 +108,12 @@ export function randomText(r: Rand, length: number): string {
   let s = "";
   for (let i = 0; i < length; i++) {
     const k = r.next();
-    s += k < 0.7 ? String.fromCharCode(r.int(0x20, 0x7e)) : k < 0.85 ? String.fromCharCode(r.int(0, 0x1f)) : String.fromCharCode(r.int(0x80, 0xffff));
+    s +=
+      k < 0.7
+        ? String.fromCharCode(r.int(0x20, 0x7e))
+        : k < 0.85
+          ? String.fromCharCode(r.int(0, 0x1f))
+          : String.fromCharCode(r.int(0x80, 0xffff));
   }
   return s;
 }
@@ -60,15 +122,22 @@ export function randomText(r: Rand, length: number): string {
 export function randomValue(r: Rand, depth = 3): unknown {
   const k = r.int(0, depth > 0 ? 9 : 6);
   switch (k) {
-    case 0: return null;
-    case 1: return r.chance(0.5);
-    case 2: return r.pick([0, -1, 1, 65535, 65536, 1.5, 2 ** 53, -(2 ** 31), Number.MAX_SAFE_INTEGER + 2, 1e309 * 0]);
-    case 3: return r.int(-100, 70_000);
+    case 0:
+      return null;
+    case 1:
+      return r.chance(0.5);
+    case 2:
+      return r.pick([0, -1, 1, 65535, 65536, 1.5, 2 ** 53, -(2 ** 31), Number.MAX_SAFE_INTEGER + 2, 1e309 * 0]);
+    case 3:
+      return r.int(-100, 70_000);
     case 4:
     case 5:
-    case 6: return nastyString(r);
-    case 7: return Array.from({ length: r.int(0, 5) }, () => randomValue(r, depth - 1));
-    default: return randomObject(r, depth - 1, []);
+    case 6:
+      return nastyString(r);
+    case 7:
+      return Array.from({ length: r.int(0, 5) }, () => randomValue(r, depth - 1));
+    default:
+      return randomObject(r, depth - 1, []);
   }
 }
 
@@ -89,13 +158,29 @@ export function mutate(r: Rand, text: string): string {
   for (let i = 0; i < rounds; i++) {
     const at = r.int(0, s.length);
     switch (r.int(0, 6)) {
-      case 0: s = s.slice(0, at) + r.pick(NASTY) + s.slice(at); break;
-      case 1: s = s.slice(0, at) + s.slice(at + r.int(1, 20)); break;
-      case 2: s = s.slice(0, at) + String.fromCharCode(r.int(0, 255)) + s.slice(at + 1); break;
-      case 3: s = s.slice(0, at); break;
-      case 4: { const from = r.int(0, s.length); s = s.slice(0, at) + s.slice(from, from + r.int(1, 40)) + s.slice(at); break; }
-      case 5: s = s.slice(0, at) + randomText(r, r.int(1, 8)) + s.slice(at); break;
-      default: s = s.slice(0, at) + "\n" + s.slice(at); break;
+      case 0:
+        s = s.slice(0, at) + r.pick(NASTY) + s.slice(at);
+        break;
+      case 1:
+        s = s.slice(0, at) + s.slice(at + r.int(1, 20));
+        break;
+      case 2:
+        s = s.slice(0, at) + String.fromCharCode(r.int(0, 255)) + s.slice(at + 1);
+        break;
+      case 3:
+        s = s.slice(0, at);
+        break;
+      case 4: {
+        const from = r.int(0, s.length);
+        s = s.slice(0, at) + s.slice(from, from + r.int(1, 40)) + s.slice(at);
+        break;
+      }
+      case 5:
+        s = s.slice(0, at) + randomText(r, r.int(1, 8)) + s.slice(at);
+        break;
+      default:
+        s = s.slice(0, at) + "\n" + s.slice(at);
+        break;
     }
   }
   return s;

@@ -21,7 +21,8 @@ function pidsParent(): { dir: string; version: 1 | 2 } | { skip: string } {
   const v1 = mounts.find((m) => m.fsType === "cgroup" && m.superOptions.includes("pids") && m.root === "/");
   if (v1) return { dir: v1.mountPoint, version: 1 };
   const v2 = mounts.find((m) => m.fsType === "cgroup2" && m.root === "/");
-  if (v2 && readFileSync(join(v2.mountPoint, "cgroup.subtree_control"), "utf8").split(/\s+/).includes("pids")) return { dir: v2.mountPoint, version: 2 };
+  if (v2 && readFileSync(join(v2.mountPoint, "cgroup.subtree_control"), "utf8").split(/\s+/).includes("pids"))
+    return { dir: v2.mountPoint, version: 2 };
   return { skip: "no writable pids cgroup hierarchy (neither a v1 pids mount nor v2 with +pids at its root)" };
 }
 
@@ -34,7 +35,9 @@ function pidsIn(dir: string): number[] {
 }
 
 function subgroups(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(dir, e.name));
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => join(dir, e.name));
 }
 
 /** Every pid in the cgroup and below. */
@@ -89,7 +92,10 @@ describe.skipIf("skip" in parent)("user work cannot take the agent's tasks (root
     // 300 background sleeps, kept at whatever limit applies (xargs waits and retries when a fork fails), so
     // the budget stays full instead of the user's shell dying on the first failed fork and freeing a task.
     const flood = "yes 60 | head -n 300 | xargs -n 1 -P 300 sleep";
-    fake.sendFrame({ query: "command", command: { id: `flood-${crypto.randomUUID()}`, shell: "system", line: flood, user: USER, group: "", allow_sh: true } });
+    fake.sendFrame({
+      query: "command",
+      command: { id: `flood-${crypto.randomUUID()}`, shell: "system", line: flood, user: USER, group: "", allow_sh: true },
+    });
     const deadline = Date.now() + 30_000;
     while (!limitHitBelow(group)) {
       if (Date.now() > deadline) throw new Error("the flood never reached a pids limit");
@@ -119,7 +125,10 @@ describe.skipIf("skip" in parent)("user work cannot take the agent's tasks (root
     await fake.waitForBackhaul(30_000);
     await agent.waitForLog(/user processes run in their own cgroup/, 15_000);
     const id = `leftover-${crypto.randomUUID()}`;
-    fake.sendFrame({ query: "command", command: { id, shell: "system", line: "nohup sleep 120 >/dev/null 2>&1 & echo $!", user: USER, group: "", allow_sh: true } });
+    fake.sendFrame({
+      query: "command",
+      command: { id, shell: "system", line: "nohup sleep 120 >/dev/null 2>&1 & echo $!", user: USER, group: "", allow_sh: true },
+    });
     const fin = await fake.waitForFin(id, 60_000);
     expect(fin.success).toBe(true);
     const leftover = Number(fin.result.trim());

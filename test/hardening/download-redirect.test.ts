@@ -61,11 +61,16 @@ async function setup(): Promise<{ fake: FakeConsole; base: string }> {
 
 function download(fake: FakeConsole, url: string, name: string) {
   const path = join(HOME, name);
-  const id = fake.sendCommand({ shell: "internal", line: `download ${path}`, data: { type: "url", content: url, path, username: USER, groupname: USER } });
+  const id = fake.sendCommand({
+    shell: "internal",
+    line: `download ${path}`,
+    data: { type: "url", content: url, path, username: USER, groupname: USER },
+  });
   return { path, fin: fake.waitForFin(id, 30_000) };
 }
 
-const homeHoldsMarker = () => readdirSync(HOME).some((f) => existsSync(join(HOME, f)) && readFileSync(join(HOME, f), "latin1").includes(MARKER));
+const homeHoldsMarker = () =>
+  readdirSync(HOME).some((f) => existsSync(join(HOME, f)) && readFileSync(join(HOME, f), "latin1").includes(MARKER));
 
 describe("download redirects through the agent", () => {
   for (const form of ["302-absolute", "307-absolute", "302-bare", "307-bare"]) {
@@ -74,7 +79,9 @@ describe("download redirects through the agent", () => {
       const { path, fin } = download(fake, `${base}/${form}?token=${TOKEN}`, `got-${form}.txt`);
       const answer = await fin;
       expect(answer.success).toBe(false);
-      expect(answer.result).toBe(`downloading content failed: refused a redirect from ${base} to a file: URL; only http and https are allowed`);
+      expect(answer.result).toBe(
+        `downloading content failed: refused a redirect from ${base} to a file: URL; only http and https are allowed`,
+      );
       expect(answer.result).not.toContain(TOKEN);
       expect(answer.result).not.toContain(secret);
       expect(existsSync(path)).toBe(false);

@@ -33,7 +33,13 @@ describe.if(isRoot)("a command's environment (root only)", () => {
     const fake = await connectedAgent();
     const libDir = join(dir, "libs");
     mkdirSync(libDir);
-    const attempts: Record<string, string> = { LD_PRELOAD: marks.lib, LD_AUDIT: marks.lib, LD_LIBRARY_PATH: libDir, GCONV_PATH: libDir, GLIBC_TUNABLES: "glibc.malloc.check=3" };
+    const attempts: Record<string, string> = {
+      LD_PRELOAD: marks.lib,
+      LD_AUDIT: marks.lib,
+      LD_LIBRARY_PATH: libDir,
+      GCONV_PATH: libDir,
+      GLIBC_TUNABLES: "glibc.malloc.check=3",
+    };
     for (const [key, value] of Object.entries(attempts)) {
       const id = fake.sendCommand({ shell: "system", line: "true", user: USER, env: { [key]: value } });
       const fin = await fake.waitForFin(id, 30_000);

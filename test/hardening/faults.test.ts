@@ -11,7 +11,8 @@ const tempDir = useTempDirs("alpamon-faults-");
 const { consoleOf, agentFor, cleanup } = useConsoleAndAgents();
 
 /** The same console identity at another URL (a dead or unresolvable one). */
-const elsewhere = (fake: FakeConsole, url: string) => ({ url, id: fake.id, key: fake.key, caCertPath: undefined }) as unknown as FakeConsole;
+const elsewhere = (fake: FakeConsole, url: string) =>
+  ({ url, id: fake.id, key: fake.key, caCertPath: undefined }) as unknown as FakeConsole;
 
 const alarms = (log: string) => log.split("\n").filter((l) => /\[(WARN|ERROR)\]/.test(l));
 
@@ -51,7 +52,11 @@ describe("console faults", () => {
     const fake = await consoleOf();
     const fault = fake.fault({ method: "GET", path: "/api/servers/servers/-/" }, { status: 500 });
     const agent = agentFor(fake, tempDir());
-    await fake.waitUntil(() => fake.requests.filter((r) => r.path === "/api/servers/servers/-/" && r.status === 500).length >= 3, 60_000, "three failed session checks");
+    await fake.waitUntil(
+      () => fake.requests.filter((r) => r.path === "/api/servers/servers/-/" && r.status === 500).length >= 3,
+      60_000,
+      "three failed session checks",
+    );
     const during = alarms(agent.log);
     fault.clear();
     await pingWorks(fake);
@@ -87,7 +92,11 @@ describe("console faults", () => {
   test("a console that accepts and never answers: the agent keeps trying without a line per retry", async () => {
     const fake = await consoleOf();
     const held: Socket<undefined>[] = [];
-    const silent: TCPSocketListener<undefined> = Bun.listen<undefined>({ hostname: "127.0.0.1", port: 0, socket: { open: (s) => void held.push(s), data: () => {} } });
+    const silent: TCPSocketListener<undefined> = Bun.listen<undefined>({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: { open: (s) => void held.push(s), data: () => {} },
+    });
     cleanup(() => {
       for (const s of held) s.end();
       silent.stop(true);

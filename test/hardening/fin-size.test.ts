@@ -31,7 +31,9 @@ async function runAndMeasure(source: string) {
   const fin = await fake.waitForFin(id, 60_000);
   const growth = rss.growth();
   const body = fake.requests.find((r) => r.path === `/api/events/commands/${id}/fin/`)!.body;
-  console.log(`${source}: RSS ${mb(rss.start)} MB before, peak ${mb(rss.peak())} MB, growth ${mb(growth)} MB; fin body ${mb(body.length)} MB`);
+  console.log(
+    `${source}: RSS ${mb(rss.start)} MB before, peak ${mb(rss.peak())} MB, growth ${mb(growth)} MB; fin body ${mb(body.length)} MB`,
+  );
   return { fin, growth, bodyBytes: Buffer.byteLength(body), agent };
 }
 

@@ -21,16 +21,39 @@ describe("secrets never reach the logs", () => {
     const wrongUser = "bad-user-type-1";
     const badEnv = "bad-env-value-2";
     const envAsText = "bad-env-text-3";
-    fake.sendFrame({ query: "command", command: { id: wrongUser, shell: "system", line: `mysql -p${secrets[0]}`, user: 42, env: { DB_PASSWORD: secrets[1] }, data: JSON.stringify({ password: secrets[2] }) } });
-    fake.sendFrame({ query: "command", command: { id: badEnv, shell: "system", line: `echo ${secrets[0]}`, user: "root", env: { DB_PASSWORD: secrets[1], N: 1 } } });
-    fake.sendFrame({ query: "command", command: { id: envAsText, shell: "system", line: "env", user: "root", env: `DB_PASSWORD=${secrets[3]}` } });
+    fake.sendFrame({
+      query: "command",
+      command: {
+        id: wrongUser,
+        shell: "system",
+        line: `mysql -p${secrets[0]}`,
+        user: 42,
+        env: { DB_PASSWORD: secrets[1] },
+        data: JSON.stringify({ password: secrets[2] }),
+      },
+    });
+    fake.sendFrame({
+      query: "command",
+      command: { id: badEnv, shell: "system", line: `echo ${secrets[0]}`, user: "root", env: { DB_PASSWORD: secrets[1], N: 1 } },
+    });
+    fake.sendFrame({
+      query: "command",
+      command: { id: envAsText, shell: "system", line: "env", user: "root", env: `DB_PASSWORD=${secrets[3]}` },
+    });
     expect(await fake.waitForFin(wrongUser)).toMatchObject({ success: false, result: "invalid command: command.user must be a string" });
     expect(await fake.waitForFin(badEnv)).toMatchObject({ success: false, result: "invalid command: command.env values must be strings" });
-    expect(await fake.waitForFin(envAsText)).toMatchObject({ success: false, result: "invalid command: command.env: Invalid type: Expected Object" });
+    expect(await fake.waitForFin(envAsText)).toMatchObject({
+      success: false,
+      result: "invalid command: command.env: Invalid type: Expected Object",
+    });
     await fake.waitForRequest((r) => r.path === LOGS && String((r.json as { msg?: string })?.msg).includes(envAsText), 30_000);
 
     await agent.waitForLog(new RegExp(`command_id=${envAsText} field=command\\.env`));
-    expect(agent.log).toMatch(new RegExp(`\\[WARN\\] ignoring an invalid message from the console component=[\\w.]+ query=command command_id=${wrongUser} field=command\\.user problem="command\\.user must be a string"`));
+    expect(agent.log).toMatch(
+      new RegExp(
+        `\\[WARN\\] ignoring an invalid message from the console component=[\\w.]+ query=command command_id=${wrongUser} field=command\\.user problem="command\\.user must be a string"`,
+      ),
+    );
     const forwarded = forwardedMessages(fake).filter((m) => m.startsWith("ignoring an invalid message"));
     expect(forwarded).toEqual([
       `ignoring an invalid message from the console query=command command_id=${wrongUser} field=command.user problem=command.user must be a string`,
@@ -51,7 +74,10 @@ describe("secrets never reach the logs", () => {
     // The console names an unknown query: the agent logs it (as a field) and forwards the warning.
     fake.sendFrame({ query: `probe-${fake.key}-probe` });
     await agent.waitForLog(/ignoring an unknown query from the console .*query=probe-\[redacted\]-probe/);
-    await fake.waitForRequest((r) => r.path === LOGS && String((r.json as { msg?: string })?.msg).includes("probe-[redacted]-probe"), 30_000);
+    await fake.waitForRequest(
+      (r) => r.path === LOGS && String((r.json as { msg?: string })?.msg).includes("probe-[redacted]-probe"),
+      30_000,
+    );
     await agent.stop("SIGTERM");
     expect(agent.log.includes(fake.key)).toBe(false);
     expect(forwardedMessages(fake).some((m) => m.includes(fake.key))).toBe(false);

@@ -21,14 +21,16 @@ function foreignServer() {
     async fetch(req) {
       const path = new URL(req.url).pathname;
       if (path === "/slow-content/") {
-        return new Response(new ReadableStream({
-          async start(c) {
-            c.enqueue(new TextEncoder().encode("slow "));
-            await Bun.sleep(5_000);
-            c.enqueue(new TextEncoder().encode("content\n"));
-            c.close();
-          },
-        }));
+        return new Response(
+          new ReadableStream({
+            async start(c) {
+              c.enqueue(new TextEncoder().encode("slow "));
+              await Bun.sleep(5_000);
+              c.enqueue(new TextEncoder().encode("content\n"));
+              c.close();
+            },
+          }),
+        );
       }
       if (path === "/upload/" && req.method === "POST") {
         uploads.push(Object.fromEntries(req.headers));
@@ -41,8 +43,6 @@ function foreignServer() {
   cleanup(async () => server.stop(true));
   return { url: `http://127.0.0.1:${server.port}`, uploads };
 }
-
-
 
 function readProc(pid: number, file: string): string {
   try {
@@ -64,7 +64,7 @@ function family(root: number): number[] {
   const out = [root];
   for (let grew = true; grew; ) {
     grew = false;
-    for (const [pid, ppid] of parent) if (out.includes(ppid) && !out.includes(pid)) (out.push(pid), (grew = true));
+    for (const [pid, ppid] of parent) if (out.includes(ppid) && !out.includes(pid)) out.push(pid), (grew = true);
   }
   return out;
 }
@@ -86,7 +86,11 @@ describe("secrets", () => {
     // A download whose content streams slowly keeps a file worker alive while we look.
     const foreign = foreignServer();
     const target = join(dir, "slow.txt");
-    const download = fake.sendCommand({ shell: "internal", line: `download ${target}`, data: { type: "url", content: `${foreign.url}/slow-content/`, path: target, username: "root", groupname: "root" } });
+    const download = fake.sendCommand({
+      shell: "internal",
+      line: `download ${target}`,
+      data: { type: "url", content: `${foreign.url}/slow-content/`, path: target, username: "root", groupname: "root" },
+    });
     let seen: number[] = [];
     for (const deadline = Date.now() + 15_000; seen.length === 0; await Bun.sleep(50)) {
       if (Date.now() > deadline) throw new Error("the sleep and the file worker never showed up under the agent");
@@ -135,7 +139,9 @@ describe("secrets", () => {
     await agent.stop("SIGTERM");
 
     const target = join(dir, "etc", "alpamon", "alpamon.conf");
-    const setup = await runCli(["setup", "--config", target], { env: { ALPACON_URL: "https://c.example", PLUGIN_ID: "id-1", PLUGIN_KEY: "setup-secret-key" } });
+    const setup = await runCli(["setup", "--config", target], {
+      env: { ALPACON_URL: "https://c.example", PLUGIN_ID: "id-1", PLUGIN_KEY: "setup-secret-key" },
+    });
     expect(setup.code).toBe(0);
     expect(setup.stdout + setup.stderr).not.toContain("setup-secret-key");
     expect(statSync(target).mode & 0o777).toBe(0o600);
@@ -152,7 +158,11 @@ describe("secrets", () => {
     agentFor(fake, dir);
     await fake.waitForBackhaul(30_000);
     for (const target of [other, fake]) {
-      const id = fake.sendCommand({ shell: "internal", line: `upload ${file}`, data: { content: `${target.url}/upload/`, paths: [file], username: "root", groupname: "root" } });
+      const id = fake.sendCommand({
+        shell: "internal",
+        line: `upload ${file}`,
+        data: { content: `${target.url}/upload/`, paths: [file], username: "root", groupname: "root" },
+      });
       const fin = await fake.waitForFin(id, 30_000);
       expect(fin.success, fin.result).toBe(true);
     }

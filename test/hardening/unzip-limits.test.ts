@@ -44,7 +44,11 @@ async function unzipInto(fake: FakeConsole, url: string): Promise<{ success: boo
   mkdirSync(dir);
   Bun.spawnSync(["chown", `${USER}:${USER}`, dir]);
   const path = join(dir, "archive.zip");
-  const id = fake.sendCommand({ shell: "internal", line: `download ${path}`, data: { type: "url", content: url, path, username: USER, groupname: USER, allow_unzip: true } });
+  const id = fake.sendCommand({
+    shell: "internal",
+    line: `download ${path}`,
+    data: { type: "url", content: url, path, username: USER, groupname: USER, allow_unzip: true },
+  });
   const fin = await fake.waitForFin(id, 60_000);
   return { success: fin.success, result: fin.result, dir };
 }
@@ -52,37 +56,50 @@ async function unzipInto(fake: FakeConsole, url: string): Promise<{ success: boo
 const text = (name: string, body: string): CraftEntry => ({ name, data: Buffer.from(body) });
 
 describe("unzip limits through the agent", () => {
-  test.skipIf(!isRoot)("defaults: a zip bomb and an entry lying about its size are refused, nothing is left; a normal archive extracts", async () => {
-    const url = archiveServer({
-      "bomb.zip": craftZip([text("readme.txt", "hi\n"), { name: "bomb.bin", data: Buffer.alloc(64 * MiB), deflate: true }]),
-      "liar.zip": craftZip([text("first.txt", "first\n"), { name: "liar.bin", data: Buffer.alloc(8 * MiB), deflate: true, declaredSize: 1000 }]),
-      "good.zip": craftZip([{ name: "pkg/", data: new Uint8Array() }, text("pkg/a.txt", "a\n"), { name: "pkg/zeros", data: Buffer.alloc(MiB), deflate: true }]),
-    });
-    const fake = await agentWith();
+  test.skipIf(!isRoot)(
+    "defaults: a zip bomb and an entry lying about its size are refused, nothing is left; a normal archive extracts",
+    async () => {
+      const url = archiveServer({
+        "bomb.zip": craftZip([text("readme.txt", "hi\n"), { name: "bomb.bin", data: Buffer.alloc(64 * MiB), deflate: true }]),
+        "liar.zip": craftZip([
+          text("first.txt", "first\n"),
+          { name: "liar.bin", data: Buffer.alloc(8 * MiB), deflate: true, declaredSize: 1000 },
+        ]),
+        "good.zip": craftZip([
+          { name: "pkg/", data: new Uint8Array() },
+          text("pkg/a.txt", "a\n"),
+          { name: "pkg/zeros", data: Buffer.alloc(MiB), deflate: true },
+        ]),
+      });
+      const fake = await agentWith();
 
-    const bomb = await unzipInto(fake, url("bomb.zip"));
-    expect(bomb.success).toBe(false);
-    expect(bomb.result).toMatch(/^unzip refused: entry bomb\.bin has compression ratio \d+:1 \(limit 200:1\)$/);
-    expect(readdirSync(bomb.dir)).toEqual([]);
+      const bomb = await unzipInto(fake, url("bomb.zip"));
+      expect(bomb.success).toBe(false);
+      expect(bomb.result).toMatch(/^unzip refused: entry bomb\.bin has compression ratio \d+:1 \(limit 200:1\)$/);
+      expect(readdirSync(bomb.dir)).toEqual([]);
 
-    const liar = await unzipInto(fake, url("liar.zip"));
-    expect(liar.success).toBe(false);
-    expect(liar.result).toBe("unzip refused: entry liar.bin expands beyond its declared size (1000 bytes)");
-    expect(readdirSync(liar.dir)).toEqual([]);
+      const liar = await unzipInto(fake, url("liar.zip"));
+      expect(liar.success).toBe(false);
+      expect(liar.result).toBe("unzip refused: entry liar.bin expands beyond its declared size (1000 bytes)");
+      expect(readdirSync(liar.dir)).toEqual([]);
 
-    // A 1 MiB entry of zeros (ratio about 1000:1) is below the size where the ratio counts.
-    const good = await unzipInto(fake, url("good.zip"));
-    expect(good).toMatchObject({ success: true });
-    expect(readFileSync(join(good.dir, "pkg/a.txt"), "utf8")).toBe("a\n");
-    expect(readdirSync(good.dir).sort()).toEqual(["pkg"]);
-  });
+      // A 1 MiB entry of zeros (ratio about 1000:1) is below the size where the ratio counts.
+      const good = await unzipInto(fake, url("good.zip"));
+      expect(good).toMatchObject({ success: true });
+      expect(readFileSync(join(good.dir, "pkg/a.txt"), "utf8")).toBe("a\n");
+      expect(readdirSync(good.dir).sort()).toEqual(["pkg"]);
+    },
+  );
 
   test.skipIf(!isRoot)("[files] limits reach the worker: too many entries and too many bytes are refused, nothing is left", async () => {
     const many = (n: number) => Array.from({ length: n }, (_, i) => text(`f${i}.txt`, `${i}\n`));
     const url = archiveServer({
       "101.zip": craftZip(many(101)),
       "100.zip": craftZip(many(100)),
-      "big.zip": craftZip([{ name: "a.bin", data: Buffer.alloc(600 * 1024, 7) }, { name: "b.bin", data: Buffer.alloc(600 * 1024, 9) }]),
+      "big.zip": craftZip([
+        { name: "a.bin", data: Buffer.alloc(600 * 1024, 7) },
+        { name: "b.bin", data: Buffer.alloc(600 * 1024, 9) },
+      ]),
     });
     const fake = await agentWith("[files]\nunzip_max_bytes = 1M\nunzip_max_entries = 100\n");
 

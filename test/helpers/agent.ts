@@ -101,7 +101,12 @@ export function startAgent(fake: FakeConsole, dir: string, options: AgentOptions
   const proc = Bun.spawn([...join, ...argv], {
     cwd: "/",
     // The old 5 s → 60 s reconnect backoff: tests that drop the backhaul wait seconds, not the storm-safe 35 s.
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home", ALPAMON_BACKHAUL_BACKOFF_MS: "5000,60000", ...options.env },
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: "/nonexistent-home",
+      ALPAMON_BACKHAUL_BACKOFF_MS: "5000,60000",
+      ...options.env,
+    },
     stdin: "ignore",
     stdout: "ignore",
     stderr: "pipe",

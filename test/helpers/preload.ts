@@ -26,7 +26,10 @@ export function buildMarkerLibrary(dir: string): MarkerLibrary {
     '  if (f) { fprintf(f, "%d\\n", (int)getuid()); fclose(f); }',
     "}",
   ].join("\n");
-  const built = Bun.spawnSync([CC, "-shared", "-fPIC", "-o", lib, "-x", "c", "-"], { stdin: new TextEncoder().encode(code), stderr: "pipe" });
+  const built = Bun.spawnSync([CC, "-shared", "-fPIC", "-o", lib, "-x", "c", "-"], {
+    stdin: new TextEncoder().encode(code),
+    stderr: "pipe",
+  });
   if (built.exitCode !== 0) throw new Error(`cc failed: ${built.stderr.toString()}`);
   chmodSync(lib, 0o755);
   return {

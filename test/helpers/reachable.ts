@@ -13,7 +13,9 @@ const bundles = new Map<string, string[]>();
 /** True when "nobody" can read `entry` and run this Bun (always true when not root: no other user to be). */
 export function reachableByOthers(entry: string): boolean {
   if (process.getuid?.() !== 0) return true;
-  return Bun.spawnSync([...NOBODY, "test", "-r", entry, "-a", "-x", process.execPath], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
+  return (
+    Bun.spawnSync([...NOBODY, "test", "-r", entry, "-a", "-x", process.execPath], { stdout: "ignore", stderr: "ignore" }).exitCode === 0
+  );
 }
 
 function sharedDir(): { dir: string; bun: string } {

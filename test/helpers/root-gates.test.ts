@@ -16,7 +16,14 @@ describe("rootGates", () => {
       "const rootTest = test.skipIf(!isRoot);",
       'rootTest("through an alias", () => {});',
     ].join("\n");
-    expect(rootGates(source).map((g) => g.suite)).toEqual(["as a user", "on its own line", "identity (root only)", "same PID", "… in a namespace", "through an alias"]);
+    expect(rootGates(source).map((g) => g.suite)).toEqual([
+      "as a user",
+      "on its own line",
+      "identity (root only)",
+      "same PID",
+      "… in a namespace",
+      "through an alias",
+    ]);
   });
 
   test("ignores gates on anything else, and gates that run only when not root", () => {

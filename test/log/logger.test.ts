@@ -16,7 +16,9 @@ describe("log lines", () => {
       message: "first\nsecond",
       fields: { status: 403, password: "s3cret", path: "/a b", err: new Error("boom") },
     });
-    expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d) \[WARN\] first\\nsecond component=console status=403 password=\[redacted\] path="\/a b" err=boom$/);
+    expect(line).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d) \[WARN\] first\\nsecond component=console status=403 password=\[redacted\] path="\/a b" err=boom$/,
+    );
     expect(line).not.toContain("s3cret");
   });
 
@@ -25,7 +27,9 @@ describe("log lines", () => {
     const records: LogRecord[] = [];
     hub.listen((r) => records.push(r));
     hub.logger("inventory").warn("could not collect this inventory key; it is left out", { key: "cpu", error: "ENOENT" });
-    expect(formatRecord(records[0]!)).toContain("could not collect this inventory key; it is left out component=inventory key=cpu error=ENOENT");
+    expect(formatRecord(records[0]!)).toContain(
+      "could not collect this inventory key; it is left out component=inventory key=cpu error=ENOENT",
+    );
   });
 
   test("the level filters, and the file rotates at the size limit keeping N files", () => {
@@ -88,7 +92,14 @@ describe("redaction", () => {
 
   test("credential field names are a precise list, nested too; `key`, `session`, `auth` are shown", () => {
     const { lines, records, log } = hubWithKey();
-    log.warn("could not collect this inventory key; it is left out", { key: "cpu", session: "s-1", auth: true, token: "t-123", "Set-Cookie": "c=1", nested: { access_token: "a-1", name: "n" } });
+    log.warn("could not collect this inventory key; it is left out", {
+      key: "cpu",
+      session: "s-1",
+      auth: true,
+      token: "t-123",
+      "Set-Cookie": "c=1",
+      nested: { access_token: "a-1", name: "n" },
+    });
     expect(lines[0]).toContain("key=cpu session=s-1 auth=true token=[redacted] Set-Cookie=[redacted]");
     expect(records[0]!.fields.nested).toEqual({ access_token: "[redacted]", name: "n" });
     expect(JSON.stringify(records)).not.toMatch(/t-123|c=1|a-1/);

@@ -93,7 +93,11 @@ afterAll(async () => {
 });
 
 describe("install.sh with a good release", () => {
-  for (const [distro, kind] of [["debian", "deb"], ["ubuntu", "deb"], ["rocky", "rpm"]] as const) {
+  for (const [distro, kind] of [
+    ["debian", "deb"],
+    ["ubuntu", "deb"],
+    ["rocky", "rpm"],
+  ] as const) {
     test(`${distro}: verifies the signature and checksum, then unpacks the ${kind} into the scratch root`, async () => {
       const root = scratchRoot(OS_RELEASE[distro]);
       const r = await install(installer(), { ALPAMON_BASE_URL: `${base}/good/`, ALPAMON_INSTALL_ROOT: root });
@@ -125,7 +129,10 @@ describe("install.sh with a good release", () => {
 
   test("a second accepted key (rotation) still verifies a release signed with the first", async () => {
     const next = makeKeys(join(work, "next-keys"));
-    const script = renderInstallScript(readFileSync(join(import.meta.dir, "../../packaging/install.sh"), "utf8"), [next.publicPem, keys.publicPem]);
+    const script = renderInstallScript(readFileSync(join(import.meta.dir, "../../packaging/install.sh"), "utf8"), [
+      next.publicPem,
+      keys.publicPem,
+    ]);
     const root = scratchRoot(OS_RELEASE.debian);
     const r = await install(script, { ALPAMON_BASE_URL: `${base}/good`, ALPAMON_INSTALL_ROOT: root });
     expect(r.code).toBe(0);

@@ -33,18 +33,22 @@ interface Outcome {
 }
 
 /** Runs `script args` in a fresh namespace; `prepare` is shell run before it (inside the namespace). */
-function runScript(script: string, args: string[], opts: { systemd?: boolean; prepare?: string; env?: Record<string, string> } = {}): Outcome {
+function runScript(
+  script: string,
+  args: string[],
+  opts: { systemd?: boolean; prepare?: string; env?: Record<string, string> } = {},
+): Outcome {
   const log = join(work, `calls-${++runs}.log`);
   writeFileSync(log, "");
   const harness = [
     "set -e",
-    "for d in /etc /var/lib /var/log /run /usr/local/bin; do mount -t tmpfs tmpfs \"$d\"; done",
+    'for d in /etc /var/lib /var/log /run /usr/local/bin; do mount -t tmpfs tmpfs "$d"; done',
     opts.systemd === false ? ":" : "mkdir -p /run/systemd/system",
     opts.prepare ?? ":",
     "set +e",
     `/bin/sh "${join(SCRIPTS, script)}" "$@"`,
     "code=$?",
-    "{ echo \"link=$(readlink /usr/local/bin/alpamon)\"; for d in /etc/alpamon /var/lib/alpamon /var/log/alpamon; do [ -e \"$d\" ] && echo \"exists=$d\"; done; } > \"$STATE\"",
+    '{ echo "link=$(readlink /usr/local/bin/alpamon)"; for d in /etc/alpamon /var/lib/alpamon /var/log/alpamon; do [ -e "$d" ] && echo "exists=$d"; done; } > "$STATE"',
     "exit $code",
   ].join("\n");
   const state = join(work, `state-${runs}`);
@@ -98,7 +102,10 @@ describe("postinst", () => {
   });
 
   test("without systemd running it neither reloads nor starts anything", () => {
-    const r = runScript("postinst", ["configure", ""], { systemd: false, prepare: "mkdir -p /etc/alpamon; echo x > /etc/alpamon/alpamon.conf" });
+    const r = runScript("postinst", ["configure", ""], {
+      systemd: false,
+      prepare: "mkdir -p /etc/alpamon; echo x > /etc/alpamon/alpamon.conf",
+    });
     expect(r.code).toBe(0);
     expect(r.calls.filter((c) => c.startsWith("systemctl"))).toEqual([]);
   });
@@ -114,7 +121,9 @@ describe("postinst", () => {
       const r = runScript("postinst", args);
       expect(r.code).toBe(0);
       const run = r.calls.find((c) => c.startsWith("systemd-run"));
-      expect(run).toMatch(/^systemd-run --unit=alpamon-upgrade-restart-\d+ --on-active=30 --timer-property=AccuracySec=1s systemctl restart alpamon.service$/);
+      expect(run).toMatch(
+        /^systemd-run --unit=alpamon-upgrade-restart-\d+ --on-active=30 --timer-property=AccuracySec=1s systemctl restart alpamon.service$/,
+      );
       expect(r.calls.filter((c) => /enable|alpamon setup/.test(c))).toEqual([]);
     });
   }

@@ -65,7 +65,14 @@ describe("package files", () => {
     expect(rpmFileName(version, hostTarget())).toBe(`alpamon-${packageVersion(version)}-1.${arch[1]}.rpm`);
     expect(packageVersion("1.2.0-rc.1")).toBe("1.2.0~rc.1");
     expect(readdirSync(release.dir).sort()).toEqual(
-      ["SHA256SUMS", "SHA256SUMS.sig", `alpamon-linux-${hostTarget().name}`, debFileName(version, hostTarget()), "install.sh", rpmFileName(version, hostTarget())].sort(),
+      [
+        "SHA256SUMS",
+        "SHA256SUMS.sig",
+        `alpamon-linux-${hostTarget().name}`,
+        debFileName(version, hostTarget()),
+        "install.sh",
+        rpmFileName(version, hostTarget()),
+      ].sort(),
     );
   });
 
@@ -80,7 +87,19 @@ describe("package files", () => {
     expect(verifyFile(sums, `${sums}.sig`, [other.publicPem])).toBe(false);
     expect(verifyFile(sums, `${sums}.sig`, [other.publicPem, keys.publicPem])).toBe(true); // rotation: two keys
     // The shell-side check install.sh relies on (OpenSSL 3, -rawin).
-    const v = run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", join(keys.keysDir, "public.pem"), "-rawin", "-in", sums, "-sigfile", `${sums}.sig`]);
+    const v = run([
+      "openssl",
+      "pkeyutl",
+      "-verify",
+      "-pubin",
+      "-inkey",
+      join(keys.keysDir, "public.pem"),
+      "-rawin",
+      "-in",
+      sums,
+      "-sigfile",
+      `${sums}.sig`,
+    ]);
     expect(v.code).toBe(0);
   });
 
@@ -136,18 +155,40 @@ describe("extracted binaries", () => {
     expect(r.code).toBe(0);
     expect(statSync(conf).mode & 0o777).toBe(0o600);
     const config = loadConfig({ explicitPath: conf, env: {} });
-    expect([config.serverUrl, config.id, config.key, config.ssl.verify]).toEqual(["https://console.example.com", "abc-123", "k3y_value", true]);
+    expect([config.serverUrl, config.id, config.key, config.ssl.verify]).toEqual([
+      "https://console.example.com",
+      "abc-123",
+      "k3y_value",
+      true,
+    ]);
   });
 
   test("the extracted binary's register writes a valid 0600 config from the console's answer", async () => {
     const fake = await FakeConsole.start({ tls: true });
     try {
-      fake.fault({ method: "POST", path: REGISTER_PATH }, { status: 201, body: JSON.stringify({ id: "srv-1", key: "SrvKey_1", name: "pk" }) });
+      fake.fault(
+        { method: "POST", path: REGISTER_PATH },
+        { status: 201, body: JSON.stringify({ id: "srv-1", key: "SrvKey_1", name: "pk" }) },
+      );
       const conf = join(work, "register", "alpamon.conf");
       mkdirSync(join(work, "register"), { recursive: true });
       writeFileSync(join(work, "register", "token"), "tok_123\n", { mode: 0o600 });
       const proc = Bun.spawn(
-        [join(rpmRoot, "usr/bin/alpamon"), "register", "--url", fake.url, "--token-file", join(work, "register", "token"), "--name", "pk", "--ca-cert", fake.caCertPath!, "--config", conf, "--no-start"],
+        [
+          join(rpmRoot, "usr/bin/alpamon"),
+          "register",
+          "--url",
+          fake.url,
+          "--token-file",
+          join(work, "register", "token"),
+          "--name",
+          "pk",
+          "--ca-cert",
+          fake.caCertPath!,
+          "--config",
+          conf,
+          "--no-start",
+        ],
         { cwd: "/", env: { PATH: "/usr/bin:/bin" }, stdin: "ignore", stdout: "pipe", stderr: "pipe" },
       );
       expect(await proc.exited).toBe(0);
@@ -164,8 +205,14 @@ describe("systemd unit", () => {
   test("has the required settings", () => {
     const unit = readFileSync(join(PKG, "alpamon.service"), "utf8");
     for (const line of [
-      "ExecStart=/usr/bin/alpamon", "Restart=on-failure", "RestartPreventExitStatus=78", "KillMode=process",
-      "StateDirectory=alpamon", "LogsDirectory=alpamon", "RuntimeDirectory=alpamon", "StandardError=journal",
+      "ExecStart=/usr/bin/alpamon",
+      "Restart=on-failure",
+      "RestartPreventExitStatus=78",
+      "KillMode=process",
+      "StateDirectory=alpamon",
+      "LogsDirectory=alpamon",
+      "RuntimeDirectory=alpamon",
+      "StandardError=journal",
     ]) {
       expect(unit.split("\n")).toContain(line);
     }
@@ -197,7 +244,10 @@ describe("systemd unit", () => {
 /** Tags of level E or W not in the allow-list file (first word of each non-comment line). */
 function unexpectedTags(output: string, tagPattern: RegExp, allowFile: string): string[] {
   const allowed = new Set(
-    readFileSync(join(PKG, "lint", allowFile), "utf8").split("\n").filter((l) => l.trim() && !l.startsWith("#")).map((l) => l.split(/\s+/)[0]!),
+    readFileSync(join(PKG, "lint", allowFile), "utf8")
+      .split("\n")
+      .filter((l) => l.trim() && !l.startsWith("#"))
+      .map((l) => l.split(/\s+/)[0]!),
   );
   const found = [...output.matchAll(tagPattern)].map((m) => m[1]!);
   return [...new Set(found.filter((tag) => !allowed.has(tag)))];

@@ -50,7 +50,11 @@ describe("pageOutExecutable", () => {
     );
     const run = Bun.spawnSync([runtime, script], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
     expect(run.stderr.toString()).toBe("");
-    const { before, after, result } = JSON.parse(run.stdout.toString()) as { before: number; after: number; result: { ranges: number; bytes: number } };
+    const { before, after, result } = JSON.parse(run.stdout.toString()) as {
+      before: number;
+      after: number;
+      result: { ranges: number; bytes: number };
+    };
     expect(result.ranges).toBeGreaterThanOrEqual(2);
     expect(result.bytes).toBeGreaterThan(20 * 1024 * 1024);
     expect(before).toBeGreaterThan(10_000); // kB

@@ -45,7 +45,12 @@ const INSTANTS = [
 /** What the zones this suite runs under must give, written out by hand (ms 2025-10-13T07:43:40.123Z). */
 const LITERALS: Record<string, { ms: string; s: string; dstBefore: string; dstAfter: string }> = {
   UTC: { ms: "2025-10-13T07:43:40.123Z", s: "2025-10-13T07:43:40Z", dstBefore: "2026-03-08T05:29:59Z", dstAfter: "2026-03-08T05:30:00Z" },
-  "Asia/Seoul": { ms: "2025-10-13T16:43:40.123+09:00", s: "2025-10-13T16:43:40+09:00", dstBefore: "2026-03-08T14:29:59+09:00", dstAfter: "2026-03-08T14:30:00+09:00" },
+  "Asia/Seoul": {
+    ms: "2025-10-13T16:43:40.123+09:00",
+    s: "2025-10-13T16:43:40+09:00",
+    dstBefore: "2026-03-08T14:29:59+09:00",
+    dstAfter: "2026-03-08T14:30:00+09:00",
+  },
   "America/St_Johns": {
     ms: "2025-10-13T05:13:40.123-02:30",
     s: "2025-10-13T05:13:40-02:30",

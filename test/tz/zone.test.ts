@@ -43,7 +43,11 @@ async function runUnder(zone: string, files: string[]) {
     stdout: "pipe",
     stderr: "pipe",
   });
-  const [stdout, stderr, exitCode] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const [stdout, stderr, exitCode] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
   const output = stdout + stderr;
   const passed = Number(/^\s*(\d+) pass$/m.exec(output)?.[1] ?? 0);
   // Only what a failure needs to be read from the outer run's report.
@@ -52,16 +56,17 @@ async function runUnder(zone: string, files: string[]) {
 }
 
 describe("the time-zone-sensitive tests under non-UTC zones", () => {
-  test(
-    `pass under ${ZONES.map((z) => z.zone).join(" and ")}`,
-    async () => {
-      for (const { files } of ZONES) for (const file of files) expect({ file, exists: existsSync(join(ROOT, file)) }).toEqual({ file, exists: true });
-      const results = await Promise.all(ZONES.map(({ zone, files }) => runUnder(zone, files)));
-      for (const result of results) {
-        expect({ zone: result.zone, exitCode: result.exitCode, failures: result.failures }).toEqual({ zone: result.zone, exitCode: 0, failures: [] });
-        expect(result.passed).toBeGreaterThan(ZONES.find((z) => z.zone === result.zone)!.files.length);
-      }
-    },
-    120_000,
-  );
+  test(`pass under ${ZONES.map((z) => z.zone).join(" and ")}`, async () => {
+    for (const { files } of ZONES)
+      for (const file of files) expect({ file, exists: existsSync(join(ROOT, file)) }).toEqual({ file, exists: true });
+    const results = await Promise.all(ZONES.map(({ zone, files }) => runUnder(zone, files)));
+    for (const result of results) {
+      expect({ zone: result.zone, exitCode: result.exitCode, failures: result.failures }).toEqual({
+        zone: result.zone,
+        exitCode: 0,
+        failures: [],
+      });
+      expect(result.passed).toBeGreaterThan(ZONES.find((z) => z.zone === result.zone)!.files.length);
+    }
+  }, 120_000);
 });

@@ -12,7 +12,10 @@ export interface Accounts {
 
 function table(path: string): string[][] {
   try {
-    return readFileSync(path, "utf8").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => l.split(":"));
+    return readFileSync(path, "utf8")
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"))
+      .map((l) => l.split(":"));
   } catch {
     return [];
   }

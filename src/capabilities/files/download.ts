@@ -28,7 +28,8 @@ async function contentOf(deps: FileCommandDeps, item: DownloadItem, signal: Abor
       return { ok: true, chunks: once(Buffer.from(content, "utf8")) };
     case "base64": {
       const compact = content.replace(/\s+/g, "");
-      if (compact.length % 4 !== 0 || !BASE64.test(compact)) return { ok: false, error: "failed to decode base64 content: not valid base64" };
+      if (compact.length % 4 !== 0 || !BASE64.test(compact))
+        return { ok: false, error: "failed to decode base64 content: not valid base64" };
       return { ok: true, chunks: once(Buffer.from(compact, "base64")) };
     }
     case "url": {
@@ -72,7 +73,13 @@ async function pump(source: ReadableStream<Uint8Array>, sink: FileSink): Promise
   }
 }
 
-async function downloadOne(deps: FileCommandDeps, ctx: CommandContext, item: DownloadItem, user: string, group: string | null): Promise<CommandResult> {
+async function downloadOne(
+  deps: FileCommandDeps,
+  ctx: CommandContext,
+  item: DownloadItem,
+  user: string,
+  group: string | null,
+): Promise<CommandResult> {
   const path = item.path || ctx.args[0] || "";
   if (!path) return fail("download: no file path was given");
   if (!user) return fail("download: username is required");
@@ -117,7 +124,12 @@ export async function runDownload(deps: FileCommandDeps, d: InferOutput<typeof D
     if (last.exitCode !== 0) failures.push(last.result);
     const stat = statPath(item.url, (u) => deps.http.isConsoleOrigin(u));
     if (stat) {
-      deps.enqueue({ method: "POST", path: stat, priority: PRIORITY_COMMANDS, body: { success: last.exitCode === 0, message: last.result, type: "upload" } });
+      deps.enqueue({
+        method: "POST",
+        path: stat,
+        priority: PRIORITY_COMMANDS,
+        body: { success: last.exitCode === 0, message: last.result, type: "upload" },
+      });
     }
   }
   if (items.length === 1) return last;

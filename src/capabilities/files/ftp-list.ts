@@ -36,9 +36,15 @@ export function permissionString(mode: number): string {
   const exec = (x: number, special: number, set: string) => (mode & special ? (mode & x ? set : set.toUpperCase()) : mode & x ? "x" : "-");
   return (
     type +
-    bit(0o400, "r") + bit(0o200, "w") + exec(0o100, 0o4000, "s") +
-    bit(0o040, "r") + bit(0o020, "w") + exec(0o010, 0o2000, "s") +
-    bit(0o004, "r") + bit(0o002, "w") + exec(0o001, 0o1000, "t")
+    bit(0o400, "r") +
+    bit(0o200, "w") +
+    exec(0o100, 0o4000, "s") +
+    bit(0o040, "r") +
+    bit(0o020, "w") +
+    exec(0o010, 0o2000, "s") +
+    bit(0o004, "r") +
+    bit(0o002, "w") +
+    exec(0o001, 0o1000, "t")
   );
 }
 
@@ -89,7 +95,9 @@ function errorNode(path: string, err: unknown): Node {
 }
 
 function children(dir: string, level: number, depth: number, hidden: boolean, accounts: Accounts): { nodes: Node[]; omitted: number } {
-  const names = readdirSync(dir).filter((n) => hidden || !n.startsWith(".")).sort();
+  const names = readdirSync(dir)
+    .filter((n) => hidden || !n.startsWith("."))
+    .sort();
   const nodes: Node[] = [];
   for (const name of names.slice(0, MAX_ENTRIES_PER_DIR)) {
     const path = join(dir, name);

@@ -27,7 +27,10 @@ const flag = (value: unknown) => value === true;
 
 export class FtpState {
   wd: string;
-  constructor(readonly home: string, private readonly accountsOf: () => Accounts = () => readAccounts()) {
+  constructor(
+    readonly home: string,
+    private readonly accountsOf: () => Accounts = () => readAccounts(),
+  ) {
     this.wd = home || "/";
   }
 
@@ -98,7 +101,11 @@ export class FtpState {
 }
 
 /** Serves requests from `input` lines until it ends; writes replies to `write`. */
-export async function serveFtp(input: ReadableStream<Uint8Array>, write: (line: string) => Promise<void> | void, state: FtpState): Promise<void> {
+export async function serveFtp(
+  input: ReadableStream<Uint8Array>,
+  write: (line: string) => Promise<void> | void,
+  state: FtpState,
+): Promise<void> {
   const decoder = new TextDecoder();
   let buffered = "";
   for await (const chunk of input) {

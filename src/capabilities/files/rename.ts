@@ -5,8 +5,22 @@ import { linkSync, lstatSync, renameSync, unlinkSync } from "node:fs";
 import { AT_FDCWD, lastErrno, libcRename, RENAME_NOREPLACE } from "../../platform/libc.ts";
 
 const ERRNO: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 13: "EACCES", 16: "EBUSY", 17: "EEXIST", 18: "EXDEV", 20: "ENOTDIR", 21: "EISDIR",
-  22: "EINVAL", 28: "ENOSPC", 30: "EROFS", 31: "EMLINK", 36: "ENAMETOOLONG", 38: "ENOSYS", 39: "ENOTEMPTY", 40: "ELOOP",
+  1: "EPERM",
+  2: "ENOENT",
+  13: "EACCES",
+  16: "EBUSY",
+  17: "EEXIST",
+  18: "EXDEV",
+  20: "ENOTDIR",
+  21: "EISDIR",
+  22: "EINVAL",
+  28: "ENOSPC",
+  30: "EROFS",
+  31: "EMLINK",
+  36: "ENAMETOOLONG",
+  38: "ENOSYS",
+  39: "ENOTEMPTY",
+  40: "ELOOP",
 };
 
 function errnoError(code: string, src: string, dst: string): NodeJS.ErrnoException {

@@ -50,7 +50,11 @@ export const UploadData = v.object({
 export const notEnoughInformation = (command: string) => ({ prefix: `${command}: Not enough information. `, style: "first" }) as const;
 
 /** For a command that checks its own data (openftp): the dispatcher's formatter, with the file commands' wording. */
-export function parseData<T extends v.GenericSchema>(command: string, schema: T, data: unknown): { ok: true; data: v.InferOutput<T> } | { ok: false; error: string } {
+export function parseData<T extends v.GenericSchema>(
+  command: string,
+  schema: T,
+  data: unknown,
+): { ok: true; data: v.InferOutput<T> } | { ok: false; error: string } {
   return parseCommandData(schema, data, notEnoughInformation(command));
 }
 

@@ -25,7 +25,12 @@ export class UnzipRefused extends FileError {
 
 /** 4 GiB, 1.2 MiB, 512 bytes: binary units, one decimal when not whole. */
 export function formatBytes(n: number): string {
-  for (const [unit, size] of [["TiB", 1024 ** 4], ["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const) {
+  for (const [unit, size] of [
+    ["TiB", 1024 ** 4],
+    ["GiB", 1024 ** 3],
+    ["MiB", 1024 ** 2],
+    ["KiB", 1024],
+  ] as const) {
     if (n >= size) return `${Number((n / size).toFixed(1))} ${unit}`;
   }
   return `${n} bytes`;
@@ -38,7 +43,8 @@ export function checkEntryCount(count: number, limits: UnzipLimits): void {
 function checkRatio(entry: SizedEntry, bytes: number, limits: UnzipLimits): void {
   if (bytes <= RATIO_EXEMPT_BYTES) return;
   const ratio = bytes / Math.max(entry.compressed, 1);
-  if (ratio > limits.maxRatio) throw new UnzipRefused(`entry ${entry.name} has compression ratio ${Math.round(ratio)}:1 (limit ${limits.maxRatio}:1)`);
+  if (ratio > limits.maxRatio)
+    throw new UnzipRefused(`entry ${entry.name} has compression ratio ${Math.round(ratio)}:1 (limit ${limits.maxRatio}:1)`);
 }
 
 /** Refuses the archive on what its central directory declares. */
@@ -50,7 +56,8 @@ export function checkDeclared(entries: SizedEntry[], limits: UnzipLimits): void 
     checkRatio(entry, entry.size, limits);
     total += entry.size;
   }
-  if (total > limits.maxBytes) throw new UnzipRefused(`the archive expands to more than ${formatBytes(limits.maxBytes)} (it declares ${formatBytes(total)})`);
+  if (total > limits.maxBytes)
+    throw new UnzipRefused(`the archive expands to more than ${formatBytes(limits.maxBytes)} (it declares ${formatBytes(total)})`);
 }
 
 /** Counts the bytes really inflated, across the whole archive. */

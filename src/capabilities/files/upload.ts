@@ -52,7 +52,13 @@ function concatStreams(parts: (Uint8Array | AsyncIterable<Uint8Array>)[], check:
 export async function runUpload(deps: FileCommandDeps, d: InferOutput<typeof UploadData>, ctx: CommandContext): Promise<CommandResult> {
   const result = await uploadOnce(deps, ctx, d);
   const stat = statPath(d.url, (u) => deps.http.isConsoleOrigin(u));
-  if (stat) deps.enqueue({ method: "POST", path: stat, priority: PRIORITY_COMMANDS, body: { success: result.exitCode === 0, message: result.result, type: "download" } });
+  if (stat)
+    deps.enqueue({
+      method: "POST",
+      path: stat,
+      priority: PRIORITY_COMMANDS,
+      body: { success: result.exitCode === 0, message: result.result, type: "download" },
+    });
   return result;
 }
 
@@ -98,17 +104,27 @@ async function uploadOnce(deps: FileCommandDeps, ctx: CommandContext, d: InferOu
       body = concatStreams([data], workerDone);
     } else {
       const boundary = `alpamon-${crypto.randomUUID()}`;
-      const nameField = header.zip && paths.length === 1 ? `--${boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\n${name}\r\n` : "";
+      const nameField =
+        header.zip && paths.length === 1 ? `--${boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\n${name}\r\n` : "";
       const pre = Buffer.from(
         `${nameField}--${boundary}\r\nContent-Disposition: form-data; name="content"; filename="${quoteName(name)}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
       );
       const post = Buffer.from(`\r\n--${boundary}--\r\n`);
-      headers = { "Content-Type": `multipart/form-data; boundary=${boundary}`, ...(size !== undefined ? { "Content-Length": String(pre.length + size + post.length) } : {}) };
+      headers = {
+        "Content-Type": `multipart/form-data; boundary=${boundary}`,
+        ...(size !== undefined ? { "Content-Length": String(pre.length + size + post.length) } : {}),
+      };
       body = concatStreams([pre, data, post], workerDone);
     }
     let status: number;
     try {
-      const response = await fetchTransfer(deps.http, d.content, { method: d.use_blob ? "PUT" : "POST", headers, body, signal: abort.signal, userAgent: deps.userAgent });
+      const response = await fetchTransfer(deps.http, d.content, {
+        method: d.use_blob ? "PUT" : "POST",
+        headers,
+        body,
+        signal: abort.signal,
+        userAgent: deps.userAgent,
+      });
       status = response.status;
       await response.body?.cancel().catch(() => {});
     } catch (err) {

@@ -10,7 +10,12 @@ export interface WorkerDeps {
   workerArgv: () => string[];
 }
 
-export function startWorker(deps: WorkerDeps, identity: Identity | undefined, job: WorkerJob, stdin: WorkerOptionsStdin): Worker | { error: string } {
+export function startWorker(
+  deps: WorkerDeps,
+  identity: Identity | undefined,
+  job: WorkerJob,
+  stdin: WorkerOptionsStdin,
+): Worker | { error: string } {
   const env: Record<string, string> = {
     PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
     LANG: "C.UTF-8",

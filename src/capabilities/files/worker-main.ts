@@ -18,7 +18,14 @@ const UnzipLimitsJob = v.object({ maxBytes: positive, maxRatio: positive, maxEnt
 
 export const WorkerJob = v.variant("mode", [
   v.object({ mode: v.literal("ftp"), home: v.string() }),
-  v.object({ mode: v.literal("write"), home: v.string(), path: v.string(), overwrite: v.boolean(), unzip: v.boolean(), limits: UnzipLimitsJob }),
+  v.object({
+    mode: v.literal("write"),
+    home: v.string(),
+    path: v.string(),
+    overwrite: v.boolean(),
+    unzip: v.boolean(),
+    limits: UnzipLimitsJob,
+  }),
   v.object({ mode: v.literal("read"), home: v.string(), paths: v.array(v.string()) }),
 ]);
 export type WorkerJob = v.InferOutput<typeof WorkerJob>;

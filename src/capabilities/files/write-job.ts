@@ -12,7 +12,22 @@ import type { UnzipLimits } from "./unzip-limits.ts";
 import { extractZip, readCentralDirectory } from "./zip-read.ts";
 
 /** Zip-based formats that are never unpacked (sessions.md §3.2). */
-export const NOT_UNZIPPED = new Set([".jar", ".war", ".ear", ".apk", ".xpi", ".vsix", ".crx", ".egg", ".whl", ".appx", ".msix", ".ipk", ".nupkg", ".kmz"]);
+export const NOT_UNZIPPED = new Set([
+  ".jar",
+  ".war",
+  ".ear",
+  ".apk",
+  ".xpi",
+  ".vsix",
+  ".crx",
+  ".egg",
+  ".whl",
+  ".appx",
+  ".msix",
+  ".ipk",
+  ".nupkg",
+  ".kmz",
+]);
 
 export interface WriteJob {
   path: string;

@@ -4,7 +4,19 @@
 // (unzip-limits.ts), and then inflates entry by entry with bounded memory, never following a symlink in the
 // destination and never replacing unless asked. All or nothing: entries are inflated to temporary names and
 // renamed into place only once every one is complete; on any failure what was created is removed.
-import { closeSync, constants as fsc, fstatSync, lstatSync, mkdirSync, openSync, readSync, renameSync, rmdirSync, rmSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants as fsc,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { FileError } from "./errors.ts";
 import { renameNoReplace } from "./rename.ts";
@@ -38,7 +50,11 @@ export function readCentralDirectory(fd: number, maxEntries = Infinity): ZipEntr
   const tailStart = Math.max(0, size - 65_557);
   const tail = readAt(fd, size - tailStart, tailStart);
   let eocd = -1;
-  for (let i = tail.length - 22; i >= 0; i--) if (tail.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
+  for (let i = tail.length - 22; i >= 0; i--)
+    if (tail.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
   if (eocd < 0) return undefined;
   let count = tail.readUInt16LE(eocd + 10);
   let cdSize = tail.readUInt32LE(eocd + 12);
@@ -225,7 +241,13 @@ function exists(path: string): boolean {
 }
 
 /** Extracts every entry under `root`, all or nothing; returns how many files were written. */
-export async function extractZip(fd: number, entries: ZipEntry[], root: string, overwrite: boolean, limits: UnzipLimits = DEFAULT_UNZIP_LIMITS): Promise<number> {
+export async function extractZip(
+  fd: number,
+  entries: ZipEntry[],
+  root: string,
+  overwrite: boolean,
+  limits: UnzipLimits = DEFAULT_UNZIP_LIMITS,
+): Promise<number> {
   for (const entry of entries) {
     const why = unsafeEntry(entry);
     if (why) throw new FileError("EINVAL", why);
@@ -233,7 +255,8 @@ export async function extractZip(fd: number, entries: ZipEntry[], root: string, 
   checkDeclared(entries, limits);
   for (const entry of entries) {
     checkNoSymlinks(root, entry.name);
-    if (!overwrite && !entry.isDir && exists(join(root, entry.name))) throw new FileError("EEXIST", `${join(root, entry.name)} already exists.`);
+    if (!overwrite && !entry.isDir && exists(join(root, entry.name)))
+      throw new FileError("EEXIST", `${join(root, entry.name)} already exists.`);
   }
   const staging = new Staging();
   const budget = new InflateBudget(limits);

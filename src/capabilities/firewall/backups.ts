@@ -56,7 +56,9 @@ export class BackupStore {
 
   private ids(): string[] {
     try {
-      return readdirSync(this.dir).filter((f) => /^backup-\d{12}\.json$/.test(f)).sort();
+      return readdirSync(this.dir)
+        .filter((f) => /^backup-\d{12}\.json$/.test(f))
+        .sort();
     } catch {
       return [];
     }

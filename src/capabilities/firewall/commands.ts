@@ -24,17 +24,37 @@ function failedIndex(outcome: MutationOutcome<unknown>, ids: string[]): number {
 }
 
 /** batch (and firewall-batch-apply): every rule validated, then one transaction; all or nothing. */
-export async function runBatch(svc: FirewallService, f: CommandFieldValues, group: string | undefined, objectFailures: boolean): Promise<CommandResult> {
+export async function runBatch(
+  svc: FirewallService,
+  f: CommandFieldValues,
+  group: string | undefined,
+  objectFailures: boolean,
+): Promise<CommandResult> {
   const list = f.rules ?? [];
   const failed = (items: { i: number; error: string }[]) =>
     objectFailures ? items.map((x) => ({ rule: `rule[${x.i}]`, error: x.error })) : items.map((x) => `rule[${x.i}]: ${x.error}`);
   if (list.length === 0) {
-    return json(0, { success: true, applied_rules: 0, failed_rules: [], rolled_back: false, rollback_reason: null, message: "No rules to apply" });
+    return json(0, {
+      success: true,
+      applied_rules: 0,
+      failed_rules: [],
+      rolled_back: false,
+      rollback_reason: null,
+      message: "No rules to apply",
+    });
   }
   const parsed = parseRuleList(list, group);
   if (!parsed.ok) {
     const items = parsed.all.map((m) => ({ i: Number(/^rule\[(\d+)\]/.exec(m)![1]), error: m.replace(/^rule\[\d+\]: /, "") }));
-    return json(1, { success: false, error: "Validation failed", applied_rules: 0, failed_rules: failed(items), rolled_back: false, rollback_reason: null, message: `Validation failed; nothing was applied. ${parsed.message}` });
+    return json(1, {
+      success: false,
+      error: "Validation failed",
+      applied_rules: 0,
+      failed_rules: failed(items),
+      rolled_back: false,
+      rollback_reason: null,
+      message: `Validation failed; nothing was applied. ${parsed.message}`,
+    });
   }
   const outcome = await svc.mutate("batch", (state) => {
     const r = applyRequests(state, parsed.requests);
@@ -43,9 +63,22 @@ export async function runBatch(svc: FirewallService, f: CommandFieldValues, grou
   if (outcome.kind === "unavailable") return fail(outcome.message);
   if (outcome.kind === "applied") {
     const n = list.length;
-    return json(0, { success: true, applied_rules: n, failed_rules: [], rolled_back: false, rollback_reason: null, message: `Successfully applied ${n} rules` });
+    return json(0, {
+      success: true,
+      applied_rules: n,
+      failed_rules: [],
+      rolled_back: false,
+      rollback_reason: null,
+      message: `Successfully applied ${n} rules`,
+    });
   }
-  const index = outcome.kind === "rejected" ? outcome.info : failedIndex(outcome, parsed.requests.map((r) => r.rule.ruleId));
+  const index =
+    outcome.kind === "rejected"
+      ? outcome.info
+      : failedIndex(
+          outcome,
+          parsed.requests.map((r) => r.rule.ruleId),
+        );
   // When the tool's error names no rule of this batch, say so instead of blaming one.
   const where = index >= 0 ? `rule[${index}]` : "batch";
   const items = [{ i: index, error: outcome.error }];
@@ -55,7 +88,11 @@ export async function runBatch(svc: FirewallService, f: CommandFieldValues, grou
     applied_rules: 0,
     failed_rules: index >= 0 ? failed(items) : objectFailures ? [{ rule: where, error: outcome.error }] : [`${where}: ${outcome.error}`],
     ...(outcome.kind === "failed" && outcome.partial
-      ? { rolled_back: false, rollback_reason: "Rolling back failed", message: "The change failed and could not be fully undone; the agent kept a backup of the firewall before it" }
+      ? {
+          rolled_back: false,
+          rollback_reason: "Rolling back failed",
+          message: "The change failed and could not be fully undone; the agent kept a backup of the firewall before it",
+        }
       : {
           rolled_back: true,
           rollback_reason: index >= 0 ? `Rule ${index} failed to apply` : "The transaction failed to apply",
@@ -68,7 +105,9 @@ export async function flushResult(svc: FirewallService, group: string, prefix: s
   const outcome = await svc.mutate("flush", (state) => ({ ok: true, state: flushGroup(state, group), info: null }));
   if (outcome.kind === "unavailable") return fail(outcome.message);
   if (outcome.kind !== "applied") return fail(`${prefix}flush error: ${outcome.error}`);
-  return ok(outcome.backend === "nftables" ? `Successfully flushed table ${group}` : `Successfully flushed chains for security group ${group}`);
+  return ok(
+    outcome.backend === "nftables" ? `Successfully flushed table ${group}` : `Successfully flushed chains for security group ${group}`,
+  );
 }
 
 export async function deleteGroupResult(svc: FirewallService, group: string): Promise<CommandResult> {
@@ -101,7 +140,11 @@ async function addOrUpdate(svc: FirewallService, ctx: CommandContext, f: Command
   const req = parsed.requests[0]!;
   if (outcome.kind !== "applied") {
     if (upstream && op === "add") return fail(`Added 0 of ${list.length} rules, last error: ${outcome.error}`);
-    return fail(op === "update" ? `firewall update: ${outcome.error}${outcome.kind === "failed" && outcome.partial ? "" : " (nothing changed)"}` : `${outcome.kind === "failed" ? outcome.backend : "firewall"} error: ${outcome.error}`);
+    return fail(
+      op === "update"
+        ? `firewall update: ${outcome.error}${outcome.kind === "failed" && outcome.partial ? "" : " (nothing changed)"}`
+        : `${outcome.kind === "failed" ? outcome.backend : "firewall"} error: ${outcome.error}`,
+    );
   }
   if (op === "update") return ok(`Successfully updated rule with ID ${req.rule.ruleId}`);
   if (upstream) return ok(`Successfully added ${list.length} rules`);
@@ -138,7 +181,8 @@ export function firewallCommand(svc: FirewallService): AnyCommandSpec {
         if (!(Array.isArray(raw.rules) && raw.rules.length > 0)) return fail("firewall: chain_name is required");
       }
       if (typeof raw.operation !== "string" || raw.operation === "") return fail("firewall: operation is required");
-      if (!OPERATIONS.includes(raw.operation)) return fail(`firewall: Unknown operation '${raw.operation}'. Supported: batch, flush, delete, add, update`);
+      if (!OPERATIONS.includes(raw.operation))
+        return fail(`firewall: Unknown operation '${raw.operation}'. Supported: batch, flush, delete, add, update`);
       const fields = readFields(ctx);
       if (!fields.ok) return fail(`firewall ${raw.operation}: Validation failed. ${fields.message}`);
       const f = fields.f;
@@ -171,15 +215,23 @@ export function rollbackCommand(svc: FirewallService): AnyCommandSpec {
         return r.ok ? ok("Firewall rules rolled back successfully") : fail(r.message);
       };
       if (!action) return snapshot();
-      if (!["flush", "restore", "delete"].includes(action)) return fail(`firewall-rollback: Unknown action '${action}', use 'flush', 'restore', or 'delete'`);
-      if (action === "restore" && !(f.rules?.length)) return snapshot();
+      if (!["flush", "restore", "delete"].includes(action))
+        return fail(`firewall-rollback: Unknown action '${action}', use 'flush', 'restore', or 'delete'`);
+      if (action === "restore" && !f.rules?.length) return snapshot();
       if (!f.chain_name) return fail("firewall-rollback: chain_name is required");
       if (action === "flush") return flushResult(svc, f.chain_name, "firewall-rollback: ");
       if (action === "delete") return deleteGroupResult(svc, f.chain_name);
       const parsed = parseRuleList(f.rules!, f.chain_name, "add");
       const total = f.rules!.length;
-      if (!parsed.ok) return fail(`firewall-rollback: Restored 0/${total} rules. Failed rules: ${parsed.all.map((m) => m.replace(/^rule\[(\d+)\]/, "Rule $1")).join("; ")}`);
-      const outcome = await svc.mutate("restore", (state) => ({ ok: true, state: replaceGroup(state, f.chain_name!, parsed.requests), info: null }));
+      if (!parsed.ok)
+        return fail(
+          `firewall-rollback: Restored 0/${total} rules. Failed rules: ${parsed.all.map((m) => m.replace(/^rule\[(\d+)\]/, "Rule $1")).join("; ")}`,
+        );
+      const outcome = await svc.mutate("restore", (state) => ({
+        ok: true,
+        state: replaceGroup(state, f.chain_name!, parsed.requests),
+        info: null,
+      }));
       if (outcome.kind === "unavailable") return fail(outcome.message);
       if (outcome.kind !== "applied") return fail(`firewall-rollback: Restored 0/${total} rules. Failed rules: ${outcome.error}`);
       return ok(`firewall-rollback: Successfully restored ${total} rules`);

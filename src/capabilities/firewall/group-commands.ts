@@ -22,7 +22,15 @@ export function groupCommands(svc: FirewallService): AnyCommandSpec[] {
       summary: "add rules to a security group in one all-or-nothing transaction",
       async run(_data, ctx) {
         const r = readFields(ctx);
-        if (!r.ok) return json(1, { success: false, error: `Validation failed. ${r.message}`, applied_rules: 0, failed_rules: [], rolled_back: false, rollback_reason: null });
+        if (!r.ok)
+          return json(1, {
+            success: false,
+            error: `Validation failed. ${r.message}`,
+            applied_rules: 0,
+            failed_rules: [],
+            rolled_back: false,
+            rollback_reason: null,
+          });
         return runBatch(svc, r.f, r.f.security_group_name ?? r.f.chain_name, true);
       },
     },
@@ -34,7 +42,8 @@ export function groupCommands(svc: FirewallService): AnyCommandSpec[] {
         if (!r.ok) return message(false, `Validation failed. ${r.message}`);
         const f = r.f;
         const action = f.action ?? f.operation;
-        if (!action || !isRuleAction(action)) return message(false, `Unknown action '${action ?? ""}', use add_rule, update_rule, delete_rule or apply_rules`);
+        if (!action || !isRuleAction(action))
+          return message(false, `Unknown action '${action ?? ""}', use add_rule, update_rule, delete_rule or apply_rules`);
         if (!f.chain_name) return message(false, "chain_name: is required");
         const kind = RULE_ACTIONS[action];
         const list = action === "apply_rules" ? (f.rules ?? []) : [f.rule ?? f.rules?.[0] ?? ctx.data];
@@ -48,7 +57,12 @@ export function groupCommands(svc: FirewallService): AnyCommandSpec[] {
         });
         if (outcome.kind === "unavailable") return message(false, outcome.message);
         if (outcome.kind !== "applied") return message(false, outcome.error);
-        const done: Record<RuleAction, string> = { add_rule: "Rule added successfully", update_rule: "Rule updated successfully", delete_rule: "Rule deleted successfully", apply_rules: `Applied ${list.length} rules` };
+        const done: Record<RuleAction, string> = {
+          add_rule: "Rule added successfully",
+          update_rule: "Rule updated successfully",
+          delete_rule: "Rule deleted successfully",
+          apply_rules: `Applied ${list.length} rules`,
+        };
         return message(true, done[action]);
       },
     },
@@ -63,7 +77,12 @@ export function groupCommands(svc: FirewallService): AnyCommandSpec[] {
         const outcome = await svc.mutate("chain-delete", (state) => ({ ok: true, state: deleteGroup(state, group, chain), info: null }));
         if (outcome.kind === "unavailable") return message(false, outcome.message);
         if (outcome.kind !== "applied") return message(false, `chain delete error: ${outcome.error}`);
-        return message(true, chain ? `Successfully deleted chain ${group}.${chain.toLowerCase()}` : `Successfully deleted 3 chains for security group ${group}`);
+        return message(
+          true,
+          chain
+            ? `Successfully deleted chain ${group}.${chain.toLowerCase()}`
+            : `Successfully deleted 3 chains for security group ${group}`,
+        );
       },
     },
     {
@@ -101,7 +120,11 @@ export function groupCommands(svc: FirewallService): AnyCommandSpec[] {
         });
         if (outcome.kind === "unavailable") return json(1, { success: false, message: outcome.message });
         if (outcome.kind !== "applied") return json(1, { success: false, message: error || outcome.error });
-        return json(0, { success: true, reordered_count: list.length, message: `Successfully reordered ${list.length} rules in chain '${group}'` });
+        return json(0, {
+          success: true,
+          reordered_count: list.length,
+          message: `Successfully reordered ${list.length} rules in chain '${group}'`,
+        });
       },
     },
     {

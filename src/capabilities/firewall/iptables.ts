@@ -1,7 +1,18 @@
 // iptables-restore text for the agent's own chains (ALPACON-INPUT/-OUTPUT/-FORWARD, each reached by one jump
 // from its built-in chain) and the parser of `iptables-save -t filter`. Rules are written only from
 // validated, canonical values; the text never declares, flushes or deletes a chain the agent does not own.
-import { HOOKS, icmpTypeByName, parseRuleComment, ruleComment, ruleFamilies, type FirewallState, type Group, type Hook, type Rule, type Target } from "./model.ts";
+import {
+  HOOKS,
+  icmpTypeByName,
+  parseRuleComment,
+  ruleComment,
+  ruleFamilies,
+  type FirewallState,
+  type Group,
+  type Hook,
+  type Rule,
+  type Target,
+} from "./model.ts";
 import { parseCidr } from "./addr.ts";
 import type { RuleRef, Script } from "./nft.ts";
 
@@ -22,7 +33,8 @@ export function iptablesRuleArgs(rule: Rule, group: string, family: 4 | 6): stri
   if (rule.protocol === "tcp" || rule.protocol === "udp") {
     if (rule.dports?.length) a.push("-m", "multiport", "--dports", rule.dports.join(","));
     else if (rule.portStart !== undefined) {
-      const range = rule.portEnd !== undefined && rule.portEnd !== rule.portStart ? `${rule.portStart}:${rule.portEnd}` : String(rule.portStart);
+      const range =
+        rule.portEnd !== undefined && rule.portEnd !== rule.portStart ? `${rule.portStart}:${rule.portEnd}` : String(rule.portStart);
       a.push("-m", rule.protocol, "--dport", range);
     }
   }

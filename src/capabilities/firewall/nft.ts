@@ -1,7 +1,17 @@
 // nftables text for the agent's own table (`table inet alpacon`) and the parser of its `nft -j` listing.
 // The script is generated only from validated, canonical values and always replaces the whole table in
 // one transaction; it never names or touches any other table.
-import { icmpTypeByName, HOOKS, parseRuleComment, ruleComment, type FirewallState, type Group, type Hook, type Rule, type Target } from "./model.ts";
+import {
+  icmpTypeByName,
+  HOOKS,
+  parseRuleComment,
+  ruleComment,
+  type FirewallState,
+  type Group,
+  type Hook,
+  type Rule,
+  type Target,
+} from "./model.ts";
 import { parseCidr } from "./addr.ts";
 
 export const NFT_TABLE = "alpacon";
@@ -131,7 +141,8 @@ export function parseNftRule(expr: unknown[], comment: string | undefined, chain
       rule.protocol = protocol;
       if (typeof right === "number") rule.portStart = right;
       else if (isObj(right) && Array.isArray(right.range)) [rule.portStart, rule.portEnd] = right.range as number[];
-      else if (isObj(right) && Array.isArray(right.set)) rule.dports = (right.set as unknown[]).filter((p): p is number => typeof p === "number");
+      else if (isObj(right) && Array.isArray(right.set))
+        rule.dports = (right.set as unknown[]).filter((p): p is number => typeof p === "number");
       else return undefined;
     } else if (protocol === "icmp" && field === "type") {
       rule.protocol = "icmp";

@@ -44,8 +44,10 @@ export class FirewallService {
     this.backups = new BackupStore(deps.dataDir, deps.log, deps.maxBackups);
   }
 
-  private runWith = (timeoutMs: number): Run => (argv, stdin) =>
-    this.deps.runProcess({ argv, env: TOOL_ENV, timeoutMs, maxOutputBytes: 16 * 1024 * 1024, ...(stdin !== undefined ? { stdin } : {}) });
+  private runWith =
+    (timeoutMs: number): Run =>
+    (argv, stdin) =>
+      this.deps.runProcess({ argv, env: TOOL_ENV, timeoutMs, maxOutputBytes: 16 * 1024 * 1024, ...(stdin !== undefined ? { stdin } : {}) });
   private run = this.runWith(TOOL_TIMEOUT_MS);
 
   /** Runs `fn` after every earlier firewall operation has finished, so changes never interleave. */
@@ -59,7 +61,11 @@ export class FirewallService {
     const now = this.deps.clock.monotonic();
     if (this.detection && now - this.detection.at < DETECTION_TTL_MS) return this.detection.value;
     const hasSystemd = this.deps.hasSystemd?.() ?? existsSync("/run/systemd/system");
-    const value = await detectFirewall({ run: this.runWith(DETECT_TIMEOUT_MS), hasSystemd, ...(this.deps.backend ? { prefer: this.deps.backend } : {}) });
+    const value = await detectFirewall({
+      run: this.runWith(DETECT_TIMEOUT_MS),
+      hasSystemd,
+      ...(this.deps.backend ? { prefer: this.deps.backend } : {}),
+    });
     this.detection = { at: now, value };
     return value;
   }
@@ -67,7 +73,8 @@ export class FirewallService {
   /** The backend, or the exact message that explains why there is none. */
   async backend(): Promise<Backend | string> {
     const d = await this.detect();
-    if (d.kind === "blocked") return `Alpacon firewall management is disabled because ${d.tool} is active. Please use ${d.tool} to manage firewall rules.`;
+    if (d.kind === "blocked")
+      return `Alpacon firewall management is disabled because ${d.tool} is active. Please use ${d.tool} to manage firewall rules.`;
     if (d.kind === "none") return "Firewall functionality is not available - no backend detected";
     if (d.kind === "nftables") return nftBackend(this.run, d.version, this.deps.log);
     return iptablesBackend(this.run, `${d.version}`, d.ipv6, this.deps.log);
@@ -100,7 +107,12 @@ export class FirewallService {
         backupId = this.backups.push(prev, reason, this.deps.clock.now());
       } catch (err) {
         // No change without a way back.
-        return { kind: "failed", backend: b.name, error: `cannot save the firewall backup: ${err instanceof Error ? err.message : String(err)}`, info: r.info };
+        return {
+          kind: "failed",
+          backend: b.name,
+          error: `cannot save the firewall backup: ${err instanceof Error ? err.message : String(err)}`,
+          info: r.info,
+        };
       }
       const applied = await b.apply(prev, next).catch((err: unknown) => ({ ok: false as const, error: String(err) }));
       if (!applied.ok) {
@@ -111,7 +123,14 @@ export class FirewallService {
           this.backups.drop(backupId);
           this.deps.log.warn("firewall change refused by the kernel; nothing changed", { operation: reason, error: applied.error });
         }
-        return { kind: "failed", backend: b.name, error: applied.error, ...("rule" in applied && applied.rule ? { rule: applied.rule } : {}), ...(partial ? { partial: true as const } : {}), info: r.info };
+        return {
+          kind: "failed",
+          backend: b.name,
+          error: applied.error,
+          ...("rule" in applied && applied.rule ? { rule: applied.rule } : {}),
+          ...(partial ? { partial: true as const } : {}),
+          info: r.info,
+        };
       }
       this.deps.log.info("firewall changed", { operation: reason, backend: b.name, groups: next.length });
       return { kind: "applied", changed: true, backend: b.name, info: r.info };

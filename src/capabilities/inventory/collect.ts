@@ -29,7 +29,11 @@ const COLLECTORS: Collectors = {
   partitions: collectPartitions,
 };
 
-export async function collectSnapshot(env: CollectorEnv, log: Logger, keys: readonly SnapshotKey[] = SNAPSHOT_KEYS): Promise<Partial<Snapshot>> {
+export async function collectSnapshot(
+  env: CollectorEnv,
+  log: Logger,
+  keys: readonly SnapshotKey[] = SNAPSHOT_KEYS,
+): Promise<Partial<Snapshot>> {
   const snapshot: Partial<Snapshot> = {};
   await Promise.all(
     keys.map(async (key) => {

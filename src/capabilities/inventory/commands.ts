@@ -4,7 +4,9 @@ import * as v from "valibot";
 import { type AnyCommandSpec, command, ok } from "../../commands/contract.ts";
 import type { Inventory } from "./inventory.ts";
 
-const SyncData = v.object({ keys: v.optional(v.nullable(v.array(v.string("keys: each key must be a string"), "keys: must be a list of key names"))) });
+const SyncData = v.object({
+  keys: v.optional(v.nullable(v.array(v.string("keys: each key must be a string"), "keys: must be a list of key names"))),
+});
 
 export function inventoryCommands(inventory: Pick<Inventory, "commit" | "sync">): AnyCommandSpec[] {
   return [

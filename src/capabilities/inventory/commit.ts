@@ -33,7 +33,12 @@ export function commitItem(body: Record<string, unknown>): OutboxItem {
     priority: PRIORITY_INVENTORY,
     timeoutMs: 30_000,
     body,
-    fallback: { dialect: COMMIT_LOAD_DIALECT, method: "PUT", path: COMMIT_PATH, body: { ...body, load: legacyLoad(Number(body.load) || 0) } },
+    fallback: {
+      dialect: COMMIT_LOAD_DIALECT,
+      method: "PUT",
+      path: COMMIT_PATH,
+      body: { ...body, load: legacyLoad(Number(body.load) || 0) },
+    },
     fallbackOn: [400],
   };
 }

@@ -161,7 +161,12 @@ export class Inventory {
     const deps: KeySyncDeps = {
       get: (path) => this.options.http.request("GET", path, { timeoutMs: GET_TIMEOUT_MS, signal: this.abort.signal }),
       write: (key, w) => {
-        const id = this.options.outbox.enqueue({ method: w.method, path: w.path, priority: PRIORITY_INVENTORY, ...(w.body === undefined ? {} : { body: w.body }) });
+        const id = this.options.outbox.enqueue({
+          method: w.method,
+          path: w.path,
+          priority: PRIORITY_INVENTORY,
+          ...(w.body === undefined ? {} : { body: w.body }),
+        });
         this.track(id, [key]);
         return id;
       },

@@ -23,18 +23,52 @@ export const KEY_DEFS: Readonly<Record<Exclude<SnapshotKey, "server">, KeyDef>> 
   info: {
     key: "info",
     ...proc("info", false),
-    fields: ["uuid", "cpu_type", "cpu_brand", "cpu_physical_cores", "cpu_logical_cores", "physical_memory", "hardware_vendor", "hardware_model", "hardware_serial", "computer_name", "hostname", "local_hostname"],
+    fields: [
+      "uuid",
+      "cpu_type",
+      "cpu_brand",
+      "cpu_physical_cores",
+      "cpu_logical_cores",
+      "physical_memory",
+      "hardware_vendor",
+      "hardware_model",
+      "hardware_serial",
+      "computer_name",
+      "hostname",
+      "local_hostname",
+    ],
   },
   os: { key: "os", ...proc("os", false), fields: ["name", "version", "major", "minor", "patch", "platform", "platform_like"] },
   time: { key: "time", ...proc("time", false), fields: ["datetime", "timezone", "uptime"] },
   groups: { key: "groups", ...proc("groups", true), fields: ["gid", "groupname"], identity: ["gid"] },
   users: { key: "users", ...proc("users", true), fields: ["uid", "gid", "username", "directory", "shell"], identity: ["username"] },
-  interfaces: { key: "interfaces", ...proc("interfaces", true), fields: ["name", "mac", "type", "flags", "mtu", "link_speed"], identity: ["name"] },
-  addresses: { key: "addresses", ...proc("addresses", true), fields: ["address", "broadcast", "interface_name", "mask"], identity: ["address"] },
+  interfaces: {
+    key: "interfaces",
+    ...proc("interfaces", true),
+    fields: ["name", "mac", "type", "flags", "mtu", "link_speed"],
+    identity: ["name"],
+  },
+  addresses: {
+    key: "addresses",
+    ...proc("addresses", true),
+    fields: ["address", "broadcast", "interface_name", "mask"],
+    identity: ["address"],
+  },
   // Name alone collides for multi-arch dpkg and parallel rpm kernels (§12 #20).
-  packages: { key: "packages", ...proc("packages", true), fields: ["name", "version", "source", "arch"], identity: ["name", "arch"], tiebreak: "version" },
+  packages: {
+    key: "packages",
+    ...proc("packages", true),
+    fields: ["name", "version", "source", "arch"],
+    identity: ["name", "arch"],
+    tiebreak: "version",
+  },
   disks: { key: "disks", ...proc("disks", true), fields: ["name", "serial_number", "label"], identity: ["name"] },
-  partitions: { key: "partitions", ...proc("partitions", true), fields: ["name", "mount_points", "disk_name", "fs_type", "is_virtual"], identity: ["name"] },
+  partitions: {
+    key: "partitions",
+    ...proc("partitions", true),
+    fields: ["name", "mount_points", "disk_name", "fs_type", "is_virtual"],
+    identity: ["name"],
+  },
 };
 
 export const SERVER_SYNC_PATH = "/api/servers/servers/-/sync/";
@@ -43,5 +77,18 @@ export const EVENTS_PATH = "/api/events/events/";
 export const FIREWALL_SYNC_PATH = "/api/firewall/agent/sync/";
 
 /** Every key `sync` knows, in the order they are synced. */
-export const SYNC_KEYS = ["server", "info", "os", "time", "groups", "users", "interfaces", "addresses", "packages", "disks", "partitions", "firewall"] as const;
+export const SYNC_KEYS = [
+  "server",
+  "info",
+  "os",
+  "time",
+  "groups",
+  "users",
+  "interfaces",
+  "addresses",
+  "packages",
+  "disks",
+  "partitions",
+  "firewall",
+] as const;
 export type SyncKey = (typeof SYNC_KEYS)[number];

@@ -28,7 +28,11 @@ export class SyncState {
     const db = stateDrizzle(sqlite);
     this.db = db;
     this.select = lazy(() =>
-      db.select({ hash: inventorySync.hash, syncedAt: inventorySync.syncedAt }).from(inventorySync).where(eq(inventorySync.key, p("key"))).prepare(),
+      db
+        .select({ hash: inventorySync.hash, syncedAt: inventorySync.syncedAt })
+        .from(inventorySync)
+        .where(eq(inventorySync.key, p("key")))
+        .prepare(),
     );
     this.upsert = lazy(() =>
       db
@@ -37,7 +41,12 @@ export class SyncState {
         .onConflictDoUpdate({ target: inventorySync.key, set: { hash: sql`excluded.hash`, syncedAt: sql`excluded.synced_at` } })
         .prepare(),
     );
-    this.remove = lazy(() => db.delete(inventorySync).where(eq(inventorySync.key, p("key"))).prepare());
+    this.remove = lazy(() =>
+      db
+        .delete(inventorySync)
+        .where(eq(inventorySync.key, p("key")))
+        .prepare(),
+    );
     // One statement for any number of ids: the list travels as one JSON parameter.
     this.queued = lazy(() =>
       db

@@ -110,5 +110,15 @@ export interface Snapshot {
 
 export type SnapshotKey = keyof Snapshot;
 export const SNAPSHOT_KEYS: readonly SnapshotKey[] = [
-  "server", "info", "os", "time", "users", "groups", "interfaces", "addresses", "packages", "disks", "partitions",
+  "server",
+  "info",
+  "os",
+  "time",
+  "users",
+  "groups",
+  "interfaces",
+  "addresses",
+  "packages",
+  "disks",
+  "partitions",
 ];

@@ -132,7 +132,11 @@ export class Collector {
     const entries = await this.fetchConfig(signal);
     if (!entries || signal.aborted) return;
     const tasks = buildTasks(entries, this.ctx, this.retention);
-    this.checks = new Scheduler({ clock: this.options.clock, log: this.options.log, ...(this.options.checkRetry ? { retry: this.options.checkRetry } : {}) });
+    this.checks = new Scheduler({
+      clock: this.options.clock,
+      log: this.options.log,
+      ...(this.options.checkRetry ? { retry: this.options.checkRetry } : {}),
+    });
     this.checks.start(tasks);
     this.taskNames = tasks.map((t) => t.name);
     this.current = "running";
@@ -158,7 +162,8 @@ export class Collector {
         failures = 0;
         wait = this.options.notFoundRecheckMs ?? HOUR_MS;
       } else {
-        const problem = result.status === 200 ? this.parse(result.text) : `HTTP ${result.status || `error: ${result.error ?? "no answer"}`}`;
+        const problem =
+          result.status === 200 ? this.parse(result.text) : `HTTP ${result.status || `error: ${result.error ?? "no answer"}`}`;
         if (typeof problem !== "string") return problem;
         const ceiling = Math.min(retry.capMs, retry.baseMs * 2 ** Math.min(failures, 30));
         wait = Math.max(1, Math.floor(ceiling / 2 + (random() * ceiling) / 2));
@@ -180,7 +185,8 @@ export class Collector {
   private parse(text: string): CheckEntry[] | string {
     try {
       const { entries, warnings } = parseCollectorConfig(text);
-      for (const warning of warnings) this.options.log.warn("skipping a metrics check from the console's configuration", { problem: warning });
+      for (const warning of warnings)
+        this.options.log.warn("skipping a metrics check from the console's configuration", { problem: warning });
       return entries;
     } catch (err) {
       return err instanceof Error ? err.message : String(err);

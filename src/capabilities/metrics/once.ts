@@ -3,27 +3,9 @@
 import { systemClock, type Clock } from "../../platform/clock.ts";
 import { cpuUsage, readStat, type CpuTicks } from "../../platform/proc/stat.ts";
 import { memoryUsage, readMeminfo } from "../../platform/proc/meminfo.ts";
-import {
-  diskUsage,
-  readMountinfo,
-  selectBlockMounts,
-  sysfsDeviceResolver,
-  type Statfs,
-} from "../../platform/proc/mountinfo.ts";
-import {
-  diskIoRates,
-  filterWholeDisks,
-  readDiskstats,
-  readWholeDiskNames,
-  type DiskCounters,
-} from "../../platform/proc/diskstats.ts";
-import {
-  isReportedInterface,
-  readInterfaceFacts,
-  readNetDev,
-  trafficRates,
-  type InterfaceCounters,
-} from "../../platform/proc/netdev.ts";
+import { diskUsage, readMountinfo, selectBlockMounts, sysfsDeviceResolver, type Statfs } from "../../platform/proc/mountinfo.ts";
+import { diskIoRates, filterWholeDisks, readDiskstats, readWholeDiskNames, type DiskCounters } from "../../platform/proc/diskstats.ts";
+import { isReportedInterface, readInterfaceFacts, readNetDev, trafficRates, type InterfaceCounters } from "../../platform/proc/netdev.ts";
 
 export interface OnceSample {
   /** End of the measuring window, ISO-8601 UTC. */
@@ -153,8 +135,7 @@ function humanise(value: number, base: number, units: readonly string[]): string
 
 export const formatBytes = (bytes: number) => humanise(bytes, 1024, ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]);
 export const formatByteRate = (bytesPerSecond: number) => `${formatBytes(bytesPerSecond)}/s`;
-export const formatBitRate = (bitsPerSecond: number) =>
-  humanise(bitsPerSecond, 1000, ["bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"]);
+export const formatBitRate = (bitsPerSecond: number) => humanise(bitsPerSecond, 1000, ["bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"]);
 const formatPercent = (percent: number) => `${percent.toFixed(1)}%`;
 const formatPacketRate = (packetsPerSecond: number) => `${packetsPerSecond.toFixed(1)} pkt/s`;
 

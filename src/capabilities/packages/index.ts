@@ -22,7 +22,13 @@ export function createPackages(deps: PackagesDeps): Capability {
   return {
     name: "packages",
     commands: lazyFamily(PACKAGE_SPECS, async () =>
-      (await import("./packages.ts")).packageCommands({ runProcess, family: () => deps.platform().family, version: deps.version, log: deps.log, now: deps.clock.now }),
+      (await import("./packages.ts")).packageCommands({
+        runProcess,
+        family: () => deps.platform().family,
+        version: deps.version,
+        log: deps.log,
+        now: deps.clock.now,
+      }),
     ),
   };
 }

@@ -18,7 +18,15 @@ export const PACKAGE_ENV = {
   DEBIAN_FRONTEND: "noninteractive",
   NEEDRESTART_MODE: "a",
 };
-const APT_OPTIONS = ["-y", "-o", "DPkg::Lock::Timeout=600", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"];
+const APT_OPTIONS = [
+  "-y",
+  "-o",
+  "DPkg::Lock::Timeout=600",
+  "-o",
+  "Dpkg::Options::=--force-confdef",
+  "-o",
+  "Dpkg::Options::=--force-confold",
+];
 
 /** The package manager for a distribution family, from what is installed (dnf before yum). */
 export function packageManagerFor(family: Family, exists: (path: string) => boolean = existsSync): PackageManager | undefined {
@@ -71,12 +79,24 @@ export function selfUpgradePlan(pm: PackageManager): string[][] {
 
 /** A restart 30 s later in its own transient unit, outside the agent's cgroup. */
 export function restartTimerArgv(now: number): string[] {
-  return ["systemd-run", `--unit=alpamon-upgrade-restart-${now}`, "--on-active=30", "--timer-property=AccuracySec=1s", "systemctl", "restart", "alpamon.service"];
+  return [
+    "systemd-run",
+    `--unit=alpamon-upgrade-restart-${now}`,
+    "--on-active=30",
+    "--timer-property=AccuracySec=1s",
+    "systemctl",
+    "restart",
+    "alpamon.service",
+  ];
 }
 
 /** `1.2.3`, `v1.2.3` and a Debian revision `1.2.3-1` all compare as `1.2.3`. */
 export function normaliseVersion(version: string): string {
-  return version.trim().replace(/^v/i, "").replace(/^\d+:/, "").replace(/-[^-]*$/, "");
+  return version
+    .trim()
+    .replace(/^v/i, "")
+    .replace(/^\d+:/, "")
+    .replace(/-[^-]*$/, "");
 }
 
 export interface PackageCommandDeps {
@@ -139,7 +159,8 @@ export function packageCommands(deps: PackageCommandDeps): FamilyBodies {
         if (!after || after === before) {
           return ok(`Alpamon is already up-to-date (version: ${normaliseVersion(deps.version)})`);
         }
-        if (!hasSystemd()) return ok(`${steps.result}\nUpgraded alpamon ${before} → ${after}; no systemd found: restart alpamon to use it.`);
+        if (!hasSystemd())
+          return ok(`${steps.result}\nUpgraded alpamon ${before} → ${after}; no systemd found: restart alpamon to use it.`);
         const timer = await run(restartTimerArgv(deps.now()));
         if (timer.exitCode !== 0) {
           deps.log.warn("could not schedule the restart after an upgrade", { output: timer.output || timer.startError });

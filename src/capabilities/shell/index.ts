@@ -12,5 +12,8 @@ export interface ShellDeps {
 }
 
 export function createShell(deps: ShellDeps): Capability {
-  return { name: "shell", systemRunner: createSystemRunner({ runProcess, resolveIdentity, userEnvironment, log: deps.log, clock: deps.clock }) };
+  return {
+    name: "shell",
+    systemRunner: createSystemRunner({ runProcess, resolveIdentity, userEnvironment, log: deps.log, clock: deps.clock }),
+  };
 }

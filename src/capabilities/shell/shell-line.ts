@@ -32,7 +32,27 @@ const NAME_START = /[A-Za-z_]/;
 const NAME_CHAR = /[A-Za-z0-9_]/;
 const SPECIAL_PARAM = /[0-9?$#@*!-]/;
 /** Reserved words that start compound commands in sh; run as programs they would mean something else. */
-const KEYWORDS = new Set(["if", "then", "else", "elif", "fi", "case", "esac", "for", "while", "until", "do", "done", "{", "}", "!", "[[", "]]", "function", "select"]);
+const KEYWORDS = new Set([
+  "if",
+  "then",
+  "else",
+  "elif",
+  "fi",
+  "case",
+  "esac",
+  "for",
+  "while",
+  "until",
+  "do",
+  "done",
+  "{",
+  "}",
+  "!",
+  "[[",
+  "]]",
+  "function",
+  "select",
+]);
 
 const NEEDS_SH: Record<string, string> = {
   "|": "a pipe",
@@ -91,7 +111,8 @@ class LineParser {
     while (this.i < this.line.length) {
       const c = this.line[this.i]!;
       if (c === " " || c === "\t") this.i++;
-      else if (c === "\\" && this.line[this.i + 1] === "\n") this.i += 2; // a line continuation between words
+      else if (c === "\\" && this.line[this.i + 1] === "\n")
+        this.i += 2; // a line continuation between words
       else if (c === "\n") this.separator("\n");
       else if (c === ";") this.separator(";");
       else if (c === "&" && this.line[this.i + 1] === "&") this.separator("&&");
@@ -153,7 +174,9 @@ class LineParser {
       else if (c === "$") this.readDollar(false);
       else {
         if (c === "=" && first && this.plain && NAME.test(this.field)) {
-          fail(`'${this.field}=' at column ${this.commandStart + 1} is a variable assignment, which needs allow_sh; pass variables in the command's env`);
+          fail(
+            `'${this.field}=' at column ${this.commandStart + 1} is a variable assignment, which needs allow_sh; pass variables in the command's env`,
+          );
         }
         this.field += c;
         this.i++;
@@ -175,7 +198,8 @@ class LineParser {
     const bare = next === undefined || next === "/" || /[ \t\n;&|]/.test(next);
     if (!bare) {
       // `~name` is another user's home in sh: a lookup this parser does not do.
-      if (next !== undefined && NAME_START.test(next)) fail(`'~${next}...' at column ${this.i + 1} (another user's home) is not supported; write the path`);
+      if (next !== undefined && NAME_START.test(next))
+        fail(`'~${next}...' at column ${this.i + 1} (another user's home) is not supported; write the path`);
       return;
     }
     if (!Object.hasOwn(this.env, "HOME")) return;
@@ -248,7 +272,9 @@ class LineParser {
       if (!NAME.test(name)) fail(`'\${${name}}' at column ${start + 1} is not a plain variable; parameter expansion needs allow_sh`);
       this.i = close + 1;
     } else if (next === "(") {
-      fail(`'$(' (command substitution) at column ${start + 1} needs allow_sh; ${quoted ? "escape it as \\$" : "single-quote it"} to pass it literally`);
+      fail(
+        `'$(' (command substitution) at column ${start + 1} needs allow_sh; ${quoted ? "escape it as \\$" : "single-quote it"} to pass it literally`,
+      );
     } else if (next !== undefined && NAME_START.test(next)) {
       let end = start + 1;
       while (end < this.line.length && NAME_CHAR.test(this.line[end]!)) end++;

@@ -93,7 +93,8 @@ export function createSystemRunner(deps: SystemRunnerDeps): SystemRunner {
       if (timedOut || stopped) return { exitCode: -1, output: "", stop: true };
       const budget = maxOutputBytes - kept;
       const run = await deps.runProcess({ argv, identity, env, timeoutMs: remaining, maxOutputBytes: budget, signal });
-      const outcome = run.startError !== undefined ? startFailure(argv[0] ?? "", run.startError) : { exitCode: run.exitCode, output: run.output };
+      const outcome =
+        run.startError !== undefined ? startFailure(argv[0] ?? "", run.startError) : { exitCode: run.exitCode, output: run.output };
       if (run.signal && !run.timedOut && !signal.aborted) outcome.output += `\n[alpamon: ${argv[0]} was killed by ${run.signal}]\n`;
       const clipped = clip(outcome.output, budget);
       kept += Buffer.byteLength(clipped.text);

@@ -42,13 +42,19 @@ async function whoRuns(username: string, deps: TerminalDeps, log: Logger): Promi
   const uid = deps.agentUid ?? process.getuid?.();
   if (uid !== 0) {
     const me = userInfo();
-    if (me.username !== username) log.warn("the agent is not running as root; the terminal runs as the agent's own user", { requested: username, user: me.username });
+    if (me.username !== username)
+      log.warn("the agent is not running as root; the terminal runs as the agent's own user", { requested: username, user: me.username });
     return { identity: undefined, user: me.username, home: me.homedir, shell: me.shell ?? "" };
   }
   const pw = await (deps.lookupUser ?? defaultLookupUser)(username);
   if (!pw) return { error: `there is no user ${JSON.stringify(username)} on this server` };
   // The passwd primary group; supplementary groups come from initgroups (setpriv --init-groups).
-  return { identity: { user: pw.name, uid: pw.uid, gid: pw.gid, home: pw.home, shell: pw.shell }, user: pw.name, home: pw.home, shell: pw.shell };
+  return {
+    identity: { user: pw.name, uid: pw.uid, gid: pw.gid, home: pw.home, shell: pw.shell },
+    user: pw.name,
+    home: pw.home,
+    shell: pw.shell,
+  };
 }
 
 /** Equal paths up to repeated or trailing slashes and "." parts; no filesystem lookup. */
@@ -75,7 +81,12 @@ export function terminalCommands(deps: TerminalDeps): FamilyBodies {
 
       const home = who.home;
       if (data.home_directory && !sameDirectory(data.home_directory, home)) {
-        log.warn("openpty: ignoring the console's home_directory; the terminal starts in the user's own home", { session: data.session_id, user: who.user, home_directory: data.home_directory, home });
+        log.warn("openpty: ignoring the console's home_directory; the terminal starts in the user's own home", {
+          session: data.session_id,
+          user: who.user,
+          home_directory: data.home_directory,
+          home,
+        });
       }
       const shell = chooseShell(who.shell);
       const session = new TerminalSession(data.session_id, { http, log, clock, settings }, (s) => registry.remove(s));

@@ -56,7 +56,8 @@ export function resolvePtyUrl(raw: string, serverUrl: string, isConsoleOrigin: (
   } catch {
     return { ok: false, error: "url is not a valid URL" };
   }
-  if (!isConsoleOrigin(url)) return { ok: false, error: "url is not on the console's origin; refusing to send the server's credentials there" };
+  if (!isConsoleOrigin(url))
+    return { ok: false, error: "url is not on the console's origin; refusing to send the server's credentials there" };
   return { ok: true, url, legacy };
 }
 

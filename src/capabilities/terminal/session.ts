@@ -286,7 +286,8 @@ export class TerminalSession {
   private async channelUrl(): Promise<{ url: string } | { error: string }> {
     const { http } = this.deps;
     const reply = await http.request("POST", PTY_CHANNELS_PATH, { body: { session: this.id }, timeoutMs: 5_000, signal: this.stop.signal });
-    if (reply.status !== 201) return { error: reply.status === 0 ? (reply.error ?? "no response") : `pty-channels answered ${reply.status}` };
+    if (reply.status !== 201)
+      return { error: reply.status === 0 ? (reply.error ?? "no response") : `pty-channels answered ${reply.status}` };
     let json: unknown;
     try {
       json = JSON.parse(reply.text);

@@ -27,6 +27,8 @@ export interface UsersDeps {
 export function createUsers(deps: UsersDeps): Capability {
   return {
     name: "users",
-    commands: lazyFamily(USER_SPECS, async () => (await import("./users.ts")).userCommands({ runProcess, lookupUser, lookupGroup, ...deps })),
+    commands: lazyFamily(USER_SPECS, async () =>
+      (await import("./users.ts")).userCommands({ runProcess, lookupUser, lookupGroup, ...deps }),
+    ),
   };
 }

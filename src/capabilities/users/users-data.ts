@@ -30,7 +30,11 @@ const wholeId = v.pipe(
   v.maxValue(MAX_ID, `must be at most ${MAX_ID}`),
 );
 
-const nonRootId = (why: string) => v.pipe(wholeId, v.check((n) => n !== 0, why));
+const nonRootId = (why: string) =>
+  v.pipe(
+    wholeId,
+    v.check((n) => n !== 0, why),
+  );
 
 /** Text that ends up as a passwd field: non-empty, no ':' (the field separator) and no control characters. */
 const passwdText = v.pipe(
@@ -51,11 +55,16 @@ export const AddUserData = v.object({
   gid: nonRootId("0 is root's group and cannot be a new user's primary group"),
   comment: passwdText,
   // The home is chmod-ed afterwards, so "/" (or "//") would be a disaster.
-  home_directory: v.pipe(absolutePath, v.check((p) => p.replace(/\/+/g, "/") !== "/", "must not be /")),
+  home_directory: v.pipe(
+    absolutePath,
+    v.check((p) => p.replace(/\/+/g, "/") !== "/", "must not be /"),
+  ),
   shell: absolutePath,
   // `groupname` is required by the reference but never used; it is accepted and ignored (not in the schema).
   home_directory_permission: v.optional(
-    v.nullable(v.pipe(v.string("must be an octal string such as \"700\""), v.regex(/^([0-7]{3,4})?$/, "must be an octal mode such as \"700\""))),
+    v.nullable(
+      v.pipe(v.string('must be an octal string such as "700"'), v.regex(/^([0-7]{3,4})?$/, 'must be an octal mode such as "700"')),
+    ),
   ),
   groups: v.optional(v.nullable(v.array(wholeId, "must be a list of group ids"))),
 });

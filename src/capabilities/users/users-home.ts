@@ -9,7 +9,10 @@ export const DELETED_USERS_DIR = "/home/deleted_users";
 
 /** `20251013T074340Z`: RFC 3339 basic format, UTC, no ':' (safe in file names and on any tool's command line). */
 export function backupStamp(epochMs: number): string {
-  return new Date(epochMs).toISOString().replace(/\.\d+Z$/, "Z").replace(/[-:]/g, "");
+  return new Date(epochMs)
+    .toISOString()
+    .replace(/\.\d+Z$/, "Z")
+    .replace(/[-:]/g, "");
 }
 
 export type BackupPlan = { kind: "backup"; home: string } | { kind: "skip"; reason: string };
@@ -20,7 +23,8 @@ function inside(child: string, parent: string): boolean {
 
 /** Whether the user's home can be backed up, and if not, why (a note for the result, not a failure). */
 export function planHomeBackup(user: PasswdEntry, backupRoot = DELETED_USERS_DIR): BackupPlan {
-  if (!user.home || !isAbsolute(user.home)) return { kind: "skip", reason: `the user has no absolute home directory (${JSON.stringify(user.home)})` };
+  if (!user.home || !isAbsolute(user.home))
+    return { kind: "skip", reason: `the user has no absolute home directory (${JSON.stringify(user.home)})` };
   const home = normalize(user.home).replace(/\/+$/, "") || "/";
   if (home === "/") return { kind: "skip", reason: "the user's home directory is /" };
   if (inside(backupRoot, home) || inside(home, backupRoot)) {
@@ -31,7 +35,10 @@ export function planHomeBackup(user: PasswdEntry, backupRoot = DELETED_USERS_DIR
     stat = lstatSync(home);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { kind: "skip", reason: code === "ENOENT" ? `the home directory ${home} does not exist` : `the home directory ${home} cannot be read (${code})` };
+    return {
+      kind: "skip",
+      reason: code === "ENOENT" ? `the home directory ${home} does not exist` : `the home directory ${home} cannot be read (${code})`,
+    };
   }
   if (stat.isSymbolicLink()) return { kind: "skip", reason: `the home directory ${home} is a symbolic link` };
   if (!stat.isDirectory()) return { kind: "skip", reason: `the home directory ${home} is not a directory` };

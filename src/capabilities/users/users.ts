@@ -91,11 +91,36 @@ export function userCommands(deps: UserCommandDeps): FamilyBodies {
     const [uid, gid] = [String(d.uid), String(d.gid)];
     const argv =
       family === "debian"
-        ? [program, "--home", d.home_directory, "--shell", d.shell, "--uid", uid, "--gid", gid, await commentFlag(program), d.comment, "--disabled-password", d.username]
+        ? [
+            program,
+            "--home",
+            d.home_directory,
+            "--shell",
+            d.shell,
+            "--uid",
+            uid,
+            "--gid",
+            gid,
+            await commentFlag(program),
+            d.comment,
+            "--disabled-password",
+            d.username,
+          ]
         : [
-            program, "--home-dir", d.home_directory, "--create-home", "--shell", d.shell, "--uid", uid, "--gid", gid,
+            program,
+            "--home-dir",
+            d.home_directory,
+            "--create-home",
+            "--shell",
+            d.shell,
+            "--uid",
+            uid,
+            "--gid",
+            gid,
             ...(extras.length > 0 ? ["--groups", extras.map((g) => g.gid).join(",")] : []),
-            "--comment", d.comment, d.username,
+            "--comment",
+            d.comment,
+            d.username,
           ];
     const created = await runTool(deps.runProcess, argv, ctx.signal);
     if (created.exitCode !== 0) return toolFailure(program, created);

@@ -82,7 +82,16 @@ export class LinkHold {
    * exponent max(attempts, round)), and so does the hold. Requests that were already in flight when another
    * failure started the hold do not escalate it again. Ignored while bypassed.
    */
-  failed(f: { round: number; probe: boolean; rowId: number; status: number; now: number; holdMs: number; rows: number; draining: boolean }): void {
+  failed(f: {
+    round: number;
+    probe: boolean;
+    rowId: number;
+    status: number;
+    now: number;
+    holdMs: number;
+    rows: number;
+    draining: boolean;
+  }): void {
     if (this.bypassed(f.draining)) return;
     if (f.probe) this.lastFailedProbe = f.rowId;
     if (f.round < this.roundsFailed) {

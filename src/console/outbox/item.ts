@@ -74,8 +74,7 @@ export function toRow(item: OutboxItem): NewRow {
       fallback.on = [...item.fallbackOn];
     }
   }
-  const bytes =
-    Buffer.byteLength(item.path) + Buffer.byteLength(body ?? "") + (fallback ? Buffer.byteLength(JSON.stringify(fallback)) : 0);
+  const bytes = Buffer.byteLength(item.path) + Buffer.byteLength(body ?? "") + (fallback ? Buffer.byteLength(JSON.stringify(fallback)) : 0);
   return {
     priority: item.priority,
     method: item.method,

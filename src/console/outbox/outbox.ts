@@ -25,14 +25,9 @@ export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 /** Per-row retry: full jitter over 1 s·2^attempts, capped at a minute, so a fin is never far behind a recovery. */
 export const DEFAULT_RETRY = { baseMs: 1_000, capMs: 60_000 };
 
-
 /** ConsoleHttp satisfies it. */
 export interface OutboxSender {
-  request(
-    method: HttpMethod,
-    path: string,
-    options: { body?: unknown; timeoutMs?: number; signal?: AbortSignal },
-  ): Promise<HttpResult>;
+  request(method: HttpMethod, path: string, options: { body?: unknown; timeoutMs?: number; signal?: AbortSignal }): Promise<HttpResult>;
 }
 
 export interface SettledItem {
@@ -140,7 +135,8 @@ export class Outbox {
       this.notifySettled({ id: 0, method: row.method, path: row.path, status: 0, outcome: "dropped" });
       return 0;
     }
-    if (row.bytes > this.maxBytes) this.log.warn("an ack or fin larger than the outbox size cap; kept it", { path: row.path, bytes: row.bytes });
+    if (row.bytes > this.maxBytes)
+      this.log.warn("an ack or fin larger than the outbox size cap; kept it", { path: row.path, bytes: row.bytes });
     this.unwritten.retry();
     const victims: { id: number; method: HttpMethod; path: string }[] = [];
     const id = this.store.immediate(() => {
@@ -343,7 +339,11 @@ export class Outbox {
     // (one poisoned row with many attempts must not hold the others for a minute) and uses the same draw.
     const { baseMs, capMs } = this.retryPolicy;
     const draw = this.random();
-    const jitter = (exponent: number) => Math.max(1, fullJitterDelay(exponent, baseMs, capMs, () => draw));
+    const jitter = (exponent: number) =>
+      Math.max(
+        1,
+        fullJitterDelay(exponent, baseMs, capMs, () => draw),
+      );
     const delay = jitter(this.draining > 0 ? 0 : Math.max(row.attempts, linkFailure ? round : 0));
     this.unwritten.reschedule(row.id, row.attempts + 1, this.clock.now() + delay);
     this.schedule.retry(row.id, this.clock.monotonic() + delay);

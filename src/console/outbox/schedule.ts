@@ -80,9 +80,7 @@ class MinHeap<T> {
  */
 export class Schedule {
   private readonly entries = new Map<number, ScheduleEntry>();
-  private readonly ready = new MinHeap<ScheduleEntry>(
-    (a, b) => a.priority < b.priority || (a.priority === b.priority && a.id < b.id),
-  );
+  private readonly ready = new MinHeap<ScheduleEntry>((a, b) => a.priority < b.priority || (a.priority === b.priority && a.id < b.id));
   private readonly delayed = new MinHeap<Timed>((a, b) => a.at < b.at || (a.at === b.at && a.entry.id < b.entry.id));
   /** after_id -> rows that found it still present when their turn came. */
   private readonly waiting = new Map<number, ScheduleEntry[]>();

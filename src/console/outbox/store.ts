@@ -114,17 +114,14 @@ export class OutboxStore {
   /** Every row's scheduling data, oldest first. */
   loadMeta(): RowMeta[] {
     return this.sqlite
-      .query(
-        `SELECT id, priority, after_id AS afterId, bytes, next_attempt_at AS nextAttemptAt FROM outbox ORDER BY id`,
-      )
+      .query(`SELECT id, priority, after_id AS afterId, bytes, next_attempt_at AS nextAttemptAt FROM outbox ORDER BY id`)
       .all() as RowMeta[];
   }
 
   delete(id: number): DeletedRow | undefined {
     return this.immediate(
       () =>
-        (this.sqlite.query("DELETE FROM outbox WHERE id = ?1 RETURNING id, method, path, bytes").get(id) as DeletedRow | null) ??
-        undefined,
+        (this.sqlite.query("DELETE FROM outbox WHERE id = ?1 RETURNING id, method, path, bytes").get(id) as DeletedRow | null) ?? undefined,
     );
   }
 
@@ -147,9 +144,9 @@ export class OutboxStore {
       };
       if (top.p === null) return undefined;
       // In-flight rows are at most `inflightCount`, so one more row than that always holds a candidate.
-      const rows = this.sqlite
-        .query("SELECT id FROM outbox WHERE priority = ?1 ORDER BY id LIMIT ?2")
-        .all(top.p, inflightCount + 1) as { id: number }[];
+      const rows = this.sqlite.query("SELECT id FROM outbox WHERE priority = ?1 ORDER BY id LIMIT ?2").all(top.p, inflightCount + 1) as {
+        id: number;
+      }[];
       const victim = rows.find((r) => !inflight(r.id));
       if (victim) return victim;
       below = top.p;
@@ -158,9 +155,10 @@ export class OutboxStore {
 
   /** kv rows whose key starts with `prefix`, with the prefix removed. */
   readKv(prefix: string): Map<string, string> {
-    const rows = this.sqlite
-      .query("SELECT key, value FROM kv WHERE substr(key, 1, length(?1)) = ?1")
-      .all(prefix) as { key: string; value: string }[];
+    const rows = this.sqlite.query("SELECT key, value FROM kv WHERE substr(key, 1, length(?1)) = ?1").all(prefix) as {
+      key: string;
+      value: string;
+    }[];
     return new Map(rows.map((r) => [r.key.slice(prefix.length), r.value]));
   }
 

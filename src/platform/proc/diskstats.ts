@@ -53,10 +53,7 @@ export function isWholeDisk(name: string, wholeDiskNames: ReadonlySet<string>): 
   return wholeDiskNames.has(name.replaceAll("/", "!")) && !VIRTUAL_DISK.test(name);
 }
 
-export function filterWholeDisks(
-  disks: readonly DiskCounters[],
-  wholeDiskNames: ReadonlySet<string>,
-): DiskCounters[] {
+export function filterWholeDisks(disks: readonly DiskCounters[], wholeDiskNames: ReadonlySet<string>): DiskCounters[] {
   return disks.filter((disk) => isWholeDisk(disk.name, wholeDiskNames));
 }
 
@@ -71,11 +68,7 @@ export interface DiskIoRate {
  * bytes/s per device present in both snapshots, in `cur` order. A device seen only once, or whose
  * counter went backwards (reset, wrap, re-attached device), yields no sample rather than a bogus one.
  */
-export function diskIoRates(
-  prev: readonly DiskCounters[],
-  cur: readonly DiskCounters[],
-  elapsedSeconds: number,
-): DiskIoRate[] {
+export function diskIoRates(prev: readonly DiskCounters[], cur: readonly DiskCounters[], elapsedSeconds: number): DiskIoRate[] {
   if (!(elapsedSeconds > 0)) return [];
   const before = new Map(prev.map((disk) => [disk.name, disk]));
   const rates: DiskIoRate[] = [];

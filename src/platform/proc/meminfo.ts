@@ -48,10 +48,7 @@ function percentOf(part: number, total: number): number {
 export function memoryUsage(info: Meminfo): MemoryUsage {
   const total = info.MemTotal ?? 0;
   const field = (name: string) => info[name] ?? 0;
-  const usedReference = Math.max(
-    0,
-    total - field("MemFree") - field("Buffers") - (field("Cached") + field("SReclaimable")),
-  );
+  const usedReference = Math.max(0, total - field("MemFree") - field("Buffers") - (field("Cached") + field("SReclaimable")));
   const available = info.MemAvailable;
   const used = available === undefined ? usedReference : Math.max(0, total - available);
   return {

@@ -82,12 +82,7 @@ const KERNEL_TREE = /^\/(sys|proc|dev|run)(\/|$)/;
 
 /** A mount worth reporting: a /dev block device (not a loop image), a disk file system, outside kernel trees. */
 export function isRealBlockMount(device: string, fsType: string, mountPoint: string): boolean {
-  return (
-    device.startsWith("/dev/") &&
-    !device.startsWith("/dev/loop") &&
-    !VIRTUAL_FS_TYPES.has(fsType) &&
-    !KERNEL_TREE.test(mountPoint)
-  );
+  return device.startsWith("/dev/") && !device.startsWith("/dev/loop") && !VIRTUAL_FS_TYPES.has(fsType) && !KERNEL_TREE.test(mountPoint);
 }
 
 export interface BlockMount {

@@ -18,7 +18,11 @@ export function parseNetDev(text: string): InterfaceCounters[] {
     const colon = line.indexOf(":");
     if (colon < 0) continue;
     const name = line.slice(0, colon).trim();
-    const fields = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    const fields = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     if (!name || fields.length < 10 || fields.some((n) => !Number.isFinite(n))) continue;
     interfaces.push({
       name,
@@ -51,8 +55,7 @@ export function readInterfaceFacts(name: string, sysRoot = "/sys"): InterfaceFac
  * `enp0s` entry is gone on purpose: it dropped real NICs (enp0s3, enp0s31f6). ifb and dummy are added:
  * they are kernel helpers (traffic shaping, placeholders) that never carry the server's own traffic.
  */
-const VIRTUAL_INTERFACE =
-  /^(lo$|docker|veth|br-|virbr|vmnet|tap|tun|wg|zt|tailscale|cni|flannel|cali|ifb|dummy)/;
+const VIRTUAL_INTERFACE = /^(lo$|docker|veth|br-|virbr|vmnet|tap|tun|wg|zt|tailscale|cni|flannel|cali|ifb|dummy)/;
 
 /**
  * An interface is reported unless it is loopback, or its name is a known virtual prefix and no bus device
@@ -79,11 +82,7 @@ export interface TrafficRate {
  * Rates per interface present in both snapshots, in `cur` order. An interface seen only once, or with any
  * counter gone backwards (reset, 32-bit wrap, re-created interface), yields no sample rather than a bogus one.
  */
-export function trafficRates(
-  prev: readonly InterfaceCounters[],
-  cur: readonly InterfaceCounters[],
-  elapsedSeconds: number,
-): TrafficRate[] {
+export function trafficRates(prev: readonly InterfaceCounters[], cur: readonly InterfaceCounters[], elapsedSeconds: number): TrafficRate[] {
   if (!(elapsedSeconds > 0)) return [];
   const before = new Map(prev.map((iface) => [iface.name, iface]));
   const rates: TrafficRate[] = [];

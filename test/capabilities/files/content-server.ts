@@ -56,14 +56,17 @@ export class ContentServer {
       if (!m) return new Response("not found", { status: 404 });
       const size = Number(m[1]);
       let sent = 0;
-      const body = new ReadableStream<Uint8Array>({
-        pull(c) {
-          if (sent >= size) return c.close();
-          const n = Math.min(1 << 20, size - sent);
-          c.enqueue(blobChunk(sent, n));
-          sent += n;
+      const body = new ReadableStream<Uint8Array>(
+        {
+          pull(c) {
+            if (sent >= size) return c.close();
+            const n = Math.min(1 << 20, size - sent);
+            c.enqueue(blobChunk(sent, n));
+            sent += n;
+          },
         },
-      }, { highWaterMark: 0 });
+        { highWaterMark: 0 },
+      );
       this.received.push({ method: "GET", path: url.pathname, headers, file: "", bytes: 0, sha256: "" });
       return new Response(body, { headers: { "content-length": String(size) } });
     }

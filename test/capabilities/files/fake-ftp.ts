@@ -56,7 +56,10 @@ export class FakeFtp {
   }
 
   /** Sends one request and returns its reply. */
-  async request(command: string, data: object = {}): Promise<{ command: string; success: boolean; code: number; data: Record<string, any> }> {
+  async request(
+    command: string,
+    data: object = {},
+  ): Promise<{ command: string; success: boolean; code: number; data: Record<string, any> }> {
     await this.until(() => this.socket !== undefined);
     const before = this.replies.length;
     this.socket!.send(JSON.stringify({ command, data }));

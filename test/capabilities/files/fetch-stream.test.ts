@@ -24,7 +24,9 @@ test("a first URL that is not http(s) is refused before any fetch, for every met
     expect(err).toBeInstanceOf(TransferRefused);
     expect((err as Error).message).toMatch(/^refused a [a-z0-9]+: URL; only http and https are allowed$/);
   }
-  expect(await get("file:///etc/hostname", "POST").catch((e: Error) => e.message)).toBe("refused a file: URL; only http and https are allowed");
+  expect(await get("file:///etc/hostname", "POST").catch((e: Error) => e.message)).toBe(
+    "refused a file: URL; only http and https are allowed",
+  );
 });
 
 test("redirects to file:, data: and s3: are refused naming the host; token-bearing locations are never echoed", async () => {

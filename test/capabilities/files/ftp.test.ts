@@ -23,9 +23,20 @@ beforeAll(async () => {
   if (!isRoot) return;
   ftp = new FakeFtp();
   user = newUser();
-  const http = new ConsoleHttp({ serverUrl: ftp.url, id: "srv", key: "k3y", tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log });
-  const { openftp } = runnable(fileCommands({ http, enqueue: () => 1, userAgent: "alpamon/test", log, signal: stop.signal, workerArgv: testWorkerArgv }));
-  const fin = await openftp!.run(context("openftp", { session_id: "s1", url: "/ws/ftp/s1/tok/", username: user.name, groupname: user.name, home_directory: null }));
+  const http = new ConsoleHttp({
+    serverUrl: ftp.url,
+    id: "srv",
+    key: "k3y",
+    tls: { rejectUnauthorized: true },
+    userAgent: "alpamon/test",
+    log,
+  });
+  const { openftp } = runnable(
+    fileCommands({ http, enqueue: () => 1, userAgent: "alpamon/test", log, signal: stop.signal, workerArgv: testWorkerArgv }),
+  );
+  const fin = await openftp!.run(
+    context("openftp", { session_id: "s1", url: "/ws/ftp/s1/tok/", username: user.name, groupname: user.name, home_directory: null }),
+  );
   expect(fin).toEqual({ exitCode: 0, result: "Spawned a ftp terminal." });
 });
 
@@ -43,18 +54,33 @@ rootTest("the socket is dialled on the console's host with its credentials", () 
 
 rootTest("pwd starts at the user's home; mkd, cwd and relative paths", async () => {
   expect(await ftp.request("pwd")).toMatchObject({ success: true, code: 250, data: { path: user.home } });
-  expect(await ftp.request("mkd", { path: "~/docs" })).toMatchObject({ code: 250, data: { message: `Make ${user.home}/docs successfully.` } });
+  expect(await ftp.request("mkd", { path: "~/docs" })).toMatchObject({
+    code: 250,
+    data: { message: `Make ${user.home}/docs successfully.` },
+  });
   expect(statSync(`${user.home}/docs`).uid).toBe(user.uid);
-  expect(await ftp.request("mkd", { path: "docs" })).toMatchObject({ success: false, code: 552, data: { message: `mkdir ${user.home}/docs: file exists` } });
+  expect(await ftp.request("mkd", { path: "docs" })).toMatchObject({
+    success: false,
+    code: 552,
+    data: { message: `mkdir ${user.home}/docs: file exists` },
+  });
   expect(await ftp.request("cwd", { path: "docs" })).toMatchObject({ code: 250 });
   expect(await ftp.request("pwd")).toMatchObject({ data: { path: `${user.home}/docs` } });
-  expect(await ftp.request("cwd", { path: "/etc/hostname" })).toMatchObject({ success: false, code: 550, data: { message: "not a directory" } });
+  expect(await ftp.request("cwd", { path: "/etc/hostname" })).toMatchObject({
+    success: false,
+    code: 550,
+    data: { message: "not a directory" },
+  });
   expect(await ftp.request("cwd", { path: "~" })).toMatchObject({ code: 250 });
 });
 
 rootTest("the kernel denies /root to the user", async () => {
   expect(await ftp.request("list", { path: "/root" })).toMatchObject({ success: false, code: 450 });
-  expect(await ftp.request("mkd", { path: "/root/x" })).toMatchObject({ success: false, code: 450, data: { message: "mkdir /root/x: permission denied" } });
+  expect(await ftp.request("mkd", { path: "/root/x" })).toMatchObject({
+    success: false,
+    code: 450,
+    data: { message: "mkdir /root/x: permission denied" },
+  });
   expect(await ftp.request("chown", { path: "~", username: "root" })).toMatchObject({ success: false, code: 450 });
 });
 
@@ -85,7 +111,10 @@ rootTest("cp: files, trees, copy names, no copy into itself, overwrite only when
   expect(await ftp.request("cp", { src: "a.txt", dst: "b.txt" })).toMatchObject({ code: 250, data: { dst: `${user.home}/a (1).txt` } });
   expect(readFileSync(`${user.home}/b.txt`, "utf8")).toBe("B");
   expect(await ftp.request("cp", { src: "a.txt", dst: "a.txt" })).toMatchObject({ code: 250, data: { dst: `${user.home}/a (2).txt` } });
-  expect(await ftp.request("cp", { src: "a.txt", dst: "b.txt", allow_overwrite: true })).toMatchObject({ code: 250, data: { dst: `${user.home}/b.txt` } });
+  expect(await ftp.request("cp", { src: "a.txt", dst: "b.txt", allow_overwrite: true })).toMatchObject({
+    code: 250,
+    data: { dst: `${user.home}/b.txt` },
+  });
   expect(readFileSync(`${user.home}/b.txt`, "utf8")).toBe("A");
   expect(await ftp.request("cp", { src: "tree", dst: "tree/a/inside" })).toMatchObject({ success: false, code: 553 });
   const copied = await ftp.request("cp", { src: "tree", dst: "tree2" });
@@ -96,7 +125,10 @@ rootTest("cp: files, trees, copy names, no copy into itself, overwrite only when
   // Replacing a tree only when asked: the old one is swapped out whole.
   writeFileSync(`${user.home}/tree2/stale.txt`, "old");
   expect(await ftp.request("cp", { src: "tree", dst: "tree2" })).toMatchObject({ code: 250, data: { dst: `${user.home}/tree (1)` } });
-  expect(await ftp.request("cp", { src: "tree", dst: "tree2", allow_overwrite: true })).toMatchObject({ code: 250, data: { dst: `${user.home}/tree2` } });
+  expect(await ftp.request("cp", { src: "tree", dst: "tree2", allow_overwrite: true })).toMatchObject({
+    code: 250,
+    data: { dst: `${user.home}/tree2` },
+  });
   expect(existsSync(`${user.home}/tree2/stale.txt`)).toBe(false);
   expect(await ftp.request("rmd", { path: "tree (1)", recursive: true })).toMatchObject({ code: 250 });
   // An unsearchable parent: the copy-name search stops instead of spinning (reference bug 12).
@@ -108,10 +140,16 @@ rootTest("mv, dele, rmd", async () => {
   writeFileSync(`${user.home}/m.txt`, "M");
   Bun.spawnSync(["chown", `${user.name}:${user.name}`, `${user.home}/m.txt`]);
   expect(await ftp.request("mv", { src: "m.txt", dst: "b.txt" })).toMatchObject({ code: 250, data: { dst: `${user.home}/m (1).txt` } });
-  expect(await ftp.request("mv", { src: "m (1).txt", dst: "b.txt", allow_overwrite: true })).toMatchObject({ code: 250, data: { dst: `${user.home}/b.txt` } });
+  expect(await ftp.request("mv", { src: "m (1).txt", dst: "b.txt", allow_overwrite: true })).toMatchObject({
+    code: 250,
+    data: { dst: `${user.home}/b.txt` },
+  });
   expect(readFileSync(`${user.home}/b.txt`, "utf8")).toBe("M");
   expect(await ftp.request("mv", { src: "/etc/hostname", dst: "~/h" })).toMatchObject({ success: false, code: 450 });
-  expect(await ftp.request("dele", { path: "b.txt" })).toMatchObject({ code: 250, data: { message: `Delete ${user.home}/b.txt successfully.` } });
+  expect(await ftp.request("dele", { path: "b.txt" })).toMatchObject({
+    code: 250,
+    data: { message: `Delete ${user.home}/b.txt successfully.` },
+  });
   expect(await ftp.request("dele", { path: "b.txt" })).toMatchObject({ success: false, code: 550 });
   expect(await ftp.request("rmd", { path: "tree2" })).toMatchObject({ success: false, code: 552 });
   expect(await ftp.request("rmd", { path: "tree2", recursive: true })).toMatchObject({ code: 250 });
@@ -123,7 +161,10 @@ rootTest("mv, dele, rmd", async () => {
 rootTest("chmod keeps special bits and works recursively; chown to the user's own group", async () => {
   writeFileSync(`${user.home}/run.sh`, "#!/bin/sh\n");
   Bun.spawnSync(["chown", `${user.name}:${user.name}`, `${user.home}/run.sh`]);
-  expect(await ftp.request("chmod", { path: "run.sh", mode: "2755" })).toMatchObject({ code: 250, data: { message: `Changed permissions of ${user.home}/run.sh to 2755` } });
+  expect(await ftp.request("chmod", { path: "run.sh", mode: "2755" })).toMatchObject({
+    code: 250,
+    data: { message: `Changed permissions of ${user.home}/run.sh to 2755` },
+  });
   expect(statSync(`${user.home}/run.sh`).mode & 0o7777).toBe(0o2755);
   expect(await ftp.request("chmod", { path: "tree", mode: "700", recursive: true })).toMatchObject({ code: 250 });
   expect(statSync(`${user.home}/tree/a/f.txt`).mode & 0o777).toBe(0o700);
@@ -145,11 +186,20 @@ rootTest("bad input: NUL, unknown command, invalid JSON, missing path; the sessi
 });
 
 rootTest("openftp refuses foreign hosts, unknown users and missing names without starting anything", async () => {
-  const http = new ConsoleHttp({ serverUrl: ftp.url, id: "srv", key: "k3y", tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log });
+  const http = new ConsoleHttp({
+    serverUrl: ftp.url,
+    id: "srv",
+    key: "k3y",
+    tls: { rejectUnauthorized: true },
+    userAgent: "alpamon/test",
+    log,
+  });
   const { openftp } = runnable(fileCommands({ http, enqueue: () => 1, userAgent: "alpamon/test", log, workerArgv: testWorkerArgv }));
   const foreign = await openftp!.run(context("openftp", { session_id: "s", url: "ws://127.0.0.2:1/ws/", username: user.name }));
   expect(foreign.exitCode).toBe(1);
-  expect((await openftp!.run(context("openftp", { session_id: "s", url: "/ws/x/", username: "nobody-here-x" }))).result).toContain("Failed to get demoted permission");
+  expect((await openftp!.run(context("openftp", { session_id: "s", url: "/ws/x/", username: "nobody-here-x" }))).result).toContain(
+    "Failed to get demoted permission",
+  );
   expect((await openftp!.run(context("openftp", { url: "/ws/x/", username: user.name }))).result).toContain("Not enough information");
   expect((await openftp!.run(context("openftp", { session_id: "s", url: "/ws/x/" }))).result).toContain("username is required");
 });

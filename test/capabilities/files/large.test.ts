@@ -32,7 +32,14 @@ function peakOf(pid: number): number {
 }
 
 function handlers() {
-  const http = new ConsoleHttp({ serverUrl: "http://127.0.0.1:9", id: "i", key: "k", tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log });
+  const http = new ConsoleHttp({
+    serverUrl: "http://127.0.0.1:9",
+    id: "i",
+    key: "k",
+    tls: { rejectUnauthorized: true },
+    userAgent: "alpamon/test",
+    log,
+  });
   const spawn: typeof spawnWorker = (options) => {
     const worker = spawnWorker(options);
     if ("error" in worker) return worker;
@@ -105,39 +112,58 @@ async function measured<T>(run: () => Promise<T>): Promise<{ value: T; growth: n
   }
 }
 
-rootTest("a 200 MB upload arrives intact with bounded memory", async () => {
-  const path = join(user.home, "big.bin");
-  const fd = openSync(path, "w");
-  for (let off = 0; off < SIZE; off += 1 << 20) writeSync(fd, blobChunk(off, 1 << 20));
-  closeSync(fd);
-  sh(["chown", `${user.name}:${user.name}`, path]);
-  const h = handlers();
-  const { value, growth } = await measured(() => Promise.resolve(h.upload!.run(context("upload", { username: user.name, paths: ["big.bin"], content: `${content.url}/big` }))));
-  expect(value).toEqual({ exitCode: 0, result: "Successfully uploaded big.bin." });
-  const got = await waitReceived("/big");
-  const head = Buffer.from(await Bun.file(got.file).slice(0, 4096).arrayBuffer());
-  const start = head.indexOf("\r\n\r\n", head.indexOf('name="content"')) + 4;
-  const hash = new Bun.CryptoHasher("sha256");
-  for await (const chunk of Bun.file(got.file).slice(start, start + SIZE).stream()) hash.update(chunk);
-  expect(hash.digest("hex")).toBe(blobSha256(SIZE));
-  expect(Number(got.headers["content-length"])).toBe(Bun.file(got.file).size);
-  rmSync(got.file);
-  console.log(`upload: agent RSS growth ${(growth / 1e6).toFixed(1)} MB, worker peak ${(workerPeaks.at(-1)! / 1e6).toFixed(1)} MB`);
-  expect(growth).toBeLessThan(LIMIT);
-  rmSync(path);
-}, 120_000);
+rootTest(
+  "a 200 MB upload arrives intact with bounded memory",
+  async () => {
+    const path = join(user.home, "big.bin");
+    const fd = openSync(path, "w");
+    for (let off = 0; off < SIZE; off += 1 << 20) writeSync(fd, blobChunk(off, 1 << 20));
+    closeSync(fd);
+    sh(["chown", `${user.name}:${user.name}`, path]);
+    const h = handlers();
+    const { value, growth } = await measured(() =>
+      Promise.resolve(h.upload!.run(context("upload", { username: user.name, paths: ["big.bin"], content: `${content.url}/big` }))),
+    );
+    expect(value).toEqual({ exitCode: 0, result: "Successfully uploaded big.bin." });
+    const got = await waitReceived("/big");
+    const head = Buffer.from(await Bun.file(got.file).slice(0, 4096).arrayBuffer());
+    const start = head.indexOf("\r\n\r\n", head.indexOf('name="content"')) + 4;
+    const hash = new Bun.CryptoHasher("sha256");
+    for await (const chunk of Bun.file(got.file)
+      .slice(start, start + SIZE)
+      .stream())
+      hash.update(chunk);
+    expect(hash.digest("hex")).toBe(blobSha256(SIZE));
+    expect(Number(got.headers["content-length"])).toBe(Bun.file(got.file).size);
+    rmSync(got.file);
+    console.log(`upload: agent RSS growth ${(growth / 1e6).toFixed(1)} MB, worker peak ${(workerPeaks.at(-1)! / 1e6).toFixed(1)} MB`);
+    expect(growth).toBeLessThan(LIMIT);
+    rmSync(path);
+  },
+  120_000,
+);
 
-rootTest("a 200 MB download is written by the user with bounded memory", async () => {
-  const h = handlers();
-  const { value, growth } = await measured(() => Promise.resolve(h.download!.run(context("download", { username: user.name, type: "url", content: `${content.url}/blob/${SIZE}`, path: "~/down.bin" }))));
-  expect(value.exitCode).toBe(0);
-  const hash = new Bun.CryptoHasher("sha256");
-  for await (const chunk of Bun.file(join(user.home, "down.bin")).stream()) hash.update(chunk);
-  expect(hash.digest("hex")).toBe(blobSha256(SIZE));
-  console.log(`download: agent RSS growth ${(growth / 1e6).toFixed(1)} MB, worker peak ${(workerPeaks.at(-1)! / 1e6).toFixed(1)} MB`);
-  expect(growth).toBeLessThan(LIMIT);
-  rmSync(join(user.home, "down.bin"));
-}, 120_000);
+rootTest(
+  "a 200 MB download is written by the user with bounded memory",
+  async () => {
+    const h = handlers();
+    const { value, growth } = await measured(() =>
+      Promise.resolve(
+        h.download!.run(
+          context("download", { username: user.name, type: "url", content: `${content.url}/blob/${SIZE}`, path: "~/down.bin" }),
+        ),
+      ),
+    );
+    expect(value.exitCode).toBe(0);
+    const hash = new Bun.CryptoHasher("sha256");
+    for await (const chunk of Bun.file(join(user.home, "down.bin")).stream()) hash.update(chunk);
+    expect(hash.digest("hex")).toBe(blobSha256(SIZE));
+    console.log(`download: agent RSS growth ${(growth / 1e6).toFixed(1)} MB, worker peak ${(workerPeaks.at(-1)! / 1e6).toFixed(1)} MB`);
+    expect(growth).toBeLessThan(LIMIT);
+    rmSync(join(user.home, "down.bin"));
+  },
+  120_000,
+);
 
 rootTest("the worker's peak RSS grows by less than 32 MB over a worker that moves a few bytes", async () => {
   const h = handlers();
@@ -146,7 +172,12 @@ rootTest("the worker's peak RSS grows by less than 32 MB over a worker that move
   const peaksDeadline = Date.now() + 10_000;
   while (workerPeaks.length < 3 && Date.now() < peaksDeadline) await Bun.sleep(20); // the small worker's peak is reported after it exits
   const baseline = workerPeaks.at(-1)!;
-  console.log(`worker baseline peak ${(baseline / 1e6).toFixed(1)} MB; transfers ${workerPeaks.slice(0, -1).map((p) => (p / 1e6).toFixed(1)).join(", ")} MB`);
+  console.log(
+    `worker baseline peak ${(baseline / 1e6).toFixed(1)} MB; transfers ${workerPeaks
+      .slice(0, -1)
+      .map((p) => (p / 1e6).toFixed(1))
+      .join(", ")} MB`,
+  );
   expect(workerPeaks.length).toBe(3);
   for (const peak of workerPeaks.slice(0, -1)) expect(peak - baseline).toBeLessThan(LIMIT);
 });

@@ -34,8 +34,21 @@ beforeAll(async () => {
   content = new ContentServer();
   user = newUser();
   enqueued = [];
-  const http = new ConsoleHttp({ serverUrl: fake.url, id: fake.id, key: fake.key, tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log });
-  const list = fileCommands({ http, enqueue: (i) => (enqueued.push(i), enqueued.length), userAgent: "alpamon/test", log, workerArgv: testWorkerArgv });
+  const http = new ConsoleHttp({
+    serverUrl: fake.url,
+    id: fake.id,
+    key: fake.key,
+    tls: { rejectUnauthorized: true },
+    userAgent: "alpamon/test",
+    log,
+  });
+  const list = fileCommands({
+    http,
+    enqueue: (i) => (enqueued.push(i), enqueued.length),
+    userAgent: "alpamon/test",
+    log,
+    workerArgv: testWorkerArgv,
+  });
   handlers = Object.fromEntries(Object.entries(runnable(list)).map(([name, h]) => [name, (ctx) => h.run(ctx)]));
 });
 
@@ -63,16 +76,30 @@ async function zipFile(path: string, sources: ZipSource[]): Promise<void> {
 
 describe.skipIf(!isRoot)("download and upload as a test user", () => {
   test("download text and base64 as the user; relative paths land in the home; stat through the outbox", async () => {
-    const r = await download("download", { username: user.name, groupname: user.name, type: "text", content: "hello\n", path: "hello.txt", url: "/api/websh/uploads/7/" });
+    const r = await download("download", {
+      username: user.name,
+      groupname: user.name,
+      type: "text",
+      content: "hello\n",
+      path: "hello.txt",
+      url: "/api/websh/uploads/7/",
+    });
     expect(r).toEqual({ exitCode: 0, result: `Successfully downloaded ${user.home}/hello.txt.` });
     const st = statSync(`${user.home}/hello.txt`);
     expect([st.uid, st.mode & 0o777]).toEqual([user.uid, 0o644]);
     expect(readFileSync(`${user.home}/hello.txt`, "utf8")).toBe("hello\n");
     expect(enqueued.at(-1)).toMatchObject({ method: "POST", path: "/api/websh/uploads/7/stat/", body: { success: true, type: "upload" } });
-    const b = await download("download", { username: user.name, type: "base64", content: Buffer.from([0, 1, 2, 255]).toString("base64"), path: "~/bin.dat" });
+    const b = await download("download", {
+      username: user.name,
+      type: "base64",
+      content: Buffer.from([0, 1, 2, 255]).toString("base64"),
+      path: "~/bin.dat",
+    });
     expect(b.exitCode).toBe(0);
     expect([...readFileSync(`${user.home}/bin.dat`)]).toEqual([0, 1, 2, 255]);
-    expect((await download("download", { username: user.name, type: "base64", content: "@@notbase64", path: "x" })).result).toContain("base64");
+    expect((await download("download", { username: user.name, type: "base64", content: "@@notbase64", path: "x" })).result).toContain(
+      "base64",
+    );
   });
 
   test("overwrite protection, a directory where a file is expected, /root, NUL and a missing name", async () => {
@@ -80,26 +107,48 @@ describe.skipIf(!isRoot)("download and upload as a test user", () => {
     const again = await download("download", { username: user.name, type: "text", content: "other", path: "kept.txt" });
     expect(again).toEqual({ exitCode: 1, result: `${user.home}/kept.txt already exists.` });
     expect(readFileSync(`${user.home}/kept.txt`, "utf8")).toBe("first\n");
-    const over = await download("download", { username: user.name, type: "text", content: "other", path: "kept.txt", allow_overwrite: true });
+    const over = await download("download", {
+      username: user.name,
+      type: "text",
+      content: "other",
+      path: "kept.txt",
+      allow_overwrite: true,
+    });
     expect(over.exitCode).toBe(0);
     expect(readFileSync(`${user.home}/kept.txt`, "utf8")).toBe("other");
-    expect((await download("download", { username: user.name, type: "text", content: "x", path: "/tmp" })).result).toContain("is a directory");
-    expect((await download("download", { username: user.name, type: "text", content: "x", path: "/root/owned" })).result).toBe("stat /root/owned: permission denied");
+    expect((await download("download", { username: user.name, type: "text", content: "x", path: "/tmp" })).result).toContain(
+      "is a directory",
+    );
+    expect((await download("download", { username: user.name, type: "text", content: "x", path: "/root/owned" })).result).toBe(
+      "stat /root/owned: permission denied",
+    );
     expect(existsSync("/root/owned")).toBe(false);
     expect((await download("download", { username: user.name, type: "text", content: "x", path: "a\u0000b" })).exitCode).toBe(1);
-    expect((await download("download", { username: user.name, type: "text", content: "x" })).result).toBe("download: no file path was given");
+    expect((await download("download", { username: user.name, type: "text", content: "x" })).result).toBe(
+      "download: no file path was given",
+    );
     expect((await download("download", { type: "text", content: "x", path: "/tmp/x" })).result).toBe("download: username is required");
   });
 
   test("download from a URL: the console's origin gets credentials, another origin does not", async () => {
     fake.route("GET", "/api/websh/uploads/9/download/", () => ({ status: 200, body: "from the console" }));
-    const ok1 = await download('download "/tmp/ignored"', { username: user.name, type: "url", content: `${fake.url}/api/websh/uploads/9/download/`, path: "~/c.txt" });
+    const ok1 = await download('download "/tmp/ignored"', {
+      username: user.name,
+      type: "url",
+      content: `${fake.url}/api/websh/uploads/9/download/`,
+      path: "~/c.txt",
+    });
     expect(ok1.exitCode).toBe(0);
     expect(readFileSync(`${user.home}/c.txt`, "utf8")).toBe("from the console");
     const req = fake.requests.find((r) => r.path === "/api/websh/uploads/9/download/")!;
     expect(req.headers.authorization).toContain(fake.key);
     const size = 5 * 1024 * 1024 + 17;
-    const ok2 = await download("download", { username: user.name, type: "url", content: `${content.url}/blob/${size}`, path: "~/blob.bin" });
+    const ok2 = await download("download", {
+      username: user.name,
+      type: "url",
+      content: `${content.url}/blob/${size}`,
+      path: "~/blob.bin",
+    });
     expect(ok2.exitCode).toBe(0);
     expect(content.received.at(-1)!.headers.authorization).toBeUndefined();
     expect(new Bun.CryptoHasher("sha256").update(readFileSync(`${user.home}/blob.bin`)).digest("hex")).toBe(blobSha256(size));
@@ -111,7 +160,12 @@ describe.skipIf(!isRoot)("download and upload as a test user", () => {
     fake.route("GET", "/api/websh/uploads/11/download/", () => ({ status: 200, body: "legacy" }));
     const before = enqueued.length;
     const r = await handlers.download!(
-      context(`download "${user.home}/legacy file.txt"`, { type: "url", content: `${fake.url}/api/websh/uploads/11/download/`, username: user.name, groupname: user.name }),
+      context(`download "${user.home}/legacy file.txt"`, {
+        type: "url",
+        content: `${fake.url}/api/websh/uploads/11/download/`,
+        username: user.name,
+        groupname: user.name,
+      }),
     );
     expect(r).toEqual({ exitCode: 0, result: `Successfully downloaded ${user.home}/legacy file.txt.` });
     expect(readFileSync(`${user.home}/legacy file.txt`, "utf8")).toBe("legacy");
@@ -139,12 +193,24 @@ describe.skipIf(!isRoot)("download and upload as a test user", () => {
     expect(statSync(join(user.home, "out/pkg/one.txt")).uid).toBe(user.uid);
     expect(existsSync(join(user.home, "out/a.zip"))).toBe(false);
     // Same archive again: the existing file is not replaced without allow_overwrite.
-    expect((await download("download", { username: user.name, type: "base64", content: b64, path: "~/out/a.zip", allow_unzip: true })).result).toContain("already exists");
+    expect(
+      (await download("download", { username: user.name, type: "base64", content: b64, path: "~/out/a.zip", allow_unzip: true })).result,
+    ).toContain("already exists");
 
-    for (const [name, mode] of [["../escape.txt", 0o100644], ["/abs.txt", 0o100644], ["pkg/link", 0o120777]] as const) {
+    for (const [name, mode] of [
+      ["../escape.txt", 0o100644],
+      ["/abs.txt", 0o100644],
+      ["pkg/link", 0o120777],
+    ] as const) {
       const bad = join(tmp, "bad.zip");
       await zipFile(bad, [{ name, path: join(src, "one.txt"), mode, mtime: now, size: 3 }]);
-      const res = await download("download", { username: user.name, type: "base64", content: readFileSync(bad).toString("base64"), path: "~/out/b.zip", allow_unzip: true });
+      const res = await download("download", {
+        username: user.name,
+        type: "base64",
+        content: readFileSync(bad).toString("base64"),
+        path: "~/out/b.zip",
+        allow_unzip: true,
+      });
       expect(res.exitCode).toBe(1);
       expect(existsSync(join(user.home, "escape.txt"))).toBe(false);
       expect(existsSync(join(user.home, "out/pkg/link"))).toBe(false);
@@ -158,17 +224,36 @@ describe.skipIf(!isRoot)("download and upload as a test user", () => {
     symlinkSync(elsewhere, join(user.home, "out/trap"));
     const trap = join(tmp, "trap.zip");
     await zipFile(trap, [{ name: "trap/x.txt", path: join(src, "one.txt"), mode: 0o100644, mtime: now, size: 3 }]);
-    expect((await download("download", { username: user.name, type: "base64", content: readFileSync(trap).toString("base64"), path: "~/out/t.zip", allow_unzip: true })).exitCode).toBe(1);
+    expect(
+      (
+        await download("download", {
+          username: user.name,
+          type: "base64",
+          content: readFileSync(trap).toString("base64"),
+          path: "~/out/t.zip",
+          allow_unzip: true,
+        })
+      ).exitCode,
+    ).toBe(1);
     expect(existsSync(join(elsewhere, "x.txt"))).toBe(false);
     // A .jar is never unpacked.
-    expect((await download("download", { username: user.name, type: "base64", content: b64, path: "~/out/lib.jar", allow_unzip: true })).exitCode).toBe(0);
+    expect(
+      (await download("download", { username: user.name, type: "base64", content: b64, path: "~/out/lib.jar", allow_unzip: true }))
+        .exitCode,
+    ).toBe(0);
     expect(existsSync(join(user.home, "out/lib.jar"))).toBe(true);
   });
 
   test("upload one file as is: multipart `content`, credentials only on the console's origin, stat", async () => {
     userFile("up.txt", "upload me");
     fake.route("POST", "/api/websh/downloads/3/upload/", () => ({ status: 201, body: {} }));
-    const r = await upload("upload", { username: user.name, groupname: user.name, paths: ["~/up.txt"], content: `${fake.url}/api/websh/downloads/3/upload/`, url: "/api/websh/downloads/3/" });
+    const r = await upload("upload", {
+      username: user.name,
+      groupname: user.name,
+      paths: ["~/up.txt"],
+      content: `${fake.url}/api/websh/downloads/3/upload/`,
+      url: "/api/websh/downloads/3/",
+    });
     expect(r).toEqual({ exitCode: 0, result: "Successfully uploaded up.txt." });
     const req = fake.requests.find((q) => q.path === "/api/websh/downloads/3/upload/")!;
     expect(req.headers.authorization).toContain(fake.key);
@@ -204,7 +289,11 @@ describe.skipIf(!isRoot)("download and upload as a test user", () => {
     expect(existsSync(`${dir}.zip`)).toBe(false);
 
     userFile("up.txt", "upload me");
-    const multi = await upload('upload', { username: user.name, paths: ["proj/a.txt", "up.txt", "/etc/hostname"], content: `${content.url}/multi` });
+    const multi = await upload("upload", {
+      username: user.name,
+      paths: ["proj/a.txt", "up.txt", "/etc/hostname"],
+      content: `${content.url}/multi`,
+    });
     expect(multi.exitCode).toBe(0);
     const m = readFileSync(content.received.at(-1)!.file);
     writeFileSync(zip, m.subarray(m.indexOf("PK\u0003\u0004"), m.lastIndexOf("\r\n--")));
@@ -215,17 +304,27 @@ describe.skipIf(!isRoot)("download and upload as a test user", () => {
 
   test("upload failures: unreadable paths, missing paths, a refusing console; 2024 path from the line", async () => {
     userFile("up.txt", "upload me");
-    expect((await upload("upload", { username: user.name, paths: ["/root"], content: `${content.url}/x` })).result).toContain("permission denied");
-    expect((await upload("upload", { username: user.name, paths: ["/etc/shadow"], content: `${content.url}/x` })).result).toContain("permission denied");
+    expect((await upload("upload", { username: user.name, paths: ["/root"], content: `${content.url}/x` })).result).toContain(
+      "permission denied",
+    );
+    expect((await upload("upload", { username: user.name, paths: ["/etc/shadow"], content: `${content.url}/x` })).result).toContain(
+      "permission denied",
+    );
     expect((await upload("upload", { username: user.name, content: `${content.url}/x` })).result).toBe("No paths provided");
-    expect((await upload("upload", { username: user.name, paths: ["nope"], content: `${content.url}/x` })).result).toContain("no such file or directory");
+    expect((await upload("upload", { username: user.name, paths: ["nope"], content: `${content.url}/x` })).result).toContain(
+      "no such file or directory",
+    );
     content.status = 500;
     try {
-      expect((await upload("upload", { username: user.name, paths: ["up.txt"], content: `${content.url}/x` })).result).toContain("HTTP 500");
+      expect((await upload("upload", { username: user.name, paths: ["up.txt"], content: `${content.url}/x` })).result).toContain(
+        "HTTP 500",
+      );
     } finally {
       content.status = 200;
     }
-    const legacy = await handlers.upload!(context(`upload "${user.home}/up.txt"`, { type: "url", content: `${content.url}/legacy`, username: user.name, groupname: user.name }));
+    const legacy = await handlers.upload!(
+      context(`upload "${user.home}/up.txt"`, { type: "url", content: `${content.url}/legacy`, username: user.name, groupname: user.name }),
+    );
     expect(legacy).toEqual({ exitCode: 0, result: `Successfully uploaded ${user.home}/up.txt.` });
   });
 
@@ -251,7 +350,12 @@ describe.skipIf(!isRoot)("download and upload as a test user", () => {
 
   test("a large URL download into a denied directory fails at once without reading the whole body", async () => {
     const t0 = Date.now();
-    const r = await download("download", { username: user.name, type: "url", content: `${content.url}/blob/${64 * 1024 * 1024}`, path: "/root/big.bin" });
+    const r = await download("download", {
+      username: user.name,
+      type: "url",
+      content: `${content.url}/blob/${64 * 1024 * 1024}`,
+      path: "/root/big.bin",
+    });
     expect(r).toEqual({ exitCode: 1, result: "stat /root/big.bin: permission denied" });
     expect(Date.now() - t0).toBeLessThan(5_000);
     expect(existsSync("/root/big.bin")).toBe(false);

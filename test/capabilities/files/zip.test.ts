@@ -63,9 +63,21 @@ test("more than 65,535 entries use the ZIP64 end records", async () => {
 }, 60_000);
 
 test("names that escape, links, encryption and unknown methods are refused; not-a-zip is recognised", () => {
-  const base: ZipEntry = { name: "a", method: 8, flags: 0, crc: 0, compressed: 0, size: 0, localOffset: 0, mode: 0o100644, isDir: false, isSymlink: false };
+  const base: ZipEntry = {
+    name: "a",
+    method: 8,
+    flags: 0,
+    crc: 0,
+    compressed: 0,
+    size: 0,
+    localOffset: 0,
+    mode: 0o100644,
+    isDir: false,
+    isSymlink: false,
+  };
   expect(unsafeEntry(base)).toBeUndefined();
-  for (const name of ["../x", "a/../../x", "/etc/passwd", "C:/x", "a\\b", "a\u0000b", ""]) expect(unsafeEntry({ ...base, name })).toBeDefined();
+  for (const name of ["../x", "a/../../x", "/etc/passwd", "C:/x", "a\\b", "a\u0000b", ""])
+    expect(unsafeEntry({ ...base, name })).toBeDefined();
   expect(unsafeEntry({ ...base, name: "..foo/bar" })).toBeUndefined();
   expect(unsafeEntry({ ...base, isSymlink: true })).toContain("symbolic");
   expect(unsafeEntry({ ...base, flags: 1 })).toContain("encrypted");
@@ -79,21 +91,36 @@ test("names that escape, links, encryption and unknown methods are refused; not-
 });
 
 /** Writes `zip` to a temp file and extracts it into a fresh directory; returns the directory and the outcome. */
-async function extractCrafted(zip: Buffer, overwrite: boolean, limits = DEFAULT_UNZIP_LIMITS, root = mkdtempSync(join(tmpdir(), "alpamon-unzip-"))) {
+async function extractCrafted(
+  zip: Buffer,
+  overwrite: boolean,
+  limits = DEFAULT_UNZIP_LIMITS,
+  root = mkdtempSync(join(tmpdir(), "alpamon-unzip-")),
+) {
   const path = `/tmp/alpamon-zip-${crypto.randomUUID()}.zip`;
   made.push(path, root);
   writeFileSync(path, zip);
   const fd = openSync(path, "r");
   try {
     const entries = readCentralDirectory(fd, limits.maxEntries)!;
-    return { root, outcome: await extractZip(fd, entries, root, overwrite, limits).then((n) => n, (err: Error) => err) };
+    return {
+      root,
+      outcome: await extractZip(fd, entries, root, overwrite, limits).then(
+        (n) => n,
+        (err: Error) => err,
+      ),
+    };
   } finally {
     closeSync(fd);
   }
 }
 
 test("all or nothing: a failure at the last step removes the files placed and the directories made", async () => {
-  const zip = craftZip([{ name: "a.txt", data: Buffer.from("a") }, { name: "d/e/b.txt", data: Buffer.from("b") }, { name: "a.txt", data: Buffer.from("again") }]);
+  const zip = craftZip([
+    { name: "a.txt", data: Buffer.from("a") },
+    { name: "d/e/b.txt", data: Buffer.from("b") },
+    { name: "a.txt", data: Buffer.from("again") },
+  ]);
   const { root, outcome } = await extractCrafted(zip, false);
   expect((outcome as Error).message).toBe(`${root}/a.txt already exists.`);
   expect(readdirSync(root)).toEqual([]);
@@ -102,7 +129,10 @@ test("all or nothing: a failure at the last step removes the files placed and th
 test("with overwrite, a refused archive replaces nothing: renames happen only once every entry is complete", async () => {
   const root = mkdtempSync(join(tmpdir(), "alpamon-unzip-"));
   writeFileSync(join(root, "keep.txt"), "old");
-  const zip = craftZip([{ name: "keep.txt", data: Buffer.from("new") }, { name: "liar.bin", data: Buffer.alloc(4 << 20), deflate: true, declaredSize: 10 }]);
+  const zip = craftZip([
+    { name: "keep.txt", data: Buffer.from("new") },
+    { name: "liar.bin", data: Buffer.alloc(4 << 20), deflate: true, declaredSize: 10 },
+  ]);
   const { outcome } = await extractCrafted(zip, true, DEFAULT_UNZIP_LIMITS, root);
   expect((outcome as Error).message).toBe("unzip refused: entry liar.bin expands beyond its declared size (10 bytes)");
   expect(readdirSync(root)).toEqual(["keep.txt"]);
@@ -111,9 +141,13 @@ test("with overwrite, a refused archive replaces nothing: renames happen only on
 
 test("limits on declared sizes: entry count (before the entries are read), ratio above 1 MiB, total", async () => {
   const many = craftZip(Array.from({ length: 11 }, (_, i) => ({ name: `f${i}`, data: Buffer.from("x") })));
-  expect(await extractCrafted(many, false, { ...DEFAULT_UNZIP_LIMITS, maxEntries: 10 }).catch((e: Error) => e.message)).toBe("unzip refused: too many entries (11, limit 10)");
+  expect(await extractCrafted(many, false, { ...DEFAULT_UNZIP_LIMITS, maxEntries: 10 }).catch((e: Error) => e.message)).toBe(
+    "unzip refused: too many entries (11, limit 10)",
+  );
   const zeros = craftZip([{ name: "z", data: Buffer.alloc(2 << 20), deflate: true }]);
-  expect(((await extractCrafted(zeros, false)).outcome as Error).message).toMatch(/^unzip refused: entry z has compression ratio \d+:1 \(limit 200:1\)$/);
+  expect(((await extractCrafted(zeros, false)).outcome as Error).message).toMatch(
+    /^unzip refused: entry z has compression ratio \d+:1 \(limit 200:1\)$/,
+  );
   expect((await extractCrafted(zeros, false, { ...DEFAULT_UNZIP_LIMITS, maxRatio: 5000 })).outcome).toBe(1);
   const total = await extractCrafted(zeros, false, { maxBytes: 1 << 20, maxRatio: 5000, maxEntries: 10 });
   expect((total.outcome as Error).message).toBe("unzip refused: the archive expands to more than 1 MiB (it declares 2 MiB)");
@@ -128,5 +162,7 @@ test("the inflate budget counts real bytes: total, ratio and declared size, what
   const ratio = new InflateBudget(DEFAULT_UNZIP_LIMITS);
   ratio.take(entry, 1 << 20, 1 << 20);
   expect(() => ratio.take(entry, 1 << 20, 2 << 20)).toThrow("unzip refused: entry e has compression ratio 2097:1 (limit 200:1)");
-  expect(() => new InflateBudget(DEFAULT_UNZIP_LIMITS).take({ ...entry, size: 5 }, 6, 6)).toThrow("unzip refused: entry e expands beyond its declared size (5 bytes)");
+  expect(() => new InflateBudget(DEFAULT_UNZIP_LIMITS).take({ ...entry, size: 5 }, 6, 6)).toThrow(
+    "unzip refused: entry e expands beyond its declared size (5 bytes)",
+  );
 });

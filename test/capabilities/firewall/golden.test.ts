@@ -41,7 +41,10 @@ function stateOf(groups: [string, Record<string, unknown>[]][]): FirewallState {
   }));
 }
 
-const STATE = stateOf([["sg-web", wire], ["db", [wire[0]!]]]);
+const STATE = stateOf([
+  ["sg-web", wire],
+  ["db", [wire[0]!]],
+]);
 const none: IptablesPresence = { chains: new Set(), jumps: { INPUT: 0, OUTPUT: 0, FORWARD: 0 } };
 const installed: IptablesPresence = { chains: new Set(["INPUT", "OUTPUT", "FORWARD"]), jumps: { INPUT: 2, OUTPUT: 1, FORWARD: 1 } };
 
@@ -59,7 +62,8 @@ describe("nft", () => {
 describe("iptables", () => {
   test("IPv4, first install adds one jump per hook", () => golden("full.v4.rules", iptablesScript(STATE, 4, none)!.text));
   test("IPv6 leaves out IPv4-only and ICMP rules", () => golden("full.v6.rules", iptablesScript(STATE, 6, none)!.text));
-  test("already installed: no new jump, an extra jump is removed", () => golden("reapply.v4.rules", iptablesScript(STATE, 4, installed)!.text));
+  test("already installed: no new jump, an extra jump is removed", () =>
+    golden("reapply.v4.rules", iptablesScript(STATE, 4, installed)!.text));
   test("empty state removes jumps and chains", () => golden("empty.v4.rules", iptablesScript([], 4, installed)!.text));
   test("empty state and nothing installed: nothing to run", () => expect(iptablesScript([], 4, none)).toBeUndefined());
 });

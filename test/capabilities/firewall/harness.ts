@@ -14,13 +14,30 @@ export function makeFirewall(
   dataDir: string,
   backend?: "nftables" | "iptables",
 ): Firewall & { service: FirewallService; call: (name: string, data: Record<string, unknown>) => Promise<CommandResult> } {
-  const deps = { runProcess, dataDir, clock: new ManualClock(), log: silentLogger, hasSystemd: () => false, ...(backend ? { backend } : {}) };
+  const deps = {
+    runProcess,
+    dataDir,
+    clock: new ManualClock(),
+    log: silentLogger,
+    hasSystemd: () => false,
+    ...(backend ? { backend } : {}),
+  };
   const service = new FirewallService(deps);
   const fw = createFirewall(deps, service);
   const call = async (name: string, data: Record<string, unknown>) => {
     const handler = fw.commands.find((c) => c.name === name);
     if (!handler) throw new Error(`no command ${name}`);
-    return invoke(name, handler, { id: "t", args: [], line: name, data, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger });
+    return invoke(name, handler, {
+      id: "t",
+      args: [],
+      line: name,
+      data,
+      user: null,
+      group: null,
+      env: null,
+      signal: new AbortController().signal,
+      log: silentLogger,
+    });
   };
   return { ...fw, service, call };
 }

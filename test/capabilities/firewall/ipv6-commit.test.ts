@@ -106,7 +106,11 @@ for (const legacy of flavours) {
       if (existing) {
         // An agent group already in both families, so the rollback must rebuild it, not just delete.
         const fw0 = makeFirewall(lab.runProcess, dir, "iptables");
-        const r = await fw0.call("firewall", { chain_name: "sg-web", operation: "batch", rules: [wireRule(1), wireRule(5, { source: "10.5.0.0/16", target: "DROP" })] });
+        const r = await fw0.call("firewall", {
+          chain_name: "sg-web",
+          operation: "batch",
+          rules: [wireRule(1), wireRule(5, { source: "10.5.0.0/16", target: "DROP" })],
+        });
         expect(r.exitCode).toBe(0);
       }
       const stubDir = tempDir();
@@ -123,7 +127,11 @@ for (const legacy of flavours) {
       const r = await fw.call("firewall", { chain_name: "sg-web", operation: "batch", rules });
       const body = JSON.parse(r.result);
       expect(r.exitCode).toBe(1);
-      expect({ success: body.success, rolled_back: body.rolled_back, rollback_reason: body.rollback_reason }).toEqual({ success: false, rolled_back: false, rollback_reason: "Rolling back failed" });
+      expect({ success: body.success, rolled_back: body.rolled_back, rollback_reason: body.rollback_reason }).toEqual({
+        success: false,
+        rolled_back: false,
+        rollback_reason: "Rolling back failed",
+      });
       expect(body.message).not.toContain("unchanged");
       expect(JSON.stringify(body.failed_rules)).toContain("rollback refused");
       expect(fw.service.backups.count()).toBe(2); // the earlier group's and this change's: the way back
@@ -136,7 +144,12 @@ for (const legacy of flavours) {
         const before6 = await saved(lab, "ip6tables-save");
         expect(before4.includes("ALPACON")).toBe(existing);
 
-        const rules = [wireRule(2), wireRule(3, { source: "10.3.0.0/16" }), wireRule(4, { source: "2001:db8::/32" }), wireRule(1, { port_start: 9001 })];
+        const rules = [
+          wireRule(2),
+          wireRule(3, { source: "10.3.0.0/16" }),
+          wireRule(4, { source: "2001:db8::/32" }),
+          wireRule(1, { port_start: 9001 }),
+        ];
         const r = await fw.call("firewall", { chain_name: "sg-web", operation: "batch", rules });
         const body = JSON.parse(r.result);
         expect(r.exitCode).toBe(1);

@@ -36,7 +36,12 @@ afterAll(async () => {
 /** The whole agent-namespace ruleset as the matching tools print it (iptables comments and counters dropped). */
 async function ruleset(lab: Lab, backend: string): Promise<string> {
   if (backend === "nftables") return (await lab.exec(["nft", "list", "ruleset"])).output;
-  const norm = (t: string) => t.split("\n").filter((l) => !l.startsWith("#")).map((l) => l.replace(/\[\d+:\d+\]/g, "[0:0]")).join("\n");
+  const norm = (t: string) =>
+    t
+      .split("\n")
+      .filter((l) => !l.startsWith("#"))
+      .map((l) => l.replace(/\[\d+:\d+\]/g, "[0:0]"))
+      .join("\n");
   return norm((await lab.exec(["iptables-save"])).output) + norm((await lab.exec(["ip6tables-save"])).output);
 }
 
@@ -44,18 +49,35 @@ async function ruleset(lab: Lab, backend: string): Promise<string> {
 async function seedForeign(lab: Lab): Promise<void> {
   const nft = "table inet filter {\n\tchain input {\n\t\ttype filter hook input priority 10; policy drop;\n\t\tiif lo accept\n\t}\n}\n";
   expect((await lab.exec(["nft", "-f", "-"], nft)).exitCode).toBe(0);
-  for (const argv of [["iptables", "-N", "DOCKER-USER"], ["iptables", "-A", "DOCKER-USER", "-j", "RETURN"], ["iptables", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"], ["ip6tables", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
+  for (const argv of [
+    ["iptables", "-N", "DOCKER-USER"],
+    ["iptables", "-A", "DOCKER-USER", "-j", "RETURN"],
+    ["iptables", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
+    ["ip6tables", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
     // iptables-nft creates a built-in chain the first time it is used; a real host already has them all.
-    ["iptables", "-P", "OUTPUT", "ACCEPT"], ["iptables", "-P", "FORWARD", "ACCEPT"], ["ip6tables", "-P", "OUTPUT", "ACCEPT"], ["ip6tables", "-P", "FORWARD", "ACCEPT"]]) {
+    ["iptables", "-P", "OUTPUT", "ACCEPT"],
+    ["iptables", "-P", "FORWARD", "ACCEPT"],
+    ["ip6tables", "-P", "OUTPUT", "ACCEPT"],
+    ["ip6tables", "-P", "FORWARD", "ACCEPT"],
+  ]) {
     expect((await lab.exec(argv)).exitCode).toBe(0);
   }
 }
 
 /** Everything that is not the agent's: nft without table inet alpacon, iptables without ALPACON lines. */
 async function foreign(lab: Lab): Promise<string> {
-  const doc = JSON.parse((await lab.exec(["nft", "-j", "list", "ruleset"])).output) as { nftables: Record<string, { table?: string; name?: string; handle?: number }>[] };
-  const nft = doc.nftables.filter((o) => !Object.values(o).some((x) => x.table === "alpacon" || (x.name === "alpacon" && "family" in x)) && !JSON.stringify(o).includes("ALPACON"));
-  const ipt = (await ruleset(lab, "iptables")).split("\n").filter((l) => !l.includes("ALPACON")).join("\n");
+  const doc = JSON.parse((await lab.exec(["nft", "-j", "list", "ruleset"])).output) as {
+    nftables: Record<string, { table?: string; name?: string; handle?: number }>[];
+  };
+  const nft = doc.nftables.filter(
+    (o) =>
+      !Object.values(o).some((x) => x.table === "alpacon" || (x.name === "alpacon" && "family" in x)) &&
+      !JSON.stringify(o).includes("ALPACON"),
+  );
+  const ipt = (await ruleset(lab, "iptables"))
+    .split("\n")
+    .filter((l) => !l.includes("ALPACON"))
+    .join("\n");
   return JSON.stringify(nft.filter((o) => !("metainfo" in o))) + ipt;
 }
 
@@ -85,7 +107,14 @@ for (const { backend, legacy: useLegacy } of variants) {
         wireRule(5, { chain: "FORWARD", protocol: "all", port_start: undefined, target: "RETURN" }),
       ];
       const r = await fw.call("firewall", { chain_name: "sg-web", operation: "batch", rules });
-      expect(JSON.parse(r.result)).toEqual({ success: true, applied_rules: 5, failed_rules: [], rolled_back: false, rollback_reason: null, message: "Successfully applied 5 rules" });
+      expect(JSON.parse(r.result)).toEqual({
+        success: true,
+        applied_rules: 5,
+        failed_rules: [],
+        rolled_back: false,
+        rollback_reason: null,
+        message: "Successfully applied 5 rules",
+      });
       expect(r.exitCode).toBe(0);
       const chains = await fw.collectFirewallChains();
       // iptables keeps IPv4 and IPv6 in two tables, so the relative order of an IPv4-only and an
@@ -96,11 +125,58 @@ for (const { backend, legacy: useLegacy } of variants) {
         {
           name: "sg-web",
           rules: [
-            { chain: "INPUT", protocol: "tcp", source_cidr: "10.0.0.0/8", target: "DROP", priority: 100, dports: "80,443", rule_id: ID(1), rule_type: "user" },
-            { chain: "INPUT", protocol: "tcp", source_cidr: "2001:db8::/32", port_start: 1000, port_end: 2000, target: "REJECT", priority: 100, rule_id: ID(2), rule_type: "user" },
-            { chain: "INPUT", protocol: "icmp", source_cidr: "0.0.0.0/0", target: "ACCEPT", priority: 100, icmp_type: 8, rule_id: ID(3), rule_type: "server" },
-            { chain: "OUTPUT", protocol: "udp", source_cidr: "0.0.0.0/0", destination_cidr: "192.168.1.10/32", port_start: 53, port_end: 53, target: "ACCEPT", priority: 100, rule_id: ID(4), rule_type: "user" },
-            { chain: "FORWARD", protocol: "all", source_cidr: "0.0.0.0/0", target: "RETURN", priority: 100, rule_id: ID(5), rule_type: "user" },
+            {
+              chain: "INPUT",
+              protocol: "tcp",
+              source_cidr: "10.0.0.0/8",
+              target: "DROP",
+              priority: 100,
+              dports: "80,443",
+              rule_id: ID(1),
+              rule_type: "user",
+            },
+            {
+              chain: "INPUT",
+              protocol: "tcp",
+              source_cidr: "2001:db8::/32",
+              port_start: 1000,
+              port_end: 2000,
+              target: "REJECT",
+              priority: 100,
+              rule_id: ID(2),
+              rule_type: "user",
+            },
+            {
+              chain: "INPUT",
+              protocol: "icmp",
+              source_cidr: "0.0.0.0/0",
+              target: "ACCEPT",
+              priority: 100,
+              icmp_type: 8,
+              rule_id: ID(3),
+              rule_type: "server",
+            },
+            {
+              chain: "OUTPUT",
+              protocol: "udp",
+              source_cidr: "0.0.0.0/0",
+              destination_cidr: "192.168.1.10/32",
+              port_start: 53,
+              port_end: 53,
+              target: "ACCEPT",
+              priority: 100,
+              rule_id: ID(4),
+              rule_type: "user",
+            },
+            {
+              chain: "FORWARD",
+              protocol: "all",
+              source_cidr: "0.0.0.0/0",
+              target: "RETURN",
+              priority: 100,
+              rule_id: ID(5),
+              rule_type: "user",
+            },
           ],
         },
       ]);
@@ -130,11 +206,18 @@ for (const { backend, legacy: useLegacy } of variants) {
       expect(await lab.connect(CLIENT_IP6, 8090)).toBe("refused");
       expect(await lab.connect(CLIENT_IP6, 8080)).toBe("open");
       // An explicit ACCEPT placed first wins over the later DROP in the same group.
-      const add = await fw.call("firewall", { chain_name: "sg-web", operation: "add", method: "-I", ...wireRule(9, { port_start: 8080, source: b }) });
+      const add = await fw.call("firewall", {
+        chain_name: "sg-web",
+        operation: "add",
+        method: "-I",
+        ...wireRule(9, { port_start: 8080, source: b }),
+      });
       expect(add.exitCode).toBe(0);
       expect(await lab.connect(b, 8080)).toBe("open");
       // delete by id, then rollback of that delete
-      expect((await fw.call("firewall", { chain_name: "sg-web", operation: "delete", rule_id: ID(2) })).result).toBe(`Successfully deleted rule with ID ${ID(2)}`);
+      expect((await fw.call("firewall", { chain_name: "sg-web", operation: "delete", rule_id: ID(2) })).result).toBe(
+        `Successfully deleted rule with ID ${ID(2)}`,
+      );
       expect(await lab.connect(a, 8081)).toBe("open");
       expect((await fw.call("firewall-rollback", {})).result).toBe("Firewall rules rolled back successfully");
       expect(await lab.connect(a, 8081)).toBe("refused");
@@ -145,7 +228,8 @@ for (const { backend, legacy: useLegacy } of variants) {
       await seedForeign(lab);
       const before = await ruleset(lab, backend);
       const fw = makeFirewall(lab.runProcess, tempDir(), backend);
-      for (let i = 1; i <= 3; i++) expect((await fw.call("firewall", { chain_name: `sg${i}`, operation: "add", ...wireRule(i) })).exitCode).toBe(0);
+      for (let i = 1; i <= 3; i++)
+        expect((await fw.call("firewall", { chain_name: `sg${i}`, operation: "add", ...wireRule(i) })).exitCode).toBe(0);
       expect((await fw.call("firewall", { chain_name: "sg1", operation: "add", ...wireRule(1, { port_start: 9999 }) })).exitCode).toBe(0);
       if (backend === "iptables") {
         for (const tool of ["iptables", "ip6tables"]) {
@@ -158,7 +242,11 @@ for (const { backend, legacy: useLegacy } of variants) {
         expect(input.match(/jump /g)?.length).toBe(3);
       }
       const state = await fw.service.read();
-      expect(typeof state !== "string" && state.map((g) => [g.name, g.rules.map((r) => r.portStart)])).toEqual([["sg1", [9999]], ["sg2", [8002]], ["sg3", [8003]]]);
+      expect(typeof state !== "string" && state.map((g) => [g.name, g.rules.map((r) => r.portStart)])).toEqual([
+        ["sg1", [9999]],
+        ["sg2", [8002]],
+        ["sg3", [8003]],
+      ]);
       for (const sg of ["sg1", "sg2", "sg3"]) expect((await fw.call("firewall-chain-delete", { chain_name: sg })).exitCode).toBe(0);
       expect(await ruleset(lab, backend)).toBe(before);
     });
@@ -167,7 +255,15 @@ for (const { backend, legacy: useLegacy } of variants) {
       const lab = await newLab(true);
       await lab.listen([8080]);
       const fw0 = makeFirewall(lab.runProcess, tempDir(), backend);
-      expect((await fw0.call("firewall", { chain_name: "sg-web", operation: "add", ...wireRule(1, { port_start: 8080, source: CLIENT_IPS[1], target: "DROP" }) })).exitCode).toBe(0);
+      expect(
+        (
+          await fw0.call("firewall", {
+            chain_name: "sg-web",
+            operation: "add",
+            ...wireRule(1, { port_start: 8080, source: CLIENT_IPS[1], target: "DROP" }),
+          })
+        ).exitCode,
+      ).toBe(0);
       const before = await ruleset(lab, backend);
       // The real commit gets one extra bad line after rule 2; the check before it passes untouched.
       const sabotage = (o: RunOptions) => {
@@ -214,11 +310,17 @@ for (const { backend, legacy: useLegacy } of variants) {
         results.push(`${(await fw.call(name, data)).result}`);
         expect(await foreign(lab)).toBe(before);
       }
-      expect(results[0]).toBe(backend === "nftables" ? "Successfully executed rule for security group table sg-web." : "Successfully executed rule for security group chain ALPACON-INPUT.");
+      expect(results[0]).toBe(
+        backend === "nftables"
+          ? "Successfully executed rule for security group table sg-web."
+          : "Successfully executed rule for security group chain ALPACON-INPUT.",
+      );
       expect(results[1]).toBe(`Successfully updated rule with ID ${ID(1)}`);
       expect(JSON.parse(results[2]!).failed_rules).toEqual([`rule[1]: Rule with ID ${ID(3)} not found`]);
       expect(results[5]).toBe("Firewall rules rolled back successfully");
-      expect(results[6]).toBe(backend === "nftables" ? "Successfully deleted table sg-web" : "Successfully deleted chains for security group sg-web");
+      expect(results[6]).toBe(
+        backend === "nftables" ? "Successfully deleted table sg-web" : "Successfully deleted chains for security group sg-web",
+      );
     });
 
     test("every injection payload is refused with exit 1 and the tables are unchanged", async () => {
@@ -227,11 +329,24 @@ for (const { backend, legacy: useLegacy } of variants) {
       expect((await fw.call("firewall", { chain_name: "sg-web", operation: "add", ...wireRule(1) })).exitCode).toBe(0);
       const before = await ruleset(lab, backend);
       const payloads: Record<string, unknown>[] = [
-        { chain_name: "sg-web", operation: "add", ...wireRule(2, { source: "10.9.9.9 accept ; add table ip pwned ; add rule ip sg-web input ip saddr 10.9.9.8" }) },
-        { chain_name: "sg-web", operation: "add", ...wireRule(2), rule_id: 'x" ; add table ip pwned ; add rule ip sg-web input accept comment "y' },
+        {
+          chain_name: "sg-web",
+          operation: "add",
+          ...wireRule(2, { source: "10.9.9.9 accept ; add table ip pwned ; add rule ip sg-web input ip saddr 10.9.9.8" }),
+        },
+        {
+          chain_name: "sg-web",
+          operation: "add",
+          ...wireRule(2),
+          rule_id: 'x" ; add table ip pwned ; add rule ip sg-web input accept comment "y',
+        },
         { chain_name: "sg-web ; add table ip pwned", operation: "flush" },
         { chain_name: "sg-web", operation: "batch", rules: [wireRule(2), wireRule(3, { protocol: "tcp ; flush ruleset" })] },
-        { chain_name: "sg-web", operation: "batch", rules: [wireRule(2, { protocol: "icmp", port_start: undefined, icmp_type: "8 ; flush ruleset" })] },
+        {
+          chain_name: "sg-web",
+          operation: "batch",
+          rules: [wireRule(2, { protocol: "icmp", port_start: undefined, icmp_type: "8 ; flush ruleset" })],
+        },
         { chain_name: "sg-web", operation: "add", ...wireRule(2, { chain: "input\nflush ruleset" }) },
         { chain_name: "sg-web", operation: "add", ...wireRule(2, { source: "{ 10.0.0.1 }" }) },
         { chain_name: "sg-web", operation: "add", ...wireRule(2, { source: "localhost" }) },
@@ -253,11 +368,15 @@ for (const { backend, legacy: useLegacy } of variants) {
     test("two concurrent batches are serialised and both land", async () => {
       const lab = await newLab();
       const fw = makeFirewall(lab.runProcess, tempDir(), backend);
-      const batch = (sg: string, from: number) => fw.call("firewall", { chain_name: sg, operation: "batch", rules: [0, 1, 2].map((i) => wireRule(from + i)) });
+      const batch = (sg: string, from: number) =>
+        fw.call("firewall", { chain_name: sg, operation: "batch", rules: [0, 1, 2].map((i) => wireRule(from + i)) });
       const [x, y] = await Promise.all([batch("sga", 10), batch("sgb", 20)]);
       expect([x.exitCode, y.exitCode]).toEqual([0, 0]);
       const state = await fw.service.read();
-      expect(typeof state !== "string" && state.map((g) => [g.name, g.rules.map((r) => r.portStart)])).toEqual([["sga", [8010, 8011, 8012]], ["sgb", [8020, 8021, 8022]]]);
+      expect(typeof state !== "string" && state.map((g) => [g.name, g.rules.map((r) => r.portStart)])).toEqual([
+        ["sga", [8010, 8011, 8012]],
+        ["sgb", [8020, 8021, 8022]],
+      ]);
       expect(fw.service.backups.count()).toBe(2);
     });
 
@@ -287,17 +406,30 @@ for (const { backend, legacy: useLegacy } of variants) {
       const fw = makeFirewall(lab.runProcess, tempDir(), backend);
       const restore = await fw.call("firewall-rollback", { chain_name: "web", operation: "restore", rules: [wireRule(1), wireRule(2)] });
       expect(restore.result).toBe("firewall-rollback: Successfully restored 2 rules");
-      const apply = await fw.call("firewall-batch-apply", { security_group_name: "db", rules: [wireRule(3), wireRule(4, { port_start: "x" })] });
-      expect(JSON.parse(apply.result).failed_rules).toEqual([{ rule: "rule[1]", error: "port_start: must be a port number from 1 to 65535" }]);
+      const apply = await fw.call("firewall-batch-apply", {
+        security_group_name: "db",
+        rules: [wireRule(3), wireRule(4, { port_start: "x" })],
+      });
+      expect(JSON.parse(apply.result).failed_rules).toEqual([
+        { rule: "rule[1]", error: "port_start: must be a port number from 1 to 65535" },
+      ]);
       expect((await fw.call("firewall-batch-apply", { security_group_name: "db", rules: [wireRule(3)] })).exitCode).toBe(0);
       const chains = await fw.call("firewall-reorder-chains", { chain_names: ["db", "web"] });
-      expect(JSON.parse(chains.result)).toEqual({ success: true, reordered_count: 2, deleted_rules: 0, message: "Successfully reordered 2 chains" });
+      expect(JSON.parse(chains.result)).toEqual({
+        success: true,
+        reordered_count: 2,
+        deleted_rules: 0,
+        message: "Successfully reordered 2 chains",
+      });
       const rules = await fw.call("firewall-reorder-rules", { chain_name: "web", rules: [{ rule_id: ID(2) }, { rule_id: ID(1) }] });
       expect(JSON.parse(rules.result).message).toBe("Successfully reordered 2 rules in chain 'web'");
       const r = await fw.call("firewall-rules", { action: "delete_rule", chain_name: "web", rule: { rule_id: ID(1) } });
       expect(JSON.parse(r.result)).toEqual({ success: true, message: "Rule deleted successfully" });
       const state = await fw.service.read();
-      expect(typeof state !== "string" && state.map((g) => [g.name, g.rules.map((x) => x.ruleId)])).toEqual([["db", [ID(3)]], ["web", [ID(2)]]]);
+      expect(typeof state !== "string" && state.map((g) => [g.name, g.rules.map((x) => x.ruleId)])).toEqual([
+        ["db", [ID(3)]],
+        ["web", [ID(2)]],
+      ]);
       const status = JSON.parse((await fw.call("firewall-status", {})).result);
       expect(status.kind).toBe(backend);
       expect(status.rules).toBe(2);

@@ -11,7 +11,10 @@ export const CLIENT_IPS = ["10.98.0.2", "10.98.0.3"] as const;
 export const AGENT_IP6 = "fd98::1";
 export const CLIENT_IP6 = "fd98::2";
 
-export const canUseNetns = process.getuid?.() === 0 && Bun.spawnSync(["ip", "netns", "list"]).exitCode === 0 && Bun.spawnSync(["which", "nft", "iptables"]).exitCode === 0;
+export const canUseNetns =
+  process.getuid?.() === 0 &&
+  Bun.spawnSync(["ip", "netns", "list"]).exitCode === 0 &&
+  Bun.spawnSync(["which", "nft", "iptables"]).exitCode === 0;
 
 export async function sh(argv: string[], stdin?: string): Promise<RunResult> {
   return runProcess({ argv, env: ENV, timeoutMs: 20_000, ...(stdin !== undefined ? { stdin } : {}) });
@@ -20,7 +23,8 @@ export async function sh(argv: string[], stdin?: string): Promise<RunResult> {
 /** The host's firewall as text: nft, iptables and ip6tables, and their legacy flavour (comment lines and counters dropped). */
 export async function hostSnapshot(): Promise<string> {
   const parts: string[] = [];
-  const legacy = Bun.spawnSync(["which", "iptables-legacy-save"]).exitCode === 0 ? [["iptables-legacy-save"], ["ip6tables-legacy-save"]] : [];
+  const legacy =
+    Bun.spawnSync(["which", "iptables-legacy-save"]).exitCode === 0 ? [["iptables-legacy-save"], ["ip6tables-legacy-save"]] : [];
   for (const argv of [["nft", "list", "ruleset"], ["iptables-save"], ["ip6tables-save"], ...legacy]) {
     const r = await sh(argv);
     const text = r.output
@@ -90,7 +94,8 @@ export class Lab {
   }
 
   /** runProcess for the code under test: the same call, inside the agent namespace. */
-  readonly runProcess: RunProcess = (o: RunOptions) => runProcess({ ...o, argv: ["ip", "netns", "exec", this.agent, ...this.flavour(o.argv)] });
+  readonly runProcess: RunProcess = (o: RunOptions) =>
+    runProcess({ ...o, argv: ["ip", "netns", "exec", this.agent, ...this.flavour(o.argv)] });
 
   exec(argv: string[], stdin?: string): Promise<RunResult> {
     return sh(["ip", "netns", "exec", this.agent, ...this.flavour(argv)], stdin);

@@ -12,7 +12,9 @@ import { ID } from "./harness.ts";
 const tempDir = useTempDirs("alpamon-fwp-");
 const match = (left: unknown, right: unknown, op = "==") => ({ match: { op, left, right } });
 const payload = (protocol: string, field: string) => ({ payload: { protocol, field } });
-const rule = (chain: string, expr: unknown[], comment?: string) => ({ rule: { family: "inet", table: "alpacon", chain, handle: 1, expr, ...(comment ? { comment } : {}) } });
+const rule = (chain: string, expr: unknown[], comment?: string) => ({
+  rule: { family: "inet", table: "alpacon", chain, handle: 1, expr, ...(comment ? { comment } : {}) },
+});
 const chain = (name: string) => ({ chain: { family: "inet", table: "alpacon", name, handle: 1 } });
 
 describe("nft -j", () => {
@@ -24,11 +26,31 @@ describe("nft -j", () => {
         chain("web_input"),
         chain("web_output"),
         chain("input"),
-        rule("web_input", [match(payload("ip", "saddr"), { prefix: { addr: "10.0.0.0", len: 8 } }), match(payload("tcp", "dport"), { range: [1000, 2000] }), { drop: null }], `rule_id:${ID(1)},type:user`),
-        rule("web_input", [match(payload("icmp", "type"), "echo-request"), { counter: { packets: 0, bytes: 0 } }, { accept: null }], `rule_id:${ID(2)},type:server`),
+        rule(
+          "web_input",
+          [
+            match(payload("ip", "saddr"), { prefix: { addr: "10.0.0.0", len: 8 } }),
+            match(payload("tcp", "dport"), { range: [1000, 2000] }),
+            { drop: null },
+          ],
+          `rule_id:${ID(1)},type:user`,
+        ),
+        rule(
+          "web_input",
+          [match(payload("icmp", "type"), "echo-request"), { counter: { packets: 0, bytes: 0 } }, { accept: null }],
+          `rule_id:${ID(2)},type:server`,
+        ),
         rule("web_input", [match(payload("ip", "saddr"), "10.0.0.9", "!="), { drop: null }], `rule_id:${ID(3)},type:user`),
         rule("web_input", [{ accept: null }], "added by hand"),
-        rule("web_output", [match(payload("ip6", "daddr"), "2001:db8::1"), match(payload("udp", "dport"), { set: [53, 853] }), { reject: { type: "icmpx", expr: "port-unreachable" } }], `rule_id:${ID(4)},type:user`),
+        rule(
+          "web_output",
+          [
+            match(payload("ip6", "daddr"), "2001:db8::1"),
+            match(payload("udp", "dport"), { set: [53, 853] }),
+            { reject: { type: "icmpx", expr: "port-unreachable" } },
+          ],
+          `rule_id:${ID(4)},type:user`,
+        ),
         rule("input", [{ jump: { target: "web_input" } }]),
       ],
     };
@@ -37,9 +59,26 @@ describe("nft -j", () => {
       {
         name: "web",
         rules: [
-          { chain: "INPUT", protocol: "tcp", source: "10.0.0.0/8", portStart: 1000, portEnd: 2000, target: "DROP", ruleId: ID(1), ruleType: "user" },
+          {
+            chain: "INPUT",
+            protocol: "tcp",
+            source: "10.0.0.0/8",
+            portStart: 1000,
+            portEnd: 2000,
+            target: "DROP",
+            ruleId: ID(1),
+            ruleType: "user",
+          },
           { chain: "INPUT", protocol: "icmp", icmpType: 8, target: "ACCEPT", ruleId: ID(2), ruleType: "server" },
-          { chain: "OUTPUT", protocol: "udp", destination: "2001:db8::1/128", dports: [53, 853], target: "REJECT", ruleId: ID(4), ruleType: "user" },
+          {
+            chain: "OUTPUT",
+            protocol: "udp",
+            destination: "2001:db8::1/128",
+            dports: [53, 853],
+            target: "REJECT",
+            ruleId: ID(4),
+            ruleType: "user",
+          },
         ],
       },
     ]);
@@ -68,7 +107,12 @@ describe("iptables-save", () => {
     ].join("\n");
     const parsed = parseIptablesSave(save);
     expect(parsed.state).toEqual([
-      { name: "web", rules: [{ chain: "INPUT", protocol: "tcp", source: "10.0.0.0/8", dports: [80, 443], target: "DROP", ruleId: ID(1), ruleType: "user" }] },
+      {
+        name: "web",
+        rules: [
+          { chain: "INPUT", protocol: "tcp", source: "10.0.0.0/8", dports: [80, 443], target: "DROP", ruleId: ID(1), ruleType: "user" },
+        ],
+      },
       { name: "db", rules: [{ chain: "INPUT", protocol: "icmp", icmpType: 8, target: "REJECT", ruleId: ID(2), ruleType: "server" }] },
     ]);
     expect(parsed.ignored).toBe(2);

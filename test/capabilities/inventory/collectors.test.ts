@@ -22,7 +22,11 @@ describe("server, info, time", () => {
   test("load, cpuinfo, memory, machine id, uptime", () => {
     expect(parseLoadavg("0.42 0.30 0.10 1/234 5678\n")).toBe(0.42);
     expect(parseLoadavg("garbage")).toBe(0);
-    expect(parseCpuinfo(fixture("inventory/cpuinfo"))).toEqual({ brand: "Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz", logicalCores: 4, physicalCores: 3 });
+    expect(parseCpuinfo(fixture("inventory/cpuinfo"))).toEqual({
+      brand: "Intel(R) Xeon(R) Gold 6230 CPU @ 2.10GHz",
+      logicalCores: 4,
+      physicalCores: 3,
+    });
     expect(parseCpuinfo("")).toEqual({ brand: "", logicalCores: 0, physicalCores: 0 });
     expect(parseMemTotal("MemTotal:       16318496 kB\nMemFree: 1 kB\n")).toBe(16318496 * 1024);
     expect(formatMachineId("3D1219C7C4C5404AAA1F6D2A48ADFDA4\n")).toBe("3d1219c7-c4c5-404a-aa1f-6d2a48adfda4");
@@ -62,15 +66,28 @@ describe("users and groups", () => {
 
 describe("network", () => {
   test("flags, speed, broadcast, addresses only on reported interfaces", () => {
-    expect(interfaceRow({ name: "eth0", address: "02:00:00:00:00:01", flags: "0x1003", mtu: "1500", speed: "1000", carrier: "1" })).toEqual({
-      name: "eth0", mac: "02:00:00:00:00:01", type: 0, flags: 1 | 64, mtu: 1500, link_speed: 1000,
-    });
-    expect(interfaceRow({ name: "eth1", address: "02:00:00:00:00:02", flags: "0x1002", mtu: "1500", speed: "-1", carrier: "" })).toMatchObject({ flags: 0, link_speed: 0 });
+    expect(interfaceRow({ name: "eth0", address: "02:00:00:00:00:01", flags: "0x1003", mtu: "1500", speed: "1000", carrier: "1" })).toEqual(
+      {
+        name: "eth0",
+        mac: "02:00:00:00:00:01",
+        type: 0,
+        flags: 1 | 64,
+        mtu: 1500,
+        link_speed: 1000,
+      },
+    );
+    expect(
+      interfaceRow({ name: "eth1", address: "02:00:00:00:00:02", flags: "0x1002", mtu: "1500", speed: "-1", carrier: "" }),
+    ).toMatchObject({ flags: 0, link_speed: 0 });
     expect(broadcastOf("10.1.2.3", "255.255.0.0")).toBe("10.1.255.255");
     expect(broadcastOf("10.1.2.3", "ffff::")).toBe("");
     const v4 = (address: string, netmask: string) => ({ address, netmask, family: "IPv4" as const, mac: "", internal: false, cidr: null });
     const rows = addressRows(
-      { eth0: [v4("192.0.2.2", "255.255.255.0"), { ...v4("fd00::2", "ffff::"), family: "IPv6", scopeid: 0 }], "eth0:1": [v4("192.0.2.9", "255.255.255.0")], docker0: [v4("172.17.0.1", "255.255.0.0")] },
+      {
+        eth0: [v4("192.0.2.2", "255.255.255.0"), { ...v4("fd00::2", "ffff::"), family: "IPv6", scopeid: 0 }],
+        "eth0:1": [v4("192.0.2.9", "255.255.255.0")],
+        docker0: [v4("172.17.0.1", "255.255.0.0")],
+      },
       new Set(["eth0"]),
     );
     expect(rows).toEqual([
@@ -84,14 +101,19 @@ describe("packages", () => {
   test("dpkg: installed only, multi-arch kept apart, the updates journal wins", () => {
     const rows = parseDpkgStatus(fixture("inventory/dpkg-status"), [fixture("inventory/dpkg-updates-0001")]);
     expect(rows.map((r) => `${r.name}:${r.arch}=${r.version}`).sort()).toEqual([
-      "adduser:all=3.134", "halfway:amd64=2.0", "libc6:amd64=2.36-9+deb12u4", "libc6:i386=2.36-9+deb12u4", "upgraded:amd64=1.1",
+      "adduser:all=3.134",
+      "halfway:amd64=2.0",
+      "libc6:amd64=2.36-9+deb12u4",
+      "libc6:i386=2.36-9+deb12u4",
+      "upgraded:amd64=1.1",
     ]);
     expect(rows.find((r) => r.name === "libc6")!.source).toBe("glibc");
     expect(parseDpkgStatus(fixture("inventory/dpkg-status")).map((r) => r.name)).not.toContain("halfway");
   });
 
   test("rpm query output; gpg-pubkey skipped", () => {
-    const text = "kernel\t5.14.0\tkernel-5.14.0-362.src.rpm\tx86_64\nkernel\t5.14.0\tkernel-5.14.0-427.src.rpm\tx86_64\ngpg-pubkey\tabc\t(none)\t(none)\n";
+    const text =
+      "kernel\t5.14.0\tkernel-5.14.0-362.src.rpm\tx86_64\nkernel\t5.14.0\tkernel-5.14.0-427.src.rpm\tx86_64\ngpg-pubkey\tabc\t(none)\t(none)\n";
     expect(parseRpmQuery(text)).toEqual([
       { name: "kernel", version: "5.14.0", source: "kernel-5.14.0-362.src.rpm", arch: "x86_64" },
       { name: "kernel", version: "5.14.0", source: "kernel-5.14.0-427.src.rpm", arch: "x86_64" },
@@ -100,7 +122,11 @@ describe("packages", () => {
 
   test("on this machine the count equals dpkg-query's ii lines", async () => {
     const env = { procRoot: "/proc", sysRoot: "/sys", root: "/", runProcess, now: Date.now, version: "t" };
-    const query = await runProcess({ argv: ["dpkg-query", "-W", "-f=${db:Status-Abbrev}\\n"], env: { PATH: "/usr/bin:/bin" }, timeoutMs: 30_000 });
+    const query = await runProcess({
+      argv: ["dpkg-query", "-W", "-f=${db:Status-Abbrev}\\n"],
+      env: { PATH: "/usr/bin:/bin" },
+      timeoutMs: 30_000,
+    });
     expect(query.exitCode).toBe(0);
     const ii = query.output.split("\n").filter((l) => l.startsWith("ii")).length;
     const rows = await collectPackages(env);
@@ -138,6 +164,8 @@ describe("disks and partitions", () => {
       { name: "/dev/nvme0n1p1", mount_points: ["/boot/efi"], disk_name: "nvme0n1", fs_type: "vfat", is_virtual: false },
       { name: "/dev/nvme0n1p2", mount_points: ["/"], disk_name: "nvme0n1", fs_type: "ext4", is_virtual: false },
     ]);
-    expect(parseUdevSerial("S:disk/by-id/x\nE:ID_SERIAL=Samsung_SSD_970_S4EWNX0M\nE:ID_SERIAL_SHORT=S4EWNX0M\n")).toBe("Samsung_SSD_970_S4EWNX0M");
+    expect(parseUdevSerial("S:disk/by-id/x\nE:ID_SERIAL=Samsung_SSD_970_S4EWNX0M\nE:ID_SERIAL_SHORT=S4EWNX0M\n")).toBe(
+      "Samsung_SSD_970_S4EWNX0M",
+    );
   });
 });

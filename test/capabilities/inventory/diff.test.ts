@@ -5,7 +5,14 @@ import { diffRows, diffSingle, parseRemoteRow, parseRemoteRows, sameValue } from
 import { KEY_DEFS } from "../../../src/capabilities/inventory/keys.ts";
 import { hashView } from "../../../src/capabilities/inventory/sync.ts";
 
-const user = (username: string, uid: number, shell = "/bin/bash") => ({ uid, gid: uid, username, description: "", directory: `/home/${username}`, shell });
+const user = (username: string, uid: number, shell = "/bin/bash") => ({
+  uid,
+  gid: uid,
+  username,
+  description: "",
+  directory: `/home/${username}`,
+  shell,
+});
 
 describe("diffRows", () => {
   test("only the differences: one PATCH, one DELETE, one POST of an array; extra remote fields ignored", () => {
@@ -26,9 +33,12 @@ describe("diffRows", () => {
   test("identical lists give nothing; remote duplicates are deleted", () => {
     const current = [user("alice", 1000)];
     expect(diffRows(KEY_DEFS.users, current, [{ id: "a", ...user("alice", 1000) }])).toEqual([]);
-    expect(diffRows(KEY_DEFS.users, current, [{ id: "a", ...user("alice", 1000) }, { id: "b", ...user("alice", 1000) }])).toEqual([
-      { method: "DELETE", path: "/api/proc/users/b/" },
-    ]);
+    expect(
+      diffRows(KEY_DEFS.users, current, [
+        { id: "a", ...user("alice", 1000) },
+        { id: "b", ...user("alice", 1000) },
+      ]),
+    ).toEqual([{ method: "DELETE", path: "/api/proc/users/b/" }]);
   });
 
   test("groups match by gid; packages by name and arch, then version for parallel installs", () => {
@@ -36,7 +46,12 @@ describe("diffRows", () => {
       { method: "PATCH", path: "/api/proc/groups/1/", body: { gid: 27, groupname: "wheel" } },
     ]);
     const pkg = (name: string, arch: string, version: string) => ({ name, version, source: "", arch });
-    const current = [pkg("libc6", "amd64", "2.36"), pkg("libc6", "i386", "2.36"), pkg("kernel", "x86_64", "5.14-427"), pkg("kernel", "x86_64", "5.14-362")];
+    const current = [
+      pkg("libc6", "amd64", "2.36"),
+      pkg("libc6", "i386", "2.36"),
+      pkg("kernel", "x86_64", "5.14-427"),
+      pkg("kernel", "x86_64", "5.14-362"),
+    ];
     const remote = [
       { id: 1, ...pkg("libc6", "amd64", "2.35") },
       { id: 2, ...pkg("libc6", "i386", "2.36") },
@@ -62,7 +77,9 @@ describe("diffSingle", () => {
   test("PATCH the whole object to <url><id>/ only when a compared field differs", () => {
     const os = { name: "debian", version: "12.7", major: 12, minor: 7, patch: 0, platform: "debian", platform_like: "debian" };
     expect(diffSingle(KEY_DEFS.os, os, { id: 3, ...os })).toEqual([]);
-    expect(diffSingle(KEY_DEFS.os, os, { id: 3, ...os, version: "12.6", minor: 6 })).toEqual([{ method: "PATCH", path: "/api/proc/os/3/", body: os }]);
+    expect(diffSingle(KEY_DEFS.os, os, { id: 3, ...os, version: "12.6", minor: 6 })).toEqual([
+      { method: "PATCH", path: "/api/proc/os/3/", body: os },
+    ]);
   });
 
   test("time hashes only zone and boot minute, so a later second is unchanged", () => {

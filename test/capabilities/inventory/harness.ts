@@ -69,21 +69,44 @@ export function useInventoryHarness() {
     const hub = new LogHub({ write: () => {}, close: () => {} }, "debug");
     hub.listen((r) => records.push(r));
     const log = hub.logger("inventory");
-    const http = new ConsoleHttp({ serverUrl: fake.url, id: fake.id, key: fake.key, tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log });
+    const http = new ConsoleHttp({
+      serverUrl: fake.url,
+      id: fake.id,
+      key: fake.key,
+      tls: { rejectUnauthorized: true },
+      userAgent: "alpamon/test",
+      log,
+    });
     let inventory: Inventory | undefined;
-    const outbox = new Outbox({ state, sender: http, log: hub.logger("outbox"), clock: systemClock, onSettled: (item) => inventory?.onOutboxSettled(item) });
+    const outbox = new Outbox({
+      state,
+      sender: http,
+      log: hub.logger("outbox"),
+      clock: systemClock,
+      onSettled: (item) => inventory?.onOutboxSettled(item),
+    });
     outbox.start();
     cleanups.push(() => outbox.stop());
     const clock = options.clock ?? systemClock;
     inventory = new Inventory({
-      http, outbox, state, log, clock, version: "0.1.0-test", env: { procRoot: options.env?.procRoot ?? procOverlay(), ...options.env }, ...options.extra,
+      http,
+      outbox,
+      state,
+      log,
+      clock,
+      version: "0.1.0-test",
+      env: { procRoot: options.env?.procRoot ?? procOverlay(), ...options.env },
+      ...options.extra,
     });
     cleanups.push(() => inventory!.stop());
     const proc = new ProcConsole(fake);
     const delivered = async () => expect(await outbox.drain(WAIT_MS)).toBe(true);
     const warnings = () => records.filter((r) => r.level === "warn");
     /** Every finished sync round (explicit, periodic or follow-up), with its summary, from the inventory's log. */
-    const rounds = () => records.filter((r) => r.message === "inventory sync done").map((r) => r.fields as { synced: string[]; unchanged: string[]; skipped: string[] });
+    const rounds = () =>
+      records
+        .filter((r) => r.message === "inventory sync done")
+        .map((r) => r.fields as { synced: string[]; unchanged: string[]; skipped: string[] });
 
     /**
      * Moves the ManualClock on by `ms` once the inventory's loop is parked in its sleep, then waits for the sync
@@ -153,12 +176,22 @@ export function accountsOnly(names: ReadonlySet<string>): RunProcess {
   return async (options) => {
     const result = await runProcess(options);
     if (options.argv[0] !== "getent" || result.exitCode !== 0) return result;
-    return { ...result, output: result.output.split("\n").filter((line) => names.has(line.split(":")[0]!)).join("\n") };
+    return {
+      ...result,
+      output: result.output
+        .split("\n")
+        .filter((line) => names.has(line.split(":")[0]!))
+        .join("\n"),
+    };
   };
 }
 
 export async function dpkgInstalledCount(): Promise<number> {
-  const r = await runProcess({ argv: ["dpkg-query", "-W", "-f=${db:Status-Abbrev}\\n"], env: { PATH: "/usr/bin:/bin" }, timeoutMs: 30_000 });
+  const r = await runProcess({
+    argv: ["dpkg-query", "-W", "-f=${db:Status-Abbrev}\\n"],
+    env: { PATH: "/usr/bin:/bin" },
+    timeoutMs: 30_000,
+  });
   return r.output.split("\n").filter((l) => l.startsWith("ii")).length;
 }
 
@@ -216,7 +249,9 @@ export class FixtureHost {
     writeFileSync(join(this.procRoot, "uptime"), `${uptime.toFixed(2)} ${(uptime * 1.5).toFixed(2)}\n`);
     const lines = this.mounts.map((m, i) => `${100 + i} 1 254:${i} / ${m.mountPoint} rw,relatime - ${m.fsType ?? "ext4"} ${m.device} rw`);
     writeFileSync(join(this.procRoot, "1/mountinfo"), `${lines.join("\n")}\n`);
-    const paragraphs = this.packages.map((p) => `Package: ${p.name}\nStatus: install ok installed\nArchitecture: ${p.arch}\nVersion: ${p.version}\n`);
+    const paragraphs = this.packages.map(
+      (p) => `Package: ${p.name}\nStatus: install ok installed\nArchitecture: ${p.arch}\nVersion: ${p.version}\n`,
+    );
     writeFileSync(join(this.root, "var/lib/dpkg/status"), paragraphs.join("\n"));
   }
 

@@ -21,7 +21,20 @@ describe("commit", () => {
     const puts = t.fake.requests.filter((r) => r.method === "PUT" && r.path === "/api/servers/servers/-/commit/");
     expect(puts.map((r) => r.status)).toEqual([200]);
     const body = puts[0]!.json as Record<string, any>;
-    expect(Object.keys(body).sort()).toEqual(["addresses", "disks", "groups", "info", "interfaces", "load", "os", "packages", "partitions", "time", "users", "version"]);
+    expect(Object.keys(body).sort()).toEqual([
+      "addresses",
+      "disks",
+      "groups",
+      "info",
+      "interfaces",
+      "load",
+      "os",
+      "packages",
+      "partitions",
+      "time",
+      "users",
+      "version",
+    ]);
     expect(body.version).toBe("0.1.0-test");
     expect(body.load).toBe(0.25);
     expect(typeof body.info.uuid).toBe("string");
@@ -36,7 +49,9 @@ describe("commit", () => {
     // list, so an agent that dropped every address would not pass on a host that has some).
     const interfaces = new Set(body.interfaces.map((i: any) => i.name));
     const hostIpv4 = Object.entries(networkInterfaces()).flatMap(([label, infos]) =>
-      (infos ?? []).filter((i) => i.family === "IPv4" && interfaces.has(label.split(":")[0]!)).map((i) => `${label.split(":")[0]} ${i.address}`),
+      (infos ?? [])
+        .filter((i) => i.family === "IPv4" && interfaces.has(label.split(":")[0]!))
+        .map((i) => `${label.split(":")[0]} ${i.address}`),
     );
     expect(body.addresses.map((a: any) => `${a.interface_name} ${a.address}`).sort()).toEqual(hostIpv4.sort());
     expect(Array.isArray(body.disks) && Array.isArray(body.partitions)).toBe(true);
@@ -51,10 +66,17 @@ describe("commit", () => {
     await t.inventory.commit();
     await t.delivered();
     const puts = () => t.fake.requests.filter((r) => r.method === "PUT");
-    expect(puts().map((r) => [r.status, (r.json as any).load])).toEqual([[400, 0.25], [200, { period: "1m", average: 0.25 }]]);
+    expect(puts().map((r) => [r.status, (r.json as any).load])).toEqual([
+      [400, 0.25],
+      [200, { period: "1m", average: 0.25 }],
+    ]);
     await t.inventory.commit();
     await t.delivered();
-    expect(puts().slice(2).map((r) => [r.status, (r.json as any).load])).toEqual([[200, { period: "1m", average: 0.25 }]]);
+    expect(
+      puts()
+        .slice(2)
+        .map((r) => [r.status, (r.json as any).load]),
+    ).toEqual([[200, { period: "1m", average: 0.25 }]]);
   });
 });
 
@@ -84,7 +106,12 @@ describe("sync", () => {
     expect(t.proc.writes(quiet)).toEqual([]);
     expect(third.writes).toBe(0);
     // Only the single-row keys the console lacks are asked again; everything else was skipped by hash.
-    expect(t.fake.requests.slice(quiet).map((r) => r.path).sort()).toEqual(["/api/proc/info/-/sync/", "/api/proc/os/-/sync/", "/api/proc/time/-/sync/"]);
+    expect(
+      t.fake.requests
+        .slice(quiet)
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual(["/api/proc/info/-/sync/", "/api/proc/os/-/sync/", "/api/proc/time/-/sync/"]);
   });
 
   test("single rows: PATCH only on a difference; 404 and malformed answers skip the key, the rest goes on", async () => {
@@ -105,9 +132,12 @@ describe("sync", () => {
     expect(summary.skipped.sort()).toEqual(["groups", "time"]);
     expect(summary.synced).toContain("os");
     const osId = t.proc.single.get("os")!.id;
-    expect(t.proc.writes(before).filter((r) => r.path.startsWith("/api/proc/os/") || r.path.startsWith("/api/proc/info/")).map((r) => [r.method, r.path])).toEqual([
-      ["PATCH", `/api/proc/os/${osId}/`],
-    ]);
+    expect(
+      t.proc
+        .writes(before)
+        .filter((r) => r.path.startsWith("/api/proc/os/") || r.path.startsWith("/api/proc/info/"))
+        .map((r) => [r.method, r.path]),
+    ).toEqual([["PATCH", `/api/proc/os/${osId}/`]]);
     expect(t.warnings().map((w) => [w.message, w.fields.key])).toEqual([
       ["console answered 404 for this key; skipped it", "time"],
       ["the console's answer for this key is malformed; skipped it", "groups"],
@@ -137,7 +167,14 @@ describe("firewall hook", () => {
   test("chains are posted after a commit and on a sync of `firewall`; none or a failure posts nothing", async () => {
     let chains: unknown[] = [{ name: "INPUT", rules: [] }];
     let broken = false;
-    const t = await setup({ extra: { firewallChains: async () => { if (broken) throw new Error("nft missing"); return chains; } } });
+    const t = await setup({
+      extra: {
+        firewallChains: async () => {
+          if (broken) throw new Error("nft missing");
+          return chains;
+        },
+      },
+    });
     t.fake.route("POST", "/api/firewall/agent/sync/", () => ({ status: 201, body: {} }));
     const posts = () => t.fake.requests.filter((r) => r.path === "/api/firewall/agent/sync/");
     await t.inventory.commit();
@@ -160,12 +197,27 @@ describe("commands and start", () => {
   test("commit and sync commands; data.keys is validated", async () => {
     const t = await setup();
     const { commit, sync } = runnable(inventoryCommands(t.inventory));
-    const ctx = (data: Record<string, unknown>) => ({ id: "c1", args: [], line: "sync", data, user: null, group: null, env: null, signal: new AbortController().signal, log: undefined as never });
+    const ctx = (data: Record<string, unknown>) => ({
+      id: "c1",
+      args: [],
+      line: "sync",
+      data,
+      user: null,
+      group: null,
+      env: null,
+      signal: new AbortController().signal,
+      log: undefined as never,
+    });
     expect(await commit!.run(ctx({}))).toEqual({ exitCode: 0, result: "Committed system information." });
     await t.delivered(); // until the commit is delivered, a sync leaves every key alone
     const before = t.fake.requests.length;
     expect(await sync!.run(ctx({ keys: ["groups"] }))).toEqual({ exitCode: 0, result: "Synchronized system information." });
-    expect(t.fake.requests.slice(before).filter((r) => r.method === "GET").map((r) => r.path)).toEqual(["/api/proc/groups/sync/"]);
+    expect(
+      t.fake.requests
+        .slice(before)
+        .filter((r) => r.method === "GET")
+        .map((r) => r.path),
+    ).toEqual(["/api/proc/groups/sync/"]);
     expect(await sync!.run(ctx({ keys: "users" }))).toEqual({ exitCode: 1, result: "Invalid data: keys: must be a list of key names" });
   });
 
@@ -189,7 +241,12 @@ describe("commands and start", () => {
     t.proc.missing.add("packages");
     t.inventory.start(true);
     const first = await t.tick(STARTUP_SYNC_DELAY_MS, host);
-    expect(t.fake.requests.slice(first).filter((r) => r.path === "/api/proc/packages/sync/").map((r) => r.status)).toEqual([404]);
+    expect(
+      t.fake.requests
+        .slice(first)
+        .filter((r) => r.path === "/api/proc/packages/sync/")
+        .map((r) => r.status),
+    ).toEqual([404]);
     expect(t.proc.lists.get("users")!.map((u) => u.username)).toEqual(["root", "daemon", "alice"]);
     const from = await t.tick(60_000, host);
     expect(t.rounds()).toHaveLength(2);
@@ -222,7 +279,10 @@ describe("commands and start", () => {
     await t.fake.waitUntil(() => bob().find((u) => u.shell === "/bin/bash"), WAIT_MS, "the follow-up PATCH");
     await t.delivered();
     expect(bob()).toHaveLength(1);
-    expect(t.proc.writes(quiet).map((r) => `${r.method} ${r.path}`)).toEqual(["POST /api/proc/users/", `PATCH /api/proc/users/${bob()[0]!.id}/`]);
+    expect(t.proc.writes(quiet).map((r) => `${r.method} ${r.path}`)).toEqual([
+      "POST /api/proc/users/",
+      `PATCH /api/proc/users/${bob()[0]!.id}/`,
+    ]);
   });
 
   test("users and groups sync requests coalesce while one is waiting", async () => {

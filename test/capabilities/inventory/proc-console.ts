@@ -62,7 +62,9 @@ export class ProcConsole {
 
   /** Requests the agent made that change console state. */
   writes(since = 0): RecordedRequest[] {
-    return this.fake.requests.slice(since).filter((r) => r.method !== "GET" && r.path.startsWith("/api/") && !r.path.startsWith("/api/events/"));
+    return this.fake.requests
+      .slice(since)
+      .filter((r) => r.method !== "GET" && r.path.startsWith("/api/") && !r.path.startsWith("/api/events/"));
   }
 
   clear(): void {

@@ -34,7 +34,10 @@ describe("periodic full re-sync", () => {
     packages[0]!.version = "0.0-drifted";
     packages.push({ id: 9_001, name: "ghost", version: "1.0", source: "", arch: "all" });
     const users = t.proc.lists.get("users")!;
-    users.splice(users.findIndex((u) => u.username === "alice"), 1);
+    users.splice(
+      users.findIndex((u) => u.username === "alice"),
+      1,
+    );
     const drifted = packageRows(packages);
 
     // Nothing changed on the host, so each hourly round costs no request at all and the drift stays.
@@ -50,8 +53,18 @@ describe("periodic full re-sync", () => {
     const from = await t.tick(PERIODIC_SYNC_MS, t.host);
     expect(t.clock.now() - Date.UTC(2026, 2, 1, 9, 0, 0)).toBe(STARTUP_SYNC_DELAY_MS + FULL_RESYNC_MS);
     expect(packageRows(t.proc.lists.get("packages"))).toEqual(expected);
-    expect(t.proc.lists.get("users")!.map((u) => u.username).sort()).toEqual(["alice", "daemon", "root"]);
-    expect(t.fake.requests.slice(from).filter((r) => r.method === "GET").map((r) => r.path)).toContain("/api/proc/packages/sync/");
+    expect(
+      t.proc.lists
+        .get("users")!
+        .map((u) => u.username)
+        .sort(),
+    ).toEqual(["alice", "daemon", "root"]);
+    expect(
+      t.fake.requests
+        .slice(from)
+        .filter((r) => r.method === "GET")
+        .map((r) => r.path),
+    ).toContain("/api/proc/packages/sync/");
   });
 });
 

@@ -33,9 +33,18 @@ describe("agent with metrics", () => {
     const agent = startAgent(fake, tempDir());
     cleanups.push(() => agent.stop());
 
-    const endpoints = ["realtime/cpu", "realtime/memory", "realtime/disk-usage", "realtime/disk-io", "realtime/traffic", "alert-rules/check"].map((p) => `/api/metrics/${p}/`);
+    const endpoints = [
+      "realtime/cpu",
+      "realtime/memory",
+      "realtime/disk-usage",
+      "realtime/disk-io",
+      "realtime/traffic",
+      "alert-rules/check",
+    ].map((p) => `/api/metrics/${p}/`);
     await fake.waitUntil(
-      () => endpoints.every((p) => fake.requests.some((r) => r.path === p && r.status === 201)) && fake.requests.some((r) => r.method === "PATCH" && r.path === "/api/servers/servers/-/status/" && r.status === 200),
+      () =>
+        endpoints.every((p) => fake.requests.some((r) => r.path === p && r.status === 201)) &&
+        fake.requests.some((r) => r.method === "PATCH" && r.path === "/api/servers/servers/-/status/" && r.status === 200),
       30_000,
       "every realtime endpoint",
     );

@@ -43,7 +43,14 @@ async function rig(config: () => { status: number; body?: unknown }, opts: { rec
   const hub = new LogHub({ write: () => {}, close: () => {} }, "debug", () => Date.now());
   hub.listen((r) => records.push(r));
   const log = hub.logger("metrics");
-  const http = new ConsoleHttp({ serverUrl: fake.url, id: fake.id, key: fake.key, tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log });
+  const http = new ConsoleHttp({
+    serverUrl: fake.url,
+    id: fake.id,
+    key: fake.key,
+    tls: { rejectUnauthorized: true },
+    userAgent: "alpamon/test",
+    log,
+  });
   let parts: { state: StateDb; outbox: Outbox; collector: Collector } | undefined;
   const halt = async () => {
     if (!parts) return;
@@ -105,23 +112,57 @@ describe("Collector against the fake console", () => {
     const q = (sql: string, ...args: (string | number)[]) => seed.sqlite.query(sql).run(...args);
     q('INSERT INTO cpu_samples ("timestamp", usage) VALUES (?1, 12.5)', prevHour);
     q('INSERT INTO memory_samples ("timestamp", usage) VALUES (?1, 40)', prevHour);
-    q('INSERT INTO disk_usage_samples ("timestamp", device, mount_point, usage, total, free, used) VALUES (?1, \'/dev/vdz\', \'/\', 50, 100, 50, 50)', prevHour);
-    q('INSERT INTO disk_io_samples ("timestamp", device, read_bps, write_bps) VALUES (?1, \'vdz\', 0, 512)', prevHour);
-    q('INSERT INTO traffic_samples ("timestamp", name, input_pps, input_bps, output_pps, output_bps) VALUES (?1, \'eth9\', 1, 8, 0, 0)', prevHour);
+    q(
+      "INSERT INTO disk_usage_samples (\"timestamp\", device, mount_point, usage, total, free, used) VALUES (?1, '/dev/vdz', '/', 50, 100, 50, 50)",
+      prevHour,
+    );
+    q("INSERT INTO disk_io_samples (\"timestamp\", device, read_bps, write_bps) VALUES (?1, 'vdz', 0, 512)", prevHour);
+    q(
+      "INSERT INTO traffic_samples (\"timestamp\", name, input_pps, input_bps, output_pps, output_bps) VALUES (?1, 'eth9', 1, 8, 0, 0)",
+      prevHour,
+    );
     q('INSERT INTO hourly_cpu ("timestamp", peak, avg) VALUES (?1, 80, 20)', yesterday);
     q('INSERT INTO hourly_memory ("timestamp", peak, avg) VALUES (?1, 70, 30)', yesterday);
-    q('INSERT INTO hourly_disk_usage ("timestamp", device, peak, avg, total, free, used) VALUES (?1, \'/dev/vdz\', 60, 50, 100, 40, 60)', yesterday);
-    q('INSERT INTO hourly_disk_io ("timestamp", device, peak_read_bps, peak_write_bps, avg_read_bps, avg_write_bps) VALUES (?1, \'vdz\', 1, 2, 0.5, 1)', yesterday);
-    q("INSERT INTO hourly_traffic (\"timestamp\", name, peak_input_pps, peak_input_bps, peak_output_pps, peak_output_bps, avg_input_pps, avg_input_bps, avg_output_pps, avg_output_bps) VALUES (?1, 'eth9', 1, 8, 0, 0, 1, 8, 0, 0)", yesterday);
+    q(
+      "INSERT INTO hourly_disk_usage (\"timestamp\", device, peak, avg, total, free, used) VALUES (?1, '/dev/vdz', 60, 50, 100, 40, 60)",
+      yesterday,
+    );
+    q(
+      "INSERT INTO hourly_disk_io (\"timestamp\", device, peak_read_bps, peak_write_bps, avg_read_bps, avg_write_bps) VALUES (?1, 'vdz', 1, 2, 0.5, 1)",
+      yesterday,
+    );
+    q(
+      "INSERT INTO hourly_traffic (\"timestamp\", name, peak_input_pps, peak_input_bps, peak_output_pps, peak_output_bps, avg_input_pps, avg_input_bps, avg_output_pps, avg_output_bps) VALUES (?1, 'eth9', 1, 8, 0, 0, 1, 8, 0, 0)",
+      yesterday,
+    );
     seed.close();
 
     const { collector } = r.boot();
     const paths = [
-      "realtime/cpu", "realtime/memory", "realtime/disk-usage", "realtime/disk-io", "realtime/traffic",
-      "hourly/cpu", "hourly/memory", "hourly/disk-usage", "hourly/disk-io", "hourly/traffic",
-      "daily/cpu", "daily/memory", "daily/disk-usage", "daily/disk-io", "daily/traffic",
+      "realtime/cpu",
+      "realtime/memory",
+      "realtime/disk-usage",
+      "realtime/disk-io",
+      "realtime/traffic",
+      "hourly/cpu",
+      "hourly/memory",
+      "hourly/disk-usage",
+      "hourly/disk-io",
+      "hourly/traffic",
+      "daily/cpu",
+      "daily/memory",
+      "daily/disk-usage",
+      "daily/disk-io",
+      "daily/traffic",
     ].map((p) => `/api/metrics/${p}/`);
-    await r.fake.waitUntil(() => paths.every((p) => delivered(r.fake, "POST", p).length > 0) && delivered(r.fake, "POST", "/api/metrics/alert-rules/check/").length > 0 && delivered(r.fake, "PATCH", "/api/servers/servers/-/status/").length > 0, 15_000, "every metric endpoint");
+    await r.fake.waitUntil(
+      () =>
+        paths.every((p) => delivered(r.fake, "POST", p).length > 0) &&
+        delivered(r.fake, "POST", "/api/metrics/alert-rules/check/").length > 0 &&
+        delivered(r.fake, "PATCH", "/api/servers/servers/-/status/").length > 0,
+      15_000,
+      "every metric endpoint",
+    );
     expect(collector.state).toBe("running");
     expect(collector.tasks).toHaveLength(20);
 
@@ -139,7 +180,16 @@ describe("Collector against the fake console", () => {
     }
     const io = ["peak_write_bps", "peak_read_bps", "avg_write_bps", "avg_read_bps"];
     expectShape(first("realtime/disk-io"), ["device", ...io]);
-    const tr = ["peak_input_pps", "peak_input_bps", "peak_output_pps", "peak_output_bps", "avg_input_pps", "avg_input_bps", "avg_output_pps", "avg_output_bps"];
+    const tr = [
+      "peak_input_pps",
+      "peak_input_bps",
+      "peak_output_pps",
+      "peak_output_bps",
+      "avg_input_pps",
+      "avg_input_bps",
+      "avg_output_pps",
+      "avg_output_bps",
+    ];
     const traffic = first("realtime/traffic");
     expectShape(traffic, ["name", ...tr]);
     expect(traffic.some((t) => t.name === "lo")).toBe(false);
@@ -179,7 +229,13 @@ describe("Collector against the fake console", () => {
     const r = await rig(() => {
       answers++;
       if (answers === 1) return { status: 200, body: "{not json" };
-      return { status: 200, body: [{ type: "gpu", interval: 1 }, { type: "memory", interval: 1 }] };
+      return {
+        status: 200,
+        body: [
+          { type: "gpu", interval: 1 },
+          { type: "memory", interval: 1 },
+        ],
+      };
     });
     r.fake.fault({ method: "GET", path: CONFIG_PATH }, { status: 503, times: 2 });
     const { collector } = r.boot();
@@ -189,13 +245,18 @@ describe("Collector against the fake console", () => {
     const warns = r.records.filter((x) => x.level === "warn").map((x) => `${x.message} ${JSON.stringify(x.fields)}`);
     expect(warns.some((w) => w.includes("cannot get the metrics configuration") && w.includes("HTTP 503"))).toBe(true);
     expect(warns.some((w) => w.includes('unknown check type \\"gpu\\"'))).toBe(true);
-    const debugs = r.records.filter((x) => x.level === "debug" && x.message.includes("still cannot get")).map((x) => String(x.fields.problem));
+    const debugs = r.records
+      .filter((x) => x.level === "debug" && x.message.includes("still cannot get"))
+      .map((x) => String(x.fields.problem));
     expect(debugs).toContain("metrics config is not JSON");
   }, 20_000);
 
   test("a 404 turns metrics off with one info line and re-checks later", async () => {
     let available = false;
-    const r = await rig(() => (available ? { status: 200, body: [{ type: "cpu", interval: 1 }] } : { status: 404, body: { detail: "Not found." } }), { recheckMs: 300 });
+    const r = await rig(
+      () => (available ? { status: 200, body: [{ type: "cpu", interval: 1 }] } : { status: 404, body: { detail: "Not found." } }),
+      { recheckMs: 300 },
+    );
     const { collector } = r.boot();
     await r.fake.waitUntil(() => r.fake.requests.filter((q) => q.path === CONFIG_PATH).length >= 3, 5_000, "three config checks");
     expect(collector.state).toBe("disabled");
@@ -223,7 +284,13 @@ describe("Collector against the fake console", () => {
   }, 15_000);
 
   test("a 20 s outage (503): every sample of the window arrives afterwards, each with its own timestamp", async () => {
-    const r = await rig(() => ({ status: 200, body: [{ type: "cpu", interval: 1 }, { type: "status", interval: 1 }] }));
+    const r = await rig(() => ({
+      status: 200,
+      body: [
+        { type: "cpu", interval: 1 },
+        { type: "status", interval: 1 },
+      ],
+    }));
     const { state } = r.boot();
     await r.fake.waitForRequest((q) => q.path === "/api/metrics/realtime/cpu/" && q.status === 201, 5_000);
     const outage = r.fake.fault({ path: /^\/api\/(metrics|servers)\// }, { status: 503, forMs: 20_000 });
@@ -232,12 +299,22 @@ describe("Collector against the fake console", () => {
     await Bun.sleep(20_000);
     const until = Date.now();
     // Samples taken during the outage, as stored locally.
-    const taken = (state.sqlite.query('SELECT "timestamp" FROM cpu_samples WHERE "timestamp" > ?1 AND "timestamp" < ?2 ORDER BY "timestamp"').all(from, until - 500) as { timestamp: number }[]).map((x) => new Date(x.timestamp).toISOString());
+    const taken = (
+      state.sqlite
+        .query('SELECT "timestamp" FROM cpu_samples WHERE "timestamp" > ?1 AND "timestamp" < ?2 ORDER BY "timestamp"')
+        .all(from, until - 500) as { timestamp: number }[]
+    ).map((x) => new Date(x.timestamp).toISOString());
     expect(taken.length).toBeGreaterThanOrEqual(17);
-    await r.fake.waitUntil(() => {
-      const got = new Set(delivered(r.fake, "POST", "/api/metrics/realtime/cpu/").flatMap((q) => rowsOf(q).map((x) => x.timestamp as string)));
-      return taken.length > 0 && taken.every((t) => got.has(t));
-    }, 10_000, "every outage sample delivered");
+    await r.fake.waitUntil(
+      () => {
+        const got = new Set(
+          delivered(r.fake, "POST", "/api/metrics/realtime/cpu/").flatMap((q) => rowsOf(q).map((x) => x.timestamp as string)),
+        );
+        return taken.length > 0 && taken.every((t) => got.has(t));
+      },
+      10_000,
+      "every outage sample delivered",
+    );
     const all = delivered(r.fake, "POST", "/api/metrics/realtime/cpu/").flatMap((q) => rowsOf(q).map((x) => x.timestamp as string));
     expect(all.length).toBeGreaterThanOrEqual(taken.length);
     expect(new Set(all).size).toBe(all.length); // distinct, none delivered twice
@@ -254,20 +331,32 @@ describe("Collector against the fake console", () => {
     const outage = r.fake.fault({ path: /^\/api\/metrics\/realtime\// }, { status: 503 });
     cleanups.push(() => outage.clear());
     const { state } = r.boot();
-    await r.fake.waitUntil(() => (state.sqlite.query("SELECT COUNT(*) AS n FROM cpu_samples").get() as { n: number }).n >= 3, 10_000, "three samples");
+    await r.fake.waitUntil(
+      () => (state.sqlite.query("SELECT COUNT(*) AS n FROM cpu_samples").get() as { n: number }).n >= 3,
+      10_000,
+      "three samples",
+    );
     await r.halt();
     const reopened = r.boot();
-    const taken = (reopened.state.sqlite.query('SELECT "timestamp" FROM cpu_samples').all() as { timestamp: number }[]).map((x) => new Date(x.timestamp).toISOString());
+    const taken = (reopened.state.sqlite.query('SELECT "timestamp" FROM cpu_samples').all() as { timestamp: number }[]).map((x) =>
+      new Date(x.timestamp).toISOString(),
+    );
     // The samples taken before the restart are still there (at least the three waited for): an empty list would
     // make the wait below true at once and prove nothing.
     expect(taken.length).toBeGreaterThanOrEqual(3);
     const before = delivered(r.fake, "POST", "/api/metrics/realtime/cpu/");
     expect(before).toEqual([]); // nothing got through the outage before the restart
     outage.clear();
-    await r.fake.waitUntil(() => {
-      const got = new Set(delivered(r.fake, "POST", "/api/metrics/realtime/cpu/").flatMap((q) => rowsOf(q).map((x) => x.timestamp as string)));
-      return taken.length > 0 && taken.every((t) => got.has(t));
-    }, 10_000, "samples from before the restart delivered");
+    await r.fake.waitUntil(
+      () => {
+        const got = new Set(
+          delivered(r.fake, "POST", "/api/metrics/realtime/cpu/").flatMap((q) => rowsOf(q).map((x) => x.timestamp as string)),
+        );
+        return taken.length > 0 && taken.every((t) => got.has(t));
+      },
+      10_000,
+      "samples from before the restart delivered",
+    );
     const all = delivered(r.fake, "POST", "/api/metrics/realtime/cpu/").flatMap((q) => rowsOf(q).map((x) => x.timestamp as string));
     expect(new Set(all).size).toBe(all.length); // none delivered twice across the restart
   }, 30_000);

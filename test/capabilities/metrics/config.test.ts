@@ -5,13 +5,34 @@ import { CHECK_TYPES, parseCollectorConfig } from "../../../src/capabilities/met
 describe("parseCollectorConfig", () => {
   test("every reference type is known, keys match case-insensitively, duplicates are kept", () => {
     expect(CHECK_TYPES).toHaveLength(20);
-    const parsed = parseCollectorConfig(JSON.stringify([{ type: "cpu", interval: 5 }, { Type: "cpu", Interval: 60 }, { TYPE: "cleanup", interval: 86400 }]));
-    expect(parsed).toEqual({ entries: [{ type: "cpu", interval: 5 }, { type: "cpu", interval: 60 }, { type: "cleanup", interval: 86400 }], warnings: [] });
+    const parsed = parseCollectorConfig(
+      JSON.stringify([
+        { type: "cpu", interval: 5 },
+        { Type: "cpu", Interval: 60 },
+        { TYPE: "cleanup", interval: 86400 },
+      ]),
+    );
+    expect(parsed).toEqual({
+      entries: [
+        { type: "cpu", interval: 5 },
+        { type: "cpu", interval: 60 },
+        { type: "cleanup", interval: 86400 },
+      ],
+      warnings: [],
+    });
   });
 
   test("an unknown type or a bad interval skips that item only, with a warning naming it", () => {
     const parsed = parseCollectorConfig(
-      JSON.stringify([{ type: "gpu", interval: 5 }, { type: "memory", interval: 0 }, { type: "memory", interval: "5" }, { type: "net", interval: 1.5 }, null, { interval: 5 }, { type: "memory", interval: 10 }]),
+      JSON.stringify([
+        { type: "gpu", interval: 5 },
+        { type: "memory", interval: 0 },
+        { type: "memory", interval: "5" },
+        { type: "net", interval: 1.5 },
+        null,
+        { interval: 5 },
+        { type: "memory", interval: 10 },
+      ]),
     );
     expect(parsed.entries).toEqual([{ type: "memory", interval: 10 }]);
     expect(parsed.warnings).toEqual([

@@ -5,7 +5,13 @@ import { readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 const SRC = resolve(import.meta.dir, "../../../src");
-const FORBIDDEN = [/node:child_process|["']child_process["']/, /\bBun\.spawn(Sync)?\b/, /systeminformation/, /\bexec\/run\.ts\b/, /\bBun\.\$/];
+const FORBIDDEN = [
+  /node:child_process|["']child_process["']/,
+  /\bBun\.spawn(Sync)?\b/,
+  /systeminformation/,
+  /\bexec\/run\.ts\b/,
+  /\bBun\.\$/,
+];
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

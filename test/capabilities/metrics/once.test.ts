@@ -157,12 +157,7 @@ describe("formatOnceTable", () => {
   test("every row of a table ends in the same column, with the figures in it", async () => {
     const text = formatOnceTable(await sampleServer());
     const blocks = text.split("\n\n").slice(2);
-    expect(blocks.map((b) => b.split("\n")[0])).toEqual([
-      "Disk usage",
-      "Disk I/O",
-      "Network",
-      "Unavailable: statfs /mnt/broken",
-    ]);
+    expect(blocks.map((b) => b.split("\n")[0])).toEqual(["Disk usage", "Disk I/O", "Network", "Unavailable: statfs /mnt/broken"]);
     for (const block of blocks.slice(0, 3)) {
       const rows = block.split("\n").slice(1).filter(Boolean);
       expect(rows.length).toBeGreaterThan(1);

@@ -31,7 +31,9 @@ describe("cpu and memory", () => {
     run(noSignal);
     expect(h.bodies(CPU_PATH)).toEqual([[{ timestamp: "2026-01-01T10:00:05.000Z", usage: 50 }]]);
     expect(h.enqueued[0]).toMatchObject({ method: "POST", priority: 80 });
-    expect(h.state.sqlite.query("SELECT \"timestamp\", usage FROM cpu_samples").all()).toEqual([{ timestamp: Date.UTC(2026, 0, 1, 10, 0, 5), usage: 50 }]);
+    expect(h.state.sqlite.query('SELECT "timestamp", usage FROM cpu_samples').all()).toEqual([
+      { timestamp: Date.UTC(2026, 0, 1, 10, 0, 5), usage: 50 },
+    ]);
   });
 
   test("cpu: an idle machine sends usage 0 (not omitted); a missing /proc/stat is one warning, then it recovers", async () => {
@@ -67,9 +69,23 @@ describe("disk usage", () => {
     h.statfsTable["/home"] = { bsize: 4096, blocks: 100, bfree: 100, bavail: 100 };
     await diskUsageCheck(h.ctx)(noSignal);
     const [body] = h.bodies(DISK_USAGE_PATH) as Record<string, unknown>[][];
-    expect(body).toContainEqual({ timestamp: "2026-01-01T10:00:00.000Z", device: "/dev/nvme0n1p2", usage: (600 / 900) * 100, total: 4096000, free: 1228800, used: 2457600 });
+    expect(body).toContainEqual({
+      timestamp: "2026-01-01T10:00:00.000Z",
+      device: "/dev/nvme0n1p2",
+      usage: (600 / 900) * 100,
+      total: 4096000,
+      free: 1228800,
+      used: 2457600,
+    });
     // An empty file system: usage, used are 0 and present.
-    expect(body).toContainEqual({ timestamp: "2026-01-01T10:00:00.000Z", device: "/dev/dm-0", usage: 0, total: 409600, free: 409600, used: 0 });
+    expect(body).toContainEqual({
+      timestamp: "2026-01-01T10:00:00.000Z",
+      device: "/dev/dm-0",
+      usage: 0,
+      total: 409600,
+      free: 409600,
+      used: 0,
+    });
     expect(body!.some((r) => r.device === "/dev/nvme0n1p1")).toBe(false); // /boot/efi has no statfs here
     expect(h.records.some((r) => r.level === "warn" && String(r.fields.source).includes("/boot/efi"))).toBe(true);
     expect(h.state.sqlite.query("SELECT COUNT(*) AS n FROM disk_usage_samples").get()).toEqual({ n: body!.length });
@@ -92,7 +108,10 @@ describe("disk usage", () => {
     await h.clock.advance(5_000);
     await first;
     expect((h.bodies(DISK_USAGE_PATH)[0] as { device: string }[]).map((r) => r.device)).toEqual(["/dev/sda1"]);
-    expect(h.records.find((r) => r.level === "warn")?.fields).toMatchObject({ source: "statfs /data", error: "statfs did not answer within 5000 ms" });
+    expect(h.records.find((r) => r.level === "warn")?.fields).toMatchObject({
+      source: "statfs /data",
+      error: "statfs did not answer within 5000 ms",
+    });
     await run(noSignal); // still stuck: skipped at once, no second call piles up behind the first
     expect(calls).toBe(1);
     expect(h.bodies(DISK_USAGE_PATH)).toHaveLength(2);
@@ -109,13 +128,30 @@ describe("disk I/O collector", () => {
     const h = harness();
     setBlock(h, ["sda", "nvme0n1", "loop0"]);
     const run = diskIoCollector(h.ctx);
-    h.write("diskstats", [diskstatsLine(8, 0, "sda", 1000, 2000), diskstatsLine(8, 1, "sda1", 900, 1900), diskstatsLine(259, 0, "nvme0n1", 5000, 5000), diskstatsLine(7, 0, "loop0", 1, 1)].join("\n"));
+    h.write(
+      "diskstats",
+      [
+        diskstatsLine(8, 0, "sda", 1000, 2000),
+        diskstatsLine(8, 1, "sda1", 900, 1900),
+        diskstatsLine(259, 0, "nvme0n1", 5000, 5000),
+        diskstatsLine(7, 0, "loop0", 1, 1),
+      ].join("\n"),
+    );
     run(noSignal);
     // 4 s really elapsed (the configured interval does not matter); nvme0n1's counters went back (reset);
     // sdb appeared; loop0 is virtual.
     await h.clock.advance(4_000);
     setBlock(h, ["sda", "nvme0n1", "sdb", "loop0"]);
-    h.write("diskstats", [diskstatsLine(8, 0, "sda", 1000 + 80, 2000 + 8), diskstatsLine(8, 1, "sda1", 990, 1900), diskstatsLine(259, 0, "nvme0n1", 10, 10), diskstatsLine(8, 16, "sdb", 7, 7), diskstatsLine(7, 0, "loop0", 100, 100)].join("\n"));
+    h.write(
+      "diskstats",
+      [
+        diskstatsLine(8, 0, "sda", 1000 + 80, 2000 + 8),
+        diskstatsLine(8, 1, "sda1", 990, 1900),
+        diskstatsLine(259, 0, "nvme0n1", 10, 10),
+        diskstatsLine(8, 16, "sdb", 7, 7),
+        diskstatsLine(7, 0, "loop0", 100, 100),
+      ].join("\n"),
+    );
     run(noSignal);
     const rows = h.state.sqlite.query("SELECT device, read_bps, write_bps FROM disk_io_samples").all();
     expect(rows).toEqual([{ device: "sda", read_bps: (80 * 512) / 4, write_bps: (8 * 512) / 4 }]);
@@ -124,7 +160,11 @@ describe("disk I/O collector", () => {
     setBlock(h, ["nvme0n1", "sdb"]);
     h.write("diskstats", [diskstatsLine(259, 0, "nvme0n1", 10, 10), diskstatsLine(8, 16, "sdb", 7 + 4, 7)].join("\n"));
     run(noSignal);
-    expect(h.state.sqlite.query("SELECT device, read_bps, write_bps FROM disk_io_samples WHERE \"timestamp\" = ?1 ORDER BY device").all(h.clock.now())).toEqual([
+    expect(
+      h.state.sqlite
+        .query('SELECT device, read_bps, write_bps FROM disk_io_samples WHERE "timestamp" = ?1 ORDER BY device')
+        .all(h.clock.now()),
+    ).toEqual([
       { device: "nvme0n1", read_bps: 0, write_bps: 0 },
       { device: "sdb", read_bps: (4 * 512) / 2, write_bps: 0 },
     ]);
@@ -145,10 +185,28 @@ describe("net collector", () => {
     for (const n of ["enp0s3", "eth1"]) mkdirSync(join(h.sysRoot, "class", "net", n, "device"), { recursive: true });
     const run = netCollector(h.ctx);
     const base = { rxBytes: 1000, rxPackets: 10, txBytes: 2000, txPackets: 20 };
-    h.write("net/dev", netDev([{ name: "lo", ...base }, { name: "enp0s3", ...base }, { name: "eth1", ...base }, { name: "docker0", ...base }, { name: "wrapme", rxBytes: 4294967000, rxPackets: 10, txBytes: 10, txPackets: 1 }]));
+    h.write(
+      "net/dev",
+      netDev([
+        { name: "lo", ...base },
+        { name: "enp0s3", ...base },
+        { name: "eth1", ...base },
+        { name: "docker0", ...base },
+        { name: "wrapme", rxBytes: 4294967000, rxPackets: 10, txBytes: 10, txPackets: 1 },
+      ]),
+    );
     run(noSignal);
     await h.clock.advance(2_000);
-    h.write("net/dev", netDev([{ name: "lo", ...base }, { name: "enp0s3", rxBytes: 3000, rxPackets: 30, txBytes: 2000, txPackets: 20 }, { name: "eth1", ...base }, { name: "docker0", ...base }, { name: "wrapme", rxBytes: 500, rxPackets: 12, txBytes: 20, txPackets: 2 }]));
+    h.write(
+      "net/dev",
+      netDev([
+        { name: "lo", ...base },
+        { name: "enp0s3", rxBytes: 3000, rxPackets: 30, txBytes: 2000, txPackets: 20 },
+        { name: "eth1", ...base },
+        { name: "docker0", ...base },
+        { name: "wrapme", rxBytes: 500, rxPackets: 12, txBytes: 20, txPackets: 2 },
+      ]),
+    );
     run(noSignal);
     const rows = h.state.sqlite.query("SELECT name, input_bps, input_pps, output_bps, output_pps FROM traffic_samples ORDER BY name").all();
     expect(rows).toEqual([
@@ -172,7 +230,14 @@ describe("realtime senders", () => {
     run(noSignal);
     expect(h.bodies(DISK_IO_PATH)).toEqual([
       [
-        { timestamp: "2026-01-01T10:00:00.000Z", device: "sda", peak_write_bps: 0, peak_read_bps: 300, avg_write_bps: 0, avg_read_bps: 200 },
+        {
+          timestamp: "2026-01-01T10:00:00.000Z",
+          device: "sda",
+          peak_write_bps: 0,
+          peak_read_bps: 300,
+          avg_write_bps: 0,
+          avg_read_bps: 200,
+        },
         { timestamp: "2026-01-01T10:00:00.000Z", device: "vdb", peak_write_bps: 0, peak_read_bps: 0, avg_write_bps: 0, avg_read_bps: 0 },
       ],
     ]);
@@ -191,7 +256,9 @@ describe("realtime senders", () => {
   test("net sends every wire field per interface", () => {
     const h = harness();
     h.state.sqlite
-      .query('INSERT INTO traffic_samples ("timestamp", name, input_pps, input_bps, output_pps, output_bps) VALUES (?1, ?2, ?3, ?4, ?5, ?6)')
+      .query(
+        'INSERT INTO traffic_samples ("timestamp", name, input_pps, input_bps, output_pps, output_bps) VALUES (?1, ?2, ?3, ?4, ?5, ?6)',
+      )
       .run(h.clock.now() - 1000, "enp0s3", 1, 8, 0, 0);
     netSender(h.ctx, 5_000)(noSignal);
     expect(h.bodies(TRAFFIC_PATH)).toEqual([
@@ -220,7 +287,13 @@ describe("status and alert", () => {
     const ids: number[] = [];
     h.ctx.enqueue = (item) => {
       h.enqueued.push(item);
-      const id = Number(h.state.sqlite.query("INSERT INTO outbox (priority, method, path, body, bytes, timeout_ms, created_at, attempts, next_attempt_at) VALUES (80, ?1, ?2, NULL, 1, 1000, 0, 0, 0)").run(item.method, item.path).lastInsertRowid);
+      const id = Number(
+        h.state.sqlite
+          .query(
+            "INSERT INTO outbox (priority, method, path, body, bytes, timeout_ms, created_at, attempts, next_attempt_at) VALUES (80, ?1, ?2, NULL, 1, 1000, 0, 0, 0)",
+          )
+          .run(item.method, item.path).lastInsertRowid,
+      );
       ids.push(id);
       return id;
     };

@@ -18,11 +18,15 @@ function cpu(h: Harness, at: number, usage: number) {
 }
 function disk(h: Harness, at: number, device: string, usage: number, total: number, used: number, free: number) {
   h.state.sqlite
-    .query('INSERT INTO disk_usage_samples ("timestamp", device, mount_point, usage, total, free, used) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)')
+    .query(
+      'INSERT INTO disk_usage_samples ("timestamp", device, mount_point, usage, total, free, used) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)',
+    )
     .run(at, device, "/", usage, total, free, used);
 }
 function io(h: Harness, at: number, device: string, read: number, write: number) {
-  h.state.sqlite.query('INSERT INTO disk_io_samples ("timestamp", device, read_bps, write_bps) VALUES (?1, ?2, ?3, ?4)').run(at, device, read, write);
+  h.state.sqlite
+    .query('INSERT INTO disk_io_samples ("timestamp", device, read_bps, write_bps) VALUES (?1, ?2, ?3, ?4)')
+    .run(at, device, read, write);
 }
 
 describe("hourly roll-ups", () => {
@@ -59,8 +63,22 @@ describe("hourly roll-ups", () => {
     hourlyCheck(h.ctx, "disk-io")(noSignal);
     expect(h.bodies(hourlyPath("disk-io"))).toEqual([
       [
-        { timestamp: new Date(T(11)).toISOString(), device: "nvme0n1", peak_read_bps: 0, peak_write_bps: 0, avg_read_bps: 0, avg_write_bps: 0 },
-        { timestamp: new Date(T(11)).toISOString(), device: "sda", peak_read_bps: 300, peak_write_bps: 0, avg_read_bps: 200, avg_write_bps: 0 },
+        {
+          timestamp: new Date(T(11)).toISOString(),
+          device: "nvme0n1",
+          peak_read_bps: 0,
+          peak_write_bps: 0,
+          avg_read_bps: 0,
+          avg_write_bps: 0,
+        },
+        {
+          timestamp: new Date(T(11)).toISOString(),
+          device: "sda",
+          peak_read_bps: 300,
+          peak_write_bps: 0,
+          avg_read_bps: 200,
+          avg_write_bps: 0,
+        },
       ],
     ]);
     expect(h.state.sqlite.query("SELECT COUNT(*) AS n FROM hourly_disk_io").get()).toEqual({ n: 2 }); // 11:00 is empty
@@ -123,7 +141,16 @@ describe("daily roll-ups: the day is [00:00:00, 24:00:00) UTC", () => {
     else if (family === "memory") q('INSERT INTO memory_samples ("timestamp", usage) VALUES (?1, ?2)', at, v);
     else if (family === "disk-usage") disk(h, at, "/dev/sda1", v, 1000 + v, 10 * v, 1000 - 10 * v);
     else if (family === "disk-io") io(h, at, "sda", v, 2 * v);
-    else q('INSERT INTO traffic_samples ("timestamp", name, input_pps, input_bps, output_pps, output_bps) VALUES (?1, ?2, ?3, ?4, ?5, ?6)', at, "eth0", v, 2 * v, 3 * v, 4 * v);
+    else
+      q(
+        'INSERT INTO traffic_samples ("timestamp", name, input_pps, input_bps, output_pps, output_bps) VALUES (?1, ?2, ?3, ?4, ?5, ?6)',
+        at,
+        "eth0",
+        v,
+        2 * v,
+        3 * v,
+        4 * v,
+      );
   }
 
   const expected: Record<string, Record<string, number | string>> = {
@@ -151,7 +178,11 @@ describe("daily roll-ups: the day is [00:00:00, 24:00:00) UTC", () => {
       const h = harness(T(1, 0, 5, 2)); // the next day's 00:00 hour is complete and rolled up too
       for (const { at, v } of [...DAY, NEXT_DAY]) insert(h, family, at, v);
       dailyCheck(h.ctx, family)(noSignal);
-      const hours = h.state.sqlite.query(`SELECT "timestamp" FROM ${family === "disk-usage" ? "hourly_disk_usage" : `hourly_${family.replace("-", "_")}`} ORDER BY "timestamp"`).all();
+      const hours = h.state.sqlite
+        .query(
+          `SELECT "timestamp" FROM ${family === "disk-usage" ? "hourly_disk_usage" : `hourly_${family.replace("-", "_")}`} ORDER BY "timestamp"`,
+        )
+        .all();
       expect(hours).toEqual([{ timestamp: T(0) }, { timestamp: T(12) }, { timestamp: T(23) }, { timestamp: T(0, 0, 0, 2) }]);
       expect(h.bodies(dailyPath(family))).toEqual([[expected[family]]]);
     });

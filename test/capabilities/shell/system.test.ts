@@ -157,7 +157,12 @@ describe.skipIf(!isRoot)("system commands: environment and line", () => {
     try {
       const out = await runner()(cmd("env", { env: { ALP_CMD_VAR: "from console" } }), never);
       expect(out.exitCode).toBe(0);
-      const vars = new Map(out.result.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+      const vars = new Map(
+        out.result
+          .trim()
+          .split("\n")
+          .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+      );
       for (const name of ["PATH", "SHELL", "LANG", "TERM"]) expect(vars.get(name)).toBeTruthy();
       expect(vars.get("HOME")).toBe(home);
       expect(vars.get("USER")).toBe(USER);
@@ -185,7 +190,10 @@ describe.skipIf(!isRoot)("system commands: environment and line", () => {
 
   test("a program that is not there is exit 127 and the list goes on", async () => {
     const run = runner();
-    expect(await run(cmd(`no-such-program-${tag}`), never)).toEqual({ exitCode: 127, result: `no-such-program-${tag}: command not found\n` });
+    expect(await run(cmd(`no-such-program-${tag}`), never)).toEqual({
+      exitCode: 127,
+      result: `no-such-program-${tag}: command not found\n`,
+    });
     expect(await run(cmd(`no-such-program-${tag} || echo after`), never)).toEqual({
       exitCode: 0,
       result: `no-such-program-${tag}: command not found\nafter\n`,

@@ -21,11 +21,22 @@ describe("resolvePtyUrl", () => {
   });
 
   test("a path is joined to the server URL as wss, and marks the 2024 console", () => {
-    expect(resolvePtyUrl("/ws/websh/pty/a/b/", `${server}/`, sameOrigin)).toEqual({ ok: true, url: "wss://console.example.com:8443/ws/websh/pty/a/b/", legacy: true });
+    expect(resolvePtyUrl("/ws/websh/pty/a/b/", `${server}/`, sameOrigin)).toEqual({
+      ok: true,
+      url: "wss://console.example.com:8443/ws/websh/pty/a/b/",
+      legacy: true,
+    });
   });
 
   test("another host, port or scheme, a protocol-relative path and non-ws schemes are refused", () => {
-    for (const bad of ["wss://evil.example.com/ws/", "wss://console.example.com/ws/", "ws://console.example.com:8443/ws/", "//evil.example.com/x", "https://console.example.com:8443/x", "x"]) {
+    for (const bad of [
+      "wss://evil.example.com/ws/",
+      "wss://console.example.com/ws/",
+      "ws://console.example.com:8443/ws/",
+      "//evil.example.com/x",
+      "https://console.example.com:8443/x",
+      "x",
+    ]) {
       const r = resolvePtyUrl(bad, server, sameOrigin);
       expect(r.ok).toBe(false);
     }
@@ -33,7 +44,10 @@ describe("resolvePtyUrl", () => {
 });
 
 test("chooseShell: the passwd shell when usable, else bash, else sh", () => {
-  const has = (...paths: string[]) => (p: string) => paths.includes(p);
+  const has =
+    (...paths: string[]) =>
+    (p: string) =>
+      paths.includes(p);
   expect(chooseShell("/usr/bin/zsh", has("/usr/bin/zsh", "/bin/bash"))).toBe("/usr/bin/zsh");
   expect(chooseShell("/usr/sbin/nologin", has("/usr/sbin/nologin", "/bin/bash"))).toBe("/bin/bash");
   expect(chooseShell("", has("/bin/sh"))).toBe("/bin/sh");
@@ -41,7 +55,7 @@ test("chooseShell: the passwd shell when usable, else bash, else sh", () => {
 });
 
 test("/etc/environment is parsed like pam_env's simple format, cannot change who the user is, and loader variables stay out", () => {
-  expect(parseEnvironmentFile('# c\nPATH="/opt/bin:/usr/bin"\nexport LANG=de_DE.UTF-8\nFOO=\'bar baz\'\nbad line\n')).toEqual({
+  expect(parseEnvironmentFile("# c\nPATH=\"/opt/bin:/usr/bin\"\nexport LANG=de_DE.UTF-8\nFOO='bar baz'\nbad line\n")).toEqual({
     PATH: "/opt/bin:/usr/bin",
     LANG: "de_DE.UTF-8",
     FOO: "bar baz",

@@ -14,7 +14,14 @@ export function marked(tag: string, command: string): { line: string; begin: str
 }
 
 /** Runs `command` in the terminal and returns what it printed between the markers. */
-export async function captureOn(pty: FakePtyConsole, ch: PtyChannel, tag: string, command: string, binary = true, timeoutMs?: number): Promise<string> {
+export async function captureOn(
+  pty: FakePtyConsole,
+  ch: PtyChannel,
+  tag: string,
+  command: string,
+  binary = true,
+  timeoutMs?: number,
+): Promise<string> {
   const m = marked(tag, command);
   type(ch, m.line, binary);
   const text = await pty.waitForText(ch, m.end, timeoutMs);

@@ -45,7 +45,11 @@ async function run(shell: { pty: PtyProcess; output: () => string }, tag: string
   const from = shell.output().length;
   shell.pty.write(`${command}; echo ${tag}''END\n`);
   const end = `${tag}END`;
-  const text = await eventually(() => (shell.output().indexOf(end, from) >= 0 ? shell.output().slice(from) : undefined), 10_000, `"${end}"`);
+  const text = await eventually(
+    () => (shell.output().indexOf(end, from) >= 0 ? shell.output().slice(from) : undefined),
+    10_000,
+    `"${end}"`,
+  );
   return text.slice(0, text.indexOf(end));
 }
 

@@ -32,14 +32,25 @@ describe("websh through the agent", () => {
     const { fake, pty } = await setup();
     const channel = crypto.randomUUID().replace(/-/g, "");
     const sid = `s-${channel.slice(0, 10)}`;
-    const data = { session_id: sid, url: pty.ptyUrl(channel), username: USER, groupname: USER, home_directory: `/home/${USER}`, rows: 24, cols: 80 };
+    const data = {
+      session_id: sid,
+      url: pty.ptyUrl(channel),
+      username: USER,
+      groupname: USER,
+      home_directory: `/home/${USER}`,
+      rows: 24,
+      cols: 80,
+    };
     const fin = await fake.waitForFin(fake.sendCommand({ shell: "internal", line: "openpty", data }), 30_000);
     expect(fin).toMatchObject({ success: true, result: OPENPTY_OK });
     const ch = await pty.waitFor(() => pty.channel(channel), 10_000, "the PTY socket");
     expect(pty.handshakes.at(-1)!.authorization).toBe(`id="${fake.id}", key="${fake.key}"`);
 
     expect((await capture(pty, ch, "who", "id -un; id -Gn")).trim().split(/\s+/)).toEqual([USER, USER, EXTRA]);
-    const resized = await fake.waitForFin(fake.sendCommand({ shell: "internal", line: "resizepty", data: { session_id: sid, rows: 30, cols: 100 } }), 30_000);
+    const resized = await fake.waitForFin(
+      fake.sendCommand({ shell: "internal", line: "resizepty", data: { session_id: sid, rows: 30, cols: 100 } }),
+      30_000,
+    );
     expect(resized).toMatchObject({ success: true, result: `Resized terminal for ${sid} to 100x30.` });
     expect((await capture(pty, ch, "size", "stty size")).trim()).toBe("30 100");
 
@@ -53,12 +64,19 @@ describe("websh through the agent", () => {
     const other = new FakePtyConsole({ id: fake.id, key: fake.key });
     cleanup(() => other.stop());
     const base = { session_id: "s-refused", username: USER, groupname: USER, rows: 24, cols: 80 };
-    const foreign = await fake.waitForFin(fake.sendCommand({ shell: "internal", line: "openpty", data: { ...base, url: other.ptyUrl() } }), 30_000);
+    const foreign = await fake.waitForFin(
+      fake.sendCommand({ shell: "internal", line: "openpty", data: { ...base, url: other.ptyUrl() } }),
+      30_000,
+    );
     expect(foreign.success).toBe(false);
     expect(foreign.result).toContain("not on the console's origin");
     expect(other.handshakes).toEqual([]); // the server key never went there
     const ghost = await fake.waitForFin(
-      fake.sendCommand({ shell: "internal", line: "openpty", data: { ...base, session_id: "s-ghost", url: pty.ptyUrl(), username: "no-such-user-alpw" } }),
+      fake.sendCommand({
+        shell: "internal",
+        line: "openpty",
+        data: { ...base, session_id: "s-ghost", url: pty.ptyUrl(), username: "no-such-user-alpw" },
+      }),
       30_000,
     );
     expect(ghost.success).toBe(false);

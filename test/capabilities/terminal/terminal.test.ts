@@ -30,8 +30,21 @@ const extraServers: FakePtyConsole[] = [];
 function setup(overrides: Partial<TerminalDeps> = {}): void {
   fake = new FakePtyConsole(creds);
   registry = new TerminalRegistry(4);
-  const http = new ConsoleHttp({ serverUrl: fake.url, ...creds, tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log: silentLogger });
-  const list = terminalCommands({ http, registry, log: silentLogger, clock: systemClock, settings: { killGraceMs: 1_000, connectTimeoutMs: 5_000 }, ...overrides });
+  const http = new ConsoleHttp({
+    serverUrl: fake.url,
+    ...creds,
+    tls: { rejectUnauthorized: true },
+    userAgent: "alpamon/test",
+    log: silentLogger,
+  });
+  const list = terminalCommands({
+    http,
+    registry,
+    log: silentLogger,
+    clock: systemClock,
+    settings: { killGraceMs: 1_000, connectTimeoutMs: 5_000 },
+    ...overrides,
+  });
   handlers = runnable(list);
 }
 
@@ -43,13 +56,32 @@ afterEach(async () => {
 
 async function run(name: string, data: unknown): Promise<CommandResult> {
   const ac = new AbortController();
-  return handlers[name]!.run({ id: "cmd1", args: [], line: name, data: data as never, user: null, group: null, env: null, signal: ac.signal, log: silentLogger });
+  return handlers[name]!.run({
+    id: "cmd1",
+    args: [],
+    line: name,
+    data: data as never,
+    user: null,
+    group: null,
+    env: null,
+    signal: ac.signal,
+    log: silentLogger,
+  });
 }
 
 async function open(extra: Record<string, unknown> = {}): Promise<{ ch: PtyChannel; sid: string; result: CommandResult }> {
   const channel = crypto.randomUUID().replace(/-/g, "");
   const sid = `s-${channel.slice(0, 10)}`;
-  const result = await run("openpty", { session_id: sid, url: fake.ptyUrl(channel), username: USER, groupname: USER, home_directory: `/home/${USER}`, rows: 24, cols: 80, ...extra });
+  const result = await run("openpty", {
+    session_id: sid,
+    url: fake.ptyUrl(channel),
+    username: USER,
+    groupname: USER,
+    home_directory: `/home/${USER}`,
+    rows: 24,
+    cols: 80,
+    ...extra,
+  });
   const ch = fake.channels.find((c) => c.channel === channel) ?? fake.channels.at(-1)!;
   return { ch, sid, result };
 }
@@ -63,7 +95,6 @@ function alive(pid: number): boolean {
     return false;
   }
 }
-
 
 /** Bytes `head` has written so far (/proc/<pid>/io wchar): how far the burst got into the terminal. */
 function headWritten(user: string): number | undefined {
@@ -91,16 +122,26 @@ describe.skipIf(!isRoot)("openpty as a user", () => {
     );
     expect(ch.binaryFrames).toBeGreaterThan(0);
     expect(ch.textFrames).toBe(0);
-    expect(fake.handshakes[0]).toMatchObject({ origin: fake.url, "user-agent": "alpamon/test", authorization: `id="${creds.id}", key="${creds.key}"` });
+    expect(fake.handshakes[0]).toMatchObject({
+      origin: fake.url,
+      "user-agent": "alpamon/test",
+      authorization: `id="${creds.id}", key="${creds.key}"`,
+    });
   });
 
   test("a null home_directory falls back to passwd; resizepty changes `stty size`", async () => {
     setup();
     const { ch, sid } = await open({ home_directory: null });
     expect((await capture(ch, "h", "pwd")).trim()).toBe(`/home/${USER}`);
-    expect(await run("resizepty", { session_id: sid, rows: 40, cols: 132 })).toEqual({ exitCode: 0, result: `Resized terminal for ${sid} to 132x40.` });
+    expect(await run("resizepty", { session_id: sid, rows: 40, cols: 132 })).toEqual({
+      exitCode: 0,
+      result: `Resized terminal for ${sid} to 132x40.`,
+    });
     expect((await capture(ch, "s", "stty size")).trim()).toBe("40 132");
-    expect(await run("resizepty", { session_id: "nope", rows: 1, cols: 1 })).toEqual({ exitCode: 1, result: 'resizepty: no open terminal session "nope"' });
+    expect(await run("resizepty", { session_id: "nope", rows: 1, cols: 1 })).toEqual({
+      exitCode: 1,
+      result: 'resizepty: no open terminal session "nope"',
+    });
     expect((await run("resizepty", { session_id: sid, rows: 0, cols: 10 })).result).toBe("resizepty: rows must be at least 1");
   });
 
@@ -183,7 +224,15 @@ describe.skipIf(!isRoot)("openpty as a user", () => {
   test("legacy console: relative url, text frames only, multi-byte characters never split", async () => {
     setup();
     const channel = crypto.randomUUID().replace(/-/g, "");
-    const result = await run("openpty", { session_id: "legacy1", url: `/ws/websh/pty/${channel}/tok/`, username: USER, groupname: USER, home_directory: null, rows: 24, cols: 80 });
+    const result = await run("openpty", {
+      session_id: "legacy1",
+      url: `/ws/websh/pty/${channel}/tok/`,
+      username: USER,
+      groupname: USER,
+      home_directory: null,
+      rows: 24,
+      cols: 80,
+    });
     expect(result.exitCode).toBe(0);
     const ch = fake.channel(channel)!;
     const text = await capture(ch, "t", "printf '\\352\\260'; sleep 0.3; printf '\\200\\360\\237'; sleep 0.3; printf '\\230\\200'", false);
@@ -197,8 +246,19 @@ describe.skipIf(!isRoot)("openpty as a user", () => {
     setup();
     const other = new FakePtyConsole(creds);
     extraServers.push(other);
-    const result = await run("openpty", { session_id: "x1", url: other.ptyUrl(), username: USER, groupname: USER, home_directory: null, rows: 24, cols: 80 });
-    expect(result).toEqual({ exitCode: 1, result: "openpty: url is not on the console's origin; refusing to send the server's credentials there" });
+    const result = await run("openpty", {
+      session_id: "x1",
+      url: other.ptyUrl(),
+      username: USER,
+      groupname: USER,
+      home_directory: null,
+      rows: 24,
+      cols: 80,
+    });
+    expect(result).toEqual({
+      exitCode: 1,
+      result: "openpty: url is not on the console's origin; refusing to send the server's credentials there",
+    });
     expect(other.channels).toHaveLength(0);
     expect(other.refused).toHaveLength(0);
     expect(registry.size).toBe(0);
@@ -206,13 +266,32 @@ describe.skipIf(!isRoot)("openpty as a user", () => {
 
   test("the fin tells the truth: bad data, unknown user, refused socket", async () => {
     setup();
-    expect((await run("openpty", { session_id: "v1", url: fake.ptyUrl(), username: USER, rows: 24 })).result).toBe("openpty: cols is required");
+    expect((await run("openpty", { session_id: "v1", url: fake.ptyUrl(), username: USER, rows: 24 })).result).toBe(
+      "openpty: cols is required",
+    );
     expect((await run("openpty", { session_id: "v2", url: fake.ptyUrl(), username: `nouser${suffix}`, rows: 24, cols: 80 })).result).toBe(
       `openpty: there is no user "nouser${suffix}" on this server`,
     );
-    const http = new ConsoleHttp({ serverUrl: fake.url, id: creds.id, key: "wrong", tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log: silentLogger });
+    const http = new ConsoleHttp({
+      serverUrl: fake.url,
+      id: creds.id,
+      key: "wrong",
+      tls: { rejectUnauthorized: true },
+      userAgent: "alpamon/test",
+      log: silentLogger,
+    });
     const bad = runnable(terminalCommands({ http, registry, log: silentLogger, clock: systemClock }));
-    const r = await bad.openpty!.run({ id: "c", args: [], line: "openpty", data: { session_id: "v3", url: fake.ptyUrl(), username: USER, rows: 24, cols: 80 }, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger });
+    const r = await bad.openpty!.run({
+      id: "c",
+      args: [],
+      line: "openpty",
+      data: { session_id: "v3", url: fake.ptyUrl(), username: USER, rows: 24, cols: 80 },
+      user: null,
+      group: null,
+      env: null,
+      signal: new AbortController().signal,
+      log: silentLogger,
+    });
     expect(r.exitCode).toBe(1);
     expect(r.result).toContain("openpty: cannot connect to the terminal channel");
     expect(r.result).toContain("403");

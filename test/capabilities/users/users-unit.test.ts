@@ -14,7 +14,14 @@ import type { Platform, PlatformFamily } from "../../../src/platform/os-release.
 const platformOf = (family: PlatformFamily): Platform => ({ id: family, idLike: [], family, name: family, version: "1" });
 const done = (output = "", exitCode = 0): RunResult => ({ exitCode, output, omittedBytes: 0, timedOut: false });
 
-function fakeHost(opts: { family?: PlatformFamily; forced?: "debian" | "shadow"; exists?: (p: string) => boolean; respond?: (argv: string[]) => RunResult } = {}) {
+function fakeHost(
+  opts: {
+    family?: PlatformFamily;
+    forced?: "debian" | "shadow";
+    exists?: (p: string) => boolean;
+    respond?: (argv: string[]) => RunResult;
+  } = {},
+) {
   const calls: RunOptions[] = [];
   let syncs = 0;
   const deps: UserCommandDeps = {
@@ -24,7 +31,9 @@ function fakeHost(opts: { family?: PlatformFamily; forced?: "debian" | "shadow";
       return opts.respond?.(options.argv) ?? done();
     },
     lookupUser: async (name) =>
-      name === "ghost" ? undefined : { name, uid: name === "toor" ? 0 : 45100, gid: 45100, gecos: "", home: "/nonexistent-alp-home", shell: "/bin/sh" },
+      name === "ghost"
+        ? undefined
+        : { name, uid: name === "toor" ? 0 : 45100, gid: 45100, gecos: "", home: "/nonexistent-alp-home", shell: "/bin/sh" },
     lookupGroup: async (key) => (key === 45999 ? undefined : { name: `grp${key}`, gid: Number(key), members: [] }),
     platform: () => platformOf(opts.family ?? "debian"),
     ...(opts.forced ? { userTools: opts.forced } : {}),
@@ -35,19 +44,39 @@ function fakeHost(opts: { family?: PlatformFamily; forced?: "debian" | "shadow";
   const bodies = userCommands(deps);
   const run = async (name: string, data: Record<string, unknown>) =>
     await invoke(name, bodies[name]!, {
-      id: "c1", args: [], line: name, data, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger,
+      id: "c1",
+      args: [],
+      line: name,
+      data,
+      user: null,
+      group: null,
+      env: null,
+      signal: new AbortController().signal,
+      log: silentLogger,
     } satisfies CommandContext);
   return { run, calls, argvs: () => calls.map((c) => c.argv).filter((a) => a[1] !== "--help"), syncs: () => syncs };
 }
 
-const USER = { username: "alpabc123", uid: 45100, gid: 45100, comment: "Alp Test", home_directory: "/nonexistent-alp-home", shell: "/bin/bash", groupname: "ignored" };
+const USER = {
+  username: "alpabc123",
+  uid: 45100,
+  gid: 45100,
+  comment: "Alp Test",
+  home_directory: "/nonexistent-alp-home",
+  shell: "/bin/bash",
+  groupname: "ignored",
+};
 
 describe("data validation", () => {
   const bad: [string, Record<string, unknown>, string][] = [
     ["adduser", { ...USER, username: undefined }, "adduser: username is required"],
     ["adduser", { ...USER, username: "" }, "adduser: username is required"],
     ["adduser", { ...USER, username: null }, "adduser: username is required"],
-    ["adduser", { ...USER, username: "-rf" }, "adduser: username must start with a letter or '_' and hold at most 32 letters, digits, '_', '.' or '-'"],
+    [
+      "adduser",
+      { ...USER, username: "-rf" },
+      "adduser: username must start with a letter or '_' and hold at most 32 letters, digits, '_', '.' or '-'",
+    ],
     ["adduser", { ...USER, username: 7 }, "adduser: username must be a string"],
     ["adduser", { ...USER, uid: 0 }, "adduser: uid 0 is root's and cannot be given to a new user"],
     ["adduser", { ...USER, gid: 0 }, "adduser: gid 0 is root's group and cannot be a new user's primary group"],
@@ -67,13 +96,21 @@ describe("data validation", () => {
     ["adduser", { ...USER, home_directory_permission: 700 }, 'adduser: home_directory_permission must be an octal string such as "700"'],
     ["addgroup", { groupname: "alpgrp", gid: 0 }, "addgroup: gid 0 is root's and cannot be given to a new group"],
     ["addgroup", { gid: 45100 }, "addgroup: groupname is required"],
-    ["addgroup", { groupname: "--help", gid: 45100 }, "addgroup: groupname must start with a letter or '_' and hold at most 32 letters, digits, '_', '.' or '-'"],
+    [
+      "addgroup",
+      { groupname: "--help", gid: 45100 },
+      "addgroup: groupname must start with a letter or '_' and hold at most 32 letters, digits, '_', '.' or '-'",
+    ],
     ["deluser", {}, "deluser: username is required"],
     ["deluser", { username: "alpabc", purge_home: "yes" }, "deluser: purge_home must be true or false"],
     ["delgroup", { groupname: 5 }, "delgroup: groupname must be a string"],
     ["moduser", { username: "alpabc", comment: "x" }, "moduser: groupnames is required"],
     ["moduser", { username: "alpabc", comment: "x", groupnames: null }, "moduser: groupnames is required"],
-    ["moduser", { username: "alpabc", comment: "x", groupnames: ["ok", "-x"] }, "moduser: groupnames[1] must start with a letter or '_' and hold at most 32 letters, digits, '_', '.' or '-'"],
+    [
+      "moduser",
+      { username: "alpabc", comment: "x", groupnames: ["ok", "-x"] },
+      "moduser: groupnames[1] must start with a letter or '_' and hold at most 32 letters, digits, '_', '.' or '-'",
+    ],
     ["moduser", { username: "alpabc", groupnames: [] }, "moduser: comment is required"],
   ];
   for (const [name, data, message] of bad) {
@@ -93,20 +130,31 @@ describe("data validation", () => {
   });
 
   test("the name pattern refuses option look-alikes and accepts usual names", () => {
-    for (const name of ["-rf", "--help", "a b", "a:b", "1abc", "", "a".repeat(33), "../x", "a/b"]) expect(ACCOUNT_NAME.test(name)).toBe(false);
-    for (const name of ["alice", "_svc", "bob.smith", "web-1", "Alice", "host$", "a".repeat(32)]) expect(ACCOUNT_NAME.test(name)).toBe(true);
+    for (const name of ["-rf", "--help", "a b", "a:b", "1abc", "", "a".repeat(33), "../x", "a/b"])
+      expect(ACCOUNT_NAME.test(name)).toBe(false);
+    for (const name of ["alice", "_svc", "bob.smith", "web-1", "Alice", "host$", "a".repeat(32)])
+      expect(ACCOUNT_NAME.test(name)).toBe(true);
   });
 });
 
 describe("tool family", () => {
-  const sbin = (...names: string[]) => (p: string) => names.some((n) => p === `/usr/sbin/${n}`);
+  const sbin =
+    (...names: string[]) =>
+    (p: string) =>
+      names.some((n) => p === `/usr/sbin/${n}`);
   test("debian prefers adduser, falls back to useradd when adduser is missing", () => {
-    expect(chooseTool("adduser", "debian", undefined, sbin("adduser", "useradd"))).toEqual({ family: "debian", program: "/usr/sbin/adduser" });
+    expect(chooseTool("adduser", "debian", undefined, sbin("adduser", "useradd"))).toEqual({
+      family: "debian",
+      program: "/usr/sbin/adduser",
+    });
     expect(chooseTool("adduser", "debian", undefined, sbin("useradd"))).toEqual({ family: "shadow", program: "/usr/sbin/useradd" });
   });
   test("rhel, suse and unknown distros use shadow-utils, never another adduser", () => {
     for (const family of ["rhel", "suse", "unknown"] as const) {
-      expect(chooseTool("deluser", family, undefined, sbin("userdel", "deluser"))).toEqual({ family: "shadow", program: "/usr/sbin/userdel" });
+      expect(chooseTool("deluser", family, undefined, sbin("userdel", "deluser"))).toEqual({
+        family: "shadow",
+        program: "/usr/sbin/userdel",
+      });
       expect(chooseTool("adduser", family, undefined, sbin("adduser"))).toBeUndefined();
     }
   });
@@ -119,7 +167,10 @@ describe("tool family", () => {
   test("no tools at all → the reference's Not implemented reply, for every command", async () => {
     const host = fakeHost({ family: "unknown", exists: () => false });
     const data: Record<string, Record<string, unknown>> = {
-      adduser: USER, addgroup: { groupname: "alpg", gid: 45100 }, deluser: { username: "alpu" }, delgroup: { groupname: "alpg" },
+      adduser: USER,
+      addgroup: { groupname: "alpg", gid: 45100 },
+      deluser: { username: "alpu" },
+      delgroup: { groupname: "alpg" },
       moduser: { username: "alpu", groupnames: [], comment: "c" },
     };
     for (const [name, d] of Object.entries(data)) {
@@ -134,7 +185,21 @@ describe("argv and environment", () => {
     const host = fakeHost({ family: "debian" });
     await host.run("adduser", { ...USER, groups: [45100, 45101, 45101, 45102] });
     expect(host.argvs()).toEqual([
-      ["/usr/sbin/adduser", "--home", "/nonexistent-alp-home", "--shell", "/bin/bash", "--uid", "45100", "--gid", "45100", "--comment", "Alp Test", "--disabled-password", "alpabc123"],
+      [
+        "/usr/sbin/adduser",
+        "--home",
+        "/nonexistent-alp-home",
+        "--shell",
+        "/bin/bash",
+        "--uid",
+        "45100",
+        "--gid",
+        "45100",
+        "--comment",
+        "Alp Test",
+        "--disabled-password",
+        "alpabc123",
+      ],
       ["/usr/sbin/adduser", "alpabc123", "grp45101"],
       ["/usr/sbin/adduser", "alpabc123", "grp45102"],
     ]);
@@ -149,7 +214,18 @@ describe("argv and environment", () => {
     const host = fakeHost({ family: "rhel" });
     await host.run("adduser", { ...USER, groups: [] });
     await host.run("adduser", { ...USER, groups: [45101, 45100] });
-    const base = ["/usr/sbin/useradd", "--home-dir", "/nonexistent-alp-home", "--create-home", "--shell", "/bin/bash", "--uid", "45100", "--gid", "45100"];
+    const base = [
+      "/usr/sbin/useradd",
+      "--home-dir",
+      "/nonexistent-alp-home",
+      "--create-home",
+      "--shell",
+      "/bin/bash",
+      "--uid",
+      "45100",
+      "--gid",
+      "45100",
+    ];
     expect(host.argvs()).toEqual([
       [...base, "--comment", "Alp Test", "alpabc123"],
       [...base, "--groups", "45101", "--comment", "Alp Test", "alpabc123"],
@@ -158,15 +234,32 @@ describe("argv and environment", () => {
 
   test("an unknown extra gid fails before anything is created", async () => {
     const host = fakeHost();
-    expect(await host.run("adduser", { ...USER, groups: [45999] })).toEqual({ exitCode: 1, result: "adduser: there is no group with gid 45999" });
+    expect(await host.run("adduser", { ...USER, groups: [45999] })).toEqual({
+      exitCode: 1,
+      result: "adduser: there is no group with gid 45999",
+    });
     expect(host.argvs()).toEqual([]);
     expect(host.syncs()).toBe(0);
   });
 
   test("addgroup, delgroup, deluser --remove-home/--remove and moduser with an empty group list", async () => {
     for (const [family, expected] of [
-      ["debian", [["addgroup", "--gid", "45100", "alpg"], ["delgroup", "alpg"], ["deluser", "--remove-home", "alpu"]]],
-      ["suse", [["groupadd", "--gid", "45100", "alpg"], ["groupdel", "alpg"], ["userdel", "--remove", "alpu"]]],
+      [
+        "debian",
+        [
+          ["addgroup", "--gid", "45100", "alpg"],
+          ["delgroup", "alpg"],
+          ["deluser", "--remove-home", "alpu"],
+        ],
+      ],
+      [
+        "suse",
+        [
+          ["groupadd", "--gid", "45100", "alpg"],
+          ["groupdel", "alpg"],
+          ["userdel", "--remove", "alpu"],
+        ],
+      ],
     ] as const) {
       const host = fakeHost({ family });
       expect(await host.run("addgroup", { groupname: "alpg", gid: 45100 })).toEqual({ exitCode: 0, result: REPLIES.addgroup });
@@ -176,8 +269,14 @@ describe("argv and environment", () => {
       expect(host.syncs()).toBe(3);
     }
     const host = fakeHost();
-    expect(await host.run("moduser", { username: "alpu", groupnames: [], comment: "New" })).toEqual({ exitCode: 0, result: REPLIES.moduser });
-    expect(await host.run("moduser", { username: "alpu", groupnames: ["a", "b"], comment: "New" })).toEqual({ exitCode: 0, result: REPLIES.moduser });
+    expect(await host.run("moduser", { username: "alpu", groupnames: [], comment: "New" })).toEqual({
+      exitCode: 0,
+      result: REPLIES.moduser,
+    });
+    expect(await host.run("moduser", { username: "alpu", groupnames: ["a", "b"], comment: "New" })).toEqual({
+      exitCode: 0,
+      result: REPLIES.moduser,
+    });
     expect(host.argvs()).toEqual([
       ["/usr/sbin/usermod", "--comment", "New", "-G", "", "alpu"],
       ["/usr/sbin/usermod", "--comment", "New", "-G", "a,b", "alpu"],
@@ -186,21 +285,32 @@ describe("argv and environment", () => {
 
   test("a failing tool: its exit code and output, no sync", async () => {
     const host = fakeHost({ respond: () => done("groupadd: GID '45100' already exists\n", 4), family: "rhel" });
-    expect(await host.run("addgroup", { groupname: "alpg", gid: 45100 })).toEqual({ exitCode: 4, result: "groupadd: GID '45100' already exists\n" });
+    expect(await host.run("addgroup", { groupname: "alpg", gid: 45100 })).toEqual({
+      exitCode: 4,
+      result: "groupadd: GID '45100' already exists\n",
+    });
     expect(host.syncs()).toBe(0);
   });
 
   test("deluser of an unknown user names it; uid 0 is refused", async () => {
     const host = fakeHost();
-    expect(await host.run("deluser", { username: "ghost" })).toEqual({ exitCode: 1, result: "deluser: there is no user ghost on this server" });
-    expect(await host.run("deluser", { username: "toor", purge_home: true })).toEqual({ exitCode: 1, result: "deluser: toor has uid 0 and will not be deleted" });
+    expect(await host.run("deluser", { username: "ghost" })).toEqual({
+      exitCode: 1,
+      result: "deluser: there is no user ghost on this server",
+    });
+    expect(await host.run("deluser", { username: "toor", purge_home: true })).toEqual({
+      exitCode: 1,
+      result: "deluser: toor has uid 0 and will not be deleted",
+    });
     expect(host.argvs()).toEqual([]);
   });
 });
 
 describe("helpers", () => {
   test("adduser comment flag: --comment only when the usage text lists it", async () => {
-    const answer = (output: string, extra: Partial<RunResult> = {}) => async () => ({ ...done(output), ...extra });
+    const answer =
+      (output: string, extra: Partial<RunResult> = {}) =>
+      async () => ({ ...done(output), ...extra });
     expect(await adduserCommentFlag(answer("adduser [--comment comment] [--home dir]"), "/usr/sbin/adduser")).toBe("--comment");
     expect(await adduserCommentFlag(answer("adduser [--home DIR] [--gecos GECOS] USER"), "/usr/sbin/adduser")).toBe("--gecos");
     expect(await adduserCommentFlag(answer("", { exitCode: -1, startError: "nope" }), "/usr/sbin/adduser")).toBeUndefined();
@@ -215,15 +325,28 @@ describe("helpers", () => {
       runProcess: async (o) => (calls.push(o.argv), done(o.argv[1] === "--help" ? "adduser [--gecos GECOS] [--home DIR]" : "")),
     });
     await invoke("adduser", handlers.adduser!, {
-      id: "c", args: [], line: "adduser", data: USER, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger,
+      id: "c",
+      args: [],
+      line: "adduser",
+      data: USER,
+      user: null,
+      group: null,
+      env: null,
+      signal: new AbortController().signal,
+      log: silentLogger,
     });
     expect(calls[1]).toContain("--gecos");
     expect(calls[1]).not.toContain("--comment");
   });
 
   test("tool failures without an exit code still fail with a reason", () => {
-    expect(toolFailure("/usr/sbin/userdel", { ...done("", -1), startError: "ENOENT" })).toEqual({ exitCode: 1, result: "could not run /usr/sbin/userdel: ENOENT" });
-    expect(toolFailure("/usr/sbin/userdel", { ...done("partial", -1), timedOut: true }).result).toBe("/usr/sbin/userdel did not finish within 60 s and was stopped.\npartial");
+    expect(toolFailure("/usr/sbin/userdel", { ...done("", -1), startError: "ENOENT" })).toEqual({
+      exitCode: 1,
+      result: "could not run /usr/sbin/userdel: ENOENT",
+    });
+    expect(toolFailure("/usr/sbin/userdel", { ...done("partial", -1), timedOut: true }).result).toBe(
+      "/usr/sbin/userdel did not finish within 60 s and was stopped.\npartial",
+    );
     expect(toolFailure("/usr/sbin/userdel", done("", 6))).toEqual({ exitCode: 6, result: "/usr/sbin/userdel failed with exit code 6" });
   });
 

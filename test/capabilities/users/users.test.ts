@@ -2,7 +2,19 @@
 // Debian's adduser family and once with shadow-utils. Every account, home and backup a test makes is
 // uniquely named (alp + 6 chars) and removed in afterEach even when the test fails; nothing else is touched.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { invoke } from "../../../src/commands/contract.ts";
 import { REPLIES, userCommands } from "../../../src/capabilities/users/users.ts";
@@ -111,7 +123,15 @@ function commands(family: "debian" | "shadow", clock = new ManualClock(Date.UTC(
   });
   const run = async (name: string, data: Record<string, unknown>) =>
     await invoke(name, bodies[name]!, {
-      id: "c1", args: [], line: name, data, user: null, group: null, env: null, signal: new AbortController().signal, log: silentLogger,
+      id: "c1",
+      args: [],
+      line: name,
+      data,
+      user: null,
+      group: null,
+      env: null,
+      signal: new AbortController().signal,
+      log: silentLogger,
     });
   return { run, syncs: () => syncs };
 }
@@ -124,196 +144,284 @@ async function addUser(cmd: ReturnType<typeof commands>, extra: Record<string, u
   const home = `/home/${name}`;
   made.users.add(name);
   made.paths.add(home);
-  const data = { username: name, uid, gid: primary.gid, comment: "Alp Test User", home_directory: home, shell: "/bin/sh", groupname: primary.name, ...extra };
+  const data = {
+    username: name,
+    uid,
+    gid: primary.gid,
+    comment: "Alp Test User",
+    home_directory: home,
+    shell: "/bin/sh",
+    groupname: primary.name,
+    ...extra,
+  };
   const result = await cmd.run("adduser", data);
   return { name, uid, gid: primary.gid, home, primary, result };
 }
 
 for (const family of ["debian", "shadow"] as const) {
   describe.skipIf(!isRoot)(`${family} tools`, () => {
-    test("adduser: uid, gid, comment, shell, extra groups and a 0700 home", async () => {
-      const cmd = commands(family);
-      const [e1, e2] = [makeGroup(), makeGroup()];
-      const user = await addUser(cmd, { groups: [e1.gid, e2.gid] });
-      expect(user.result).toEqual({ exitCode: 0, result: REPLIES.adduser });
-      const [name, , uid, gid, gecos, home, shell] = getent("passwd", user.name)!;
-      expect({ name, uid, gid, home, shell }).toEqual({ name: user.name, uid: String(user.uid), gid: String(user.gid), home: user.home, shell: "/bin/sh" });
-      expect(gecos!.split(",")[0]).toBe("Alp Test User");
-      expect(groupsOf(user.name)).toEqual(expect.arrayContaining([user.primary.name, e1.name, e2.name]));
-      const stat = lstatSync(user.home);
-      expect(stat.isDirectory()).toBe(true);
-      expect(stat.uid).toBe(user.uid);
-      expect(stat.mode & 0o7777).toBe(0o700);
-      expect(cmd.syncs()).toBe(1);
-    }, SLOW);
+    test(
+      "adduser: uid, gid, comment, shell, extra groups and a 0700 home",
+      async () => {
+        const cmd = commands(family);
+        const [e1, e2] = [makeGroup(), makeGroup()];
+        const user = await addUser(cmd, { groups: [e1.gid, e2.gid] });
+        expect(user.result).toEqual({ exitCode: 0, result: REPLIES.adduser });
+        const [name, , uid, gid, gecos, home, shell] = getent("passwd", user.name)!;
+        expect({ name, uid, gid, home, shell }).toEqual({
+          name: user.name,
+          uid: String(user.uid),
+          gid: String(user.gid),
+          home: user.home,
+          shell: "/bin/sh",
+        });
+        expect(gecos!.split(",")[0]).toBe("Alp Test User");
+        expect(groupsOf(user.name)).toEqual(expect.arrayContaining([user.primary.name, e1.name, e2.name]));
+        const stat = lstatSync(user.home);
+        expect(stat.isDirectory()).toBe(true);
+        expect(stat.uid).toBe(user.uid);
+        expect(stat.mode & 0o7777).toBe(0o700);
+        expect(cmd.syncs()).toBe(1);
+      },
+      SLOW,
+    );
 
-    test("adduser: home_directory_permission is applied; no extra groups", async () => {
-      const cmd = commands(family);
-      const user = await addUser(cmd, { home_directory_permission: "750", groups: [] });
-      expect(user.result).toEqual({ exitCode: 0, result: REPLIES.adduser });
-      expect(lstatSync(user.home).mode & 0o7777).toBe(0o750);
-      expect(cmd.syncs()).toBe(1);
-    }, SLOW);
+    test(
+      "adduser: home_directory_permission is applied; no extra groups",
+      async () => {
+        const cmd = commands(family);
+        const user = await addUser(cmd, { home_directory_permission: "750", groups: [] });
+        expect(user.result).toEqual({ exitCode: 0, result: REPLIES.adduser });
+        expect(lstatSync(user.home).mode & 0o7777).toBe(0o750);
+        expect(cmd.syncs()).toBe(1);
+      },
+      SLOW,
+    );
 
-    test("adduser: an unknown extra gid fails before the user exists; a taken uid is the tool's error", async () => {
-      const cmd = commands(family);
-      const missing = freeId();
-      const user = await addUser(cmd, { groups: [missing] });
-      expect(user.result).toEqual({ exitCode: 1, result: `adduser: there is no group with gid ${missing}` });
-      expect(getent("passwd", user.name)).toBeUndefined();
-      const taken = await addUser(cmd, { uid: 0 + Number(getent("passwd", "nobody")![2]) });
-      expect(taken.result.exitCode).not.toBe(0);
-      expect(getent("passwd", taken.name)).toBeUndefined();
-      expect(cmd.syncs()).toBe(0);
-    }, SLOW);
+    test(
+      "adduser: an unknown extra gid fails before the user exists; a taken uid is the tool's error",
+      async () => {
+        const cmd = commands(family);
+        const missing = freeId();
+        const user = await addUser(cmd, { groups: [missing] });
+        expect(user.result).toEqual({ exitCode: 1, result: `adduser: there is no group with gid ${missing}` });
+        expect(getent("passwd", user.name)).toBeUndefined();
+        const taken = await addUser(cmd, { uid: 0 + Number(getent("passwd", "nobody")![2]) });
+        expect(taken.result.exitCode).not.toBe(0);
+        expect(getent("passwd", taken.name)).toBeUndefined();
+        expect(cmd.syncs()).toBe(0);
+      },
+      SLOW,
+    );
 
-    test("addgroup and delgroup; a duplicate gid is the tool's failure and does not sync", async () => {
-      const cmd = commands(family);
-      const name = uniqueName();
-      const gid = freeId();
-      made.groups.add(name);
-      expect(await cmd.run("addgroup", { groupname: name, gid })).toEqual({ exitCode: 0, result: REPLIES.addgroup });
-      expect(getent("group", name)?.[2]).toBe(String(gid));
-      const other = uniqueName();
-      made.groups.add(other);
-      const duplicate = await cmd.run("addgroup", { groupname: other, gid });
-      expect(duplicate.exitCode).not.toBe(0);
-      expect(duplicate.result).toContain(String(gid));
-      expect(await cmd.run("delgroup", { groupname: name })).toEqual({ exitCode: 0, result: REPLIES.delgroup });
-      expect(getent("group", name)).toBeUndefined();
-      expect(cmd.syncs()).toBe(2);
-    }, SLOW);
+    test(
+      "addgroup and delgroup; a duplicate gid is the tool's failure and does not sync",
+      async () => {
+        const cmd = commands(family);
+        const name = uniqueName();
+        const gid = freeId();
+        made.groups.add(name);
+        expect(await cmd.run("addgroup", { groupname: name, gid })).toEqual({ exitCode: 0, result: REPLIES.addgroup });
+        expect(getent("group", name)?.[2]).toBe(String(gid));
+        const other = uniqueName();
+        made.groups.add(other);
+        const duplicate = await cmd.run("addgroup", { groupname: other, gid });
+        expect(duplicate.exitCode).not.toBe(0);
+        expect(duplicate.result).toContain(String(gid));
+        expect(await cmd.run("delgroup", { groupname: name })).toEqual({ exitCode: 0, result: REPLIES.delgroup });
+        expect(getent("group", name)).toBeUndefined();
+        expect(cmd.syncs()).toBe(2);
+      },
+      SLOW,
+    );
 
-    test("deluser keeps the home under /home/deleted_users with a UTC stamp, owned by root", async () => {
-      const cmd = commands(family);
-      const user = await addUser(cmd);
-      mkdirSync(join(user.home, "sub"));
-      writeFileSync(join(user.home, "notes.txt"), "keep me");
-      writeFileSync(join(user.home, "sub", "deep.txt"), "deep");
-      symlinkSync("/etc/hostname", join(user.home, "link"));
-      for (const p of ["sub", "notes.txt", "sub/deep.txt"]) chownSync(join(user.home, p), user.uid, user.gid);
-      sh("chown", "-h", `${user.uid}:${user.gid}`, join(user.home, "link"));
-      const hostname = lstatSync("/etc/hostname");
+    test(
+      "deluser keeps the home under /home/deleted_users with a UTC stamp, owned by root",
+      async () => {
+        const cmd = commands(family);
+        const user = await addUser(cmd);
+        mkdirSync(join(user.home, "sub"));
+        writeFileSync(join(user.home, "notes.txt"), "keep me");
+        writeFileSync(join(user.home, "sub", "deep.txt"), "deep");
+        symlinkSync("/etc/hostname", join(user.home, "link"));
+        for (const p of ["sub", "notes.txt", "sub/deep.txt"]) chownSync(join(user.home, p), user.uid, user.gid);
+        sh("chown", "-h", `${user.uid}:${user.gid}`, join(user.home, "link"));
+        const hostname = lstatSync("/etc/hostname");
 
-      expect(await cmd.run("deluser", { username: user.name })).toEqual({ exitCode: 0, result: REPLIES.deluser });
-      expect(getent("passwd", user.name)).toBeUndefined();
-      expect(existsSync(user.home)).toBe(false);
-      const backup = join(BACKUPS, `${user.name}_20251013T074340Z`);
-      expect(backupsOf(user.name)).toEqual([`${user.name}_20251013T074340Z`]);
-      expect(readFileSync(join(backup, "notes.txt"), "utf8")).toBe("keep me");
-      for (const p of ["", "sub", "notes.txt", "sub/deep.txt", "link"]) {
-        const stat = lstatSync(join(backup, p));
-        expect([p, stat.uid, stat.gid]).toEqual([p, 0, 0]);
-      }
-      expect(lstatSync(join(backup, "link")).isSymbolicLink()).toBe(true);
-      expect(lstatSync("/etc/hostname").uid).toBe(hostname.uid);
-      expect(lstatSync(BACKUPS).mode & 0o777).toBe(backupsExisted ? lstatSync(BACKUPS).mode & 0o777 : 0o700);
-      expect(cmd.syncs()).toBe(2);
-    }, SLOW);
+        expect(await cmd.run("deluser", { username: user.name })).toEqual({ exitCode: 0, result: REPLIES.deluser });
+        expect(getent("passwd", user.name)).toBeUndefined();
+        expect(existsSync(user.home)).toBe(false);
+        const backup = join(BACKUPS, `${user.name}_20251013T074340Z`);
+        expect(backupsOf(user.name)).toEqual([`${user.name}_20251013T074340Z`]);
+        expect(readFileSync(join(backup, "notes.txt"), "utf8")).toBe("keep me");
+        for (const p of ["", "sub", "notes.txt", "sub/deep.txt", "link"]) {
+          const stat = lstatSync(join(backup, p));
+          expect([p, stat.uid, stat.gid]).toEqual([p, 0, 0]);
+        }
+        expect(lstatSync(join(backup, "link")).isSymbolicLink()).toBe(true);
+        expect(lstatSync("/etc/hostname").uid).toBe(hostname.uid);
+        expect(lstatSync(BACKUPS).mode & 0o777).toBe(backupsExisted ? lstatSync(BACKUPS).mode & 0o777 : 0o700);
+        expect(cmd.syncs()).toBe(2);
+      },
+      SLOW,
+    );
 
-    test("deluser with purge_home removes the home and keeps nothing", async () => {
-      const cmd = commands(family);
-      const user = await addUser(cmd);
-      expect(await cmd.run("deluser", { username: user.name, purge_home: true })).toEqual({ exitCode: 0, result: REPLIES.deluser });
-      expect(getent("passwd", user.name)).toBeUndefined();
-      expect(existsSync(user.home)).toBe(false);
-      expect(backupsOf(user.name)).toEqual([]);
-      expect(cmd.syncs()).toBe(2);
-    }, SLOW);
+    test(
+      "deluser with purge_home removes the home and keeps nothing",
+      async () => {
+        const cmd = commands(family);
+        const user = await addUser(cmd);
+        expect(await cmd.run("deluser", { username: user.name, purge_home: true })).toEqual({ exitCode: 0, result: REPLIES.deluser });
+        expect(getent("passwd", user.name)).toBeUndefined();
+        expect(existsSync(user.home)).toBe(false);
+        expect(backupsOf(user.name)).toEqual([]);
+        expect(cmd.syncs()).toBe(2);
+      },
+      SLOW,
+    );
 
-    test("deluser rolls the home back when deletion fails (the user still has a running process)", async () => {
-      const cmd = commands(family);
-      const user = await addUser(cmd);
-      writeFileSync(join(user.home, "notes.txt"), "mine");
-      chownSync(join(user.home, "notes.txt"), user.uid, user.gid);
-      // userdel refuses to delete a user that owns a live process, and Debian's deluser runs userdel.
-      const proc = Bun.spawn(["sleep", "120"], { uid: user.uid, gid: user.gid, cwd: "/", stdin: "ignore", stdout: "ignore", stderr: "ignore" });
-      made.procs.push(proc);
-      await Bun.sleep(100);
+    test(
+      "deluser rolls the home back when deletion fails (the user still has a running process)",
+      async () => {
+        const cmd = commands(family);
+        const user = await addUser(cmd);
+        writeFileSync(join(user.home, "notes.txt"), "mine");
+        chownSync(join(user.home, "notes.txt"), user.uid, user.gid);
+        // userdel refuses to delete a user that owns a live process, and Debian's deluser runs userdel.
+        const proc = Bun.spawn(["sleep", "120"], {
+          uid: user.uid,
+          gid: user.gid,
+          cwd: "/",
+          stdin: "ignore",
+          stdout: "ignore",
+          stderr: "ignore",
+        });
+        made.procs.push(proc);
+        await Bun.sleep(100);
 
-      const result = await cmd.run("deluser", { username: user.name });
-      expect(result.exitCode).not.toBe(0);
-      expect(result.result).toContain("currently used by process");
-      expect(getent("passwd", user.name)?.[0]).toBe(user.name);
-      expect(lstatSync(user.home).uid).toBe(user.uid);
-      expect(lstatSync(join(user.home, "notes.txt")).uid).toBe(user.uid);
-      expect(lstatSync(join(user.home, "notes.txt")).gid).toBe(user.gid);
-      expect(readFileSync(join(user.home, "notes.txt"), "utf8")).toBe("mine");
-      expect(backupsOf(user.name)).toEqual([]);
-      expect(cmd.syncs()).toBe(1);
-    }, SLOW);
+        const result = await cmd.run("deluser", { username: user.name });
+        expect(result.exitCode).not.toBe(0);
+        expect(result.result).toContain("currently used by process");
+        expect(getent("passwd", user.name)?.[0]).toBe(user.name);
+        expect(lstatSync(user.home).uid).toBe(user.uid);
+        expect(lstatSync(join(user.home, "notes.txt")).uid).toBe(user.uid);
+        expect(lstatSync(join(user.home, "notes.txt")).gid).toBe(user.gid);
+        expect(readFileSync(join(user.home, "notes.txt"), "utf8")).toBe("mine");
+        expect(backupsOf(user.name)).toEqual([]);
+        expect(cmd.syncs()).toBe(1);
+      },
+      SLOW,
+    );
 
-    test("deluser of a user without a home deletes it and says the home was not kept", async () => {
-      const cmd = commands(family);
-      const user = makeUserDirect({ createHome: false });
-      expect(await cmd.run("deluser", { username: user.name })).toEqual({
-        exitCode: 0,
-        result: `${REPLIES.deluser}\nThe home directory was not backed up: the home directory ${user.home} does not exist.`,
-      });
-      expect(getent("passwd", user.name)).toBeUndefined();
-      expect(cmd.syncs()).toBe(1);
-    }, SLOW);
+    test(
+      "deluser of a user without a home deletes it and says the home was not kept",
+      async () => {
+        const cmd = commands(family);
+        const user = makeUserDirect({ createHome: false });
+        expect(await cmd.run("deluser", { username: user.name })).toEqual({
+          exitCode: 0,
+          result: `${REPLIES.deluser}\nThe home directory was not backed up: the home directory ${user.home} does not exist.`,
+        });
+        expect(getent("passwd", user.name)).toBeUndefined();
+        expect(cmd.syncs()).toBe(1);
+      },
+      SLOW,
+    );
 
-    test("deluser leaves a home the user does not own where it is", async () => {
-      const cmd = commands(family);
-      const shared = mkdtempSync("/tmp/alp-shared-");
-      made.paths.add(shared);
-      const user = makeUserDirect({ home: shared, createHome: false });
-      const result = await cmd.run("deluser", { username: user.name });
-      expect(result).toEqual({ exitCode: 0, result: `${REPLIES.deluser}\nThe home directory was not backed up: the home directory ${shared} is owned by uid 0, not by the user.` });
-      expect(lstatSync(shared).isDirectory()).toBe(true);
-      expect(backupsOf(user.name)).toEqual([]);
-    }, SLOW);
+    test(
+      "deluser leaves a home the user does not own where it is",
+      async () => {
+        const cmd = commands(family);
+        const shared = mkdtempSync("/tmp/alp-shared-");
+        made.paths.add(shared);
+        const user = makeUserDirect({ home: shared, createHome: false });
+        const result = await cmd.run("deluser", { username: user.name });
+        expect(result).toEqual({
+          exitCode: 0,
+          result: `${REPLIES.deluser}\nThe home directory was not backed up: the home directory ${shared} is owned by uid 0, not by the user.`,
+        });
+        expect(lstatSync(shared).isDirectory()).toBe(true);
+        expect(backupsOf(user.name)).toEqual([]);
+      },
+      SLOW,
+    );
 
-    test("deluser of an unknown user names it", async () => {
-      const cmd = commands(family);
-      const name = uniqueName();
-      expect(await cmd.run("deluser", { username: name })).toEqual({ exitCode: 1, result: `deluser: there is no user ${name} on this server` });
-      expect(cmd.syncs()).toBe(0);
-    }, SLOW);
+    test(
+      "deluser of an unknown user names it",
+      async () => {
+        const cmd = commands(family);
+        const name = uniqueName();
+        expect(await cmd.run("deluser", { username: name })).toEqual({
+          exitCode: 1,
+          result: `deluser: there is no user ${name} on this server`,
+        });
+        expect(cmd.syncs()).toBe(0);
+      },
+      SLOW,
+    );
   });
 }
 
 describe.skipIf(!isRoot)("moduser (usermod on every family)", () => {
-  test("replaces the supplementary groups and the comment, and [] removes them all", async () => {
-    const cmd = commands("debian");
-    const [e1, e2, e3] = [makeGroup(), makeGroup(), makeGroup()];
-    const user = makeUserDirect({ groups: [e1.name] });
-    expect(groupsOf(user.name)).toEqual([user.primary.name, e1.name].sort());
+  test(
+    "replaces the supplementary groups and the comment, and [] removes them all",
+    async () => {
+      const cmd = commands("debian");
+      const [e1, e2, e3] = [makeGroup(), makeGroup(), makeGroup()];
+      const user = makeUserDirect({ groups: [e1.name] });
+      expect(groupsOf(user.name)).toEqual([user.primary.name, e1.name].sort());
 
-    expect(await cmd.run("moduser", { username: user.name, groupnames: [e2.name, e3.name], comment: "Changed Name" })).toEqual({ exitCode: 0, result: REPLIES.moduser });
-    expect(groupsOf(user.name)).toEqual([user.primary.name, e2.name, e3.name].sort());
-    expect(getent("passwd", user.name)![4]).toBe("Changed Name");
+      expect(await cmd.run("moduser", { username: user.name, groupnames: [e2.name, e3.name], comment: "Changed Name" })).toEqual({
+        exitCode: 0,
+        result: REPLIES.moduser,
+      });
+      expect(groupsOf(user.name)).toEqual([user.primary.name, e2.name, e3.name].sort());
+      expect(getent("passwd", user.name)![4]).toBe("Changed Name");
 
-    expect(await cmd.run("moduser", { username: user.name, groupnames: [], comment: "Changed Name" })).toEqual({ exitCode: 0, result: REPLIES.moduser });
-    expect(groupsOf(user.name)).toEqual([user.primary.name]);
-    expect(cmd.syncs()).toBe(2);
+      expect(await cmd.run("moduser", { username: user.name, groupnames: [], comment: "Changed Name" })).toEqual({
+        exitCode: 0,
+        result: REPLIES.moduser,
+      });
+      expect(groupsOf(user.name)).toEqual([user.primary.name]);
+      expect(cmd.syncs()).toBe(2);
 
-    const missing = await cmd.run("moduser", { username: user.name, groupnames: [uniqueName()], comment: "x" });
-    expect(missing.exitCode).not.toBe(0);
-    expect(missing.result).toContain("does not exist");
-    expect(cmd.syncs()).toBe(2);
-  }, SLOW);
+      const missing = await cmd.run("moduser", { username: user.name, groupnames: [uniqueName()], comment: "x" });
+      expect(missing.exitCode).not.toBe(0);
+      expect(missing.result).toContain("does not exist");
+      expect(cmd.syncs()).toBe(2);
+    },
+    SLOW,
+  );
 });
 
 describe.skipIf(!isRoot)("bad data never reaches the host", () => {
-  test("missing, root-owned, option-like and wrongly typed fields are refused, naming the field", async () => {
-    const cmd = commands("shadow");
-    const name = uniqueName();
-    made.users.add(name);
-    const good = { username: name, uid: freeId(), gid: 100, comment: "c", home_directory: `/home/${name}`, shell: "/bin/sh" };
-    const cases: [Record<string, unknown>, string][] = [
-      [{ ...good, username: undefined }, "adduser: username is required"],
-      [{ ...good, uid: 0 }, "adduser: uid 0 is root's and cannot be given to a new user"],
-      [{ ...good, username: "-rf" }, "adduser: username must start with a letter or '_' and hold at most 32 letters, digits, '_', '.' or '-'"],
-      [{ ...good, uid: String(good.uid) }, "adduser: uid must be a whole number"],
-      [{ ...good, groups: ["wheel"] }, "adduser: groups[0] must be a whole number"],
-    ];
-    for (const [data, message] of cases) expect(await cmd.run("adduser", data)).toEqual({ exitCode: 1, result: message });
-    expect(await cmd.run("deluser", { username: "--remove" })).toMatchObject({ exitCode: 1 });
-    expect(await cmd.run("moduser", { username: name, comment: "c", groupnames: "a,b" })).toEqual({ exitCode: 1, result: "moduser: groupnames must be a list of group names" });
-    expect(getent("passwd", name)).toBeUndefined();
-    expect(existsSync(`/home/${name}`)).toBe(false);
-    expect(cmd.syncs()).toBe(0);
-  }, SLOW);
+  test(
+    "missing, root-owned, option-like and wrongly typed fields are refused, naming the field",
+    async () => {
+      const cmd = commands("shadow");
+      const name = uniqueName();
+      made.users.add(name);
+      const good = { username: name, uid: freeId(), gid: 100, comment: "c", home_directory: `/home/${name}`, shell: "/bin/sh" };
+      const cases: [Record<string, unknown>, string][] = [
+        [{ ...good, username: undefined }, "adduser: username is required"],
+        [{ ...good, uid: 0 }, "adduser: uid 0 is root's and cannot be given to a new user"],
+        [
+          { ...good, username: "-rf" },
+          "adduser: username must start with a letter or '_' and hold at most 32 letters, digits, '_', '.' or '-'",
+        ],
+        [{ ...good, uid: String(good.uid) }, "adduser: uid must be a whole number"],
+        [{ ...good, groups: ["wheel"] }, "adduser: groups[0] must be a whole number"],
+      ];
+      for (const [data, message] of cases) expect(await cmd.run("adduser", data)).toEqual({ exitCode: 1, result: message });
+      expect(await cmd.run("deluser", { username: "--remove" })).toMatchObject({ exitCode: 1 });
+      expect(await cmd.run("moduser", { username: name, comment: "c", groupnames: "a,b" })).toEqual({
+        exitCode: 1,
+        result: "moduser: groupnames must be a list of group names",
+      });
+      expect(getent("passwd", name)).toBeUndefined();
+      expect(existsSync(`/home/${name}`)).toBe(false);
+      expect(cmd.syncs()).toBe(0);
+    },
+    SLOW,
+  );
 });

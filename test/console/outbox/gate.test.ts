@@ -79,7 +79,10 @@ describe("link hold", () => {
     down = false;
     await h.clock.advance(500);
     await until(() => h.settled.length === 2, "both settled");
-    expect(h.settled.map((s) => [s.path, s.outcome])).toEqual([["/gone/", "dropped"], ["/ok/", "delivered"]]);
+    expect(h.settled.map((s) => [s.path, s.outcome])).toEqual([
+      ["/gone/", "dropped"],
+      ["/ok/", "delivered"],
+    ]);
     expect(h.calls.at(-1)!.at).toBe(h.calls.at(-2)!.at); // /ok/ did not wait for a hold or a backoff
   });
 

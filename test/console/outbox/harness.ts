@@ -61,7 +61,15 @@ export function useOutboxHarness() {
         }
       },
     };
-    const outbox = new Outbox({ state, sender, log: hub.logger("outbox"), clock, random: () => 0.5, onSettled: (s) => settled.push(s), ...options });
+    const outbox = new Outbox({
+      state,
+      sender,
+      log: hub.logger("outbox"),
+      clock,
+      random: () => 0.5,
+      onSettled: (s) => settled.push(s),
+      ...options,
+    });
     cleanups.push(() => outbox.stop());
     const warnings = () => records.filter((r) => r.level === "warn");
     const rowCount = () => (state.sqlite.query("SELECT count(*) AS n FROM outbox").get() as { n: number }).n;

@@ -3,7 +3,14 @@
 // database between tests (outbox-harness.ts).
 import { describe, expect, test } from "bun:test";
 import type { HttpMethod, HttpResult } from "../../../src/console/http.ts";
-import { Outbox, PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS, type OutboxOptions, type SettledItem } from "../../../src/console/outbox/outbox.ts";
+import {
+  Outbox,
+  PRIORITY_COMMANDS,
+  PRIORITY_INVENTORY,
+  PRIORITY_LOGS,
+  type OutboxOptions,
+  type SettledItem,
+} from "../../../src/console/outbox/outbox.ts";
 import { openStateDb } from "../../../src/db/open.ts";
 import { LogHub, type LogRecord } from "../../../src/log/logger.ts";
 import { ManualClock } from "../../../src/platform/clock.ts";
@@ -14,7 +21,14 @@ const { harness } = useOutboxHarness();
 describe("caps", () => {
   test("past maxRows the lowest-priority oldest row goes first; one warning per episode, with the count", async () => {
     const h = harness(() => 200, { maxRows: 5 });
-    for (const [p, prio] of [["/c1/", 10], ["/i1/", 80], ["/l1/", 90], ["/l2/", 90], ["/i2/", 80]] as const) h.outbox.enqueue(post(p, prio));
+    for (const [p, prio] of [
+      ["/c1/", 10],
+      ["/i1/", 80],
+      ["/l1/", 90],
+      ["/l2/", 90],
+      ["/i2/", 80],
+    ] as const)
+      h.outbox.enqueue(post(p, prio));
     expect(h.outbox.stats()).toMatchObject({ rows: 5, dropped: 0 });
     h.outbox.enqueue(post("/c2/", PRIORITY_COMMANDS)); // drops l1
     h.outbox.enqueue(post("/l3/", PRIORITY_LOGS)); // drops l2, the oldest 90
@@ -93,7 +107,10 @@ describe("caps", () => {
     expect(h.paths()).toEqual(["/l1/", "/c1/"]);
     release();
     await until(() => h.settled.filter((s) => s.outcome === "delivered").length === 1, "l1 delivered");
-    expect(h.settled.map((s) => [s.path, s.outcome])).toEqual([["/l2/", "dropped"], ["/l1/", "delivered"]]);
+    expect(h.settled.map((s) => [s.path, s.outcome])).toEqual([
+      ["/l2/", "dropped"],
+      ["/l1/", "delivered"],
+    ]);
   });
 });
 
@@ -143,10 +160,13 @@ describe("drain", () => {
 describe("senders", () => {
   test("500 rows with 4 senders: each delivered exactly once, at most 4 at a time", async () => {
     let n = 0;
-    const h = harness(async () => {
-      for (let i = n++ % 5; i > 0; i--) await new Promise((resolve) => setImmediate(resolve));
-      return n % 7 === 0 ? 503 : 200; // some transient failures on the way
-    }, { random: () => 0 });
+    const h = harness(
+      async () => {
+        for (let i = n++ % 5; i > 0; i--) await new Promise((resolve) => setImmediate(resolve));
+        return n % 7 === 0 ? 503 : 200; // some transient failures on the way
+      },
+      { random: () => 0 },
+    );
     const prios = [PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS];
     for (let i = 0; i < 500; i++) h.outbox.enqueue(post(`/r/${i}/`, prios[i % 3]!, { i }));
     h.outbox.start();
@@ -189,7 +209,11 @@ describe("senders", () => {
         if (throws-- > 0) throw new Error("socket hang up");
         return 200;
       },
-      { onSettled: () => { throw new Error("listener broke"); } },
+      {
+        onSettled: () => {
+          throw new Error("listener broke");
+        },
+      },
     );
     h.outbox.enqueue(post("/a/", PRIORITY_COMMANDS));
     h.outbox.start();
@@ -236,11 +260,14 @@ describe("senders", () => {
   });
 
   test("a retry never spins: even a zero jitter waits for the clock", async () => {
-    const h = harness(async () => {
-      // Past a few calls, yield to the event loop so a spinning sender fails this test instead of hanging it.
-      if (h.calls.length > 3) await new Promise((resolve) => setImmediate(resolve));
-      return 503;
-    }, { random: () => 0 });
+    const h = harness(
+      async () => {
+        // Past a few calls, yield to the event loop so a spinning sender fails this test instead of hanging it.
+        if (h.calls.length > 3) await new Promise((resolve) => setImmediate(resolve));
+        return 503;
+      },
+      { random: () => 0 },
+    );
     h.outbox.enqueue(post("/spin/", PRIORITY_COMMANDS));
     h.outbox.start();
     await quiet();

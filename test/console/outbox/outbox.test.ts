@@ -4,7 +4,15 @@
 import { describe, expect, test } from "bun:test";
 import { fullJitterDelay } from "../../../src/console/backoff.ts";
 import type { HttpMethod, HttpResult } from "../../../src/console/http.ts";
-import { DEFAULT_RETRY, Outbox, PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS, type OutboxOptions, type SettledItem } from "../../../src/console/outbox/outbox.ts";
+import {
+  DEFAULT_RETRY,
+  Outbox,
+  PRIORITY_COMMANDS,
+  PRIORITY_INVENTORY,
+  PRIORITY_LOGS,
+  type OutboxOptions,
+  type SettledItem,
+} from "../../../src/console/outbox/outbox.ts";
 import { openStateDb, type StateDb } from "../../../src/db/open.ts";
 import { LogHub, type LogRecord } from "../../../src/log/logger.ts";
 import { ManualClock } from "../../../src/platform/clock.ts";
@@ -15,7 +23,14 @@ const { harness } = useOutboxHarness();
 describe("outbox delivery", () => {
   test("lowest priority number first, FIFO within a priority (one sender)", async () => {
     const h = harness(() => 200, { senders: 1 });
-    for (const [p, prio] of [["/l/1/", 90], ["/i/1/", 80], ["/c/1/", 10], ["/l/2/", 90], ["/c/2/", 10], ["/i/2/", 80]] as const) {
+    for (const [p, prio] of [
+      ["/l/1/", 90],
+      ["/i/1/", 80],
+      ["/c/1/", 10],
+      ["/l/2/", 90],
+      ["/c/2/", 10],
+      ["/i/2/", 80],
+    ] as const) {
       h.outbox.enqueue(post(p, prio));
     }
     expect(h.rowCount()).toBe(6); // on disk before any send
@@ -96,7 +111,10 @@ describe("outbox delivery", () => {
       await quiet();
       const delay = fullJitterDelay(attempt, retry.baseMs, retry.capMs, () => randoms[attempt]!);
       expect(delay).toBeLessThan(Math.min(retry.capMs, retry.baseMs * 2 ** attempt));
-      const row = h.state.sqlite.query("SELECT attempts, next_attempt_at FROM outbox").get() as { attempts: number; next_attempt_at: number };
+      const row = h.state.sqlite.query("SELECT attempts, next_attempt_at FROM outbox").get() as {
+        attempts: number;
+        next_attempt_at: number;
+      };
       expect(row).toEqual({ attempts: attempt + 1, next_attempt_at: h.clock.now() + delay });
       last = h.clock.now();
       await h.clock.advance(delay - 1);
@@ -112,12 +130,15 @@ describe("outbox delivery", () => {
 
   test("backoff counts from when the attempt ended, not from when it started", async () => {
     const clock = new ManualClock();
-    const h = harness(async (_c, signal) => ((await clock.sleep(3000, signal)), 503), {}, clock);
+    const h = harness(async (_c, signal) => (await clock.sleep(3000, signal), 503), {}, clock);
     h.outbox.enqueue(post("/slow/", PRIORITY_COMMANDS));
     h.outbox.start();
     await until(() => h.calls.length === 1, "first attempt");
     await h.clock.advance(3000);
-    await until(() => h.rowCount() === 1 && (h.state.sqlite.query("SELECT attempts FROM outbox").get() as { attempts: number }).attempts === 1, "retry scheduled");
+    await until(
+      () => h.rowCount() === 1 && (h.state.sqlite.query("SELECT attempts FROM outbox").get() as { attempts: number }).attempts === 1,
+      "retry scheduled",
+    );
     const next = (h.state.sqlite.query("SELECT next_attempt_at FROM outbox").get() as { next_attempt_at: number }).next_attempt_at;
     expect(next).toBe(h.calls[0]!.at + 3000 + 500);
   });
@@ -154,7 +175,12 @@ describe("ack before fin", () => {
 describe("2024 dialect fallback", () => {
   const ackItem = (id: string) => ({
     ...post(`/api/events/commands/${id}/ack/`, PRIORITY_COMMANDS),
-    fallback: { dialect: "commands", method: "PATCH" as const, path: `/api/events/commands/${id}/`, body: { acked_at: "2026-01-01T00:00:00.000Z" } },
+    fallback: {
+      dialect: "commands",
+      method: "PATCH" as const,
+      path: `/api/events/commands/${id}/`,
+      body: { acked_at: "2026-01-01T00:00:00.000Z" },
+    },
   });
   const legacy: Respond = (c) => (c.method === "PATCH" ? 200 : 404);
 
@@ -201,7 +227,12 @@ describe("2024 dialect fallback", () => {
       path: "/api/servers/servers/-/commit/",
       priority: PRIORITY_INVENTORY,
       body: { load: n },
-      fallback: { dialect: "commit-load", method: "PUT" as const, path: "/api/servers/servers/-/commit/", body: { load: { period: "1m", average: n } } },
+      fallback: {
+        dialect: "commit-load",
+        method: "PUT" as const,
+        path: "/api/servers/servers/-/commit/",
+        body: { load: { period: "1m", average: n } },
+      },
       fallbackOn: [400],
     });
     h.outbox.enqueue(item(0.5));
@@ -216,7 +247,11 @@ describe("2024 dialect fallback", () => {
     // Without fallbackOn a 400 is final, and with it a 404 no longer triggers the fallback.
     const g = harness((c) => (c.path === "/a/" ? 400 : 404));
     g.outbox.enqueue({ ...post("/a/", PRIORITY_INVENTORY), fallback: { dialect: "a", method: "POST", path: "/a-old/" } });
-    g.outbox.enqueue({ ...post("/b/", PRIORITY_INVENTORY), fallback: { dialect: "b", method: "POST", path: "/b-old/" }, fallbackOn: [400] });
+    g.outbox.enqueue({
+      ...post("/b/", PRIORITY_INVENTORY),
+      fallback: { dialect: "b", method: "POST", path: "/b-old/" },
+      fallbackOn: [400],
+    });
     g.outbox.start();
     await until(() => g.settled.length === 2, "two drops");
     expect(g.calls.map((c) => c.path).sort()).toEqual(["/a/", "/b/"]);
@@ -274,7 +309,10 @@ describe("restart", () => {
     await until(() => first.calls.length === 1 && first.rowCount() === 1, "the failed attempt");
     await quiet();
     await first.outbox.stop();
-    const stored = first.state.sqlite.query("SELECT attempts, next_attempt_at FROM outbox").get() as { attempts: number; next_attempt_at: number };
+    const stored = first.state.sqlite.query("SELECT attempts, next_attempt_at FROM outbox").get() as {
+      attempts: number;
+      next_attempt_at: number;
+    };
     first.state.close();
     const after = new ManualClock(Date.UTC(2026, 0, 1));
     expect(stored.attempts).toBe(1);

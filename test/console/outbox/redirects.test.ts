@@ -32,7 +32,14 @@ async function rig(firstAnswer: number) {
   fake.route("POST", path, () =>
     answer < 200 || answer >= 300 ? { status: answer, headers: { Location: `${fake.url}/moved${path}` } } : { status: answer, body: {} },
   );
-  const sender = new ConsoleHttp({ serverUrl: fake.url, id: fake.id, key: fake.key, tls: { rejectUnauthorized: true }, userAgent: "alpamon/test", log: silentLogger });
+  const sender = new ConsoleHttp({
+    serverUrl: fake.url,
+    id: fake.id,
+    key: fake.key,
+    tls: { rejectUnauthorized: true },
+    userAgent: "alpamon/test",
+    log: silentLogger,
+  });
   const h = harness(undefined, { sender, senders: 1 });
   const attempts = () => (h.state.sqlite.query("SELECT attempts FROM outbox").get() as { attempts: number } | null)?.attempts ?? 0;
   const tries = () => fake.requests.filter((r) => r.path === path && r.status !== undefined).length;

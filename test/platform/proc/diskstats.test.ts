@@ -15,18 +15,7 @@ const SECTOR = 512;
 describe("parseDiskstats", () => {
   test("a captured /proc/diskstats: sectors read (field 6) and written (field 10) in bytes", () => {
     const disks = parseDiskstats(readFixture("proc", "host-a", "diskstats"));
-    expect(disks.map((d) => d.name)).toEqual([
-      "loop0",
-      "loop1",
-      "loop2",
-      "loop3",
-      "loop4",
-      "loop5",
-      "loop6",
-      "loop7",
-      "vda",
-      "zram0",
-    ]);
+    expect(disks.map((d) => d.name)).toEqual(["loop0", "loop1", "loop2", "loop3", "loop4", "loop5", "loop6", "loop7", "vda", "zram0"]);
     expect(disks.find((d) => d.name === "vda")).toEqual({
       name: "vda",
       readBytes: 730074 * SECTOR,
@@ -87,9 +76,7 @@ describe("diskIoRates", () => {
     const whole = readWholeDiskNames(fixture("sys", "host"));
     const prev = filterWholeDisks(parseDiskstats(readFixture("proc", "host-a", "diskstats")), whole);
     const cur = filterWholeDisks(parseDiskstats(readFixture("proc", "host-b", "diskstats")), whole);
-    expect(diskIoRates(prev, cur, 1)).toEqual([
-      { device: "vda", read_bps: 0, write_bps: (1986736 - 1970328) * SECTOR },
-    ]);
+    expect(diskIoRates(prev, cur, 1)).toEqual([{ device: "vda", read_bps: 0, write_bps: (1986736 - 1970328) * SECTOR }]);
   });
 
   test("server pair: appeared, vanished and reset disks give no sample; rates use the elapsed time", () => {

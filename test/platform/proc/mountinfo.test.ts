@@ -104,9 +104,7 @@ describe("selectBlockMounts", () => {
   });
 
   test("without a resolver, aliases are kept as written and still de-duplicated", () => {
-    const mounts = parseMountinfo(
-      "1 0 8:1 / / rw - ext4 /dev/root rw\n2 1 8:1 /home /home rw - ext4 /dev/root rw\n",
-    );
+    const mounts = parseMountinfo("1 0 8:1 / / rw - ext4 /dev/root rw\n2 1 8:1 /home /home rw - ext4 /dev/root rw\n");
     expect(selectBlockMounts(mounts)).toEqual([{ device: "/dev/root", mountPoint: "/", fsType: "ext4" }]);
   });
 });

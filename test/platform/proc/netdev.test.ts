@@ -117,9 +117,7 @@ describe("trafficRates", () => {
       { name: "c", ...base, rxBytes: 1125, rxPackets: 11 },
       { name: "new0", ...base },
     ];
-    expect(trafficRates(prev, cur, 0.5)).toEqual([
-      { name: "c", input_bps: 2000, output_bps: 0, input_pps: 2, output_pps: 0 },
-    ]);
+    expect(trafficRates(prev, cur, 0.5)).toEqual([{ name: "c", input_bps: 2000, output_bps: 0, input_pps: 2, output_pps: 0 }]);
   });
 
   test("no elapsed time gives no sample", () => {

@@ -24,9 +24,7 @@ describe("parseStat", () => {
   });
 
   test("fields an old kernel does not print are 0", () => {
-    expect(parseStat(readFixture("proc", "variants", "stat-2.4"))).toEqual(
-      ticks({ user: 100, nice: 5, system: 50, idle: 1000 }),
-    );
+    expect(parseStat(readFixture("proc", "variants", "stat-2.4"))).toEqual(ticks({ user: 100, nice: 5, system: 50, idle: 1000 }));
   });
 
   test("no aggregate line gives undefined, and the reader throws", () => {

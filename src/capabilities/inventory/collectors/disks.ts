@@ -46,7 +46,11 @@ export function diskNameOf(device: string, isPartition: (name: string) => boolea
 }
 
 /** Real block-device mounts grouped by device; mount points sorted; devices sorted by name. */
-export function partitionRows(mounts: readonly MountInfo[], resolve: (m: MountInfo) => string, diskName: (device: string) => string): PartitionRow[] {
+export function partitionRows(
+  mounts: readonly MountInfo[],
+  resolve: (m: MountInfo) => string,
+  diskName: (device: string) => string,
+): PartitionRow[] {
   const byDevice = new Map<string, PartitionRow>();
   for (const mount of mounts) {
     const device = resolve(mount);

@@ -61,7 +61,14 @@ function dmi(sysRoot: string, field: string): string {
   return PLACEHOLDER.test(value) ? "" : value;
 }
 
-const KERNEL_ARCH: Record<string, string> = { x64: "x86_64", arm64: "aarch64", arm: "armv7l", ia32: "i686", ppc64: "ppc64le", s390x: "s390x" };
+const KERNEL_ARCH: Record<string, string> = {
+  x64: "x86_64",
+  arm64: "aarch64",
+  arm: "armv7l",
+  ia32: "i686",
+  ppc64: "ppc64le",
+  s390x: "s390x",
+};
 
 export function collectInfo(env: CollectorEnv): InfoData {
   const cpu = parseCpuinfo(readText(`${env.procRoot}/cpuinfo`));

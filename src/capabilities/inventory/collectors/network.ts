@@ -77,7 +77,14 @@ export function collectInterfaces(env: CollectorEnv): InterfaceRow[] {
     const address = readText(`${dir}/address`);
     if (!address) continue; // the reference skipped interfaces without a MAC (tun, wireguard)
     rows.push(
-      interfaceRow({ name, address, flags: readText(`${dir}/flags`), mtu: readText(`${dir}/mtu`), speed: readText(`${dir}/speed`), carrier: readText(`${dir}/carrier`) }),
+      interfaceRow({
+        name,
+        address,
+        flags: readText(`${dir}/flags`),
+        mtu: readText(`${dir}/mtu`),
+        speed: readText(`${dir}/speed`),
+        carrier: readText(`${dir}/carrier`),
+      }),
     );
   }
   return rows;

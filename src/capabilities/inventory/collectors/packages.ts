@@ -44,7 +44,10 @@ function paragraphFields(paragraph: string): Map<string, string> {
 /** The journal files of /var/lib/dpkg/updates (all-digit names), in order. */
 function readDpkgJournal(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((n) => /^\d+$/.test(n)).sort().map((n) => readText(join(dir, n)));
+    return readdirSync(dir)
+      .filter((n) => /^\d+$/.test(n))
+      .sort()
+      .map((n) => readText(join(dir, n)));
   } catch {
     return [];
   }
@@ -72,6 +75,11 @@ export async function collectPackages(env: CollectorEnv): Promise<PackageRow[]> 
   if (existsSync(dpkgStatus)) {
     return sortPackages(parseDpkgStatus(readText(dpkgStatus), readDpkgJournal(join(env.root, "var/lib/dpkg/updates"))));
   }
-  const result = await env.runProcess({ argv: ["rpm", "-qa", "--qf", RPM_FORMAT], env: TOOL_ENV, timeoutMs: 60_000, maxOutputBytes: 64 << 20 });
+  const result = await env.runProcess({
+    argv: ["rpm", "-qa", "--qf", RPM_FORMAT],
+    env: TOOL_ENV,
+    timeoutMs: 60_000,
+    maxOutputBytes: 64 << 20,
+  });
   return result.exitCode === 0 ? sortPackages(parseRpmQuery(result.output)) : [];
 }

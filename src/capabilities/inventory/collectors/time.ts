@@ -22,14 +22,22 @@ export function timeData(nowMs: number, uptime: number, timezone: string): TimeD
 
 /** The abbreviation Intl gives when `date` cannot run ("UTC", or "GMT+9"). */
 function intlAbbreviation(nowMs: number): string {
-  const part = new Intl.DateTimeFormat("en-US", { timeZoneName: "short" }).formatToParts(new Date(nowMs)).find((p) => p.type === "timeZoneName");
+  const part = new Intl.DateTimeFormat("en-US", { timeZoneName: "short" })
+    .formatToParts(new Date(nowMs))
+    .find((p) => p.type === "timeZoneName");
   return part?.value ?? "UTC";
 }
 
 export async function collectTime(env: CollectorEnv): Promise<TimeData> {
   const now = env.now();
   const tz = process.env.TZ;
-  const result = await env.runProcess({ argv: ["date", "+%Z"], env: { ...TOOL_ENV, ...(tz ? { TZ: tz } : {}) }, timeoutMs: 5_000, maxOutputBytes: 256 });
-  const abbreviation = result.exitCode === 0 && /^[A-Za-z0-9+-]{1,16}$/.test(result.output.trim()) ? result.output.trim() : intlAbbreviation(now);
+  const result = await env.runProcess({
+    argv: ["date", "+%Z"],
+    env: { ...TOOL_ENV, ...(tz ? { TZ: tz } : {}) },
+    timeoutMs: 5_000,
+    maxOutputBytes: 256,
+  });
+  const abbreviation =
+    result.exitCode === 0 && /^[A-Za-z0-9+-]{1,16}$/.test(result.output.trim()) ? result.output.trim() : intlAbbreviation(now);
   return timeData(now, parseUptime(readText(`${env.procRoot}/uptime`)), abbreviation);
 }

@@ -14,7 +14,12 @@ export function dailyCheck(ctx: CheckContext, family: Family): CheckRun {
     const key = markKey("daily", family);
     for (const day of ctx.metrics.pendingDays(family, ctx.metrics.readMark(key), now)) {
       const rows = ctx.metrics.dailyRows(family, day);
-      if (rows.length > 0) postMetric(ctx, dailyPath(family), rows.map((r) => ({ timestamp: iso(day + DAY_MS), ...r })));
+      if (rows.length > 0)
+        postMetric(
+          ctx,
+          dailyPath(family),
+          rows.map((r) => ({ timestamp: iso(day + DAY_MS), ...r })),
+        );
       ctx.metrics.writeMark(key, day);
     }
   };

@@ -11,7 +11,9 @@ export function diskIoCollector(ctx: CheckContext): CheckRun {
     const all = ctx.problems.attempt(`${ctx.procRoot}/diskstats`, "cannot read disk counters; skipping disk I/O", () =>
       readDiskstats(ctx.procRoot),
     );
-    const whole = all && ctx.problems.attempt(`${ctx.sysRoot}/block`, "cannot list whole disks; skipping disk I/O", () => readWholeDiskNames(ctx.sysRoot));
+    const whole =
+      all &&
+      ctx.problems.attempt(`${ctx.sysRoot}/block`, "cannot list whole disks; skipping disk I/O", () => readWholeDiskNames(ctx.sysRoot));
     const before = previous;
     previous = all && whole ? { counters: filterWholeDisks(all, whole), at } : undefined;
     if (!previous || !before) return;

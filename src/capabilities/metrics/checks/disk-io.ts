@@ -10,7 +10,11 @@ export function diskIoSender(ctx: CheckContext, intervalMs: number): CheckRun {
     const { start, end } = window();
     const rows = ctx.metrics.diskIoWindow(start, end);
     if (rows.length === 0) return;
-    postMetric(ctx, DISK_IO_PATH, rows.map((r) => ({ timestamp: iso(end), ...r })));
+    postMetric(
+      ctx,
+      DISK_IO_PATH,
+      rows.map((r) => ({ timestamp: iso(end), ...r })),
+    );
   };
 }
 

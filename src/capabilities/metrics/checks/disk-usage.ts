@@ -2,7 +2,14 @@
 // bounded by a timeout; stored and sent. A mount that fails or hangs is skipped (and not asked again while its
 // earlier call is still stuck). Never spawns a process.
 import { promises as fsp } from "node:fs";
-import { readMountinfo, selectBlockMounts, sysfsDeviceResolver, usageFromStatfs, type DiskUsage, type StatfsNumbers } from "../../../platform/proc/mountinfo.ts";
+import {
+  readMountinfo,
+  selectBlockMounts,
+  sysfsDeviceResolver,
+  usageFromStatfs,
+  type DiskUsage,
+  type StatfsNumbers,
+} from "../../../platform/proc/mountinfo.ts";
 import { iso, postMetric, type CheckContext, type CheckDefinition, type CheckRun } from "./context.ts";
 
 export const DISK_USAGE_PATH = "/api/metrics/realtime/disk-usage/";
@@ -16,7 +23,16 @@ export function diskUsageCheck(ctx: CheckContext): CheckRun {
     if (!mounts) return;
     const timestamp = ctx.clock.now();
     const selected = selectBlockMounts(mounts, sysfsDeviceResolver(ctx.sysRoot));
-    const results = await Promise.all(selected.map((m) => statfsWithin(ctx, m.mountPoint, stuck).then(usageFromStatfs).then((u) => u, (err: unknown) => err as Error)));
+    const results = await Promise.all(
+      selected.map((m) =>
+        statfsWithin(ctx, m.mountPoint, stuck)
+          .then(usageFromStatfs)
+          .then(
+            (u) => u,
+            (err: unknown) => err as Error,
+          ),
+      ),
+    );
     const measured: { device: string; mountPoint: string; usage: DiskUsage }[] = [];
     selected.forEach((mount, i) => {
       const result = results[i]!;
@@ -39,7 +55,14 @@ export function diskUsageCheck(ctx: CheckContext): CheckRun {
     postMetric(
       ctx,
       DISK_USAGE_PATH,
-      measured.map(({ device, usage: u }) => ({ timestamp: iso(timestamp), device, usage: u.usage, total: u.total, free: u.free, used: u.used })),
+      measured.map(({ device, usage: u }) => ({
+        timestamp: iso(timestamp),
+        device,
+        usage: u.usage,
+        total: u.total,
+        free: u.free,
+        used: u.used,
+      })),
     );
   };
 }

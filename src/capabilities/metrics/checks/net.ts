@@ -10,7 +10,11 @@ export function netSender(ctx: CheckContext, intervalMs: number): CheckRun {
     const { start, end } = window();
     const rows = ctx.metrics.trafficWindow(start, end);
     if (rows.length === 0) return;
-    postMetric(ctx, TRAFFIC_PATH, rows.map((r) => ({ timestamp: iso(end), ...r })));
+    postMetric(
+      ctx,
+      TRAFFIC_PATH,
+      rows.map((r) => ({ timestamp: iso(end), ...r })),
+    );
   };
 }
 
