@@ -12,7 +12,7 @@ import { lookupUser as defaultLookupUser, type PasswdEntry } from "../../exec/id
 import type { Identity } from "../../exec/types.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
-import { chooseShell, loginEnvironment, OpenPtyData, ResizePtyData, resolvePtyUrl } from "./data.ts";
+import { chooseShell, loginEnvironment, OpenPtyData, RefreshPtyData, ResizePtyData, resolvePtyUrl } from "./data.ts";
 import type { TerminalRegistry } from "./registry.ts";
 import { DEFAULT_SESSION_SETTINGS, type SessionSettings, TerminalSession } from "./session.ts";
 
@@ -124,5 +124,20 @@ export function terminalCommands(deps: TerminalDeps): FamilyBodies {
     },
   };
 
-  return { openpty, resizepty };
+  const refreshpty = {
+    data: RefreshPtyData,
+    run(data: RefreshPtyData) {
+      const session = registry.get(data.session_id);
+      if (!session) return fail("invalid session ID");
+      try {
+        session.refresh();
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        return fail(e.code === "ESRCH" ? "no such process" : e.message);
+      }
+      return ok(`Refreshed terminal for ${data.session_id}.`);
+    },
+  };
+
+  return { openpty, resizepty, refreshpty };
 }

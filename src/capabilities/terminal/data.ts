@@ -37,6 +37,9 @@ export type OpenPtyData = v.InferOutput<typeof OpenPtyData>;
 export const ResizePtyData = v.object({ session_id: sessionId, rows: dimension, cols: dimension });
 export type ResizePtyData = v.InferOutput<typeof ResizePtyData>;
 
+export const RefreshPtyData = v.object({ session_id: sessionId });
+export type RefreshPtyData = v.InferOutput<typeof RefreshPtyData>;
+
 export type PtyUrl = { ok: true; url: string; legacy: boolean } | { ok: false; error: string };
 
 /**

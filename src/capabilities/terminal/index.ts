@@ -11,6 +11,7 @@ import { DEFAULT_MAX_TERMINALS, TerminalRegistry } from "./registry.ts";
 export const TERMINAL_SPECS: readonly LazySpec[] = [
   { name: "openpty", summary: "Open a websh terminal: the user's login shell on a PTY, bridged to the console" },
   { name: "resizepty", summary: "Resize an open websh terminal" },
+  { name: "refreshpty", summary: "Redraw an open websh terminal (SIGWINCH to its foreground programs)" },
 ];
 
 export interface TerminalCapabilityDeps {

@@ -2,6 +2,7 @@
 // (text frames of whole UTF-8 characters for the 2024 console), a slow socket stops the terminal's output
 // instead of growing memory, a dropped socket is re-dialled through pty-channels while the shell lives on.
 // Never sends the server's credentials off the console's origin; never leaves a process of the session behind.
+import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import { type ConsoleHttp, dialWebSocket } from "../../console/http.ts";
 import { type PtyOptions, type PtyProcess, startPty } from "../../exec/pty.ts";
@@ -93,6 +94,17 @@ export class TerminalSession {
       await this.end("the shell exited");
     });
     return undefined;
+  }
+
+  /**
+   * Asks what is on the screen to redraw (the console sends it after its socket reconnects): SIGWINCH to the
+   * terminal's foreground process group, so a full-screen program in a job of its own (vim, less, top) gets it
+   * too, not only the shell. The group is the kernel's own record (tpgid in /proc/<shell>/stat, what
+   * TIOCGPGRP on the master returns); the shell's group when that cannot be read.
+   */
+  refresh(): void {
+    if (!this.pty || this.ending) throw new Error(`no running process for session ${this.id}`);
+    process.kill(-(foregroundGroup(this.pty.pid) ?? this.pty.pid), "SIGWINCH");
   }
 
   resize(cols: number, rows: number): void {
@@ -329,5 +341,17 @@ export class TerminalSession {
       () => ws.readyState !== WebSocket.CLOSED && ws.terminate(),
       () => {},
     );
+  }
+}
+
+/** The foreground process group of the terminal controlling `pid` (field tpgid of /proc/<pid>/stat). */
+function foregroundGroup(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // After "pid (comm) ": state ppid pgrp session tty_nr tpgid; comm may hold spaces and parentheses.
+    const tpgid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[5]);
+    return Number.isInteger(tpgid) && tpgid > 0 ? tpgid : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -129,6 +129,17 @@ describe.skipIf(!isRoot)("openpty as a user", () => {
     });
   });
 
+  test("refreshpty reaches a full-screen program in its own job (the foreground group), not only the shell", async () => {
+    setup();
+    const { ch, sid } = await open();
+    // A foreground job of an interactive bash gets a process group of its own, like vim or top would.
+    type(ch, `bash -c 'trap "echo RE\\DRAWN-\\$\\$" WINCH; echo READY; while :; do sleep 0.1; done'`);
+    await fake.waitForText(ch, "READY\r\n");
+    expect(await run("refreshpty", { session_id: sid })).toEqual({ exitCode: 0, result: `Refreshed terminal for ${sid}.` });
+    await fake.waitForText(ch, "REDRAWN-");
+    expect(await run("refreshpty", { session_id: "s-none" })).toEqual({ exitCode: 1, result: "invalid session ID" });
+  });
+
   test("a null home_directory falls back to passwd; resizepty changes `stty size`", async () => {
     setup();
     const { ch, sid } = await open({ home_directory: null });
