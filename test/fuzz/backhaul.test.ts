@@ -1,8 +1,11 @@
 // Short form of the backhaul fuzz (the long form runs under `bun run fuzz`): random, mutated and hostile
 // frames never throw out of the router, every acked command gets exactly one fin, nothing hangs.
-import { expect, test } from "bun:test";
+import { afterAll, expect, test } from "bun:test";
 import { fuzzBackhaul } from "./backhaul.ts";
 import { LONG, SEED } from "./rand.ts";
+import { removeFuzzDataDir } from "./data-dir.ts";
+
+afterAll(removeFuzzDataDir);
 
 test(
   "backhaul frames and command data",

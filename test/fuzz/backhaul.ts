@@ -19,6 +19,7 @@ import { LogHub, type LogRecord } from "../../src/log/logger.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
 import { Lifecycle } from "../../src/platform/lifecycle.ts";
 import { mutate, nastyString, Rand, randomObject, randomValue } from "./rand.ts";
+import { fuzzDataDir } from "./data-dir.ts";
 
 class RecordingFeedback implements CommandFeedback {
   acks = new Map<string, number>();
@@ -142,7 +143,7 @@ export async function fuzzBackhaul(seed: number, cases: number): Promise<Backhau
     calls.push(o);
     return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: "command not found" };
   };
-  const fw = createFirewall({ runProcess: missing, dataDir: "/nonexistent/alpamon-fuzz", clock, log, hasSystemd: () => false });
+  const fw = createFirewall({ runProcess: missing, dataDir: fuzzDataDir(), clock, log, hasSystemd: () => false });
   registry.register(
     ...agentCommands({ registry, lifecycle, clock, reconnect: () => {} }),
     ...fw.commands,

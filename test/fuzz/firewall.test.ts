@@ -1,12 +1,15 @@
 // Firewall rule data: the injection corpus in every validated field is refused with a message naming the
 // field and starts no firewall tool; then the seeded fuzz (short form here, long form under `bun run fuzz`).
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { createFirewall } from "../../src/capabilities/firewall/index.ts";
 import { invoke } from "../../src/commands/contract.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
 import { failed, fakeHost, fuzzFirewall, INJECTIONS, isApply, MARKER } from "./firewall.ts";
 import { LONG, SEED } from "./rand.ts";
+import { fuzzDataDir, removeFuzzDataDir } from "./data-dir.ts";
+
+afterAll(removeFuzzDataDir);
 
 const FIELDS = [
   "chain_name",
@@ -33,7 +36,7 @@ describe("firewall injection corpus", () => {
           const host = fakeHost(backend);
           const fw = createFirewall({
             runProcess: host.run,
-            dataDir: "/nonexistent/alpamon-fuzz",
+            dataDir: fuzzDataDir(),
             clock: new ManualClock(),
             log: silentLogger,
             hasSystemd: () => false,
@@ -79,7 +82,7 @@ describe("firewall injection corpus", () => {
     const host = fakeHost("iptables");
     const fw = createFirewall({
       runProcess: host.run,
-      dataDir: "/nonexistent/alpamon-fuzz",
+      dataDir: fuzzDataDir(),
       clock: new ManualClock(),
       log: silentLogger,
       hasSystemd: () => false,

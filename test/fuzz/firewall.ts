@@ -7,6 +7,7 @@ import { createFirewall } from "../../src/capabilities/firewall/index.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
 import { nastyString, Rand, randomValue } from "./rand.ts";
+import { fuzzDataDir } from "./data-dir.ts";
 
 /** Every hostile value carries this marker, so its arrival in any argv or script is detectable. */
 export const MARKER = "pwned";
@@ -142,7 +143,7 @@ export async function fuzzFirewall(seed: number, cases: number): Promise<Firewal
     const host = fakeHost(r.chance(0.7) ? "nftables" : "iptables");
     const fw = createFirewall({
       runProcess: host.run,
-      dataDir: "/nonexistent/alpamon-fuzz",
+      dataDir: fuzzDataDir(),
       clock: new ManualClock(),
       log: silentLogger,
       hasSystemd: () => false,
