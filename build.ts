@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync } from "node:fs";
 import { renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import type { SyncSubprocess } from "bun";
 import { basename, join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { releaseSigner, signRelease } from "./packaging/release.ts";
@@ -31,21 +32,21 @@ export const ENTRY = join(ROOT, "src", "main.ts");
 const CACHE_DIR = process.env.ALPAMON_BUILD_CACHE || join(ROOT, "node_modules", ".cache", "alpamon-build");
 const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
 
-function readJson(path: string): any {
-  return JSON.parse(readFileSync(path, "utf8"));
+function readJson<T>(path: string): T {
+  return JSON.parse(readFileSync(path, "utf8")) as T;
 }
 
 /** The version to stamp in: $ALPAMON_VERSION (a leading "v" is dropped) or package.json's. */
 export function resolveVersion(env: Record<string, string | undefined> = process.env): string {
   const override = env.ALPAMON_VERSION?.trim();
-  const version = override ? override.replace(/^v/, "") : String(readJson(join(ROOT, "package.json")).version);
+  const version = override ? override.replace(/^v/, "") : String(readJson<{ version?: unknown }>(join(ROOT, "package.json")).version);
   if (!SEMVER.test(version)) throw new Error(`version ${JSON.stringify(version)} is not semver (x.y.z[-pre][+build])`);
   return version;
 }
 
 /** The Bun version package.json pins as a devDependency; the bundler and every runtime must match it. */
 export function pinnedBunVersion(): string {
-  const pinned = String(readJson(join(ROOT, "package.json")).devDependencies?.bun ?? "");
+  const pinned = String(readJson<{ devDependencies?: Record<string, unknown> }>(join(ROOT, "package.json")).devDependencies?.bun ?? "");
   if (!/^\d+\.\d+\.\d+$/.test(pinned)) throw new Error(`package.json must pin devDependencies.bun exactly, got ${JSON.stringify(pinned)}`);
   return pinned;
 }
@@ -81,12 +82,14 @@ async function fileDigest(path: string, algorithm: "sha256" | "sha512", encoding
 function lockedIntegrity(pkgName: string, version: string): string | undefined {
   const lockPath = join(ROOT, "package-lock.json");
   if (!existsSync(lockPath)) return undefined;
-  const entry = readJson(lockPath).packages?.[`node_modules/${pkgName}`];
+  const entry = readJson<{ packages?: Record<string, { version?: unknown; integrity?: unknown } | undefined> }>(lockPath).packages?.[
+    `node_modules/${pkgName}`
+  ];
   return entry?.version === version && typeof entry.integrity === "string" ? entry.integrity : undefined;
 }
 
 function run(cmd: string[], cwd: string): string {
-  let proc;
+  let proc: SyncSubprocess<"pipe", "pipe">;
   try {
     proc = Bun.spawnSync(cmd, { cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   } catch (err) {

@@ -54,7 +54,10 @@ try {
     if ("error" in w) return w;
     let peak = 0;
     const t = setInterval(() => (peak = Math.max(peak, vmHwm(w.pid))), 10);
-    void w.exited.then(() => (clearInterval(t), workerPeaks.push(peak)));
+    void w.exited.then(() => {
+      clearInterval(t);
+      workerPeaks.push(peak);
+    });
     return w;
   };
   const http = new ConsoleHttp({

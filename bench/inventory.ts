@@ -27,7 +27,10 @@ const dir = mkdtempSync(join(tmpdir(), "alpamon-bench-"));
 const state = openStateDb(join(dir, "alpamon.db"));
 const log = new LogHub({ write: () => {}, close: () => {} }, "error").logger("bench");
 let spawned = 0;
-const countingRun = (o: RunOptions) => (spawned++, runProcess(o));
+const countingRun = (o: RunOptions) => {
+  spawned++;
+  return runProcess(o);
+};
 const http = new ConsoleHttp({
   serverUrl: fake.url,
   id: fake.id,

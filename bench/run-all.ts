@@ -10,7 +10,7 @@ const ROOT = join(import.meta.dir, "..");
 const bun = process.execPath;
 
 function run(argv: string[], env: Record<string, string> = {}): number {
-  console.log(`\n$ ${argv.map((a) => a.replace(ROOT + "/", "")).join(" ")}`);
+  console.log(`\n$ ${argv.map((a) => a.replace(`${ROOT}/`, "")).join(" ")}`);
   const r = Bun.spawnSync(argv, { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env } });
   return r.exitCode ?? 1;
 }

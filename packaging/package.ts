@@ -70,7 +70,9 @@ function stageFiles(root: string, req: PackageRequest, unitDir: string, keys: re
   chmodSync(join(root, "usr/bin/alpamon"), 0o755);
   put(root, `${unitDir}/alpamon.service`, readFileSync(join(PKG, "alpamon.service")), 0o644);
   put(root, "usr/lib/tmpfiles.d/alpamon.conf", readFileSync(join(PKG, "tmpfiles.conf")), 0o644);
-  keys.forEach((pem, i) => put(root, `usr/share/alpamon/release-keys/key${i + 1}.pem`, pem, 0o644));
+  keys.forEach((pem, i) => {
+    put(root, `usr/share/alpamon/release-keys/key${i + 1}.pem`, pem, 0o644);
+  });
 }
 
 function copyrightText(): string {

@@ -25,7 +25,7 @@ import { reexec } from "./exec/reexec.ts";
 import { runProcess } from "./exec/run.ts";
 import { LogForwarder } from "./log/forward.ts";
 import { LogIntake } from "./log/intake.ts";
-import { LogHub, RotatingFileSink, stderrSink, type Logger } from "./log/logger.ts";
+import { type LogHub, RotatingFileSink, stderrSink, type Logger } from "./log/logger.ts";
 import { systemClock } from "./platform/clock.ts";
 import { Lifecycle, type Part } from "./platform/lifecycle.ts";
 import { readPlatform, type Platform } from "./platform/os-release.ts";

@@ -56,7 +56,7 @@ export interface CommandSpec<D = CommandData> extends CommandBody<D> {
 }
 
 /** Any spec, whatever its data type (what the registry and capabilities hold). */
-export type AnyCommandSpec = CommandSpec<any>;
+export type AnyCommandSpec = CommandSpec<unknown>;
 
 /** A spec whose `run` gets its data typed from its schema. */
 export function command<D>(spec: CommandSpec<D>): CommandSpec<D> {

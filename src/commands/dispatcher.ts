@@ -92,7 +92,10 @@ export class Dispatcher {
     const ack = this.record(command.id);
     if (ack === undefined) return;
     const refusal = this.refusal(command);
-    if (refusal) return this.finish(command.id, ack, started, { exitCode: 1, result: refusal });
+    if (refusal) {
+      this.finish(command.id, ack, started, { exitCode: 1, result: refusal });
+      return;
+    }
     const task = this.execute(command)
       .catch((err) => ({ exitCode: 1, result: `internal error: ${(err as Error).message ?? String(err)}` }))
       .then((outcome) => this.finish(command.id, ack, started, outcome))

@@ -13,7 +13,7 @@ export interface LazySpec<N extends string = string> {
 }
 
 /** A lazy family's body: one entry per declared command name. */
-export type FamilyBodies<N extends string = string> = Record<N, CommandBody<any>>;
+export type FamilyBodies<N extends string = string> = Record<N, CommandBody<unknown>>;
 
 /** Stand-ins for a family's commands: the first run of any of them loads the family once, then delegates. */
 export function lazyFamily<N extends string>(specs: readonly LazySpec<N>[], load: () => Promise<FamilyBodies<N>>): AnyCommandSpec[] {

@@ -17,7 +17,7 @@ function normaliseDelimiters(text: string): string {
         return line;
       }
       const match = /[=:]/.exec(line);
-      if (match && match[0] === ":") return line.slice(0, match.index) + "=" + line.slice(match.index + 1);
+      if (match && match[0] === ":") return `${line.slice(0, match.index)}=${line.slice(match.index + 1)}`;
       return line;
     })
     .join("\n");

@@ -346,30 +346,45 @@ export class Backhaul {
         const status = /status code: (\d{3})\b/.exec(reason)?.[1];
         if (status === "401" || status === "403") {
           // Once per failure streak: a wrong key would otherwise fill the log every minute, forever.
-          if (this.authFailureLogged) return log.debug("backhaul handshake refused again", { status, ...fields });
+          if (this.authFailureLogged) {
+            log.debug("backhaul handshake refused again", { status, ...fields });
+            return;
+          }
           this.authFailureLogged = true;
-          return log.error(`the console refused the backhaul handshake (${status}): check [server] id and key`, {
+          log.error(`the console refused the backhaul handshake (${status}): check [server] id and key`, {
             url: this.options.url,
             ...fields,
           });
+          return;
         }
-        if (this.failureLogged === reason) return log.debug("backhaul connection failed again", { reason, ...fields });
+        if (this.failureLogged === reason) {
+          log.debug("backhaul connection failed again", { reason, ...fields });
+          return;
+        }
         this.failureLogged = reason;
-        return log.warn("backhaul connection failed", { reason, ...fields });
+        log.warn("backhaul connection failed", { reason, ...fields });
+        return;
       }
       case "closed": {
         const normal = fields.code === 1000 || fields.code === 1001;
-        return (normal ? log.info : log.warn)("backhaul connection closed", fields);
+        (normal ? log.info : log.warn)("backhaul connection closed", fields);
+        return;
       }
       case "dead":
-        return log.warn("backhaul peer went silent; dropping the connection", fields);
+        log.warn("backhaul peer went silent; dropping the connection", fields);
+        return;
       case "timeout":
         // Once per failure streak at warn, like other dial failures.
-        if (this.failureLogged === "timeout") return log.debug("backhaul handshake timed out again", fields);
+        if (this.failureLogged === "timeout") {
+          log.debug("backhaul handshake timed out again", fields);
+          return;
+        }
         this.failureLogged = "timeout";
-        return log.warn("backhaul handshake timed out", fields);
+        log.warn("backhaul handshake timed out", fields);
+        return;
       case "reconnect":
-        return log.info("backhaul reconnecting", fields);
+        log.info("backhaul reconnecting", fields);
+        return;
     }
   }
 

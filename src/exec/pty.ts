@@ -8,6 +8,7 @@ import { escalateKill, isLauncherHop, launchCwd, planLaunch, type SignalTarget, 
 import type { Identity } from "./types.ts";
 
 /** A fixed trampoline: `exec -a -<name> <shell>`; the shell path arrives as $0, never inside the script. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion in a script run by sh, not a template literal
 const LOGIN_TRAMPOLINE = 'exec -a "-${0##*/}" "$0"';
 const IXON = 0o2000;
 const XOFF = "\x13";

@@ -5,7 +5,7 @@ import { libc } from "../platform/libc.ts";
 import { selfArgv } from "../platform/self.ts";
 
 function cString(text: string): Buffer {
-  return Buffer.from(text + "\0");
+  return Buffer.from(`${text}\0`);
 }
 
 /** argv for re-running this process with the arguments it was given. */

@@ -55,7 +55,13 @@ export async function runProcess(options: RunOptions): Promise<RunResult> {
   let timedOut = false;
   const stopper = new GroupStopper(proc.pid);
   const stop = () => stopper.stop();
-  const timeout = options.timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), stop()), options.timeoutMs) : undefined;
+  const timeout =
+    options.timeoutMs !== undefined
+      ? setTimeout(() => {
+          timedOut = true;
+          stop();
+        }, options.timeoutMs)
+      : undefined;
   const onAbort = () => stop();
   options.signal?.addEventListener("abort", onAbort, { once: true });
   if (options.signal?.aborted) stop();

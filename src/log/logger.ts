@@ -158,7 +158,7 @@ export function formatRecord(record: LogRecord): string {
 /** Writes to stderr. */
 export const stderrSink: LogSink = {
   write: (line) => {
-    process.stderr.write(line + "\n");
+    process.stderr.write(`${line}\n`);
   },
   close: () => {},
 };
@@ -185,7 +185,7 @@ export class RotatingFileSink implements LogSink {
   }
 
   write(line: string): void {
-    const bytes = Buffer.from(line + "\n");
+    const bytes = Buffer.from(`${line}\n`);
     if (this.size > 0 && this.size + bytes.length > this.maxBytes) this.rotate();
     writeSync(this.fd, bytes);
     this.size += bytes.length;

@@ -44,6 +44,8 @@ export class Lifecycle {
       process.on(signal, handler);
       return () => process.off(signal, handler);
     });
-    return () => handlers.forEach((off) => off());
+    return () => {
+      for (const off of handlers) off();
+    };
   }
 }

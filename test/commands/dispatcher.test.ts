@@ -108,7 +108,14 @@ describe("dispatcher", () => {
 
   test("elapsed_time is in seconds: a handler that takes 2500 ms on the injected clock fins with 2.5", async () => {
     const { dispatcher, feedback, registry, clock } = setup();
-    registry.register({ name: "nap", summary: "sleeps on the clock", run: async () => (await clock.sleep(2500), ok("rested")) });
+    registry.register({
+      name: "nap",
+      summary: "sleeps on the clock",
+      run: async () => {
+        await clock.sleep(2500);
+        return ok("rested");
+      },
+    });
     dispatcher.accept(command("e1", "nap"));
     await turnsUntil(() => clock.pending === 1, "the handler to sleep");
     await clock.advance(2500);
@@ -142,7 +149,10 @@ describe("dispatcher", () => {
         name: "greet",
         summary: "typed data",
         data: v.object({ who: v.pipe(v.string("must be a string"), v.nonEmpty("is required")) }),
-        run: (d) => (seen.push(d), ok(`hello ${d.who}`)),
+        run: (d) => {
+          seen.push(d);
+          return ok(`hello ${d.who}`);
+        },
       }),
       command_({
         name: "first",
@@ -167,7 +177,10 @@ describe("dispatcher", () => {
   test("a spec's timeout aborts the command's signal and fins with a timeout failure; the stop signal still reaches it", async () => {
     const { dispatcher, feedback, registry, clock, lifecycle } = setup();
     const signals: AbortSignal[] = [];
-    const hang = (_d: unknown, ctx: { signal: AbortSignal }) => (signals.push(ctx.signal), new Promise<never>(() => {}));
+    const hang = (_d: unknown, ctx: { signal: AbortSignal }) => {
+      signals.push(ctx.signal);
+      return new Promise<never>(() => {});
+    };
     registry.register(
       { name: "hang", summary: "never answers", timeoutMs: 1500, run: hang },
       { name: "stuck", summary: "no timeout", run: hang },

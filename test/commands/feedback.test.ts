@@ -104,7 +104,7 @@ describe("direct answers", () => {
     const accepted = Array.from({ length: MAX_DIRECT_ANSWERS + 5 }, (_, i) => feedback.direct!(`m${i}`, body));
     expect(accepted.filter(Boolean)).toHaveLength(MAX_DIRECT_ANSWERS);
     while (gates.length > 0) {
-      gates.splice(0).forEach((open) => open());
+      for (const open of gates.splice(0)) open();
       await settle();
     }
     expect(feedback.direct!("later", body)).toBe(true);

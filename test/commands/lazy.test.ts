@@ -91,7 +91,13 @@ describe("lazy command families", () => {
   test("the body's schema is checked before its run, worded by the one formatter", async () => {
     const seen: unknown[] = [];
     const [a] = lazyFamily([{ name: "a", summary: "A" }], async () => ({
-      a: { data: v.object({ n: v.number("must be a number") }), run: (d: { n: number }) => (seen.push(d), ok(`n=${d.n}`)) },
+      a: {
+        data: v.object({ n: v.number("must be a number") }),
+        run: (d: { n: number }) => {
+          seen.push(d);
+          return ok(`n=${d.n}`);
+        },
+      },
     }));
     expect(await run(a!, ctx("a", { n: "x" }))).toEqual({ exitCode: 1, result: "a: n must be a number" });
     expect(await run(a!, ctx("a", {}))).toEqual({ exitCode: 1, result: "a: n is required" });

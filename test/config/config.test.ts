@@ -76,33 +76,33 @@ describe("loading and validation", () => {
       maxEntries: 100_000,
     });
     const set = loadConfig({
-      explicitPath: writeConf(GOOD + "[files]\nunzip_max_bytes = 512M\nunzip_max_ratio = 50:1\nunzip_max_entries = 10\n"),
+      explicitPath: writeConf(`${GOOD}[files]\nunzip_max_bytes = 512M\nunzip_max_ratio = 50:1\nunzip_max_entries = 10\n`),
     });
     expect(set.files.unzip).toEqual({ maxBytes: 512 * 1024 ** 2, maxRatio: 50, maxEntries: 10 });
-    const plain = loadConfig({ explicitPath: writeConf(GOOD + "[files]\nunzip_max_bytes = 1000\nunzip_max_ratio = 1000\n") });
+    const plain = loadConfig({ explicitPath: writeConf(`${GOOD}[files]\nunzip_max_bytes = 1000\nunzip_max_ratio = 1000\n`) });
     expect(plain.files.unzip).toMatchObject({ maxBytes: 1000, maxRatio: 1000 });
-    expect(loadConfig({ explicitPath: writeConf(GOOD + "[files]\nunzip_max_bytes = 2GiB\n") }).files.unzip.maxBytes).toBe(2 * 1024 ** 3);
+    expect(loadConfig({ explicitPath: writeConf(`${GOOD}[files]\nunzip_max_bytes = 2GiB\n`) }).files.unzip.maxBytes).toBe(2 * 1024 ** 3);
   });
 
   test("[agent] paths are read, and log_file '-' means stderr", () => {
     const config = loadConfig({
-      explicitPath: writeConf(GOOD + "[agent]\ndata_dir = /srv/a\nlog_file = -\npid_file = /tmp/a.pid\n"),
+      explicitPath: writeConf(`${GOOD}[agent]\ndata_dir = /srv/a\nlog_file = -\npid_file = /tmp/a.pid\n`),
     });
     expect([config.dataDir, config.logFile, config.pidFile]).toEqual(["/srv/a", "-", "/tmp/a.pid"]);
   });
 
   const bad: [string, string, RegExp][] = [
-    ["unparsable verify", GOOD + "[ssl]\nverify = ture\n", /\[ssl\] verify: is not a boolean/],
-    ["unparsable debug", GOOD + "[logging]\ndebug = maybe\n", /\[logging\] debug: is not a boolean/],
+    ["unparsable verify", `${GOOD}[ssl]\nverify = ture\n`, /\[ssl\] verify: is not a boolean/],
+    ["unparsable debug", `${GOOD}[logging]\ndebug = maybe\n`, /\[logging\] debug: is not a boolean/],
     ["url without scheme", GOOD.replace("https://", ""), /\[server\] url: must start with http:\/\/ or https:\/\//],
     ["ftp url", GOOD.replace("https://", "ftp://"), /\[server\] url: must start with http/],
     ["empty id", GOOD.replace(/^id = .*$/m, "id ="), /\[server\] id: is empty/],
     ["empty key", GOOD.replace(/^key = .*$/m, "key = "), /\[server\] key: is empty/],
     ["missing key", GOOD.replace(/^key = .*$/m, ""), /\[server\] key: is empty/],
     ["quote in key", GOOD.replace(/^key = .*$/m, 'key = ab"c'), /\[server\] key: may contain only/],
-    ["relative data_dir", GOOD + "[agent]\ndata_dir = state\n", /\[agent\] data_dir: must be an absolute path/],
-    ["a zero outbox cap", GOOD + "[agent]\noutbox_max_rows = 0\n", /\[agent\] outbox_max_rows: must be a positive whole number/],
-    ["a fractional byte cap", GOOD + "[agent]\noutbox_max_bytes = 1.5\n", /\[agent\] outbox_max_bytes: must be a positive whole number/],
+    ["relative data_dir", `${GOOD}[agent]\ndata_dir = state\n`, /\[agent\] data_dir: must be an absolute path/],
+    ["a zero outbox cap", `${GOOD}[agent]\noutbox_max_rows = 0\n`, /\[agent\] outbox_max_rows: must be a positive whole number/],
+    ["a fractional byte cap", `${GOOD}[agent]\noutbox_max_bytes = 1.5\n`, /\[agent\] outbox_max_bytes: must be a positive whole number/],
     ["credentials in url", GOOD.replace("https://", "https://u:p@"), /\[server\] url: must not contain a user/],
     [
       "a password without a user name in url",
@@ -121,18 +121,18 @@ describe("loading and validation", () => {
       GOOD.replace("https://", "https://:@"),
       /\[server\] url: must not contain a user name or password/,
     ],
-    ["a zero unzip size", GOOD + "[files]\nunzip_max_bytes = 0\n", /\[files\] unzip_max_bytes: must be a positive size in bytes/],
+    ["a zero unzip size", `${GOOD}[files]\nunzip_max_bytes = 0\n`, /\[files\] unzip_max_bytes: must be a positive size in bytes/],
     [
       "an unknown size unit",
-      GOOD + "[files]\nunzip_max_bytes = 4X\n",
+      `${GOOD}[files]\nunzip_max_bytes = 4X\n`,
       /\[files\] unzip_max_bytes: must be a positive size in bytes, optionally with K, M, G or T \(got "4X"\)/,
     ],
     [
       "a fractional ratio",
-      GOOD + "[files]\nunzip_max_ratio = 1.5:1\n",
+      `${GOOD}[files]\nunzip_max_ratio = 1.5:1\n`,
       /\[files\] unzip_max_ratio: must be a positive whole number \(got "1.5:1"\)/,
     ],
-    ["a negative entry count", GOOD + "[files]\nunzip_max_entries = -1\n", /\[files\] unzip_max_entries: must be a positive whole number/],
+    ["a negative entry count", `${GOOD}[files]\nunzip_max_entries = -1\n`, /\[files\] unzip_max_entries: must be a positive whole number/],
   ];
   for (const [name, text, message] of bad) {
     test(`rejects ${name} with a message naming file and key`, () => {
@@ -146,7 +146,7 @@ describe("loading and validation", () => {
   test("the agent refuses a url with a password but no user name: exit 78, one line, the password never shown", async () => {
     const dir = tempDir();
     const path = writeConf(
-      GOOD.replace("https://", "https://:hunter2pw@") + `[agent]\ndata_dir = ${dir}/state\nlog_file = -\npid_file = ${dir}/alpamon.pid\n`,
+      `${GOOD.replace("https://", "https://:hunter2pw@")}[agent]\ndata_dir = ${dir}/state\nlog_file = -\npid_file = ${dir}/alpamon.pid\n`,
     );
     // Bounded: an agent that accepted the file would run (and retry the console) until killed.
     const proc = Bun.spawn([process.execPath, MAIN, "--config", path], {
@@ -176,12 +176,12 @@ describe("loading and validation", () => {
   });
 
   test("an unreadable or non-PEM ca_cert is an error", () => {
-    const missing = writeConf(GOOD + "[ssl]\nca_cert = /nonexistent/ca.pem\n");
+    const missing = writeConf(`${GOOD}[ssl]\nca_cert = /nonexistent/ca.pem\n`);
     expect(configError(() => loadConfig({ explicitPath: missing })).message).toMatch(
       /\[ssl\] ca_cert: cannot read \/nonexistent\/ca.pem \(ENOENT\)/,
     );
     const notPem = writeConf("hello", "ca.pem");
-    const withBad = writeConf(GOOD + `[ssl]\nca_cert = ${notPem}\n`);
+    const withBad = writeConf(`${GOOD}[ssl]\nca_cert = ${notPem}\n`);
     expect(configError(() => loadConfig({ explicitPath: withBad })).message).toMatch(/holds no PEM certificate/);
   });
 

@@ -261,7 +261,16 @@ describe("TLS", () => {
 describe("liveness", () => {
   test("a handshake that never completes is abandoned after connectTimeoutMs and retried", async () => {
     let accepted = 0;
-    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { open: () => void (accepted += 1), data: () => {} } });
+    const silent = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open: () => {
+          accepted += 1;
+        },
+        data: () => {},
+      },
+    });
     listeners.push(silent);
     const fake = await fakeConsole(); // for the credentials only
     const { logged } = connect(fake, { url: `ws://127.0.0.1:${silent.port}/ws/servers/backhaul/`, connectTimeoutMs: 100 });

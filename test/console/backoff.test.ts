@@ -29,7 +29,10 @@ describe("fullJitterDelay", () => {
 
   test("spreads agents out: many draws cover the range instead of clustering", () => {
     let seed = 42;
-    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     const delays = Array.from({ length: 1_000 }, () => fullJitterDelay(2, 1_000, 60_000, random));
     expect(Math.min(...delays)).toBeLessThan(400);
     expect(Math.max(...delays)).toBeGreaterThan(3_600);

@@ -51,7 +51,8 @@ export async function generateCertificates(): Promise<TestCertificates> {
         "keyUsage=critical,digitalSignature,keyEncipherment",
         "extendedKeyUsage=serverAuth",
         "subjectAltName=IP:127.0.0.1,DNS:localhost",
-      ].join("\n") + "\n",
+        "",
+      ].join("\n"),
     );
     await openssl(
       [

@@ -6,7 +6,6 @@ import type { Server, ServerWebSocket } from "bun";
 import { type TestCertificates, generateCertificates } from "./fake-console-tls.ts";
 import {
   type ConsoleState,
-  type Dialect,
   type ExtraRoute,
   type Fin,
   type RecordedRequest,

@@ -53,7 +53,7 @@ describe("ConsoleHttp", () => {
     const http = client(fake);
     expect(authorizationHeader("a", "b")).toBe('id="a", key="b"');
     expect(http.isConsoleOrigin(`${fake.url}/api/x/`)).toBe(true);
-    expect(http.isConsoleOrigin(fake.url.replace("http://", "ws://") + "/ws/")).toBe(true);
+    expect(http.isConsoleOrigin(`${fake.url.replace("http://", "ws://")}/ws/`)).toBe(true);
     expect(http.isConsoleOrigin(fake.url.replace("127.0.0.1", "localhost"))).toBe(false);
     expect(http.isConsoleOrigin("https://evil.example/")).toBe(false);
     expect(http.authorizationFor("https://evil.example/upload")).toEqual({});
@@ -67,7 +67,10 @@ describe("ConsoleHttp", () => {
     const thief = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
-      fetch: (req) => (seen.push(req.headers.get("authorization")), new Response("ok")),
+      fetch: (req) => {
+        seen.push(req.headers.get("authorization"));
+        return new Response("ok");
+      },
     });
     cleanups.push(() => thief.stop(true));
     const fake = await FakeConsole.start();
@@ -115,7 +118,10 @@ describe("dialWebSocket", () => {
     const other = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,
-      fetch: (req) => (seen.push(Object.fromEntries(req.headers)), new Response("no", { status: 403 })),
+      fetch: (req) => {
+        seen.push(Object.fromEntries(req.headers));
+        return new Response("no", { status: 403 });
+      },
     });
     cleanups.push(() => other.stop(true));
     const fake = await FakeConsole.start();

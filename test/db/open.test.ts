@@ -65,11 +65,11 @@ describe("openStateDb", () => {
     legacy.run("CREATE TABLE cp_us (id INTEGER PRIMARY KEY, timestamp TEXT, usage REAL)");
     legacy.close();
     chmodSync(path, 0o750);
-    writeFileSync(path + "-wal", "");
-    chmodSync(path + "-wal", 0o644);
+    writeFileSync(`${path}-wal`, "");
+    chmodSync(`${path}-wal`, 0o644);
     const state = open(path);
     expect(mode(path)).toBe(0o600);
-    expect(mode(path + "-wal")).toBe(0o600);
+    expect(mode(`${path}-wal`)).toBe(0o600);
     expect(state.applied).toEqual(MIGRATIONS.map((m) => m.id));
   });
 
@@ -103,10 +103,10 @@ describe("openStateDb", () => {
         .insert(cpuSamples)
         .values({ timestamp: clock.now() + i, usage: i })
         .run();
-    expect(statSync(state.path + "-wal").size).toBeGreaterThan(0);
+    expect(statSync(`${state.path}-wal`).size).toBeGreaterThan(0);
     const result = state.checkpoint();
     expect(result.busy).toBe(0);
-    expect(statSync(state.path + "-wal").size).toBe(0);
+    expect(statSync(`${state.path}-wal`).size).toBe(0);
     expect(state.db.select({ n: count() }).from(cpuSamples).get()).toEqual({ n: 200 });
   });
 

@@ -15,7 +15,10 @@ describe("applyJscTuning", () => {
     const calls: { argv: string[]; env: Record<string, string | undefined> }[] = [];
     const result = applyJscTuning(
       { PATH: "/usr/bin" },
-      (argv, env) => (calls.push({ argv, env }), "execve failed"),
+      (argv, env) => {
+        calls.push({ argv, env });
+        return "execve failed";
+      },
       () => ["/usr/bin/alpamon", "--config", "/x"],
     );
     expect(result).toBe("execve failed"); // returned only because the fake exec "failed"
@@ -29,7 +32,10 @@ describe("applyJscTuning", () => {
     let seen: Record<string, string | undefined> | undefined;
     applyJscTuning(
       { ...mine },
-      (_a, env) => ((seen = env), "x"),
+      (_a, env) => {
+        seen = env;
+        return "x";
+      },
       () => ["a"],
     );
     expect(seen![names[0]!]).toBe("42");
@@ -39,7 +45,10 @@ describe("applyJscTuning", () => {
     expect(
       applyJscTuning(
         all,
-        () => (execs++, "x"),
+        () => {
+          execs++;
+          return "x";
+        },
         () => ["a"],
       ),
     ).toBeUndefined();
@@ -52,7 +61,10 @@ describe("applyJscTuning", () => {
     expect(
       applyJscTuning(
         env,
-        () => (execs++, "x"),
+        () => {
+          execs++;
+          return "x";
+        },
         () => ["a"],
       ),
     ).toBeUndefined();
@@ -60,7 +72,10 @@ describe("applyJscTuning", () => {
     expect(
       applyJscTuning(
         { ALPAMON_JSC_TUNING: "0" },
-        () => (execs++, "x"),
+        () => {
+          execs++;
+          return "x";
+        },
         () => ["a"],
       ),
     ).toBeUndefined();

@@ -68,7 +68,7 @@ export function fuzzFiles(seed: number, cases: number, sandbox: string): FilesFu
     homeOf: () => root,
   };
   const state = new FtpState(root, () => accounts);
-  const inside = (p: string) => p === root || p.startsWith(root + "/");
+  const inside = (p: string) => p === root || p.startsWith(`${root}/`);
   for (let i = 0; i < cases; i++) {
     const op = r.pick(OPS);
     const d = randomObject(r, 1, DATA_KEYS);

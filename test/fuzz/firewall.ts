@@ -116,9 +116,9 @@ export function failed(r: CommandResult): boolean {
 
 const COMMANDS: [string, (r: Rand, rules: Record<string, unknown>[]) => Record<string, unknown>][] = [
   ["firewall", (r, rules) => ({ chain_name: "sg-web", operation: r.pick(["add", "update", "delete"]), ...rules[0] })],
-  ["firewall", (r, rules) => ({ chain_name: "sg-web", operation: "batch", rules })],
+  ["firewall", (_r, rules) => ({ chain_name: "sg-web", operation: "batch", rules })],
   ["firewall", () => ({ chain_name: "sg-web", operation: "flush" })],
-  ["firewall-batch-apply", (r, rules) => ({ security_group_name: "sg-web", rules })],
+  ["firewall-batch-apply", (_r, rules) => ({ security_group_name: "sg-web", rules })],
   [
     "firewall-rules",
     (r, rules) => ({ chain_name: "sg-web", action: r.pick(["add_rule", "apply_rules", "update_rule"]), rule: rules[0], rules }),
@@ -126,7 +126,7 @@ const COMMANDS: [string, (r: Rand, rules: Record<string, unknown>[]) => Record<s
   ["firewall-rollback", (r) => ({ chain_name: "sg-web", action: r.pick(["flush", "restore", "delete", ""]) })],
   ["firewall-chain-delete", () => ({ chain_name: "sg-web", chain: "INPUT" })],
   ["firewall-reorder-chains", () => ({ chain_names: ["sg-web", "db"] })],
-  ["firewall-reorder-rules", (r, rules) => ({ chain_name: "sg-web", rules })],
+  ["firewall-reorder-rules", (_r, rules) => ({ chain_name: "sg-web", rules })],
 ];
 
 export interface FirewallFuzzStats {

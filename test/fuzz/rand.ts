@@ -9,7 +9,8 @@ export class Rand {
 
   /** A float in [0, 1). */
   next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
@@ -65,6 +66,7 @@ export const NASTY = [
   "~",
   "~root",
   "$HOME",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell-expansion lookalike is deliberate fuzz input
   "${PATH}",
   "$",
   "*",
@@ -127,7 +129,7 @@ export function randomValue(r: Rand, depth = 3): unknown {
     case 1:
       return r.chance(0.5);
     case 2:
-      return r.pick([0, -1, 1, 65535, 65536, 1.5, 2 ** 53, -(2 ** 31), Number.MAX_SAFE_INTEGER + 2, 1e309 * 0]);
+      return r.pick([0, -1, 1, 65535, 65536, 1.5, 2 ** 53, -(2 ** 31), Number.MAX_SAFE_INTEGER + 2, Number.NaN]);
     case 3:
       return r.int(-100, 70_000);
     case 4:
@@ -179,7 +181,7 @@ export function mutate(r: Rand, text: string): string {
         s = s.slice(0, at) + randomText(r, r.int(1, 8)) + s.slice(at);
         break;
       default:
-        s = s.slice(0, at) + "\n" + s.slice(at);
+        s = `${s.slice(0, at)}\n${s.slice(at)}`;
         break;
     }
   }

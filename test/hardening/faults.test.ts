@@ -3,7 +3,7 @@
 // recovers on its own when the fault clears (or, for configuration faults, once the config is fixed).
 import { describe, expect, test } from "bun:test";
 import type { Socket, TCPSocketListener } from "bun";
-import { BACKHAUL_PATH, FakeConsole } from "../console/fake-console.ts";
+import { BACKHAUL_PATH, type FakeConsole } from "../console/fake-console.ts";
 import { type RunningAgent, useConsoleAndAgents } from "../helpers/agent.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
 

@@ -64,7 +64,11 @@ function family(root: number): number[] {
   const out = [root];
   for (let grew = true; grew; ) {
     grew = false;
-    for (const [pid, ppid] of parent) if (out.includes(ppid) && !out.includes(pid)) out.push(pid), (grew = true);
+    for (const [pid, ppid] of parent)
+      if (out.includes(ppid) && !out.includes(pid)) {
+        out.push(pid);
+        grew = true;
+      }
   }
   return out;
 }

@@ -89,7 +89,7 @@ export function writeAgentConfig(fake: FakeConsole, dir: string, options: AgentO
     options.extraConfig ?? "",
   ];
   const path = join(dir, "alpamon.conf");
-  writeFileSync(path, lines.join("\n") + "\n", { mode: 0o600 });
+  writeFileSync(path, `${lines.join("\n")}\n`, { mode: 0o600 });
   return path;
 }
 

@@ -12,6 +12,7 @@ describe("rootGates", () => {
       '  "on its own line", async () => {});',
       'describe.if(isRoot)("identity (root only)", () => {});',
       'test.skipIf(process.getuid?.() !== 0)("same PID", () => {});',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: source text the scanner parses; the template literal is data, not evaluated
       "describe.skipIf(skip)(`${backend} in a namespace`, () => {});",
       "const rootTest = test.skipIf(!isRoot);",
       'rootTest("through an alias", () => {});',

@@ -9,7 +9,9 @@ import { useTempDirs } from "../helpers/tmp.ts";
 
 const tempDir = useTempDirs("alpamon-intake-");
 const intakes: LogIntake[] = [];
-afterEach(() => intakes.splice(0).forEach((i) => i.stop()));
+afterEach(() => {
+  for (const i of intakes.splice(0)) i.stop();
+});
 
 function frame(value: unknown): Buffer {
   const body = Buffer.from(typeof value === "string" ? value : JSON.stringify(value));

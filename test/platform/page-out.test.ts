@@ -79,7 +79,11 @@ describe("pageOutPart", () => {
     let calls = 0;
     const order: string[] = [];
     const { clock, part } = setup(
-      () => (calls++, order.push("page-out"), { ranges: 2, bytes: 1 }),
+      () => {
+        calls++;
+        order.push("page-out");
+        return { ranges: 2, bytes: 1 };
+      },
       () => order.push("gc"),
     );
     part.start();

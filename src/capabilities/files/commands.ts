@@ -1,6 +1,7 @@
 // The file commands the console sends: openftp (the file manager), download (console → host) and upload
 // (host → console). Thin adapters over the session relay and the transfers; every file is touched by a worker
 // running as the user, never by the agent itself.
+import type { InferOutput } from "valibot";
 import type { FamilyBodies } from "../../commands/lazy.ts";
 import { resolveIdentity as defaultResolve } from "../../exec/identity.ts";
 import { spawnWorker as defaultSpawn } from "../../exec/worker.ts";
@@ -23,7 +24,15 @@ export function fileCommands(options: FileCommandOptions): FamilyBodies {
   return {
     // openftp checks its own data (ftp-session.ts), through the same formatter and wording.
     openftp: { run: (_data, ctx) => sessions.open(ctx) },
-    download: { data: DownloadData, invalid: notEnoughInformation("download"), run: (d, ctx) => runDownload(deps, d, ctx) },
-    upload: { data: UploadData, invalid: notEnoughInformation("upload"), run: (d, ctx) => runUpload(deps, d, ctx) },
+    download: {
+      data: DownloadData,
+      invalid: notEnoughInformation("download"),
+      run: (d: InferOutput<typeof DownloadData>, ctx) => runDownload(deps, d, ctx),
+    },
+    upload: {
+      data: UploadData,
+      invalid: notEnoughInformation("upload"),
+      run: (d: InferOutput<typeof UploadData>, ctx) => runUpload(deps, d, ctx),
+    },
   };
 }

@@ -107,7 +107,7 @@ async function downloadOne(
     }
     if (code === 0 && outcome.ok) return ok(outcome.message ?? `Successfully downloaded ${path}.`);
     if (pumpError && !outcome.message) return fail(`downloading content failed: ${pumpError}`);
-    return fail(outcome.message ?? `download: the file worker failed (exit ${code})${errors ? ": " + errors.trim().split("\n")[0] : ""}`);
+    return fail(outcome.message ?? `download: the file worker failed (exit ${code})${errors ? `: ${errors.trim().split("\n")[0]}` : ""}`);
   } finally {
     ctx.signal.removeEventListener("abort", onAbort);
   }

@@ -2,6 +2,7 @@
 // never a silent overwrite (new files are created exclusively), never a copy into itself, and a bounded
 // search for a free "name (n).ext". Runs as the user, so the kernel decides what may be read and written.
 import { constants, copyFileSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync } from "node:fs";
+import type { Stats } from "node:fs";
 import { basename, dirname, extname, join, relative, isAbsolute } from "node:path";
 import { FileError, toFileError } from "./errors.ts";
 import { renameNoReplace } from "./rename.ts";
@@ -43,7 +44,10 @@ export function isInside(inner: string, outer: string): boolean {
 
 function copyTree(src: string, dst: string): void {
   const st = lstatSync(src);
-  if (st.isSymbolicLink()) return symlinkSync(readlinkSync(src), dst);
+  if (st.isSymbolicLink()) {
+    symlinkSync(readlinkSync(src), dst);
+    return;
+  }
   if (st.isDirectory()) {
     mkdirSync(dst, { mode: st.mode & 0o7777 });
     for (const name of readdirSync(src)) copyTree(join(src, name), join(dst, name));
@@ -55,7 +59,7 @@ function copyTree(src: string, dst: string): void {
 
 /** Copies src (following a top-level symlink) to dst; returns the final destination. */
 export function copy(src: string, dst: string, allowOverwrite: boolean): string {
-  let top;
+  let top: Stats;
   try {
     top = statSync(src);
   } catch (err) {

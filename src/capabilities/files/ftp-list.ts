@@ -59,7 +59,7 @@ export function formatTime(ns: bigint): string {
   const sign = offsetMin >= 0 ? "+" : "-";
   const abs = Math.abs(offsetMin);
   const zone = offsetMin === 0 ? "Z" : `${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
-  return `${base}${frac ? "." + frac : ""}${zone}`;
+  return `${base}${frac ? `.${frac}` : ""}${zone}`;
 }
 
 function describe(path: string, st: BigIntStats, accounts: Accounts): Node {

@@ -2,6 +2,7 @@
 // the reference's success messages. Each takes resolved absolute paths and throws FileError on failure;
 // the worker runs them as the user, so every permission is the kernel's decision.
 import { chmodSync, chownSync, lchownSync, lstatSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync, unlinkSync } from "node:fs";
+import type { Stats } from "node:fs";
 import { join } from "node:path";
 import type { Accounts } from "./accounts.ts";
 import { copy, copyName, exists, isInside, replace } from "./ftp-copy.ts";
@@ -18,7 +19,7 @@ export function makeDir(path: string): string {
 }
 
 export function checkDir(path: string): void {
-  let st;
+  let st: Stats;
   try {
     st = statSync(path);
   } catch (err) {
@@ -48,7 +49,10 @@ export function removeDir(path: string, recursive: boolean): void {
   } catch (err) {
     throw toFileError(err, "stat", path);
   }
-  if (!recursive) return remove(path);
+  if (!recursive) {
+    remove(path);
+    return;
+  }
   try {
     rmSync(path, { recursive: true }); // never follows symlinks
   } catch (err) {

@@ -110,12 +110,11 @@ export async function serveFtp(
   let buffered = "";
   for await (const chunk of input) {
     buffered += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = buffered.indexOf("\n")) >= 0) {
+    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
       const line = buffered.slice(0, nl);
       buffered = buffered.slice(nl + 1);
       if (line.trim() === "") continue;
-      await write(JSON.stringify(state.handle(line)) + "\n");
+      await write(`${JSON.stringify(state.handle(line))}\n`);
     }
   }
 }

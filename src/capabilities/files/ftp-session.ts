@@ -127,7 +127,7 @@ export class FtpSessions {
       }
       // Raw newlines are only whitespace in JSON, so flattening keeps valid JSON valid and one request per line.
       try {
-        worker.stdin?.write(text.replace(/[\r\n]+/g, " ") + "\n");
+        worker.stdin?.write(`${text.replace(/[\r\n]+/g, " ")}\n`);
         void Promise.resolve(worker.stdin?.flush()).catch(() => close());
       } catch {
         close(); // the worker is gone
@@ -143,8 +143,7 @@ export class FtpSessions {
           const { done, value } = await reader.read();
           if (done || !value) break;
           buffered += decoder.decode(value, { stream: true });
-          let nl: number;
-          while ((nl = buffered.indexOf("\n")) >= 0) {
+          for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
             if (!closed) ws.send(buffered.slice(0, nl));
             buffered = buffered.slice(nl + 1);
           }

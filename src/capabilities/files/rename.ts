@@ -33,8 +33,8 @@ function errnoError(code: string, src: string, dst: string): NodeJS.ErrnoExcepti
 export function renameNoReplace(src: string, dst: string): void {
   const libc = libcRename();
   if (libc) {
-    const a = Buffer.from(src + "\0");
-    const b = Buffer.from(dst + "\0");
+    const a = Buffer.from(`${src}\0`);
+    const b = Buffer.from(`${dst}\0`);
     if (libc.renameat2(AT_FDCWD, ptr(a), AT_FDCWD, ptr(b), RENAME_NOREPLACE) === 0) return;
     const code = ERRNO[lastErrno()] ?? "EIO";
     if (code !== "EINVAL" && code !== "ENOSYS") throw errnoError(code, src, dst);

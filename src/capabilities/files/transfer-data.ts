@@ -71,5 +71,5 @@ export function statPath(url: string | null | undefined, isConsoleOrigin: (u: st
   }
   if (!path.startsWith("/") || path.startsWith("//")) return undefined;
   const [base, query] = path.split("?", 2) as [string, string | undefined];
-  return `${base.endsWith("/") ? base : base + "/"}stat/${query ? "?" + query : ""}`;
+  return `${base.endsWith("/") ? base : `${base}/`}stat/${query ? `?${query}` : ""}`;
 }

@@ -75,7 +75,10 @@ async function uploadOnce(deps: FileCommandDeps, ctx: CommandContext, d: InferOu
   if ("error" in worker) return fail(`upload: cannot start the file worker: ${worker.error}`);
   const errors = drainText(worker.stderr);
   const abort = new AbortController();
-  const onAbort = () => (abort.abort(), worker.kill());
+  const onAbort = () => {
+    abort.abort();
+    worker.kill();
+  };
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   try {
     const reader = worker.stdout.getReader();

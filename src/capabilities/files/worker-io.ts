@@ -6,8 +6,14 @@ import { readSync, writeSync } from "node:fs";
 export async function writeOut(chunk: Uint8Array | string): Promise<void> {
   if (process.stdout.write(chunk)) return;
   await new Promise<void>((resolve, reject) => {
-    const done = () => (process.stdout.off("error", fail), resolve());
-    const fail = (err: Error) => (process.stdout.off("drain", done), reject(err));
+    const done = () => {
+      process.stdout.off("error", fail);
+      resolve();
+    };
+    const fail = (err: Error) => {
+      process.stdout.off("drain", done);
+      reject(err);
+    };
     process.stdout.once("drain", done);
     process.stdout.once("error", fail);
   });
@@ -19,7 +25,7 @@ export async function flushOut(): Promise<void> {
 }
 
 export function statusLine(value: Record<string, unknown>): string {
-  return JSON.stringify(value) + "\n";
+  return `${JSON.stringify(value)}\n`;
 }
 
 const INPUT_CHUNK = 256 * 1024;

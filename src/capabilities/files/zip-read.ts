@@ -95,7 +95,12 @@ export function readCentralDirectory(fd: number, maxEntries = Infinity): ZipEntr
     for (let e = 0; e + 4 <= extra.length; e += 4 + extra.readUInt16LE(e + 2)) {
       if (extra.readUInt16LE(e) !== 0x0001) continue;
       let q = e + 4;
-      const take = () => (q + 8 <= extra.length ? Number(extra.readBigUInt64LE((q += 8) - 8)) : 0);
+      const take = () => {
+        if (q + 8 > extra.length) return 0;
+        const value = Number(extra.readBigUInt64LE(q));
+        q += 8;
+        return value;
+      };
       if (entry.size === 0xffffffff) entry.size = take();
       if (entry.compressed === 0xffffffff) entry.compressed = take();
       if (entry.localOffset === 0xffffffff) entry.localOffset = take();
@@ -160,7 +165,10 @@ async function inflateTo(fd: number, entry: ZipEntry, dataStart: number, out: nu
     const done = (async () => {
       for await (const chunk of inflate) sink(chunk as Buffer);
     })();
-    done.catch(() => ((refused = true), inflate.destroy()));
+    done.catch(() => {
+      refused = true;
+      inflate.destroy();
+    });
     while (position < end && !refused) {
       const chunk = readAt(fd, Math.min(CHUNK, end - position), position);
       if (chunk.length === 0) break;

@@ -42,7 +42,10 @@ function dosTime(d: Date): { time: number; date: number } {
 
 function localHeader(w: Written): Buffer {
   const extra = w.zip64 ? Buffer.alloc(20) : Buffer.alloc(0);
-  if (w.zip64) extra.writeUInt16LE(0x0001, 0), extra.writeUInt16LE(16, 2);
+  if (w.zip64) {
+    extra.writeUInt16LE(0x0001, 0);
+    extra.writeUInt16LE(16, 2);
+  }
   const h = Buffer.alloc(30);
   h.writeUInt32LE(0x04034b50, 0);
   h.writeUInt16LE(w.zip64 ? 45 : 20, 4);
@@ -61,8 +64,13 @@ function descriptor(w: Written): Buffer {
   const d = Buffer.alloc(w.zip64 ? 24 : 16);
   d.writeUInt32LE(0x08074b50, 0);
   d.writeUInt32LE(w.crc, 4);
-  if (w.zip64) d.writeBigUInt64LE(BigInt(w.compressed), 8), d.writeBigUInt64LE(BigInt(w.size), 16);
-  else d.writeUInt32LE(w.compressed, 8), d.writeUInt32LE(w.size, 12);
+  if (w.zip64) {
+    d.writeBigUInt64LE(BigInt(w.compressed), 8);
+    d.writeBigUInt64LE(BigInt(w.size), 16);
+  } else {
+    d.writeUInt32LE(w.compressed, 8);
+    d.writeUInt32LE(w.size, 12);
+  }
   return d;
 }
 
@@ -73,7 +81,9 @@ function centralHeader(w: Written): Buffer {
   if (fields.length) {
     extra.writeUInt16LE(0x0001, 0);
     extra.writeUInt16LE(8 * fields.length, 2);
-    fields.forEach((n, i) => extra.writeBigUInt64LE(BigInt(n), 4 + 8 * i));
+    fields.forEach((n, i) => {
+      extra.writeBigUInt64LE(BigInt(n), 4 + 8 * i);
+    });
   }
   const h = Buffer.alloc(46);
   h.writeUInt32LE(0x02014b50, 0);

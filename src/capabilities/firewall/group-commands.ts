@@ -115,7 +115,10 @@ export function groupCommands(svc: FirewallService): AnyCommandSpec[] {
         let error = "";
         const outcome = await svc.mutate("reorder-rules", (state) => {
           const parsed = parseRuleList(expandIdOnly(list, group, state), group, "add");
-          if (!parsed.ok) return { ok: false, error: (error = `Validation failed. ${parsed.message}`), info: null };
+          if (!parsed.ok) {
+            error = `Validation failed. ${parsed.message}`;
+            return { ok: false, error, info: null };
+          }
           return { ok: true, state: replaceGroup(state, group, parsed.requests), info: null };
         });
         if (outcome.kind === "unavailable") return json(1, { success: false, message: outcome.message });

@@ -219,7 +219,10 @@ export function mergeFamilies(v4: FirewallState, v6: FirewallState): FirewallSta
   const out: Group[] = v4.map((g) => ({ name: g.name, rules: [...g.rules] }));
   for (const g6 of v6) {
     let g = out.find((x) => x.name === g6.name);
-    if (!g) out.push((g = { name: g6.name, rules: [] }));
+    if (!g) {
+      g = { name: g6.name, rules: [] };
+      out.push(g);
+    }
     let at = 0;
     for (const r of g6.rules) {
       const i = g.rules.findIndex((x) => x.ruleId === r.ruleId);

@@ -9,7 +9,10 @@ const clone = (state: FirewallState): Group[] => state.map((g) => ({ name: g.nam
 
 function groupOf(state: Group[], name: string): Group {
   let g = state.find((x) => x.name === name);
-  if (!g) state.push((g = { name, rules: [] }));
+  if (!g) {
+    g = { name, rules: [] };
+    state.push(g);
+  }
   return g;
 }
 

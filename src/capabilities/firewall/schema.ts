@@ -102,6 +102,7 @@ const uuid = v.pipe(
 const text = v.pipe(
   v.string("must be a string"),
   v.maxLength(256, "must be at most 256 characters"),
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: deliberate input validation: the value must not contain control characters
   v.check((s) => !/[\u0000-\u001f\u007f"\\]/.test(s), "must not contain quotes, backslashes or control characters"),
 );
 const notSupported = v.optional(

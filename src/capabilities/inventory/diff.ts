@@ -84,7 +84,9 @@ function identities(rows: readonly Row[], def: KeyDef): string[] {
 export function diffRows(def: KeyDef, current: readonly object[], remote: readonly Row[]): Write[] {
   const cur = current as readonly Row[];
   const wanted = new Map<string, Row>();
-  identities(cur, def).forEach((k, i) => wanted.set(k, cur[i]!));
+  identities(cur, def).forEach((k, i) => {
+    wanted.set(k, cur[i]!);
+  });
   const writes: Write[] = [];
   const remoteKeys = identities(remote, def);
   remote.forEach((row, i) => {

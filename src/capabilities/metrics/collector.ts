@@ -9,7 +9,7 @@ import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
 import { createMetricsStore } from "../../db/metrics.ts";
 import { HOUR_MS } from "../../db/rollup.ts";
-import { DEFAULT_RETENTION, effectiveRetention, pruneMetrics } from "./checks/cleanup.ts";
+import { effectiveRetention, pruneMetrics } from "./checks/cleanup.ts";
 import { DEFAULT_STATFS_TIMEOUT_MS, Problems, type AnyStatfs, type CheckContext, type Retention } from "./checks/context.ts";
 import { buildTasks } from "./checks/registry.ts";
 import { parseCollectorConfig, type CheckEntry } from "./config.ts";

@@ -55,10 +55,19 @@ export function parseCollectorConfig(text: string): ParsedConfig {
     }
     const record = item as Record<string, unknown>;
     const type = v.safeParse(TypeSchema, field(record, "type"));
-    if (!type.success) return void warnings.push(`item ${index}: ${type.issues[0].message}`);
-    if (!KNOWN.has(type.output)) return void warnings.push(`item ${index}: unknown check type ${JSON.stringify(type.output.slice(0, 64))}`);
+    if (!type.success) {
+      warnings.push(`item ${index}: ${type.issues[0].message}`);
+      return;
+    }
+    if (!KNOWN.has(type.output)) {
+      warnings.push(`item ${index}: unknown check type ${JSON.stringify(type.output.slice(0, 64))}`);
+      return;
+    }
     const interval = v.safeParse(IntervalSchema, field(record, "interval"));
-    if (!interval.success) return void warnings.push(`item ${index} (${type.output}): ${interval.issues[0].message}`);
+    if (!interval.success) {
+      warnings.push(`item ${index} (${type.output}): ${interval.issues[0].message}`);
+      return;
+    }
     entries.push({ type: type.output as CheckType, interval: interval.output });
   });
   return { entries, warnings };

@@ -31,7 +31,7 @@ export async function runOnce(options: OnceOptions): Promise<OnceSample> {
   try {
     const sample = await takeOnceSample();
     recordSample(state, sample);
-    const print = options.print ?? ((text: string) => process.stdout.write(text.endsWith("\n") ? text : text + "\n"));
+    const print = options.print ?? ((text: string) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`));
     print(options.json ? JSON.stringify(sample) : formatOnceTable(sample));
     return sample;
   } finally {

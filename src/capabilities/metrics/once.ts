@@ -195,5 +195,5 @@ export function formatOnceTable(sample: OnceSample): string {
     ),
   ];
   if (sample.unavailable.length) lines.push("", `Unavailable: ${sample.unavailable.join(", ")}`);
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }

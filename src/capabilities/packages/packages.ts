@@ -57,6 +57,7 @@ export function updatePlan(pm: PackageManager): string[][] {
 
 /** How to ask which alpamon version is installed. */
 export function installedVersionQuery(pm: PackageManager): string[] {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own -f format syntax, not a template literal
   return pm === "apt" ? ["dpkg-query", "-W", "-f=${Version}", "alpamon"] : ["rpm", "-q", "--qf", "%{VERSION}", "alpamon"];
 }
 

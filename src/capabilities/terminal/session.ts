@@ -264,7 +264,7 @@ export class TerminalSession {
     if (this.recovering || this.ending) return;
     this.recovering = true;
     this.stopFlow();
-    const { http, clock, log, settings } = this.deps;
+    const { clock, log, settings } = this.deps;
     log.warn("terminal socket dropped; reconnecting", { session: this.id, code });
     const deadline = clock.monotonic() + settings.recoverForMs;
     let delay = settings.backoff.initialMs;
@@ -328,7 +328,10 @@ export class TerminalSession {
   /** A close frame, and the socket cut if the console does not answer it within 5 s. */
   private closeSocket(ws: WebSocket, code: number, reason: string): void {
     if (ws.readyState === WebSocket.CLOSED) return;
-    if (ws.readyState !== WebSocket.OPEN) return ws.terminate();
+    if (ws.readyState !== WebSocket.OPEN) {
+      ws.terminate();
+      return;
+    }
     try {
       ws.close(code, reason);
     } catch {

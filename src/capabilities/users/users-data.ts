@@ -15,6 +15,7 @@ export const ACCOUNT_NAME = /^[a-z_][a-z0-9_.-]{0,31}\$?$/i;
 export const MAX_ID = 4_294_967_294;
 export const DEFAULT_HOME_PERMISSION = "700";
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: deliberate input validation: account fields must not contain control characters
 const CONTROL_OR_COLON = /[\u0000-\u001f\u007f:]/;
 
 const accountName = v.pipe(

@@ -2,6 +2,7 @@
 // /home/deleted_users with a ':'-free UTC stamp, hand it to root, and undo both if the deletion then fails.
 // Never follows a symlink, never moves a directory the user does not own, and never touches "/".
 import { existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, chmodSync } from "node:fs";
+import type { Stats } from "node:fs";
 import { isAbsolute, join, normalize } from "node:path";
 import type { PasswdEntry } from "../../exec/identity.ts";
 
@@ -30,7 +31,7 @@ export function planHomeBackup(user: PasswdEntry, backupRoot = DELETED_USERS_DIR
   if (inside(backupRoot, home) || inside(home, backupRoot)) {
     return { kind: "skip", reason: `the home directory ${home} overlaps ${backupRoot}` };
   }
-  let stat;
+  let stat: Stats;
   try {
     stat = lstatSync(home);
   } catch (err) {

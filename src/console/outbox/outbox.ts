@@ -320,7 +320,8 @@ export class Outbox {
         this.schedule.promoteAll();
         this.wake.wakeAll();
       }
-      return this.finish(row.id, { method, path, status: result.status }, "delivered");
+      this.finish(row.id, { method, path, status: result.status }, "delivered");
+      return;
     }
     if (result.status === 0 && signal.aborted) {
       // stop() cut it short: not an attempt; the row is sent again after the next start.
@@ -330,7 +331,8 @@ export class Outbox {
     if (!linkFailure && this.hold.answered(this.schedule.rows)) this.wake.wakeAll(); // even a refusal: the console is there
     if (outcome === "drop") {
       this.log.warn("console refused a request; dropped it from the outbox", { method, path, status: result.status });
-      return this.finish(row.id, { method, path, status: result.status }, "dropped");
+      this.finish(row.id, { method, path, status: result.status }, "dropped");
+      return;
     }
     // Full jitter from now, forever; while draining, retries stay within the base delay. At least 1 ms, so a
     // sender that fails without waiting for I/O can never spin on the same row without yielding. A link

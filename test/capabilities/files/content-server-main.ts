@@ -6,8 +6,8 @@ const server = new ContentServer();
 const seen = server.received;
 const push = seen.push.bind(seen);
 seen.push = (...items) => {
-  for (const item of items) process.stdout.write(JSON.stringify(item) + "\n");
+  for (const item of items) process.stdout.write(`${JSON.stringify(item)}\n`);
   return push(...items);
 };
-process.stdout.write(JSON.stringify({ url: server.url }) + "\n");
+process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
 process.on("SIGTERM", () => void server.stop().then(() => process.exit(0)));

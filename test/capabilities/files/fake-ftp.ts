@@ -59,7 +59,7 @@ export class FakeFtp {
   async request(
     command: string,
     data: object = {},
-  ): Promise<{ command: string; success: boolean; code: number; data: Record<string, any> }> {
+  ): Promise<{ command: string; success: boolean; code: number; data: Record<string, unknown> }> {
     await this.until(() => this.socket !== undefined);
     const before = this.replies.length;
     this.socket!.send(JSON.stringify({ command, data }));

@@ -9,6 +9,13 @@ import { fileCommands } from "../../../src/capabilities/files/commands.ts";
 import { FakeFtp } from "./fake-ftp.ts";
 import { context, useTestUsers, useWorkerArgv } from "./helpers.ts";
 import { runnable } from "../../helpers/commands.ts";
+
+/** A node of a `list` reply, as far as these tests look into it. */
+interface ListNode {
+  name: string;
+  children?: ListNode[];
+}
+
 const isRoot = process.getuid?.() === 0; // users, groups and the identity switch need root
 const rootTest = test.skipIf(!isRoot);
 
@@ -92,14 +99,16 @@ rootTest("list: depth, hidden files, symlinks as links, depth limit", async () =
   Bun.spawnSync(["chown", "-R", "-h", `${user.name}:${user.name}`, `${user.home}/tree`]);
   const one = await ftp.request("list", { path: "~/tree", depth: 1 });
   expect(one.data.type).toBe("folder");
-  expect(one.data.children.map((c: { name: string }) => c.name)).toEqual(["a", "link"]);
-  expect(one.data.children[1]).toMatchObject({ type: "symlink", target: "/etc", owner: user.name });
-  expect(one.data.children[0].children).toBeUndefined();
+  const oneChildren = one.data.children as ListNode[];
+  expect(oneChildren.map((c) => c.name)).toEqual(["a", "link"]);
+  expect(oneChildren[1]).toMatchObject({ type: "symlink", target: "/etc", owner: user.name });
+  expect(oneChildren[0]!.children).toBeUndefined();
   const hidden = await ftp.request("list", { path: "~/tree", depth: 3, show_hidden: true });
-  expect(hidden.data.children.map((c: { name: string }) => c.name)).toEqual([".hidden", "a", "link"]);
-  const a = hidden.data.children[1];
-  expect(a.children.find((c: { name: string }) => c.name === "f.txt")).toMatchObject({ type: "file", size: 5, permission_octal: "644" });
-  expect(a.children.find((c: { name: string }) => c.name === "b").children[0].children).toBeUndefined();
+  const hiddenChildren = hidden.data.children as ListNode[];
+  expect(hiddenChildren.map((c) => c.name)).toEqual([".hidden", "a", "link"]);
+  const a = hiddenChildren[1]!;
+  expect(a.children!.find((c) => c.name === "f.txt")).toMatchObject({ type: "file", size: 5, permission_octal: "644" });
+  expect(a.children!.find((c) => c.name === "b")!.children![0]!.children).toBeUndefined();
   expect(await ftp.request("list", { path: "~/tree", depth: 4 })).toMatchObject({ success: false, code: 452 });
   expect(await ftp.request("list", { path: "~/nothing" })).toMatchObject({ success: false, code: 550 });
 });

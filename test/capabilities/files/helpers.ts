@@ -34,7 +34,10 @@ export function prepareWorkerArgv(): { argv: string[]; cleanup: () => void } {
 export function useWorkerArgv(): () => string[] {
   let prepared: { argv: string[]; cleanup: () => void } | undefined;
   afterAll(() => prepared?.cleanup());
-  return () => (prepared ??= prepareWorkerArgv()).argv;
+  return () => {
+    prepared ??= prepareWorkerArgv();
+    return prepared.argv;
+  };
 }
 
 function run(argv: string[]): { code: number; out: string } {

@@ -45,7 +45,10 @@ function handlers() {
     if ("error" in worker) return worker;
     let peak = 0;
     const timer = setInterval(() => (peak = Math.max(peak, peakOf(worker.pid))), 5);
-    void worker.exited.then(() => (clearInterval(timer), workerPeaks.push(peak)));
+    void worker.exited.then(() => {
+      clearInterval(timer);
+      workerPeaks.push(peak);
+    });
     return worker;
   };
   return runnable(fileCommands({ http, enqueue: () => 1, userAgent: "alpamon/test", log, workerArgv: testWorkerArgv, spawnWorker: spawn }));
@@ -60,8 +63,7 @@ beforeAll(async () => {
     let buf = "";
     for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
       buf += Buffer.from(chunk).toString();
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
+      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
         const item = JSON.parse(buf.slice(0, nl));
         buf = buf.slice(nl + 1);
         if (item.url) url = item.url;

@@ -44,7 +44,10 @@ beforeAll(async () => {
   });
   const list = fileCommands({
     http,
-    enqueue: (i) => (enqueued.push(i), enqueued.length),
+    enqueue: (i) => {
+      enqueued.push(i);
+      return enqueued.length;
+    },
     userAgent: "alpamon/test",
     log,
     workerArgv: testWorkerArgv,

@@ -168,7 +168,14 @@ describe("description: no control characters", () => {
   test("firewall-rules refuses it before any tool runs, and says which rule field", async () => {
     const calls: RunOptions[] = [];
     const answer: RunResult = { exitCode: 0, output: "nftables v1.0.6", omittedBytes: 0, timedOut: false };
-    const fw = makeFirewall(async (o) => (calls.push(o), answer), tempDir(), "nftables");
+    const fw = makeFirewall(
+      async (o) => {
+        calls.push(o);
+        return answer;
+      },
+      tempDir(),
+      "nftables",
+    );
     const r = await fw.call("firewall-rules", {
       action: "add_rule",
       chain_name: "sg",
@@ -216,7 +223,14 @@ describe("prototype names are never table entries", () => {
   test("firewall-rules: a prototype name as action is an unknown action, and no tool runs", async () => {
     const calls: RunOptions[] = [];
     const answer: RunResult = { exitCode: 0, output: "nftables v1.0.6", omittedBytes: 0, timedOut: false };
-    const fw = makeFirewall(async (o) => (calls.push(o), answer), tempDir(), "nftables");
+    const fw = makeFirewall(
+      async (o) => {
+        calls.push(o);
+        return answer;
+      },
+      tempDir(),
+      "nftables",
+    );
     for (const action of PROTOTYPE_NAMES) {
       const r = await fw.call("firewall-rules", { action, chain_name: "sg", rule: wireRule(1) });
       expect(r).toEqual({

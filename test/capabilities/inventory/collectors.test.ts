@@ -123,6 +123,7 @@ describe("packages", () => {
   test("on this machine the count equals dpkg-query's ii lines", async () => {
     const env = { procRoot: "/proc", sysRoot: "/sys", root: "/", runProcess, now: Date.now, version: "t" };
     const query = await runProcess({
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own -f format syntax, not a template literal
       argv: ["dpkg-query", "-W", "-f=${db:Status-Abbrev}\\n"],
       env: { PATH: "/usr/bin:/bin" },
       timeoutMs: 30_000,

@@ -188,6 +188,7 @@ export function accountsOnly(names: ReadonlySet<string>): RunProcess {
 
 export async function dpkgInstalledCount(): Promise<number> {
   const r = await runProcess({
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own -f format syntax, not a template literal
     argv: ["dpkg-query", "-W", "-f=${db:Status-Abbrev}\\n"],
     env: { PATH: "/usr/bin:/bin" },
     timeoutMs: 30_000,

@@ -13,6 +13,23 @@ import { FixtureHost, WAIT_MS, accountsOnly, dpkgInstalledCount, useInventoryHar
 
 const { tmp, setup, run, tempUser } = useInventoryHarness();
 
+type Row = Record<string, unknown>;
+/** The commit body, as far as these tests look into it. */
+interface CommitBody {
+  version: unknown;
+  load: unknown;
+  info: Row;
+  os: Row;
+  time: Row;
+  users: Row[];
+  groups: Row[];
+  interfaces: Row[];
+  addresses: Row[];
+  disks: unknown;
+  partitions: unknown;
+  packages: unknown[];
+}
+
 describe("commit", () => {
   test("PUT with every key and the right types, then the committed event", async () => {
     const t = await setup();
@@ -20,7 +37,7 @@ describe("commit", () => {
     await t.delivered();
     const puts = t.fake.requests.filter((r) => r.method === "PUT" && r.path === "/api/servers/servers/-/commit/");
     expect(puts.map((r) => r.status)).toEqual([200]);
-    const body = puts[0]!.json as Record<string, any>;
+    const body = puts[0]!.json as CommitBody;
     expect(Object.keys(body).sort()).toEqual([
       "addresses",
       "disks",
@@ -43,20 +60,22 @@ describe("commit", () => {
     expect(body.os).toMatchObject({ name: "debian", platform: "debian", platform_like: "debian", major: 12 });
     expect(typeof body.time.datetime).toBe("string");
     expect(Number.isInteger(body.time.uptime)).toBe(true);
-    expect(body.users.find((u: any) => u.username === "root")).toMatchObject({ uid: 0, gid: 0, directory: "/root" });
-    expect(body.groups.find((g: any) => g.groupname === "root")).toEqual({ gid: 0, groupname: "root" });
+    expect(body.users.find((u) => u.username === "root")).toMatchObject({ uid: 0, gid: 0, directory: "/root" });
+    expect(body.groups.find((g) => g.groupname === "root")).toEqual({ gid: 0, groupname: "root" });
     // Addresses are exactly the host's IPv4 addresses on the reported interfaces (compared with the kernel's own
     // list, so an agent that dropped every address would not pass on a host that has some).
-    const interfaces = new Set(body.interfaces.map((i: any) => i.name));
+    const interfaces = new Set(body.interfaces.map((i) => i.name));
     const hostIpv4 = Object.entries(networkInterfaces()).flatMap(([label, infos]) =>
       (infos ?? [])
         .filter((i) => i.family === "IPv4" && interfaces.has(label.split(":")[0]!))
         .map((i) => `${label.split(":")[0]} ${i.address}`),
     );
-    expect(body.addresses.map((a: any) => `${a.interface_name} ${a.address}`).sort()).toEqual(hostIpv4.sort());
+    expect(body.addresses.map((a) => `${a.interface_name} ${a.address}`).sort()).toEqual(hostIpv4.sort());
     expect(Array.isArray(body.disks) && Array.isArray(body.partitions)).toBe(true);
     expect(body.packages.length).toBe(await dpkgInstalledCount());
-    const event = t.fake.requests.find((r) => r.path === "/api/events/events/" && (r.json as any)?.record === "committed");
+    const event = t.fake.requests.find(
+      (r) => r.path === "/api/events/events/" && (r.json as { record?: unknown } | undefined)?.record === "committed",
+    );
     expect(event?.at).toBeGreaterThanOrEqual(puts[0]!.at);
     expect(t.fake.state.commissioned).toBe(true);
   });
@@ -66,7 +85,7 @@ describe("commit", () => {
     await t.inventory.commit();
     await t.delivered();
     const puts = () => t.fake.requests.filter((r) => r.method === "PUT");
-    expect(puts().map((r) => [r.status, (r.json as any).load])).toEqual([
+    expect(puts().map((r) => [r.status, (r.json as { load?: unknown }).load])).toEqual([
       [400, 0.25],
       [200, { period: "1m", average: 0.25 }],
     ]);
@@ -75,7 +94,7 @@ describe("commit", () => {
     expect(
       puts()
         .slice(2)
-        .map((r) => [r.status, (r.json as any).load]),
+        .map((r) => [r.status, (r.json as { load?: unknown }).load]),
     ).toEqual([[200, { period: "1m", average: 0.25 }]]);
   });
 });
@@ -119,7 +138,7 @@ describe("sync", () => {
     const commitBody = async () => {
       await t.inventory.commit();
       await t.delivered();
-      return t.fake.state.lastCommit as Record<string, any>;
+      return t.fake.state.lastCommit as CommitBody;
     };
     const body = await commitBody();
     t.proc.seed("info", body.info);

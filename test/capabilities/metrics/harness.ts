@@ -91,9 +91,7 @@ export function diskstatsLine(major: number, minor: number, name: string, sector
 export function netDev(rows: { name: string; rxBytes: number; rxPackets: number; txBytes: number; txPackets: number }[]): string {
   const header =
     "Inter-|   Receive |  Transmit\n face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed\n";
-  return (
-    header + rows.map((r) => `${r.name}: ${r.rxBytes} ${r.rxPackets} 0 0 0 0 0 0 ${r.txBytes} ${r.txPackets} 0 0 0 0 0 0`).join("\n") + "\n"
-  );
+  return `${header + rows.map((r) => `${r.name}: ${r.rxBytes} ${r.rxPackets} 0 0 0 0 0 0 ${r.txBytes} ${r.txPackets} 0 0 0 0 0 0`).join("\n")}\n`;
 }
 
 export function statLine(user: number, system: number, idle: number): string {

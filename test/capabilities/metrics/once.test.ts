@@ -40,7 +40,7 @@ async function sampleServer(elapsedMs = 1250, sysRoot = fixture("sys", "server")
 
 describe("takeOnceSample", () => {
   test("golden: the whole sample over the server fixture tree", async () => {
-    const text = JSON.stringify(await sampleServer(), null, 2) + "\n";
+    const text = `${JSON.stringify(await sampleServer(), null, 2)}\n`;
     if (process.env.UPDATE_GOLDEN === "1") writeFileSync(GOLDEN, text);
     expect(text).toBe(readFileSync(GOLDEN, "utf8"));
   });

@@ -153,9 +153,10 @@ describe("upgrade on this machine (real dpkg)", () => {
 
   test("no package manager: a clear refusal, and nothing runs", async () => {
     const ran: string[][] = [];
-    const record = async (o: RunOptions): Promise<RunResult> => (
-      ran.push(o.argv), { exitCode: 0, output: "", omittedBytes: 0, timedOut: false }
-    );
+    const record = async (o: RunOptions): Promise<RunResult> => {
+      ran.push(o.argv);
+      return { exitCode: 0, output: "", omittedBytes: 0, timedOut: false };
+    };
     const commands = runnable(
       packageCommands({
         runProcess: record,
@@ -187,9 +188,10 @@ describe("reboot and shutdown", () => {
   test("reply first, act one second later (the action itself is recorded, not run)", async () => {
     const clock = new ManualClock();
     const ran: string[][] = [];
-    const record = async (o: RunOptions): Promise<RunResult> => (
-      ran.push(o.argv), { exitCode: 0, output: "", omittedBytes: 0, timedOut: false }
-    );
+    const record = async (o: RunOptions): Promise<RunResult> => {
+      ran.push(o.argv);
+      return { exitCode: 0, output: "", omittedBytes: 0, timedOut: false };
+    };
     const { reboot, shutdown } = runnable(
       powerCommands({ runProcess: record, clock, log: silentLogger, signal: new AbortController().signal, hasSystemd: () => true }),
     );

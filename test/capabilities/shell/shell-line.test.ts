@@ -35,6 +35,7 @@ describe("parseCommandLine: words", () => {
     [`echo "\\" \\\\ \\$ \\\` \\n"`, [["echo", '" \\ $ ` \\n']]],
     [`echo '\\n $A "'`, [["echo", '\\n $A "']]],
     ["echo $HOME", [["echo", "/home/alp"]]],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion under test, not a template literal
     ["echo ${A}x $A.y", [["echo", "ax", "a.y"]]],
     ["echo pre$A$A", [["echo", "preaa"]]],
     [`echo "$EMPTY"`, [["echo", ""]]],
@@ -139,6 +140,7 @@ describe("parseCommandLine: lists", () => {
     ["(cd /tmp)", /'\(' \(a subshell\) at column 1 needs allow_sh/],
     ["echo $?", /'\$\?' at column 6 is a shell special parameter/],
     ["echo $1", /'\$1' .*special parameter/],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion under test, not a template literal
     ["echo ${A:-x}", /parameter expansion needs allow_sh/],
     ["FOO=1 env", /'FOO=' at column 1 is a variable assignment/],
     ["ls; X=1 env", /'X=' at column 5 is a variable assignment/],
@@ -229,6 +231,7 @@ describe("unquoted expansion: field splitting with sh's default IFS (space, tab,
     expect(argvs("printf '%s|' $X", MULTI)).toEqual([["printf", "%s|", "a", "b", "c"]]);
     expect(argvs("echo $MIXED", MULTI)).toEqual([["echo", "1", "2", "3"]]);
     expect(argvs("echo x$TAIL", MULTI)).toEqual([["echo", "xp"]]);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion under test, not a template literal
     expect(argvs("echo x${X}y", MULTI)).toEqual([["echo", "xa", "b", "cy"]]);
   });
 

@@ -7,7 +7,7 @@ import { type PtyProcess, startPty } from "../../../src/exec/pty.ts";
 import { eventually } from "../../console/fake-console-waits.ts";
 
 const WRITE_SYSCALL = process.arch === "arm64" ? 64 : 1;
-let shells: PtyProcess[] = [];
+const shells: PtyProcess[] = [];
 
 afterEach(async () => {
   await Promise.all(shells.splice(0).map((p) => p.kill(500)));

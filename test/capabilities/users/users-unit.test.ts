@@ -322,7 +322,10 @@ describe("helpers", () => {
       ...{ lookupUser: async () => undefined, lookupGroup: async () => undefined, log: silentLogger, syncUsersAndGroups: () => {} },
       platform: () => platformOf("debian"),
       exists: (p) => p === "/usr/sbin/adduser",
-      runProcess: async (o) => (calls.push(o.argv), done(o.argv[1] === "--help" ? "adduser [--gecos GECOS] [--home DIR]" : "")),
+      runProcess: async (o) => {
+        calls.push(o.argv);
+        return done(o.argv[1] === "--help" ? "adduser [--gecos GECOS] [--home DIR]" : "");
+      },
     });
     await invoke("adduser", handlers.adduser!, {
       id: "c",

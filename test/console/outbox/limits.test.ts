@@ -2,18 +2,7 @@
 // a sender that must never crash. Real SQLite in a temp dir, a fake sender, a ManualClock; never shares a
 // database between tests (outbox-harness.ts).
 import { describe, expect, test } from "bun:test";
-import type { HttpMethod, HttpResult } from "../../../src/console/http.ts";
-import {
-  Outbox,
-  PRIORITY_COMMANDS,
-  PRIORITY_INVENTORY,
-  PRIORITY_LOGS,
-  type OutboxOptions,
-  type SettledItem,
-} from "../../../src/console/outbox/outbox.ts";
-import { openStateDb } from "../../../src/db/open.ts";
-import { LogHub, type LogRecord } from "../../../src/log/logger.ts";
-import { ManualClock } from "../../../src/platform/clock.ts";
+import { PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS } from "../../../src/console/outbox/outbox.ts";
 import { post, quiet, until, useOutboxHarness } from "./harness.ts";
 
 const { harness } = useOutboxHarness();

@@ -3,18 +3,7 @@
 // process and a ManualClock: no test sleeps for real. Never shares a database between tests.
 import { describe, expect, test } from "bun:test";
 import { fullJitterDelay } from "../../../src/console/backoff.ts";
-import type { HttpMethod, HttpResult } from "../../../src/console/http.ts";
-import {
-  DEFAULT_RETRY,
-  Outbox,
-  PRIORITY_COMMANDS,
-  PRIORITY_INVENTORY,
-  PRIORITY_LOGS,
-  type OutboxOptions,
-  type SettledItem,
-} from "../../../src/console/outbox/outbox.ts";
-import { openStateDb, type StateDb } from "../../../src/db/open.ts";
-import { LogHub, type LogRecord } from "../../../src/log/logger.ts";
+import { DEFAULT_RETRY, PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS } from "../../../src/console/outbox/outbox.ts";
 import { ManualClock } from "../../../src/platform/clock.ts";
 import { post, quiet, until, useOutboxHarness, type Respond } from "./harness.ts";
 
@@ -130,7 +119,14 @@ describe("outbox delivery", () => {
 
   test("backoff counts from when the attempt ended, not from when it started", async () => {
     const clock = new ManualClock();
-    const h = harness(async (_c, signal) => (await clock.sleep(3000, signal), 503), {}, clock);
+    const h = harness(
+      async (_c, signal) => {
+        await clock.sleep(3000, signal);
+        return 503;
+      },
+      {},
+      clock,
+    );
     h.outbox.enqueue(post("/slow/", PRIORITY_COMMANDS));
     h.outbox.start();
     await until(() => h.calls.length === 1, "first attempt");

@@ -89,7 +89,10 @@ export class Problems {
 
   report(key: string, message: string, error: unknown): void {
     const fields = { source: key, error: error instanceof Error ? error.message : String(error) };
-    if (this.active.has(key)) return this.log.debug(message, fields);
+    if (this.active.has(key)) {
+      this.log.debug(message, fields);
+      return;
+    }
     this.active.add(key);
     this.log.warn(message, fields);
   }

@@ -37,7 +37,10 @@ export function diskUsageCheck(ctx: CheckContext): CheckRun {
     selected.forEach((mount, i) => {
       const result = results[i]!;
       const key = `statfs ${mount.mountPoint}`;
-      if (result instanceof Error) return ctx.problems.report(key, "cannot statfs a mount; skipping it", result);
+      if (result instanceof Error) {
+        ctx.problems.report(key, "cannot statfs a mount; skipping it", result);
+        return;
+      }
       ctx.problems.clear(key);
       measured.push({ device: mount.device, mountPoint: mount.mountPoint, usage: result });
     });
