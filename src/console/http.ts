@@ -2,11 +2,12 @@
 // timeouts, the shared TLS options and proxy. It only takes paths on the console's own origin, so the
 // server key can never be sent anywhere else; absolute URLs go through `authorizationFor`.
 // And the one WebSocket dialer (dialWebSocket) for the backhaul, terminal and file-manager sockets.
+import type { RequestMethod } from "../db/outbox-store.ts";
 import type { Logger } from "../log/logger.ts";
 import { proxyFor } from "./proxy.ts";
 import type { TlsOptions } from "./tls.ts";
 
-export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+export type HttpMethod = RequestMethod;
 
 export interface HttpResult {
   /** HTTP status, or 0 when no response arrived (network error, timeout, abort). */

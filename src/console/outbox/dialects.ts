@@ -2,7 +2,7 @@
 // the console refuses with one of its fallback statuses switches that dialect for good: remembered in the
 // state DB's kv table, so a restart does not probe again. Request bodies are never logged.
 import type { Logger } from "../../log/logger.ts";
-import type { OutboxStore, StoredFallback } from "./store.ts";
+import type { OutboxStore, StoredFallback } from "../../db/outbox-store.ts";
 
 const DIALECT_KEY = "dialect:";
 const FALLBACK = "fallback";

@@ -2,7 +2,7 @@
 // statuses deliver, retry or drop. Pure: never touches the database, the network or the clock.
 import { DEFAULT_TIMEOUT_MS, isSuccess, type HttpMethod } from "../http.ts";
 import { PRIORITY_COMMANDS } from "../../platform/priorities.ts";
-import type { NewRow, StoredFallback } from "./store.ts";
+import type { NewRow, StoredFallback } from "../../db/outbox-store.ts";
 
 export { PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS } from "../../platform/priorities.ts";
 

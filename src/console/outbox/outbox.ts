@@ -13,7 +13,7 @@ import { Schedule, type ScheduleEntry } from "./schedule.ts";
 import { isLinkFailure, LinkHold } from "./hold.ts";
 import { OverflowEpisodes } from "./overflow.ts";
 import { Dialects } from "./dialects.ts";
-import { OutboxStore, type OutboxRow } from "./store.ts";
+import { OutboxStore, type OutboxRow } from "../../db/outbox-store.ts";
 import { UnwrittenChanges } from "./unwritten.ts";
 import { Wakeups } from "./wake.ts";
 

@@ -5,7 +5,7 @@
 import { describeError } from "../../db/errors.ts";
 import type { Logger } from "../../log/logger.ts";
 import { LogThrottle } from "../../log/throttle.ts";
-import type { OutboxStore } from "./store.ts";
+import type { OutboxStore } from "../../db/outbox-store.ts";
 
 const WARN_EVERY_MS = 10 * 60_000;
 

@@ -2,12 +2,14 @@
 // delete, pick the row the size cap drops. Never decides anything (src/console/outbox.ts does) and never
 // writes outside a BEGIN IMMEDIATE transaction, because another process may write the same file.
 import type { Database } from "bun:sqlite";
-import type { HttpMethod } from "../http.ts";
+
+/** The HTTP methods an outbox row may carry (console/http.ts names them HttpMethod). */
+export type RequestMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /** The 2024 form of a request, sent when the console answers the primary form with 404. */
 export interface StoredFallback {
   dialect: string;
-  method: HttpMethod;
+  method: RequestMethod;
   path: string;
   /** The body exactly as it will be sent (JSON text), or null for none (or when it merges). */
   body: string | null;
@@ -19,7 +21,7 @@ export interface StoredFallback {
 
 export interface NewRow {
   priority: number;
-  method: HttpMethod;
+  method: RequestMethod;
   path: string;
   body: string | null;
   bytes: number;
@@ -45,7 +47,7 @@ export interface RowMeta {
 
 export interface DeletedRow {
   id: number;
-  method: HttpMethod;
+  method: RequestMethod;
   path: string;
   bytes: number;
 }
@@ -99,7 +101,7 @@ export class OutboxStore {
     return {
       id: raw.id,
       priority: raw.priority,
-      method: raw.method as HttpMethod,
+      method: raw.method as RequestMethod,
       path: raw.path,
       body: raw.body,
       bytes: raw.bytes,
