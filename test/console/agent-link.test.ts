@@ -189,6 +189,7 @@ describe("agent ↔ console", () => {
       "quit",
       "reboot",
       "reconnect",
+      "refreshpty",
       "resizepty",
       "restart",
       "restartcoll",
