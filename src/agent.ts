@@ -131,7 +131,7 @@ function buildParts(ctx: AgentContext): Part[] {
   const metrics = createMetrics({ http, outbox, state, clock, log: ctx.log.child("metrics") });
   const terminal = createTerminal({ http, log: ctx.log.child("terminal"), clock });
   const registry = new CommandRegistry();
-  const shell = createShell({ log: commandLog.child("system"), clock });
+  const shell = createShell({ log: commandLog.child("system"), clock, timeoutMs: config.commands.shellTimeoutMs });
   const capabilities: Capability[] = [
     shell,
     createAgentControl({
@@ -140,6 +140,7 @@ function buildParts(ctx: AgentContext): Part[] {
       clock,
       reconnect: (reason) => link.reconnect(reason),
       restartCollector: metrics.restartCollector,
+      http,
     }),
     createUsers({
       platform: currentPlatform,

@@ -10,6 +10,7 @@ import { describeError, diskFullCode } from "../db/errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { LogThrottle } from "../log/throttle.ts";
 import type { Clock } from "../platform/clock.ts";
+import { goDuration } from "../platform/time.ts";
 import type { CommandFeedback, FinBody } from "./feedback.ts";
 import { splitInternalLine } from "./line.ts";
 import { type CommandContext, type CommandResult, invoke } from "./contract.ts";
@@ -145,7 +146,7 @@ export class Dispatcher {
       this.recordedAgain();
       return ack;
     } catch (err) {
-      this.answerDirectly(commandId, err, { success: false, result: cannotRecord(err), elapsed_time: 0 });
+      this.answerDirectly(commandId, err, { success: false, result: cannotRecord(err), elapsed_time: 0, exit_code: 1 });
       return undefined;
     }
   }
@@ -157,6 +158,7 @@ export class Dispatcher {
       success: outcome.exitCode === 0,
       result: capResult(outcome.result, this.maxResultBytes),
       elapsed_time: (this.options.clock.monotonic() - started) / 1000,
+      exit_code: outcome.exitCode,
     };
     try {
       this.options.feedback.fin(commandId, ack, body);
@@ -254,7 +256,7 @@ export class Dispatcher {
       () => {
         deadline.abort(new Error(`timed out after ${timeoutMs} ms`));
         log.warn("internal command timed out", { command: command.id, timeout_ms: timeoutMs });
-        return { exitCode: 1, result: timedOut(name, timeoutMs) };
+        return { exitCode: TIMEOUT_EXIT_CODE, result: timedOut(timeoutMs) };
       },
       () => new Promise<CommandResult>(() => {}),
     );
@@ -266,7 +268,10 @@ export class Dispatcher {
   }
 }
 
-/** The fin of a command that ran past its spec's timeout. */
-export function timedOut(name: string, timeoutMs: number): string {
-  return `${name}: timed out after ${timeoutMs / 1000} seconds`;
+/** The exit code of a command stopped at its timeout (as timeout(1) and upstream report it). */
+export const TIMEOUT_EXIT_CODE = 124;
+
+/** The fin of an internal command that ran past its spec's timeout (upstream-2026.md §2.4). */
+export function timedOut(timeoutMs: number): string {
+  return `Command timed out after ${goDuration(timeoutMs)}`;
 }

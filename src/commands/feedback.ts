@@ -1,18 +1,24 @@
 // Ack and fin through the durable outbox, in the 2025 form with the 2024 PATCH form as fallback
 // (console-dialects.md §6): the outbox switches dialect on a 404 and remembers it. The fin waits for its ack.
 // The 2024 fin body is the 2025 one plus handled_at, built when sent, so a large result is stored once.
+// The fin carries exit_code (2026, upstream-2026.md §2.2) in every dialect: the 2024 console's PATCH serializer
+// ignores fields it does not know, and the 2025 one reads success, as before. Fins go at PRIORITY_FINS, one
+// step behind acks, events and chunks.
 // A command the outbox cannot record (the state disk is full) is answered directly instead (DirectAnswers).
 import type { Outbox, OutboxSender } from "../console/outbox/outbox.ts";
 import { outcomeOf } from "../console/outbox/outbox.ts";
-import { PRIORITY_COMMANDS, type Outcome } from "../console/outbox/item.ts";
+import { PRIORITY_COMMANDS, PRIORITY_FINS, type Outcome } from "../console/outbox/item.ts";
 import type { HttpMethod } from "../console/http.ts";
 import type { Clock } from "../platform/clock.ts";
 import { capResult } from "./result-cap.ts";
 
 export interface FinBody {
+  /** exit_code == 0. */
   success: boolean;
   result: string;
   elapsed_time: number;
+  /** The process status (-1 killed by a signal, 124 timed out) or the internal command's code (1 for failures). */
+  exit_code: number;
 }
 
 export interface CommandFeedback {
@@ -53,7 +59,7 @@ export function outboxFeedback(outbox: Pick<Outbox, "enqueue" | "maxBytes">, now
         method: "POST",
         path: `${commandPath(commandId)}fin/`,
         body: fitting(body, outbox.maxBytes - FIN_OVERHEAD_BYTES),
-        priority: PRIORITY_COMMANDS,
+        priority: PRIORITY_FINS,
         after: ack,
         fallback: {
           dialect: "commands",

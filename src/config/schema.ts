@@ -21,6 +21,8 @@ export interface AgentConfig {
   outbox: { maxRows: number; maxBytes: number };
   /** Limits of `download` with allow_unzip. */
   files: { unzip: UnzipLimits };
+  /** `[commands] shell_timeout`: how long a `system` command line may run before its group is killed (exit 124). */
+  commands: { shellTimeoutMs: number };
   /** The file the values came from (for messages). */
   source: string;
 }
@@ -45,6 +47,11 @@ export interface UnzipLimits {
 // 200:1: deflate tops out near 1030:1, which bombs approach; real data (text, logs, binaries) stays well below.
 // 100,000 entries: a large source tree fits; more is an inode and time exhaustion more than a download.
 export const DEFAULT_UNZIP_LIMITS: UnzipLimits = { maxBytes: 4 * 1024 ** 3, maxRatio: 200, maxEntries: 100_000 };
+
+/** 30 minutes, as upstream's shell handler (upstream-2026 §2.4). */
+const DEFAULT_SHELL_TIMEOUT_S = 1800;
+/** A week: longer is a forgotten setting, not a command, and stays far inside a timer's 2^31 ms. */
+const MAX_SHELL_TIMEOUT_S = 7 * 24 * 3600;
 
 const TRUE_WORDS = new Set(["1", "t", "true", "yes", "y", "on"]);
 const FALSE_WORDS = new Set(["0", "f", "false", "no", "n", "off"]);
@@ -178,6 +185,20 @@ function unzipLimits(files: Record<string, string>, at: (key: string) => { file?
   };
 }
 
+/** Whole seconds from 1 to a week. */
+function validateShellTimeout(raw: string | undefined, where: { file?: string; key: string }): number {
+  const value = raw?.trim() ?? "";
+  if (value === "") return DEFAULT_SHELL_TIMEOUT_S;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_SHELL_TIMEOUT_S) {
+    throw new ConfigError(
+      where.file,
+      where.key,
+      `must be a whole number of seconds from 1 to ${MAX_SHELL_TIMEOUT_S} (got ${JSON.stringify(raw)}; default ${DEFAULT_SHELL_TIMEOUT_S})`,
+    );
+  }
+  return Number(value);
+}
+
 /** Turns parsed INI sections into a validated config; throws ConfigError on the first problem. */
 export function configFromSections(sections: IniSections, file: string): AgentConfig {
   const server = sections.server ?? {};
@@ -185,6 +206,7 @@ export function configFromSections(sections: IniSections, file: string): AgentCo
   const logging = sections.logging ?? {};
   const agent = sections.agent ?? {};
   const files = sections.files ?? {};
+  const commands = sections.commands ?? {};
   const at = (section: string, key: string) => ({ file, key: `[${section}] ${key}` });
 
   return {
@@ -204,6 +226,7 @@ export function configFromSections(sections: IniSections, file: string): AgentCo
       maxBytes: validatePositiveInt(agent.outbox_max_bytes, DEFAULT_OUTBOX.maxBytes, at("agent", "outbox_max_bytes")),
     },
     files: { unzip: unzipLimits(files, (key) => at("files", key)) },
+    commands: { shellTimeoutMs: validateShellTimeout(commands.shell_timeout, at("commands", "shell_timeout")) * 1000 },
     source: file,
   };
 }

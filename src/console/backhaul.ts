@@ -1,11 +1,12 @@
 // The backhaul: the agent's one WebSocket to the console. It connects, keeps the link provably alive (ping
-// frames plus a dead-peer timer), answers each inbound text frame with {"query":"ping"} and reconnects forever
-// with jittered backoff. It never parses frames (the router does) and never lets a frame or handler error out.
+// frames plus a dead-peer timer), follows each inbound text frame with {"query":"ping"} until the console pings
+// on that connection itself (then it answers pongs instead), and reconnects forever with jittered backoff. It
+// never parses frames (the router does) and never lets a frame or handler error out.
 import type { Logger } from "../log/logger.ts";
 import { type Clock, systemClock } from "../platform/clock.ts";
 import { fullJitterDelay } from "./backoff.ts";
 import { dialWebSocket, type WebSocketClient } from "./http.ts";
-import { PING_FRAME } from "./protocol.ts";
+import { PING_FRAME, pongFrame } from "./protocol.ts";
 
 export const BACKHAUL_PATH = "/ws/servers/backhaul/";
 
@@ -103,6 +104,10 @@ export class Backhaul {
   private readonly client: WebSocketClient;
   /** The one socket this backhaul cares about; events from any other socket are ignored. */
   private ws: WebSocket | null = null;
+  /** The socket whose frame is being handled (onText runs synchronously): a pong goes back on it. */
+  private handling: WebSocket | null = null;
+  /** The socket on which the console has pinged: no agent pings on it any more. A new socket starts over. */
+  private consolePinged: WebSocket | null = null;
   private connectedAt: number | null = null;
   private lastInboundAt = 0;
   private lastError: string | undefined;
@@ -161,6 +166,22 @@ export class Backhaul {
     }
     if (ws) this.retire(ws, 1000, reason);
     this.down("reconnect", { reason });
+  }
+
+  /**
+   * Answers the console's {"query":"ping"} with a pong on the socket the ping came from, and stops the agent's
+   * own ping frames on that connection: a console that pings (2026) keeps its session alive itself, and upstream
+   * agents no longer send pings (upstream-2026.md §2.1). A write error is logged at debug and ignored.
+   */
+  answerPing(): void {
+    const ws = this.handling ?? this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    this.consolePinged = ws;
+    try {
+      ws.send(pongFrame(this.clock.now()));
+    } catch (err) {
+      this.options.log.debug("backhaul pong not sent", { error: err });
+    }
   }
 
   /** Sends a text frame if the socket is open; false when it is not (the caller decides what to do). */
@@ -228,16 +249,22 @@ export class Backhaul {
       this.options.log.debug("binary backhaul frame ignored", { bytes: (data as { byteLength?: number }).byteLength });
       return;
     }
-    // Sent before handling, as the reference does: the console treats it as liveness, not as an answer.
-    try {
-      ws.send(PING_FRAME);
-    } catch (err) {
-      this.options.log.debug("backhaul ping frame not sent", { error: err });
-    }
+    this.handling = ws;
     try {
       this.options.onText(data);
     } catch (err) {
       this.options.log.error("backhaul frame handler failed", { error: err, bytes: data.length });
+    } finally {
+      this.handling = null;
+    }
+    // The 2024/2025 consoles refresh their session on any frame from the agent and never ping: the reference
+    // pings after every inbound frame. Sent after handling, so a console's ping is answered by the very next
+    // frame (its pong) and that connection gets no more agent pings.
+    if (this.consolePinged === ws || ws.readyState !== WebSocket.OPEN) return;
+    try {
+      ws.send(PING_FRAME);
+    } catch (err) {
+      this.options.log.debug("backhaul ping frame not sent", { error: err });
     }
   }
 

@@ -119,7 +119,7 @@ export class ConsoleLink {
   }
 
   /** The backhaul WebSocket; what arrives goes to `targets`. */
-  backhaulPart(targets: Omit<RouterTargets, "reconnect">): Part {
+  backhaulPart(targets: Omit<RouterTargets, "reconnect" | "ping">): Part {
     const wsUrl = backhaulUrl(this.deps.config.serverUrl);
     const backhaul = new Backhaul({
       url: wsUrl,
@@ -129,7 +129,7 @@ export class ConsoleLink {
       backoff: backhaulBackoff(process.env),
       onOpen: () => this.outbox.linkUp(),
       onText: createRouter(
-        { ...targets, reconnect: (reason) => backhaul.reconnect(reason ?? "asked by the console") },
+        { ...targets, reconnect: (reason) => backhaul.reconnect(reason ?? "asked by the console"), ping: () => backhaul.answerPing() },
         this.deps.log.child("router"),
       ),
     });

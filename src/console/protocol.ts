@@ -2,6 +2,7 @@
 // Never trusts a frame: everything is checked here, and a bad frame becomes an error value, never a throw.
 import * as v from "valibot";
 import { environmentProblem } from "../exec/environment.ts";
+import { formatUtcRfc3339Seconds } from "../platform/time.ts";
 
 /** Command ids are UUIDs in practice; anything path-safe and short is accepted (it goes into URLs). */
 export const COMMAND_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -88,5 +89,13 @@ export function decodeCommandData(raw: string | null | undefined): { ok: true; d
   return { ok: true, data: value as CommandData };
 }
 
-/** The frame the agent sends after every inbound message (the console uses it as liveness). */
+/**
+ * The frame the agent sends after every inbound message while the console has not pinged on this connection
+ * (the 2024 and 2025 consoles refresh their session record on it; README, "Console dialects").
+ */
 export const PING_FRAME = JSON.stringify({ query: "ping" });
+
+/** The answer to the console's {"query":"ping"} (2026, upstream-2026.md §2.1): the UTC time, whole seconds. */
+export function pongFrame(epochMs: number): string {
+  return JSON.stringify({ query: "pong", timestamp: formatUtcRfc3339Seconds(epochMs) });
+}

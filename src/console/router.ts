@@ -1,4 +1,5 @@
-// Routes each backhaul frame: commands to the dispatcher, quit/reconnect/commit to the agent. A bad frame
+// Routes each backhaul frame: commands to the dispatcher, quit/reconnect/commit to the agent, ping to the
+// backhaul (which answers pong on the socket the frame came from). A bad frame
 // is logged by what was wrong with it, never by its content (a command's line, env and data may hold
 // passwords and tokens, and warnings are forwarded to the console's log history) and, when it named a
 // command id, answered with a failed fin.
@@ -12,6 +13,8 @@ export interface RouterTargets {
   reconnect(reason: string | undefined): void;
   /** `{"query":"commit"}`: the 2024 console sends it on every connect. */
   commit(): void;
+  /** `{"query":"ping"}`: a 2026 console's liveness check, answered with a pong on the same socket at once. */
+  ping?(): void;
 }
 
 function preview(text: string): string {
@@ -61,6 +64,8 @@ export function createRouter(targets: RouterTargets, log: Logger): (text: string
         targets.commit();
         return;
       case "ping":
+        targets.ping?.();
+        return;
       case "pong":
         return;
       default:

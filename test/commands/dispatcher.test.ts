@@ -120,7 +120,7 @@ describe("dispatcher", () => {
     await turnsUntil(() => clock.pending === 1, "the handler to sleep");
     await clock.advance(2500);
     expect(await dispatcher.idle(1000)).toBe(true);
-    expect(feedback.fins.get("e1")).toEqual({ success: true, result: "rested", elapsed_time: 2.5 });
+    expect(feedback.fins.get("e1")).toEqual({ success: true, result: "rested", elapsed_time: 2.5, exit_code: 0 });
     // A refusal fins at once: no time passed on the clock, so 0 seconds.
     dispatcher.reject("e2", "invalid command: nope");
     expect(feedback.fins.get("e2")!.elapsed_time).toBe(0);
@@ -134,11 +134,12 @@ describe("dispatcher", () => {
     dispatcher.accept(command("u4", "ping", { data: "{not json" }));
     dispatcher.accept(command("u5", "ping", { data: "[1,2]" }));
     await dispatcher.idle(1000);
-    expect(feedback.fins.get("u1")).toMatchObject({ success: false, result: "Invalid command frobnicate" });
-    expect(feedback.fins.get("u2")).toMatchObject({ success: false, result: "No command provided" });
-    expect(feedback.fins.get("u3")).toMatchObject({ success: false, result: "Invalid command shell argument." });
-    expect(feedback.fins.get("u4")).toMatchObject({ success: false, result: "internal command: data is not valid JSON" });
-    expect(feedback.fins.get("u5")).toMatchObject({ success: false, result: "internal command: data must be a JSON object" });
+    const failed = { success: false, exit_code: 1 };
+    expect(feedback.fins.get("u1")).toMatchObject({ ...failed, result: "Invalid command frobnicate" });
+    expect(feedback.fins.get("u2")).toMatchObject({ ...failed, result: "No command provided" });
+    expect(feedback.fins.get("u3")).toMatchObject({ ...failed, result: "Invalid command shell argument." });
+    expect(feedback.fins.get("u4")).toMatchObject({ ...failed, result: "internal command: data is not valid JSON" });
+    expect(feedback.fins.get("u5")).toMatchObject({ ...failed, result: "internal command: data must be a JSON object" });
   });
 
   test("data is checked once against the spec's schema before run; a failure is worded by the one formatter", async () => {
@@ -174,7 +175,7 @@ describe("dispatcher", () => {
     expect(seen).toEqual([{ who: "bob" }]);
   });
 
-  test("a spec's timeout aborts the command's signal and fins with a timeout failure; the stop signal still reaches it", async () => {
+  test("a spec's timeout aborts the command's signal and fins with exit 124; the stop signal still reaches it", async () => {
     const { dispatcher, feedback, registry, clock, lifecycle } = setup();
     const signals: AbortSignal[] = [];
     const hang = (_d: unknown, ctx: { signal: AbortSignal }) => {
@@ -193,8 +194,8 @@ describe("dispatcher", () => {
     expect(signals[0]!.aborted).toBe(false);
     await clock.advance(1);
     expect(await dispatcher.idle(1000)).toBe(true);
-    expect(feedback.fins.get("t1")).toEqual({ success: false, result: timedOut("hang", 1500), elapsed_time: 1.5 });
-    expect(timedOut("hang", 1500)).toBe("hang: timed out after 1.5 seconds");
+    expect(feedback.fins.get("t1")).toEqual({ success: false, result: "Command timed out after 1s", elapsed_time: 1.5, exit_code: 124 });
+    expect(timedOut(30 * 60_000)).toBe("Command timed out after 30m0s");
     expect(signals[0]!.aborted).toBe(true);
     expect(clock.pending).toBe(0);
     // A command with a timeout that finishes in time leaves no timer behind.
@@ -225,7 +226,7 @@ describe("dispatcher", () => {
     dispatcher.accept(command("b1", "boom"));
     dispatcher.accept(command("b2", "ping"));
     await dispatcher.idle(1000);
-    expect(feedback.fins.get("b1")).toMatchObject({ success: false, result: "internal error: kaput" });
+    expect(feedback.fins.get("b1")).toMatchObject({ success: false, result: "internal error: kaput", exit_code: 1 });
     expect(feedback.fins.get("b2")!.success).toBe(true);
   });
 
@@ -325,7 +326,7 @@ describe("dispatcher", () => {
     const message = "alpamon: cannot record this command: the state disk is full (SQLITE_FULL); it was not run";
     expect(cannotRecord(diskFull())).toBe(message);
     for (const id of ["f1", "f2", "f3", "f4"])
-      expect(feedback.directs.get(id)).toEqual({ success: false, result: message, elapsed_time: 0 });
+      expect(feedback.directs.get(id)).toEqual({ success: false, result: message, elapsed_time: 0, exit_code: 1 });
     expect(records.filter((r) => r.level === "error").map((r) => r.message)).toEqual([
       "cannot record commands in the state database; answering them directly",
     ]);

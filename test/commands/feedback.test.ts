@@ -4,6 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { MAX_DIRECT_ANSWERS, outboxFeedback } from "../../src/commands/feedback.ts";
 import type { HttpMethod, HttpResult } from "../../src/console/http.ts";
 import type { OutboxItem } from "../../src/console/outbox/outbox.ts";
+import { PRIORITY_COMMANDS, PRIORITY_FINS } from "../../src/platform/priorities.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
 
 const escaped = (text: string) => Buffer.byteLength(JSON.stringify(text)) - 2;
@@ -32,13 +33,17 @@ async function settle(): Promise<void> {
 }
 
 describe("outbox feedback", () => {
-  test("the 2024 fin merges handled_at into the stored 2025 body instead of keeping a second copy", () => {
+  test("the 2024 fin merges handled_at into the stored body (exit_code included) instead of keeping a second copy", () => {
     const outbox = fakeOutbox();
     const feedback = outboxFeedback(outbox, () => Date.UTC(2026, 0, 2));
     const ack = feedback.ack("c1");
-    feedback.fin("c1", ack, { success: true, result: "hi", elapsed_time: 1 });
+    feedback.fin("c1", ack, { success: true, result: "hi", elapsed_time: 1, exit_code: 0 });
     const fin = outbox.items[1]!;
-    expect(fin).toMatchObject({ path: "/api/events/commands/c1/fin/", body: { success: true, result: "hi", elapsed_time: 1 }, after: ack });
+    expect(fin).toMatchObject({
+      path: "/api/events/commands/c1/fin/",
+      body: { success: true, result: "hi", elapsed_time: 1, exit_code: 0 },
+      after: ack,
+    });
     expect(fin.fallback).toEqual({
       dialect: "commands",
       method: "PATCH",
@@ -47,10 +52,18 @@ describe("outbox feedback", () => {
     });
   });
 
+  test("the fin goes one priority step behind the ack (upstream: 11 after 10), and both are protected", () => {
+    const outbox = fakeOutbox();
+    const feedback = outboxFeedback(outbox, () => 0);
+    feedback.fin("c3", feedback.ack("c3"), { success: false, result: "", elapsed_time: 0, exit_code: 124 });
+    expect(outbox.items.map((i) => i.priority)).toEqual([PRIORITY_COMMANDS, PRIORITY_FINS]);
+    expect(PRIORITY_FINS).toBe(PRIORITY_COMMANDS + 1);
+  });
+
   test("a fin larger than the outbox's byte cap is shortened to fit, never dropped", () => {
     const outbox = fakeOutbox(64 * 1024);
     const feedback = outboxFeedback(outbox, () => 0);
-    feedback.fin("c2", 1, { success: true, result: "\0".repeat(100_000), elapsed_time: 1 });
+    feedback.fin("c2", 1, { success: true, result: "\0".repeat(100_000), elapsed_time: 1, exit_code: 0 });
     const result = (outbox.items[0]!.body as { result: string }).result;
     expect(result).toMatch(/\n\[alpamon: output truncated, \d+ of 100000 bytes omitted\]$/);
     expect(escaped(result)).toBeLessThanOrEqual(64 * 1024 - 1024);
@@ -58,7 +71,7 @@ describe("outbox feedback", () => {
 });
 
 describe("direct answers", () => {
-  const body = { success: false, result: "alpamon: cannot record this command", elapsed_time: 0 };
+  const body = { success: false, result: "alpamon: cannot record this command", elapsed_time: 0, exit_code: 1 };
 
   test("ack then fin, straight to the console in the 2025 form", async () => {
     const sender = fakeSender(() => 200);

@@ -11,6 +11,7 @@ function recorder() {
     quit: (r) => calls.push(`quit ${r}`),
     reconnect: (r) => calls.push(`reconnect ${r}`),
     commit: () => calls.push("commit"),
+    ping: () => calls.push("ping"),
   };
   const records: LogRecord[] = [];
   const hub = new LogHub({ write: () => {}, close: () => {} }, "debug");
@@ -25,7 +26,24 @@ describe("router", () => {
     route(JSON.stringify({ query: "quit", reason: "New connection" }));
     route(JSON.stringify({ query: "reconnect", reason: "stale" }));
     route(JSON.stringify({ query: "commit" }));
-    expect(calls).toEqual(["accept abc-1 ping", "quit New connection", "reconnect stale", "commit"]);
+    route(JSON.stringify({ query: "ping" }));
+    route(JSON.stringify({ query: "pong", timestamp: "2026-08-21T03:04:05Z" }));
+    expect(calls).toEqual(["accept abc-1 ping", "quit New connection", "reconnect stale", "commit", "ping"]);
+  });
+
+  test("the console's ping passes validation and is routed; without a ping target it is ignored quietly", () => {
+    expect(parseInbound('{"query":"ping"}')).toEqual({ ok: true, message: { query: "ping", reason: undefined } });
+    const records: LogRecord[] = [];
+    const hub = new LogHub({ write: () => {}, close: () => {} }, "debug");
+    hub.listen((r) => records.push(r));
+    const calls: string[] = [];
+    const route = createRouter(
+      { accept: () => {}, reject: () => {}, quit: () => {}, reconnect: () => {}, commit: () => calls.push("commit") },
+      hub.logger(),
+    );
+    route('{"query":"ping"}');
+    expect(calls).toEqual([]);
+    expect(records.filter((r) => r.level === "warn")).toEqual([]);
   });
 
   test("garbage, non-objects, huge strings and unknown queries are logged, never thrown", () => {

@@ -84,6 +84,35 @@ describe("loading and validation", () => {
     expect(loadConfig({ explicitPath: writeConf(`${GOOD}[files]\nunzip_max_bytes = 2GiB\n`) }).files.unzip.maxBytes).toBe(2 * 1024 ** 3);
   });
 
+  test("[commands] shell_timeout: seconds, default 1800 (30 minutes)", () => {
+    expect(loadConfig({ explicitPath: writeConf(GOOD) }).commands).toEqual({ shellTimeoutMs: 1_800_000 });
+    const set = loadConfig({ explicitPath: writeConf(`${GOOD}[commands]\nshell_timeout = 5\n`) });
+    expect(set.commands.shellTimeoutMs).toBe(5_000);
+    expect(loadConfig({ explicitPath: writeConf(`${GOOD}[commands]\nshell_timeout = 604800\n`) }).commands.shellTimeoutMs).toBe(
+      604_800_000,
+    );
+  });
+
+  test("the agent refuses a bad [commands] shell_timeout: exit 78 and one line naming the key", async () => {
+    const dir = tempDir();
+    const path = writeConf(
+      `${GOOD}[agent]\ndata_dir = ${dir}/state\nlog_file = -\npid_file = ${dir}/alpamon.pid\n[commands]\nshell_timeout = 30m\n`,
+    );
+    const proc = Bun.spawn([process.execPath, MAIN, "--config", path], {
+      cwd: "/",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home" },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 15_000,
+    });
+    const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+    expect({ code, signal: proc.signalCode }).toEqual({ code: 78, signal: null });
+    expect(stderr.trim().split("\n")).toEqual([
+      `alpamon: config error: ${path}: [commands] shell_timeout: must be a whole number of seconds from 1 to 604800 (got "30m"; default 1800)`,
+    ]);
+  });
+
   test("[agent] paths are read, and log_file '-' means stderr", () => {
     const config = loadConfig({
       explicitPath: writeConf(`${GOOD}[agent]\ndata_dir = /srv/a\nlog_file = -\npid_file = /tmp/a.pid\n`),
@@ -131,6 +160,26 @@ describe("loading and validation", () => {
       "a fractional ratio",
       `${GOOD}[files]\nunzip_max_ratio = 1.5:1\n`,
       /\[files\] unzip_max_ratio: must be a positive whole number \(got "1.5:1"\)/,
+    ],
+    [
+      "a zero shell_timeout",
+      `${GOOD}[commands]\nshell_timeout = 0\n`,
+      /\[commands\] shell_timeout: must be a whole number of seconds from 1 to 604800 \(got "0"/,
+    ],
+    [
+      "a negative shell_timeout",
+      `${GOOD}[commands]\nshell_timeout = -5\n`,
+      /\[commands\] shell_timeout: must be a whole number of seconds/,
+    ],
+    [
+      "a fractional shell_timeout",
+      `${GOOD}[commands]\nshell_timeout = 1.5\n`,
+      /\[commands\] shell_timeout: must be a whole number of seconds/,
+    ],
+    [
+      "a shell_timeout over a week",
+      `${GOOD}[commands]\nshell_timeout = 604801\n`,
+      /\[commands\] shell_timeout: must be a whole number of seconds/,
     ],
     ["a negative entry count", `${GOOD}[files]\nunzip_max_entries = -1\n`, /\[files\] unzip_max_entries: must be a positive whole number/],
   ];

@@ -107,9 +107,10 @@ describe("agent ↔ console", () => {
     const first = fake.sendCommand({ shell: "internal", line: "ping" });
     expect((await fake.waitForFin(first)).success).toBe(true);
     const patches = fake.requests.filter((r) => r.method === "PATCH" && r.path === `/api/events/commands/${first}/`);
+    // exit_code rides along in the 2024 form too: the console's PATCH serializer ignores fields it does not know.
     expect(patches.map((r) => Object.keys(r.json as object).sort())).toEqual([
       ["acked_at"],
-      ["elapsed_time", "handled_at", "result", "success"],
+      ["elapsed_time", "exit_code", "handled_at", "result", "success"],
     ]);
     const second = fake.sendCommand({ shell: "internal", line: "ping" });
     await fake.waitForFin(second);
@@ -169,6 +170,7 @@ describe("agent ↔ console", () => {
     expect(listed).toEqual([
       "addgroup",
       "adduser",
+      "byebye",
       "commit",
       "delgroup",
       "deluser",
@@ -193,6 +195,7 @@ describe("agent ↔ console", () => {
       "resizepty",
       "restart",
       "restartcoll",
+      "rm",
       "shutdown",
       "sync",
       "update",
@@ -292,5 +295,25 @@ describe("TLS", () => {
     await fake.waitForBackhaul(15_000);
     expect(agent.log).toContain("TLS certificate verification is turned off");
     expect((await fake.waitForFin(fake.sendCommand({ shell: "internal", line: "ping" }))).success).toBe(true);
+  });
+});
+
+describe.each(["2024", "2025", "2026"] as const)("the same flows against the %s console", (dialect) => {
+  test("fins carry exit_code (0, 1 for an unknown command); liveness follows the dialect's rule", async () => {
+    const { fake } = await consoleAndAgent({ dialect });
+    await fake.waitForBackhaul(15_000);
+    const good = fake.sendCommand({ shell: "internal", line: "ping" });
+    const bad = fake.sendCommand({ shell: "internal", line: "frobnicate" });
+    expect(await fake.waitForFin(good)).toMatchObject({ success: true, exit_code: 0 });
+    expect(await fake.waitForFin(bad)).toMatchObject({ success: false, exit_code: 1 });
+    expect(fake.state.commands.get(bad)!.exit_code).toBe(1);
+    if (dialect === "2026") {
+      // It pinged on connect: the pong came back, and the agent sent no pings of its own after that.
+      await fake.waitUntil(() => fake.pongs().length >= 1, 5_000, "the pong");
+      expect(fake.agentPingFrames()).toBe(0);
+    } else {
+      await fake.waitUntil(() => fake.agentPingFrames() >= 2, 5_000, "the agent's pings");
+      expect(fake.pongs()).toEqual([]);
+    }
   });
 });

@@ -1,10 +1,11 @@
-// The backhaul against the fake console over real loopback sockets: handshake headers, the ping frame,
+// The backhaul against the fake console over real loopback sockets: handshake headers, the ping frame and pong,
 // reconnects with jittered backoff, auth failures, TLS, connect timeout, dead-peer detection and bad frames.
 import { afterEach, describe, expect, test } from "bun:test";
 import type { TCPSocketListener } from "bun";
 import { BACKHAUL_BACKOFF, Backhaul, type BackhaulOptions, backhaulBackoff, backhaulUrl } from "../../src/console/backhaul.ts";
 import { ConsoleHttp } from "../../src/console/http.ts";
 import { PING_FRAME } from "../../src/console/protocol.ts";
+import { createRouter } from "../../src/console/router.ts";
 import { buildTlsOptions } from "../../src/console/tls.ts";
 import { LogHub, type LogRecord, silentLogger } from "../../src/log/logger.ts";
 import { USER_AGENT } from "../../src/version.ts";
@@ -96,7 +97,7 @@ describe("connection", () => {
     expect(logged(/backhaul connected/, "info")).toHaveLength(1);
   });
 
-  test("answers every inbound text frame with {query:ping} and hands the text over unparsed", async () => {
+  test("follows every inbound text frame with {query:ping} and hands the text over unparsed", async () => {
     const fake = await fakeConsole({ dialect: "2024" });
     const { texts } = connect(fake);
     await fake.waitForBackhaul(2_000);
@@ -329,5 +330,70 @@ describe("bad frames", () => {
     expect(fake.acceptedHandshakes()).toBe(1);
     expect(backhaul.send('{"query":"still-here"}')).toBe(true);
     await fake.waitForAgentFrame((f) => f.includes("still-here"), 1_000);
+  });
+});
+
+describe("the console's ping (README: console dialects)", () => {
+  /** A backhaul whose frames go through the real router, ping answered by the backhaul as the link wires it. */
+  function routed(fake: FakeConsole): Harness {
+    let backhaul: Backhaul | undefined;
+    const route = createRouter(
+      { accept: () => {}, reject: () => {}, quit: () => {}, reconnect: () => {}, commit: () => {}, ping: () => backhaul?.answerPing() },
+      silentLogger,
+    );
+    const harness = connect(fake, { onText: route });
+    backhaul = harness.backhaul;
+    return harness;
+  }
+
+  const pongs = (fake: FakeConsole) => fake.agentFrames.filter((f) => f.startsWith('{"query":"pong"'));
+
+  test("2024 and 2025 consoles never ping: the agent pings after every inbound frame and never pongs", async () => {
+    for (const dialect of ["2024", "2025"] as const) {
+      const fake = await fakeConsole({ dialect });
+      routed(fake);
+      await fake.waitForBackhaul(2_000);
+      for (let i = 0; i < 3; i++) fake.sendCommand({ shell: "internal", line: "ping" });
+      const expected = dialect === "2024" ? 4 : 3; // the 2024 console's commit frame is one more
+      await eventually(() => pings(fake) === expected, 2_000, `${expected} agent pings (${dialect})`);
+      expect(fake.agentFrames.every((f) => f === PING_FRAME)).toBe(true);
+    }
+  });
+
+  test("2026: the ping is answered by the very next frame, a pong with the UTC time; then no agent pings", async () => {
+    const fake = await fakeConsole({ dialect: "2026" });
+    routed(fake);
+    await fake.waitForBackhaul(2_000);
+    await eventually(() => pongs(fake).length === 1, 2_000, "the pong to the ping on connect");
+    const before = Date.now();
+    expect(fake.agentFrames[fake.consolePings[0]!.framesBefore]).toStartWith('{"query":"pong"');
+    const pong = JSON.parse(pongs(fake)[0]!);
+    expect(Object.keys(pong)).toEqual(["query", "timestamp"]);
+    expect(pong.timestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(Math.abs(Date.parse(pong.timestamp) - before)).toBeLessThan(5_000);
+    for (let i = 0; i < 3; i++) fake.sendCommand({ shell: "internal", line: "ping" });
+    fake.sendPing();
+    await eventually(() => pongs(fake).length === 2, 2_000, "the second pong");
+    expect(fake.agentFrames[fake.consolePings[1]!.framesBefore]).toStartWith('{"query":"pong"');
+    expect(pings(fake)).toBe(0);
+  });
+
+  test("the rule is per connection: a new connection pings again until the console pings on it", async () => {
+    const fake = await fakeConsole({ dialect: "2025" });
+    routed(fake);
+    await fake.waitForBackhaul(2_000);
+    fake.sendCommand({ shell: "internal", line: "ping" });
+    await eventually(() => pings(fake) === 1, 2_000, "an agent ping before the console pinged");
+    fake.sendPing();
+    await eventually(() => pongs(fake).length === 1, 2_000, "the pong");
+    fake.sendCommand({ shell: "internal", line: "ping" });
+    fake.sendFrame({ query: "commit" });
+    fake.sendPing(); // frames are handled in order: an agent ping after the two above would come before this pong
+    await eventually(() => pongs(fake).length === 2, 2_000, "the second pong");
+    expect(pings(fake)).toBe(1);
+    fake.dropBackhaul();
+    await fake.waitUntil(() => fake.acceptedHandshakes() === 2 && fake.backhaulCount() === 1, 5_000, "the second connection");
+    fake.sendCommand({ shell: "internal", line: "ping" });
+    await eventually(() => pings(fake) === 2, 2_000, "an agent ping on the new connection");
   });
 });

@@ -1,8 +1,9 @@
 // The fake console's HTTP surface (console-dialects.md §6, §8): agent authentication and the REST routes of
-// the 2024 snapshot (observed) and the 2025-only shapes (inferred from the reference agent). Pure routing:
+// the 2024 snapshot (observed), the 2025-only shapes (inferred from the reference agent) and the 2026 additions
+// (upstream-2026.md §2: exit_code in the fin, streamed chunks; inferred from the agent side). Pure routing:
 // takes the request and the console state, returns the reply; never touches sockets or timers.
 
-export type Dialect = "2025" | "2024";
+export type Dialect = "2026" | "2025" | "2024";
 
 export interface RecordedRequest {
   method: string;
@@ -24,6 +25,14 @@ export interface Fin {
   success: boolean;
   result: string;
   elapsed_time: number;
+  /** As the agent sent it (any dialect); undefined when the fin had none. */
+  exit_code?: number;
+}
+
+/** One streamed output chunk as the agent posted it (2026). */
+export interface Chunk {
+  seq: number;
+  content: string;
 }
 
 export interface Reply {
@@ -40,6 +49,10 @@ export interface CommandRecord {
   elapsed_time: number | null;
   acked_at: string | null;
   handled_at: string | null;
+  /** The fin's exit_code, when it had one (the 2024 and 2025 consoles would ignore it; recorded anyway). */
+  exit_code?: number;
+  /** Accepted chunks in arrival order (2026). */
+  chunks: Chunk[];
 }
 
 export interface ConsoleState {
@@ -157,12 +170,16 @@ function patchCommand(req: RecordedRequest, command: CommandRecord): Reply {
     command.handled_at = now;
     command.success = typeof body.success === "boolean" ? body.success : null;
     command.elapsed_time = typeof body.elapsed_time === "number" ? body.elapsed_time : null;
+    if (Number.isInteger(body.exit_code)) command.exit_code = body.exit_code as number;
   }
   return { status: 200, body: commandView(command) };
 }
 
-/** 2025 (inferred): POST …/ack/ with no body; POST …/fin/ with {success, result, elapsed_time}. Repeats are accepted. */
-function postAckOrFin(req: RecordedRequest, command: CommandRecord, action: "ack" | "fin"): Reply {
+/**
+ * 2025 (inferred): POST …/ack/ with no body; POST …/fin/ with {success, result, elapsed_time}. Repeats are accepted.
+ * 2026 (inferred from upstream-2026.md §2.2): the fin must also carry an integer exit_code.
+ */
+function postAckOrFin(req: RecordedRequest, command: CommandRecord, action: "ack" | "fin", dialect: Dialect): Reply {
   const now = new Date().toISOString();
   if (action === "ack") {
     command.acked_at ??= now;
@@ -174,12 +191,26 @@ function postAckOrFin(req: RecordedRequest, command: CommandRecord, action: "ack
   if (typeof body.success !== "boolean") errors.success = ["Must be a valid boolean."];
   if (typeof body.result !== "string") errors.result = ["Not a valid string."];
   if (typeof body.elapsed_time !== "number") errors.elapsed_time = ["A valid number is required."];
+  if (dialect === "2026" && !Number.isInteger(body.exit_code)) errors.exit_code = ["A valid integer is required."];
   if (Object.keys(errors).length > 0) return { status: 400, body: errors };
   command.handled_at ??= now;
   command.success = body.success as boolean;
   command.result = body.result as string;
   command.elapsed_time = body.elapsed_time as number;
+  if (Number.isInteger(body.exit_code)) command.exit_code = body.exit_code as number;
   return { status: 200, body: commandView(command) };
+}
+
+/** 2026 (upstream-2026.md §2.3): POST …/chunk/ {seq, content} → 201; chunks may come in any order, even after the fin. */
+function postChunk(req: RecordedRequest, command: CommandRecord): Reply {
+  const body = req.json;
+  if (!isObject(body)) return { status: 400, body: { non_field_errors: ["Invalid data. Expected a dictionary."] } };
+  const errors: Record<string, string[]> = {};
+  if (!Number.isInteger(body.seq) || (body.seq as number) < 0) errors.seq = ["A valid integer is required."];
+  if (typeof body.content !== "string") errors.content = ["Not a valid string."];
+  if (Object.keys(errors).length > 0) return { status: 400, body: errors };
+  command.chunks.push({ seq: body.seq as number, content: body.content as string });
+  return { status: 201, body: { seq: body.seq } };
 }
 
 interface Route {
@@ -189,35 +220,38 @@ interface Route {
   handle: (req: RecordedRequest, state: ConsoleState, params: string[]) => Reply;
 }
 
-const BOTH: readonly Dialect[] = ["2024", "2025"];
-const ONLY_2025: readonly Dialect[] = ["2025"];
+const ALL: readonly Dialect[] = ["2024", "2025", "2026"];
+/** The 2025 surface, which the 2026 console keeps. */
+const SINCE_2025: readonly Dialect[] = ["2025", "2026"];
+const SINCE_2026: readonly Dialect[] = ["2026"];
 
-function withCommand(handle: (req: RecordedRequest, command: CommandRecord) => Reply) {
+function withCommand(handle: (req: RecordedRequest, command: CommandRecord, state: ConsoleState) => Reply) {
   return (req: RecordedRequest, state: ConsoleState, params: string[]): Reply => {
     const command = state.commands.get(params[0]!);
-    return command ? handle(req, command) : { status: 404, body: NOT_FOUND };
+    return command ? handle(req, command, state) : { status: 404, body: NOT_FOUND };
   };
 }
 
 const ROUTES: Route[] = [
-  { method: "GET", path: /^\/api\/servers\/servers\/-\/$/, dialects: BOTH, handle: (_r, s) => ({ status: 200, body: serverView(s) }) },
-  { method: "PUT", path: /^\/api\/servers\/servers\/-\/commit\/$/, dialects: BOTH, handle: commit },
-  { method: "POST", path: /^\/api\/events\/events\/$/, dialects: BOTH, handle: createEvent },
-  { method: "PATCH", path: /^\/api\/events\/commands\/([^/]+)\/$/, dialects: BOTH, handle: withCommand(patchCommand) },
+  { method: "GET", path: /^\/api\/servers\/servers\/-\/$/, dialects: ALL, handle: (_r, s) => ({ status: 200, body: serverView(s) }) },
+  { method: "PUT", path: /^\/api\/servers\/servers\/-\/commit\/$/, dialects: ALL, handle: commit },
+  { method: "POST", path: /^\/api\/events\/events\/$/, dialects: ALL, handle: createEvent },
+  { method: "PATCH", path: /^\/api\/events\/commands\/([^/]+)\/$/, dialects: ALL, handle: withCommand(patchCommand) },
   {
     method: "POST",
     path: /^\/api\/events\/commands\/([^/]+)\/ack\/$/,
-    dialects: ONLY_2025,
-    handle: withCommand((r, c) => postAckOrFin(r, c, "ack")),
+    dialects: SINCE_2025,
+    handle: withCommand((r, c, s) => postAckOrFin(r, c, "ack", s.dialect)),
   },
   {
     method: "POST",
     path: /^\/api\/events\/commands\/([^/]+)\/fin\/$/,
-    dialects: ONLY_2025,
-    handle: withCommand((r, c) => postAckOrFin(r, c, "fin")),
+    dialects: SINCE_2025,
+    handle: withCommand((r, c, s) => postAckOrFin(r, c, "fin", s.dialect)),
   },
+  { method: "POST", path: /^\/api\/events\/commands\/([^/]+)\/chunk\/$/, dialects: SINCE_2026, handle: withCommand(postChunk) },
   // 2025 (inferred): the 2024 snapshot has no history app, so this is a 404 there.
-  { method: "POST", path: /^\/api\/history\/logs\/$/, dialects: ONLY_2025, handle: () => ({ status: 201, body: {} }) },
+  { method: "POST", path: /^\/api\/history\/logs\/$/, dialects: SINCE_2025, handle: () => ({ status: 201, body: {} }) },
 ];
 
 /**

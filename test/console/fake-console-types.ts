@@ -8,8 +8,12 @@ export interface FakeConsoleOptions {
   id?: string;
   key?: string;
   commissioned?: boolean;
-  /** Send {"query":"commit"} when a backhaul opens. Default: true in the 2024 dialect, false in 2025. */
+  /** Send {"query":"commit"} when a backhaul opens. Default: true in the 2024 dialect, false in 2025 and 2026. */
   commitOnConnect?: boolean;
+  /** Send {"query":"ping"} when a backhaul opens (upstream-2026.md §2.1). Default: true in 2026 only. */
+  pingOnConnect?: boolean;
+  /** Then again every this many ms on each open backhaul; 0 (the default) pings only on connect. */
+  pingIntervalMs?: number;
 }
 
 export interface RecordedHandshake {

@@ -1,9 +1,10 @@
-// Proves the fake console itself: authentication, the Origin rule, both dialects' ack/fin, fault injection
-// and TLS. Every later console test trusts this fixture, so it must be able to fail here first.
+// Proves the fake console itself: authentication, the Origin rule, the 2024/2025/2026 dialects' ack/fin (and the
+// 2026 chunks and pings), fault injection and TLS. Every later console test trusts this fixture, so it must be able to fail here first.
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { FakeConsole, type FakeConsoleOptions } from "./fake-console.ts";
+import { eventually } from "./fake-console-waits.ts";
 
 const consoles: FakeConsole[] = [];
 const sockets: WebSocket[] = [];
@@ -166,6 +167,46 @@ describe("command ack and fin", () => {
     expect(await fake.waitForFin(id, 1_000)).toEqual({ success: false, result: "x", elapsed_time: 1.5 });
   });
 
+  test("2026 (inferred): the fin needs an integer exit_code, which is recorded; chunks are 201 and kept by seq", async () => {
+    const fake = await start({ dialect: "2026" });
+    const id = fake.sendCommand({ line: "ls" });
+    const base = `/api/events/commands/${id}/`;
+    expect((await call(fake, "POST", `${base}ack/`)).status).toBe(200);
+    for (const chunk of [
+      { seq: 1, content: "wor" },
+      { seq: 0, content: "hello " },
+      { seq: 2, content: "ld é" },
+    ])
+      expect((await call(fake, "POST", `${base}chunk/`, { body: chunk })).status).toBe(201);
+    expect((await call(fake, "POST", `${base}chunk/`, { body: { seq: -1, content: "x" } })).status).toBe(400);
+    expect((await call(fake, "POST", `${base}chunk/`, { body: { seq: 3 } })).status).toBe(400);
+    expect(
+      fake
+        .chunks(id)
+        .map((c) => c.content)
+        .join(""),
+    ).toBe("hello world é");
+    const noCode = { success: false, result: "", elapsed_time: 1 };
+    expect((await call(fake, "POST", `${base}fin/`, { body: noCode })).status).toBe(400);
+    expect((await call(fake, "POST", `${base}fin/`, { body: { ...noCode, exit_code: 124 } })).status).toBe(200);
+    expect(await fake.waitForFin(id, 1_000)).toEqual({ ...noCode, exit_code: 124 });
+    expect(fake.state.commands.get(id)!.exit_code).toBe(124);
+  });
+
+  test("chunk/ is a 404 for the 2024 and 2025 consoles; their fins take exit_code as an extra field", async () => {
+    for (const dialect of ["2024", "2025"] as const) {
+      const fake = await start({ dialect });
+      const id = fake.sendCommand({ line: "ls" });
+      const base = `/api/events/commands/${id}/`;
+      expect((await call(fake, "POST", `${base}chunk/`, { body: { seq: 0, content: "x" } })).status).toBe(404);
+      const fin = { success: false, result: "x", elapsed_time: 1, exit_code: 3 };
+      const [method, path, body] =
+        dialect === "2024" ? (["PATCH", base, { ...fin, handled_at: "now" }] as const) : (["POST", `${base}fin/`, fin] as const);
+      expect((await call(fake, method, path, { body })).status).toBe(200);
+      expect((await fake.waitForFin(id, 1_000)).exit_code).toBe(3);
+    }
+  });
+
   test("acks for a command the console never sent are 404; waitForAck times out instead of matching them", async () => {
     const fake = await start();
     expect((await call(fake, "POST", "/api/events/commands/not-sent/ack/")).status).toBe(404);
@@ -223,6 +264,30 @@ describe("backhaul handshake", () => {
       await fake.waitForAgentFrame((f) => f === '{"query":"ping"}', 1_000);
       expect(client.frames).toEqual(dialect === "2024" ? ['{"query":"commit"}'] : []);
     }
+  });
+
+  test("2026 pings on connect and every pingIntervalMs; the timers end with the socket and with stop()", async () => {
+    const fake = await start({ dialect: "2026", pingIntervalMs: 50 });
+    const client = dial(fake, { Authorization: auth(fake), Origin: fake.url });
+    expect(await client.opened).toBe(true);
+    await eventually(() => client.frames.length >= 3, 2_000, "three pings");
+    expect(new Set(client.frames)).toEqual(new Set(['{"query":"ping"}']));
+    client.ws.send(JSON.stringify({ query: "pong", timestamp: "2026-08-21T03:04:05Z" }));
+    await fake.waitUntil(() => fake.pongs().length === 1, 1_000, "the pong recorded");
+    expect(fake.agentPingFrames()).toBe(0);
+    client.ws.close();
+    await fake.waitUntil(() => fake.backhaulCount() === 0, 1_000, "the close");
+    const sent = fake.consolePings.length;
+    await Bun.sleep(150);
+    expect(fake.consolePings.length).toBe(sent);
+    // Off by default elsewhere, on demand with sendPing().
+    const quiet = await start({ dialect: "2025" });
+    const other = dial(quiet, { Authorization: auth(quiet), Origin: quiet.url });
+    expect(await other.opened).toBe(true);
+    await quiet.waitForBackhaul(1_000);
+    expect(quiet.sendPing()).toBe(1);
+    await eventually(() => other.frames.length === 1, 1_000, "the ping on demand");
+    expect(other.frames).toEqual(['{"query":"ping"}']);
   });
 
   test("403 on a wrong key, on a missing Origin and on a foreign Origin", async () => {

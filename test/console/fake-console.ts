@@ -1,10 +1,12 @@
 // The fake Alpacon console every console-facing test runs against: a real HTTP + WebSocket server on
-// 127.0.0.1 (optionally TLS with a throwaway CA) speaking the wire protocol of console-dialects.md §8, recording
-// everything and failing on demand. Never listens beyond loopback; stop() leaves no socket, timer or file.
+// 127.0.0.1 (optionally TLS with a throwaway CA) speaking the wire protocol of console-dialects.md §8 (2024,
+// 2025) and upstream-2026.md §2 (2026: it pings, takes chunks, wants exit_code), recording everything and
+// failing on demand. Never listens beyond loopback; stop() leaves no socket, timer or file.
 import { rmSync } from "node:fs";
 import type { Server, ServerWebSocket } from "bun";
 import { type TestCertificates, generateCertificates } from "./fake-console-tls.ts";
 import {
+  type Chunk,
   type ConsoleState,
   type ExtraRoute,
   type Fin,
@@ -31,7 +33,7 @@ import {
 } from "./fake-console-types.ts";
 import { Waits } from "./fake-console-waits.ts";
 
-export type { ConsoleState, Dialect, Fin, RecordedRequest, Reply } from "./fake-console-routes.ts";
+export type { Chunk, ConsoleState, Dialect, Fin, RecordedRequest, Reply } from "./fake-console-routes.ts";
 export type {
   CommandToSend,
   FakeConsoleOptions,
@@ -43,6 +45,8 @@ export type {
 
 export const BACKHAUL_PATH = "/ws/servers/backhaul/";
 const DEFAULT_WAIT_MS = 5_000;
+/** The console's liveness ping (2026) and the agent's (2024/2025 agents after every inbound frame). */
+export const PING_TEXT = '{"query":"ping"}';
 
 export class FakeConsole {
   readonly requests: RecordedRequest[] = [];
@@ -52,6 +56,8 @@ export class FakeConsole {
   readonly backhaulCloses: { code: number; reason: string }[] = [];
   /** WebSocket ping control frames received from agents. */
   agentPings = 0;
+  /** {"query":"ping"} text frames this console sent (2026), each with the index agentFrames had then. */
+  readonly consolePings: { at: number; framesBefore: number }[] = [];
   readonly state: ConsoleState;
   readonly url: string;
   readonly caCertPath: string | undefined;
@@ -61,6 +67,9 @@ export class FakeConsole {
   private readonly extraRoutes: ExtraRoute[] = [];
   private readonly waits = new Waits(() => `recent requests:\n${this.recentRequests()}`);
   private readonly commitOnConnect: boolean;
+  private readonly pingOnConnect: boolean;
+  private readonly pingIntervalMs: number;
+  private readonly pingTimers = new Map<ServerWebSocket<MountedSocketData>, ReturnType<typeof setInterval>>();
   private readonly origin: string;
   private readonly server: Server<MountedSocketData>;
   private readonly mounts: SocketMount[] = [];
@@ -83,6 +92,8 @@ export class FakeConsole {
       isConnected: () => this.sockets.size > 0,
     };
     this.commitOnConnect = options.commitOnConnect ?? dialect === "2024";
+    this.pingOnConnect = options.pingOnConnect ?? dialect === "2026";
+    this.pingIntervalMs = options.pingIntervalMs ?? 0;
     this.caCertPath = certs?.caCertPath;
     this.server = Bun.serve<MountedSocketData>({
       hostname: "127.0.0.1",
@@ -98,6 +109,12 @@ export class FakeConsole {
           if (ws.data.mount) return ws.data.mount.open(ws);
           this.sockets.add(ws);
           if (this.commitOnConnect) ws.send(JSON.stringify({ query: "commit" }));
+          if (this.pingOnConnect) this.pingSocket(ws);
+          if (this.pingIntervalMs > 0)
+            this.pingTimers.set(
+              ws,
+              setInterval(() => this.pingSocket(ws), this.pingIntervalMs),
+            );
           this.notify();
         },
         message: (ws, message) => {
@@ -112,6 +129,8 @@ export class FakeConsole {
         close: (ws, code, reason) => {
           if (ws.data.mount) return ws.data.mount.close(ws, code);
           this.sockets.delete(ws);
+          clearInterval(this.pingTimers.get(ws));
+          this.pingTimers.delete(ws);
           this.backhaulCloses.push({ code, reason });
           this.notify();
         },
@@ -162,6 +181,27 @@ export class FakeConsole {
     this.rememberCommand(text);
     for (const ws of this.sockets) ws.send(text);
     return this.sockets.size;
+  }
+
+  /** Sends {"query":"ping"} on every open backhaul, as a 2026 console does; returns how many got it. */
+  sendPing(): number {
+    for (const ws of this.sockets) this.pingSocket(ws);
+    return this.sockets.size;
+  }
+
+  /** The agent's {"query":"ping"} text frames so far. */
+  agentPingFrames(): number {
+    return this.agentFrames.filter((f) => f === PING_TEXT).length;
+  }
+
+  /** The agent's {"query":"pong",…} frames so far, parsed. */
+  pongs(): { query: string; timestamp: string }[] {
+    return this.agentFrames.filter((f) => f.startsWith('{"query":"pong"')).map((f) => JSON.parse(f));
+  }
+
+  /** The chunks the agent streamed for `id`, in seq order (2026). */
+  chunks(id: string): Chunk[] {
+    return [...(this.state.commands.get(id)?.chunks ?? [])].sort((a, b) => a.seq - b.seq);
   }
 
   sendBinary(data: Uint8Array): void {
@@ -243,13 +283,17 @@ export class FakeConsole {
   async waitForFin(id: string, timeoutMs = DEFAULT_WAIT_MS): Promise<Fin> {
     const request = await this.waitUntil(() => this.requests.find((r) => isFin(r, id)), timeoutMs, `the fin of ${id}`);
     const body = request.json as Record<string, unknown>;
-    return { success: body.success as boolean, result: body.result as string, elapsed_time: body.elapsed_time as number };
+    const fin: Fin = { success: body.success as boolean, result: body.result as string, elapsed_time: body.elapsed_time as number };
+    if (typeof body.exit_code === "number") fin.exit_code = body.exit_code;
+    return fin;
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.waits.failAll("fake console stopped");
+    for (const timer of this.pingTimers.values()) clearInterval(timer);
+    this.pingTimers.clear();
     await this.server.stop(true);
     this.sockets.clear();
     if (this.certs) rmSync(this.certs.dir, { recursive: true, force: true });
@@ -366,7 +410,15 @@ export class FakeConsole {
       elapsed_time: null,
       acked_at: null,
       handled_at: null,
+      chunks: [],
     });
+  }
+
+  private pingSocket(ws: ServerWebSocket<MountedSocketData>): void {
+    if (ws.readyState !== 1) return;
+    this.consolePings.push({ at: Date.now(), framesBefore: this.agentFrames.length });
+    ws.send(PING_TEXT);
+    this.notify();
   }
 
   private notify(): void {

@@ -1,10 +1,16 @@
 // The agent's own commands: ping, help, quit, restart and reconnect. Each replies first and acts a second
 // later, so the fin is queued (and, on quit/restart, delivered by the shutdown drain) before anything stops.
+import { runProcess as defaultRunProcess } from "../../exec/run.ts";
+import type { RunProcess } from "../../exec/types.ts";
 import type { Lifecycle } from "../../platform/lifecycle.ts";
 import type { Clock } from "../../platform/clock.ts";
 import { formatLocalRfc3339Seconds } from "../../platform/time.ts";
 import { type AnyCommandSpec, fail, ok } from "../../commands/contract.ts";
 import type { CommandRegistry } from "../../commands/registry.ts";
+import { byebye, type ByebyeDeps } from "./byebye.ts";
+
+/** Upstream's timeout for quit, restart and byebye (upstream-2026 §2.4). */
+const AGENT_ACTION_TIMEOUT_MS = 60_000;
 
 export interface AgentCommandDeps {
   registry: CommandRegistry;
@@ -16,6 +22,12 @@ export interface AgentCommandDeps {
   restartCollector?: () => void;
   /** Delay between the reply and the action. */
   actionDelayMs?: number;
+  /** For byebye: the console link's HTTP client (byebye is refused without it). */
+  http?: ByebyeDeps["http"];
+  /** For byebye's package-manager probes and the removal; default exec/run.ts. */
+  runProcess?: RunProcess;
+  /** byebye's package-manager probes, for tests. */
+  byebye?: Pick<ByebyeDeps, "binaryPath" | "hasSystemd" | "hasProgram">;
 }
 
 export function agentCommands(deps: AgentCommandDeps): AnyCommandSpec[] {
@@ -46,6 +58,7 @@ export function agentCommands(deps: AgentCommandDeps): AnyCommandSpec[] {
     {
       name: "quit",
       summary: "stop alpamon (the service manager decides whether it comes back)",
+      timeoutMs: AGENT_ACTION_TIMEOUT_MS,
       run: () => {
         later(() => deps.lifecycle.requestStop({ kind: "quit" }));
         return ok("Alpamon will shutdown in 1 second.");
@@ -54,6 +67,7 @@ export function agentCommands(deps: AgentCommandDeps): AnyCommandSpec[] {
     {
       name: "restart",
       summary: "restart alpamon in place; `restart collector` rebuilds the metrics collector",
+      timeoutMs: AGENT_ACTION_TIMEOUT_MS,
       run: (_data, ctx) => {
         if (ctx.args[0] === "collector") return restartCollector();
         later(() => deps.lifecycle.requestStop({ kind: "restart" }));
@@ -63,7 +77,21 @@ export function agentCommands(deps: AgentCommandDeps): AnyCommandSpec[] {
     {
       name: "restartcoll",
       summary: "same as `restart collector`",
+      timeoutMs: AGENT_ACTION_TIMEOUT_MS,
       run: () => restartCollector(),
+    },
+    {
+      name: "byebye",
+      summary: "unregister from the console, remove the alpamon package and stop",
+      timeoutMs: AGENT_ACTION_TIMEOUT_MS,
+      run: byebye({
+        ...deps.byebye,
+        ...(deps.http ? { http: deps.http } : {}),
+        lifecycle: deps.lifecycle,
+        clock: deps.clock,
+        runProcess: deps.runProcess ?? defaultRunProcess,
+        delayMs: delay,
+      }),
     },
     {
       name: "reconnect",

@@ -1,4 +1,4 @@
-// The agent's own commands: ping, help, quit, restart (and restart collector), reconnect.
+// The agent's own commands: ping, help, quit, restart (and restart collector), reconnect, byebye.
 import type { Capability } from "../../commands/capability.ts";
 import { agentCommands, type AgentCommandDeps } from "./commands.ts";
 

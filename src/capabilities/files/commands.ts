@@ -9,6 +9,7 @@ import { runDownload } from "./download.ts";
 import { FtpSessions } from "./ftp-session.ts";
 import type { FileCommandDeps, FileCommandOptions } from "./deps.ts";
 import { DownloadData, notEnoughInformation, UploadData } from "./transfer-data.ts";
+import { RmData, runRm } from "./staged-exec.ts";
 import { runUpload } from "./upload.ts";
 import { workerArgv as defaultArgv } from "./worker-argv.ts";
 
@@ -34,5 +35,6 @@ export function fileCommands(options: FileCommandOptions): FamilyBodies {
       invalid: notEnoughInformation("upload"),
       run: (d: InferOutput<typeof UploadData>, ctx) => runUpload(deps, d, ctx),
     },
+    rm: { data: RmData, run: (d: InferOutput<typeof RmData>) => runRm(d) },
   };
 }

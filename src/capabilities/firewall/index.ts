@@ -8,6 +8,9 @@ import { FirewallService, type FirewallDeps } from "./service.ts";
 import { syncChains, type SyncChain } from "./sync.ts";
 
 export type { FirewallDeps } from "./service.ts";
+
+/** Upstream's firewall handler timeout (upstream-2026 §2.4), for every firewall command. */
+const FIREWALL_TIMEOUT_MS = 2 * 60_000;
 export type { SyncChain } from "./sync.ts";
 
 export interface Firewall extends Capability {
@@ -33,7 +36,10 @@ export function createFirewall(deps: FirewallDeps, service = new FirewallService
   };
   return {
     name: "firewall",
-    commands: [firewallCommand(service), rollbackCommand(service), ...groupCommands(service)],
+    commands: [firewallCommand(service), rollbackCommand(service), ...groupCommands(service)].map((spec) => ({
+      ...spec,
+      timeoutMs: FIREWALL_TIMEOUT_MS,
+    })),
     collectFirewallChains,
   };
 }

@@ -6,6 +6,9 @@ import type { Part } from "../../platform/lifecycle.ts";
 import { inventoryCommands } from "./commands.ts";
 import { Inventory, type InventoryOptions } from "./inventory.ts";
 
+/** Upstream's info handler timeout (upstream-2026 §2.4), for `commit` and `sync`. */
+const INFO_TIMEOUT_MS = 30_000;
+
 export interface InventoryDeps extends InventoryOptions {
   /** Whether the console said this server is commissioned (known once the session part has started). */
   commissioned: () => boolean;
@@ -24,7 +27,7 @@ export function createInventory(deps: InventoryDeps): InventoryCapability {
   return {
     name: "inventory",
     parts: [{ name: "inventory", start: () => inventory.start(commissioned()), stop: () => inventory.stop() }],
-    commands: inventoryCommands(inventory),
+    commands: inventoryCommands(inventory).map((spec) => ({ ...spec, timeoutMs: INFO_TIMEOUT_MS })),
     commit: () => inventory.commit(),
     requestUsersAndGroupsSync: () => inventory.requestUsersAndGroupsSync(),
     onOutboxSettled: (item) => inventory.onOutboxSettled(item),

@@ -6,9 +6,12 @@ import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
 import type { Platform } from "../../platform/os-release.ts";
 
+/** Upstream's update/upgrade timeout (upstream-2026 §2.4, §7.2). */
+const PACKAGE_TIMEOUT_MS = 30 * 60_000;
+
 export const PACKAGE_SPECS: readonly LazySpec[] = [
-  { name: "update", summary: "upgrade the system's packages (apt-get, dnf, yum or zypper)" },
-  { name: "upgrade", summary: "upgrade alpamon through the package manager, then restart it" },
+  { name: "update", summary: "upgrade the system's packages (apt-get, dnf, yum or zypper)", timeoutMs: PACKAGE_TIMEOUT_MS },
+  { name: "upgrade", summary: "upgrade alpamon through the package manager, then restart it", timeoutMs: PACKAGE_TIMEOUT_MS },
 ];
 
 export interface PackagesDeps {

@@ -11,6 +11,9 @@ export interface PowerDeps {
   signal: AbortSignal;
 }
 
+/** Upstream's timeout for reboot and shutdown (upstream-2026 §2.4). */
+const POWER_TIMEOUT_MS = 60_000;
+
 export function createPower(deps: PowerDeps): Capability {
-  return { name: "power", commands: powerCommands({ runProcess, ...deps }) };
+  return { name: "power", commands: powerCommands({ runProcess, ...deps }).map((spec) => ({ ...spec, timeoutMs: POWER_TIMEOUT_MS })) };
 }

@@ -9,11 +9,20 @@ import { createSystemRunner } from "./system.ts";
 export interface ShellDeps {
   log: Logger;
   clock: Clock;
+  /** How long one `system` line may run (`[commands] shell_timeout`); default 30 minutes. */
+  timeoutMs?: number;
 }
 
 export function createShell(deps: ShellDeps): Capability {
   return {
     name: "shell",
-    systemRunner: createSystemRunner({ runProcess, resolveIdentity, userEnvironment, log: deps.log, clock: deps.clock }),
+    systemRunner: createSystemRunner({
+      runProcess,
+      resolveIdentity,
+      userEnvironment,
+      log: deps.log,
+      clock: deps.clock,
+      ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
+    }),
   };
 }

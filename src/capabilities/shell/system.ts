@@ -6,18 +6,22 @@ import type { IdentityResult } from "../../exec/identity.ts";
 import { carryProblem } from "../../exec/launch.ts";
 import type { Logger } from "../../log/logger.ts";
 import { systemClock, type Clock } from "../../platform/clock.ts";
+import { goDuration } from "../../platform/time.ts";
 import type { SystemRunner } from "../../commands/dispatcher.ts";
 import type { CommandResult } from "../../commands/registry.ts";
 import { parseCommandLine, runCommandList, type ListStep, type StepOutcome } from "./shell-line.ts";
 
-export const DEFAULT_SYSTEM_TIMEOUT_MS = 60 * 60 * 1000;
+/** 30 minutes, upstream's shell handler (upstream-2026 §2.4); `[commands] shell_timeout` overrides it. */
+export const DEFAULT_SYSTEM_TIMEOUT_MS = 30 * 60 * 1000;
+/** The fin's exit code when the line ran out of time, as coreutils' timeout(1) and upstream. */
+const TIMED_OUT_EXIT_CODE = 124;
 export const DEFAULT_SYSTEM_MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
 
 export interface SystemRunnerDeps {
   runProcess: RunProcess;
   resolveIdentity: (user: string, group: string | null | undefined) => Promise<IdentityResult>;
   userEnvironment: (identity: Identity, extra?: Record<string, string>) => Record<string, string>;
-  /** For the whole line, not per process. Default 1 hour. */
+  /** For the whole line, not per process. Default 30 minutes. */
   timeoutMs?: number;
   /** For the whole line's combined output. Default 8 MiB. */
   maxOutputBytes?: number;
@@ -26,11 +30,6 @@ export interface SystemRunnerDeps {
 }
 
 export const USER_REQUIRED = "system command: user is required (name root explicitly to run as root)";
-
-/** "0.5", "3600": seconds without trailing zeros. */
-function seconds(ms: number): string {
-  return String(Number((ms / 1000).toFixed(3)));
-}
 
 /** Keeps at most `budget` bytes of UTF-8 without cutting a character; returns the kept text and the rest's size. */
 function clip(text: string, budget: number): { text: string; omitted: number } {
@@ -56,6 +55,7 @@ export function createSystemRunner(deps: SystemRunnerDeps): SystemRunner {
   const log = deps.log;
 
   return async (command, signal): Promise<CommandResult> => {
+    const started = clock.monotonic();
     const user = command.user ?? "";
     if (user.trim() === "") return { exitCode: 1, result: USER_REQUIRED };
     log.debug("running a system command", { command: command.id, user });
@@ -109,8 +109,10 @@ export function createSystemRunner(deps: SystemRunnerDeps): SystemRunner {
     let exitCode = outcome.exitCode;
     if (omitted > 0) result += `\n[alpamon: output truncated, ${omitted} bytes omitted]`;
     if (timedOut) {
-      result += `\n[alpamon: timed out after ${seconds(timeoutMs)} s]`;
-      exitCode = -1;
+      // Upstream's wording (upstream-2026 §2.4): the output so far, a blank line, then the banner.
+      const banner = `Command timed out after ${goDuration(clock.monotonic() - started)}`;
+      result = result ? `${result}\n\n${banner}` : banner;
+      exitCode = TIMED_OUT_EXIT_CODE;
     } else if (stopped) {
       result += "\n[alpamon: stopped because the agent is shutting down]";
       exitCode = -1;

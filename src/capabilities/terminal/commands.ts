@@ -30,6 +30,8 @@ export interface TerminalDeps {
 }
 
 export const OPENPTY_OK = "Spawned a pty terminal.";
+/** resizepty and refreshpty for a session this agent does not hold (upstream 2026 §3: lower case, no id). */
+const INVALID_SESSION = "invalid session ID";
 
 interface Who {
   identity: Identity | undefined;
@@ -114,7 +116,7 @@ export function terminalCommands(deps: TerminalDeps): FamilyBodies {
     run(data: ResizePtyData) {
       const { session_id: id, rows, cols } = data;
       const session = registry.get(id);
-      if (!session) return fail(`resizepty: no open terminal session ${JSON.stringify(id)}`);
+      if (!session) return fail(INVALID_SESSION);
       try {
         session.resize(cols, rows);
       } catch (err) {
@@ -128,7 +130,7 @@ export function terminalCommands(deps: TerminalDeps): FamilyBodies {
     data: RefreshPtyData,
     run(data: RefreshPtyData) {
       const session = registry.get(data.session_id);
-      if (!session) return fail("invalid session ID");
+      if (!session) return fail(INVALID_SESSION);
       try {
         session.refresh();
       } catch (err) {

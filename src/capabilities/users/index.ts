@@ -8,12 +8,21 @@ import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
 import type { Platform } from "../../platform/os-release.ts";
 
+// Upstream's user and group handler timeouts (upstream-2026 §2.4): deluser may move a large home first.
+const USER_TIMEOUT_MS = 2 * 60_000;
+const DELUSER_TIMEOUT_MS = 5 * 60_000;
+const GROUP_TIMEOUT_MS = 30_000;
+
 export const USER_SPECS: readonly LazySpec[] = [
-  { name: "adduser", summary: "add a user (uid, gid, comment, home, shell, extra groups)" },
-  { name: "addgroup", summary: "add a group with a given gid" },
-  { name: "deluser", summary: "delete a user, keeping the home under /home/deleted_users unless purge_home" },
-  { name: "delgroup", summary: "delete a group" },
-  { name: "moduser", summary: "set a user's comment and replace its supplementary groups" },
+  { name: "adduser", summary: "add a user (uid, gid, comment, home, shell, extra groups)", timeoutMs: USER_TIMEOUT_MS },
+  { name: "addgroup", summary: "add a group with a given gid", timeoutMs: GROUP_TIMEOUT_MS },
+  {
+    name: "deluser",
+    summary: "delete a user, keeping the home under /home/deleted_users unless purge_home",
+    timeoutMs: DELUSER_TIMEOUT_MS,
+  },
+  { name: "delgroup", summary: "delete a group", timeoutMs: GROUP_TIMEOUT_MS },
+  { name: "moduser", summary: "set a user's comment and replace its supplementary groups", timeoutMs: USER_TIMEOUT_MS },
 ];
 
 export interface UsersDeps {

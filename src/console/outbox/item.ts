@@ -1,14 +1,17 @@
 // What a caller hands the outbox and how it becomes a row: validation, body encoding, size, and which
 // statuses deliver, retry or drop. Pure: never touches the database, the network or the clock.
 import { DEFAULT_TIMEOUT_MS, isSuccess, type HttpMethod } from "../http.ts";
-import { PRIORITY_COMMANDS } from "../../platform/priorities.ts";
+import { PRIORITY_FINS } from "../../platform/priorities.ts";
 import type { NewRow, StoredFallback } from "../../db/outbox-store.ts";
 
-export { PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS } from "../../platform/priorities.ts";
+export { PRIORITY_COMMANDS, PRIORITY_FINS, PRIORITY_INVENTORY, PRIORITY_LOGS } from "../../platform/priorities.ts";
 
-/** Acks, fins and events at command priority: never refused nor dropped for the outbox's caps. */
+/** The highest priority number the caps never refuse nor drop: acks and events (10) and fins (11). */
+export const PROTECTED_PRIORITY = PRIORITY_FINS;
+
+/** Acks, fins and events: never refused nor dropped for the outbox's caps. */
 export function isProtected(priority: number): boolean {
-  return priority <= PRIORITY_COMMANDS;
+  return priority <= PROTECTED_PRIORITY;
 }
 
 const METHODS: ReadonlySet<string> = new Set(["GET", "POST", "PUT", "PATCH", "DELETE"]);
@@ -19,7 +22,7 @@ export interface OutboxItem {
   path: string;
   /** Stored as JSON text; a string is taken as already-encoded JSON and sent verbatim. */
   body?: unknown;
-  /** PRIORITY_COMMANDS, PRIORITY_INVENTORY or PRIORITY_LOGS; lower goes first. */
+  /** PRIORITY_COMMANDS, PRIORITY_FINS, PRIORITY_INVENTORY or PRIORITY_LOGS; lower goes first. */
   priority: number;
   /** Default 10 s. */
   timeoutMs?: number;

@@ -8,7 +8,7 @@ import type { Logger } from "../../log/logger.ts";
 import { systemClock, type Clock } from "../../platform/clock.ts";
 import { fullJitterDelay } from "../backoff.ts";
 import type { HttpMethod, HttpResult } from "../http.ts";
-import { fallbackForm, isProtected, outcomeOf, PRIORITY_COMMANDS, toRow, type OutboxItem, type WireForm } from "./item.ts";
+import { fallbackForm, isProtected, outcomeOf, PROTECTED_PRIORITY, toRow, type OutboxItem, type WireForm } from "./item.ts";
 import { Schedule, type ScheduleEntry } from "./schedule.ts";
 import { isLinkFailure, LinkHold } from "./hold.ts";
 import { OverflowEpisodes } from "./overflow.ts";
@@ -76,7 +76,7 @@ export class Outbox {
   private readonly random: () => number;
   private readonly senders: number;
   private readonly maxRows: number;
-  /** Acks and fins (PRIORITY_COMMANDS) may go over it; they are never dropped for size (enqueue). */
+  /** Acks and fins (PRIORITY_COMMANDS, PRIORITY_FINS) may go over it; they are never dropped for size (enqueue). */
   readonly maxBytes: number;
   private readonly retryPolicy: { baseMs: number; capMs: number };
   private readonly log: Logger;
@@ -118,8 +118,9 @@ export class Outbox {
   /**
    * Writes the request durably (the row is on disk when this returns) and wakes a sender. Returns the
    * row id, or 0 when the item alone is larger than maxBytes (refused, logged, counted as dropped). Rows of
-   * PRIORITY_COMMANDS (acks, fins) are never refused nor dropped for the caps: what is acknowledged must get
-   * its fin, so lower-priority rows make room, and when there are none left the caps are exceeded (warned).
+   * PRIORITY_COMMANDS and PRIORITY_FINS (acks, events, fins) are never refused nor dropped for the caps: what
+   * is acknowledged must get its fin, so lower-priority rows make room, and when there are none left the caps
+   * are exceeded (warned).
    * Throws on an invalid item and when the database cannot be written.
    */
   enqueue(item: OutboxItem): number {
@@ -144,7 +145,7 @@ export class Outbox {
       let rows = this.schedule.rows + 1;
       let bytes = this.schedule.bytes + row.bytes;
       while (rows > this.maxRows || bytes > this.maxBytes) {
-        const pick = this.store.pickVictim((v) => this.schedule.isInflight(v), this.schedule.inflight, PRIORITY_COMMANDS);
+        const pick = this.store.pickVictim((v) => this.schedule.isInflight(v), this.schedule.inflight, PROTECTED_PRIORITY);
         const victim = pick && this.store.delete(pick.id);
         if (!victim) {
           this.overflow.keptOverCaps(rows, bytes); // only acks, fins and rows in flight left: they stay

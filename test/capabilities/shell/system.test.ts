@@ -1,13 +1,18 @@
 // Tests `shell: "system"` commands with real processes, a real throw-away user and groups (needs root).
 // Never leaves anything behind: the user, its groups and any process it started are removed in afterAll.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createShell } from "../../../src/capabilities/shell/index.ts";
 import { createSystemRunner, USER_REQUIRED, type SystemRunnerDeps } from "../../../src/capabilities/shell/system.ts";
+import { loadConfig } from "../../../src/config/load.ts";
 import type { CommandEnvelope } from "../../../src/console/protocol.ts";
 import { resolveIdentity, userEnvironment } from "../../../src/exec/identity.ts";
 import { runProcess } from "../../../src/exec/run.ts";
 import type { Fields, Logger } from "../../../src/log/logger.ts";
 import { silentLogger } from "../../../src/log/logger.ts";
+import { systemClock } from "../../../src/platform/clock.ts";
 const isRoot = process.getuid?.() === 0; // users, groups and the identity switch need root
 
 const tag = Math.random().toString(16).slice(2, 8);
@@ -246,13 +251,33 @@ describe.skipIf(!isRoot)("system commands: limits", () => {
     expect(out.result).toBe(`${"a".repeat(1000)}\n[alpamon: output truncated, 404 bytes omitted]`);
   });
 
-  test("a timeout kills the whole process group and says so", async () => {
+  test("[commands] shell_timeout: exit 124, the output then the banner, and the whole process group killed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "alpamon-shell-timeout-"));
+    try {
+      const conf = join(dir, "alpamon.conf");
+      writeFileSync(conf, "[server]\nurl = https://console.example.com\nid = s1\nkey = k1\n[commands]\nshell_timeout = 1\n");
+      const { systemRunner } = createShell({
+        log: silentLogger,
+        clock: systemClock,
+        timeoutMs: loadConfig({ explicitPath: conf }).commands.shellTimeoutMs,
+      });
+      const marker = uniqueMarker();
+      const started = Date.now();
+      // A background child in the same group outlives its parent's sleep unless the group is killed.
+      const out = await systemRunner!(cmd(`echo started; sleep ${marker} & sleep ${marker}`, { allow_sh: true }), never);
+      expect(Date.now() - started).toBeLessThan(4000);
+      expect(out.exitCode).toBe(124);
+      expect(out.result).toBe("started\n\n\nCommand timed out after 1s");
+      expect(await waitUntilGone(marker, 1000)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 15_000);
+
+  test("a timeout with no output is the banner alone, in Go's duration format", async () => {
     const marker = uniqueMarker();
-    const started = Date.now();
-    const out = await runner({ timeoutMs: 500 })(cmd(`echo started; sleep ${marker} & sleep ${marker}`, { allow_sh: true }), never);
-    expect(Date.now() - started).toBeLessThan(4000);
-    expect(out.exitCode).toBe(-1);
-    expect(out.result).toBe("started\n\n[alpamon: timed out after 0.5 s]");
+    const out = await runner({ timeoutMs: 2000 })(cmd(`sleep ${marker}`), never);
+    expect(out).toEqual({ exitCode: 124, result: "Command timed out after 2s" });
     expect(await waitUntilGone(marker, 1000)).toEqual([]);
   }, 15_000);
 
@@ -261,8 +286,8 @@ describe.skipIf(!isRoot)("system commands: limits", () => {
     const out = await runner({ timeoutMs: 1000 })(cmd("echo a; sleep 0.6; echo b; sleep 5; echo never"), never);
     // Per-command timeouts would end near 1.6 s; one deadline for the line ends near 1 s.
     expect(Date.now() - started).toBeLessThan(1350);
-    expect(out.exitCode).toBe(-1);
-    expect(out.result).toBe("a\nb\n\n[alpamon: timed out after 1 s]");
+    expect(out.exitCode).toBe(124);
+    expect(out.result).toBe("a\nb\n\n\nCommand timed out after 1s");
   }, 15_000);
 
   test("the agent stopping ends the command and its group", async () => {

@@ -151,7 +151,7 @@ describe.skipIf(!isRoot)("openpty as a user", () => {
     expect((await capture(ch, "s", "stty size")).trim()).toBe("40 132");
     expect(await run("resizepty", { session_id: "nope", rows: 1, cols: 1 })).toEqual({
       exitCode: 1,
-      result: 'resizepty: no open terminal session "nope"',
+      result: "invalid session ID",
     });
     expect((await run("resizepty", { session_id: sid, rows: 0, cols: 10 })).result).toBe("resizepty: rows must be at least 1");
   });

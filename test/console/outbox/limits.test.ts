@@ -3,6 +3,7 @@
 // database between tests (outbox-harness.ts).
 import { describe, expect, test } from "bun:test";
 import { PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS } from "../../../src/console/outbox/outbox.ts";
+import { PRIORITY_FINS } from "../../../src/platform/priorities.ts";
 import { post, quiet, until, useOutboxHarness } from "./harness.ts";
 
 const { harness } = useOutboxHarness();
@@ -51,9 +52,10 @@ describe("caps", () => {
     const h = harness(() => 200, { maxBytes: 350, maxRows: 4 });
     for (const p of ["/l1/", "/i1/"]) h.outbox.enqueue(post(p, PRIORITY_LOGS, body));
     h.outbox.enqueue(post("/c1/", PRIORITY_COMMANDS, body));
-    expect(h.outbox.enqueue(post("/huge-fin/", PRIORITY_COMMANDS, { pad: "y".repeat(400) }))).toBeGreaterThan(0);
+    expect(h.outbox.enqueue(post("/huge-fin/", PRIORITY_FINS, { pad: "y".repeat(400) }))).toBeGreaterThan(0);
     expect(h.paths()).toEqual(["/c1/", "/huge-fin/"]); // both logs made room; the fin stays over the cap
-    for (const p of ["/c2/", "/c3/", "/c4/"]) h.outbox.enqueue(post(p, PRIORITY_COMMANDS));
+    for (const p of ["/c2/", "/c3/"]) h.outbox.enqueue(post(p, PRIORITY_COMMANDS));
+    h.outbox.enqueue(post("/c4/", PRIORITY_FINS));
     expect(h.outbox.enqueue(post("/l2/", PRIORITY_LOGS))).toBeGreaterThan(0); // inserted, then dropped for the caps
     expect(h.paths()).toEqual(["/c1/", "/huge-fin/", "/c2/", "/c3/", "/c4/"]);
     expect(h.settled.map((s) => [s.path, s.outcome])).toEqual(["/l1/", "/i1/", "/l2/"].map((p) => [p, "dropped"]));
@@ -61,7 +63,8 @@ describe("caps", () => {
     expect(over).toHaveLength(1); // once per episode, not per insert
     h.outbox.start();
     await until(() => h.outbox.stats().rows === 0, "delivery");
-    expect(h.calls.map((c) => c.path)).toEqual(["/c1/", "/huge-fin/", "/c2/", "/c3/", "/c4/"]);
+    // Fins (PRIORITY_FINS) go one step behind acks and events.
+    expect(h.calls.map((c) => c.path)).toEqual(["/c1/", "/c2/", "/c3/", "/huge-fin/", "/c4/"]);
   });
 
   test("a fin whose 2024 form merges fields into its body is stored once and sent whole in either form", async () => {
