@@ -13,6 +13,7 @@ import { createTerminal } from "./capabilities/terminal/index.ts";
 import { createUsers } from "./capabilities/users/index.ts";
 import type { Capability } from "./commands/capability.ts";
 import { Dispatcher } from "./commands/dispatcher.ts";
+import { outboxChunks } from "./commands/chunks.ts";
 import { outboxFeedback } from "./commands/feedback.ts";
 import { CommandRegistry } from "./commands/registry.ts";
 import { SeenCommandIds } from "./commands/seen.ts";
@@ -131,7 +132,12 @@ function buildParts(ctx: AgentContext): Part[] {
   const metrics = createMetrics({ http, outbox, state, clock, log: ctx.log.child("metrics") });
   const terminal = createTerminal({ http, log: ctx.log.child("terminal"), clock });
   const registry = new CommandRegistry();
-  const shell = createShell({ log: commandLog.child("system"), clock, timeoutMs: config.commands.shellTimeoutMs });
+  const shell = createShell({
+    log: commandLog.child("system"),
+    clock,
+    timeoutMs: config.commands.shellTimeoutMs,
+    openChunks: outboxChunks({ outbox, log: commandLog.child("system"), clock }),
+  });
   const capabilities: Capability[] = [
     shell,
     createAgentControl({

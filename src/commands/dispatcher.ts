@@ -18,7 +18,8 @@ import type { CommandRegistry } from "./registry.ts";
 import { capResult, DEFAULT_MAX_RESULT_BYTES } from "./result-cap.ts";
 
 /** Runs `shell: "system"` commands; provided by the host-commands capability. */
-export type SystemRunner = (command: CommandEnvelope, signal: AbortSignal) => Promise<CommandResult>;
+/** `ack` is the handle of the command's queued ack: anything it sends about the command (chunks) goes after it. */
+export type SystemRunner = (command: CommandEnvelope, signal: AbortSignal, ack?: number) => Promise<CommandResult>;
 
 /** Remembers command ids so a resent command (the 2024 console can resend) does not run twice. */
 export interface SeenCommands {
@@ -97,7 +98,7 @@ export class Dispatcher {
       this.finish(command.id, ack, started, { exitCode: 1, result: refusal });
       return;
     }
-    const task = this.execute(command)
+    const task = this.execute(command, ack)
       .catch((err) => ({ exitCode: 1, result: `internal error: ${(err as Error).message ?? String(err)}` }))
       .then((outcome) => this.finish(command.id, ack, started, outcome))
       .catch((err) => this.options.log.error("could not answer a command", { command: command.id, error: err }));
@@ -209,7 +210,7 @@ export class Dispatcher {
     };
   }
 
-  private async execute(command: CommandEnvelope): Promise<CommandResult> {
+  private async execute(command: CommandEnvelope, ack: number): Promise<CommandResult> {
     // Data is decoded once a slot is free, so a waiting command holds only its text.
     const release = await this.slot(envelopeSize(command));
     try {
@@ -219,7 +220,7 @@ export class Dispatcher {
       if (command.shell === "system") {
         const runner = this.options.systemRunner;
         if (!runner) return { exitCode: 1, result: "This agent does not run system commands." };
-        return await runner(command, this.options.signal);
+        return await runner(command, this.options.signal, ack);
       }
       return { exitCode: 1, result: "Invalid command shell argument." };
     } finally {

@@ -15,6 +15,8 @@ export interface StoredFallback {
   body: string | null;
   /** Fields added to the primary body to make this one's (outbox-item.ts fallbackForm). */
   merge?: Record<string, unknown>;
+  /** Nothing is sent instead: the row is dropped quietly (a request the older console has no form of). */
+  drop?: true;
   /** Statuses of the primary form that switch to this one; absent means [404]. */
   on?: number[];
 }
@@ -181,7 +183,9 @@ function parseFallback(text: string | null): StoredFallback | null {
     if (f && typeof f.dialect === "string" && typeof f.method === "string" && typeof f.path === "string") {
       const on = Array.isArray(f.on) && f.on.every((s) => typeof s === "number") ? { on: f.on } : {};
       const merge = f.merge && typeof f.merge === "object" && !Array.isArray(f.merge) ? { merge: f.merge } : {};
-      return { dialect: f.dialect, method: f.method, path: f.path, body: typeof f.body === "string" ? f.body : null, ...on, ...merge };
+      const drop = f.drop === true ? { drop: true as const } : {};
+      const body = typeof f.body === "string" ? f.body : null;
+      return { dialect: f.dialect, method: f.method, path: f.path, body, ...on, ...merge, ...drop };
     }
   } catch {
     // fall through

@@ -69,17 +69,50 @@ export async function runProcess(options: RunOptions): Promise<RunResult> {
   // Output beyond the caps is read and counted but never kept: the child is not stopped by a full pipe.
   const collected = new OutputCollector(maxOutput, options.maxEncodedBytes ?? (options.identity ? maxOutput : undefined));
   const reader = Bun.file(pipe.read).stream().getReader();
+  const onOutput = options.onOutput;
+  /** Time the pump spent waiting for onOutput (backpressure), and that wait while it lasts. */
+  let throttledMs = 0;
+  let throttle: Promise<void> | undefined;
   const pump = (async () => {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
       collected.add(value);
+      const wait = onOutput?.(value);
+      if (wait) {
+        const since = performance.now();
+        throttle = wait;
+        try {
+          await wait;
+        } finally {
+          throttle = undefined;
+          throttledMs += performance.now() - since;
+        }
+      }
     }
   })();
 
   const exitCode = await proc.exited;
-  // Leftover background children may hold the pipe open; read what they wrote for a moment, then let go.
-  const drained = await Promise.race([pump.then(() => true), Bun.sleep(DRAIN_AFTER_EXIT_MS).then(() => false)]);
+  // Leftover background children may hold the pipe open; read what they wrote for a moment, then let go. Time
+  // the reader was held back by onOutput does not count: what the process wrote before it exited is read.
+  const exitedAt = performance.now();
+  let drained = false;
+  for (;;) {
+    const left = exitedAt + DRAIN_AFTER_EXIT_MS + throttledMs - performance.now();
+    if (left <= 0) {
+      if (!throttle) break;
+      await throttle.catch(() => {});
+      continue;
+    }
+    drained = await Promise.race([
+      pump.then(
+        () => true,
+        () => true,
+      ),
+      Bun.sleep(left).then(() => false),
+    ]);
+    if (drained) break;
+  }
   if (!drained) await reader.cancel().catch(() => {});
   await pump.catch(() => {});
   try {

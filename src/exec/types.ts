@@ -35,6 +35,12 @@ export interface RunOptions {
   stdin?: string | Uint8Array;
   /** Aborting kills the process group like a timeout. */
   signal?: AbortSignal;
+  /**
+   * Sees every piece of the merged output as it is read, in write order. A returned promise is awaited before
+   * the pipe is read again (backpressure: the child blocks on a full pipe meanwhile); that wait does not count
+   * against the drain window after the process exits.
+   */
+  onOutput?: (bytes: Uint8Array) => void | Promise<void>;
 }
 
 export interface RunResult {

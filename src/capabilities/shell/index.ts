@@ -1,5 +1,6 @@
 // The shell capability: `shell: "system"` commands, run as the named user through exec/.
 import type { Capability } from "../../commands/capability.ts";
+import type { OpenChunks } from "../../commands/chunks.ts";
 import { resolveIdentity, userEnvironment } from "../../exec/identity.ts";
 import { runProcess } from "../../exec/run.ts";
 import type { Logger } from "../../log/logger.ts";
@@ -11,6 +12,8 @@ export interface ShellDeps {
   clock: Clock;
   /** How long one `system` line may run (`[commands] shell_timeout`); default 30 minutes. */
   timeoutMs?: number;
+  /** Streams a command's output to the console (agent.ts hands in the outbox's chunk series). */
+  openChunks?: OpenChunks;
 }
 
 export function createShell(deps: ShellDeps): Capability {
@@ -23,6 +26,7 @@ export function createShell(deps: ShellDeps): Capability {
       log: deps.log,
       clock: deps.clock,
       ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
+      ...(deps.openChunks ? { openChunks: deps.openChunks } : {}),
     }),
   };
 }

@@ -9,7 +9,9 @@ import { systemClock, type Clock } from "../../platform/clock.ts";
 import { goDuration } from "../../platform/time.ts";
 import type { SystemRunner } from "../../commands/dispatcher.ts";
 import type { CommandResult } from "../../commands/registry.ts";
+import type { OpenChunks } from "../../commands/chunks.ts";
 import { parseCommandLine, runCommandList, type ListStep, type StepOutcome } from "./shell-line.ts";
+import { OutputStream } from "./stream.ts";
 
 /** 30 minutes, upstream's shell handler (upstream-2026 §2.4); `[commands] shell_timeout` overrides it. */
 export const DEFAULT_SYSTEM_TIMEOUT_MS = 30 * 60 * 1000;
@@ -27,6 +29,12 @@ export interface SystemRunnerDeps {
   maxOutputBytes?: number;
   log: Logger;
   clock?: Clock;
+  /**
+   * Streams the output of a command with an id (upstream-2026 §2.3), handed in by agent.ts; undefined for a
+   * console that does not take chunks. Once the console is known to take them, the fin carries the audit copy
+   * (first and last 512 KiB) instead of the output.
+   */
+  openChunks?: OpenChunks;
 }
 
 export const USER_REQUIRED = "system command: user is required (name root explicitly to run as root)";
@@ -54,7 +62,7 @@ export function createSystemRunner(deps: SystemRunnerDeps): SystemRunner {
   const clock = deps.clock ?? systemClock;
   const log = deps.log;
 
-  return async (command, signal): Promise<CommandResult> => {
+  return async (command, signal, ack): Promise<CommandResult> => {
     const started = clock.monotonic();
     const user = command.user ?? "";
     if (user.trim() === "") return { exitCode: 1, result: USER_REQUIRED };
@@ -81,6 +89,26 @@ export function createSystemRunner(deps: SystemRunnerDeps): SystemRunner {
       list = parsed.list;
     }
 
+    const chunks = command.id && ack !== undefined ? deps.openChunks?.(command.id, ack) : undefined;
+    const stream = chunks ? new OutputStream(chunks) : undefined;
+    try {
+      const done = await runLine(list, identity, env, signal, started, stream);
+      log.debug("system command finished", { command: command.id, user, exitCode: done.exitCode });
+      return done;
+    } finally {
+      await stream?.end();
+    }
+  };
+
+  async function runLine(
+    list: ListStep[],
+    identity: Identity,
+    env: Record<string, string>,
+    signal: AbortSignal,
+    started: number,
+    stream: OutputStream | undefined,
+  ): Promise<CommandResult> {
+    const onOutput = stream ? (bytes: Uint8Array) => stream.write(bytes) : undefined;
     const deadline = clock.monotonic() + timeoutMs;
     let kept = 0;
     let omitted = 0;
@@ -92,10 +120,23 @@ export function createSystemRunner(deps: SystemRunnerDeps): SystemRunner {
       if (signal.aborted) stopped = true;
       if (timedOut || stopped) return { exitCode: -1, output: "", stop: true };
       const budget = maxOutputBytes - kept;
-      const run = await deps.runProcess({ argv, identity, env, timeoutMs: remaining, maxOutputBytes: budget, signal });
+      const run = await deps.runProcess({
+        argv,
+        identity,
+        env,
+        timeoutMs: remaining,
+        maxOutputBytes: budget,
+        signal,
+        ...(onOutput ? { onOutput } : {}),
+      });
       const outcome =
         run.startError !== undefined ? startFailure(argv[0] ?? "", run.startError) : { exitCode: run.exitCode, output: run.output };
-      if (run.signal && !run.timedOut && !signal.aborted) outcome.output += `\n[alpamon: ${argv[0]} was killed by ${run.signal}]\n`;
+      if (run.startError !== undefined) await stream?.writeText(outcome.output);
+      if (run.signal && !run.timedOut && !signal.aborted) {
+        const note = `\n[alpamon: ${argv[0]} was killed by ${run.signal}]\n`;
+        outcome.output += note;
+        await stream?.writeText(note);
+      }
       const clipped = clip(outcome.output, budget);
       kept += Buffer.byteLength(clipped.text);
       omitted += run.omittedBytes + clipped.omitted;
@@ -107,7 +148,11 @@ export function createSystemRunner(deps: SystemRunnerDeps): SystemRunner {
     const outcome = await runCommandList(list, runOne);
     let result = outcome.output;
     let exitCode = outcome.exitCode;
-    if (omitted > 0) result += `\n[alpamon: output truncated, ${omitted} bytes omitted]`;
+    if (stream) await stream.end();
+    // The console shows the streamed output; the fin keeps an audit copy. Until the console is known to take
+    // chunks (its first one not answered yet, or 404), the fin carries the output as without streaming.
+    if (stream?.accepted()) result = stream.audit.text();
+    else if (omitted > 0) result += `\n[alpamon: output truncated, ${omitted} bytes omitted]`;
     if (timedOut) {
       // Upstream's wording (upstream-2026 §2.4): the output so far, a blank line, then the banner.
       const banner = `Command timed out after ${goDuration(clock.monotonic() - started)}`;
@@ -117,7 +162,6 @@ export function createSystemRunner(deps: SystemRunnerDeps): SystemRunner {
       result += "\n[alpamon: stopped because the agent is shutting down]";
       exitCode = -1;
     }
-    log.debug("system command finished", { command: command.id, user, exitCode, timedOut });
     return { exitCode, result };
-  };
+  }
 }

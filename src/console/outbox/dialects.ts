@@ -7,6 +7,8 @@ import type { OutboxStore, StoredFallback } from "../../db/outbox-store.ts";
 const DIALECT_KEY = "dialect:";
 const FALLBACK = "fallback";
 
+export type DialectState = "primary" | "fallback" | "unknown";
+
 export class Dialects {
   private readonly known: Map<string, string>;
 
@@ -15,6 +17,18 @@ export class Dialects {
     private readonly log: Logger,
   ) {
     this.known = store.readKv(DIALECT_KEY);
+  }
+
+  /** Accepted primary forms are known for this process only: a console may be downgraded across restarts. */
+  private readonly accepted = new Set<string>();
+
+  state(dialect: string): DialectState {
+    if (this.usesFallback(dialect)) return "fallback";
+    return this.accepted.has(dialect) ? "primary" : "unknown";
+  }
+
+  primaryAccepted(dialect: string): void {
+    this.accepted.add(dialect);
   }
 
   usesFallback(dialect: string): boolean {

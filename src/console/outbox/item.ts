@@ -33,7 +33,13 @@ export interface OutboxItem {
    * body is the primary body (a JSON object) with these fields added, built when sent: a large body (a fin's
    * result) is stored and counted once, not twice.
    */
-  fallback?: { dialect: string; method: HttpMethod; path: string; body?: unknown; merge?: Record<string, unknown> };
+  fallback?:
+    | { dialect: string; method: HttpMethod; path: string; body?: unknown; merge?: Record<string, unknown> }
+    /**
+     * The older console has no form of this request: once the dialect has switched, such rows are dropped
+     * quietly instead of sent (streamed output chunks, which a 2024/2025 console answers with 404).
+     */
+    | { dialect: string; drop: true };
   /** The statuses of the primary form that switch to the fallback; default [404]. */
   fallbackOn?: number[];
 }
@@ -67,11 +73,15 @@ export function toRow(item: OutboxItem): NewRow {
   const body = encodeBody(item.body);
   let fallback: StoredFallback | null = null;
   if (item.fallback) {
-    checkRequest(item.fallback.method, item.fallback.path);
     if (!item.fallback.dialect) throw new Error("outbox: a fallback needs a dialect name");
-    const { dialect, method, path, merge } = item.fallback;
-    if (merge !== undefined && item.fallback.body !== undefined) throw new Error("outbox: a fallback has a body or merges, not both");
-    fallback = { dialect, method, path, body: encodeBody(item.fallback.body), ...(merge ? { merge } : {}) };
+    if ("drop" in item.fallback) {
+      fallback = { dialect: item.fallback.dialect, method: item.method, path: item.path, body: null, drop: true };
+    } else {
+      checkRequest(item.fallback.method, item.fallback.path);
+      const { dialect, method, path, merge } = item.fallback;
+      if (merge !== undefined && item.fallback.body !== undefined) throw new Error("outbox: a fallback has a body or merges, not both");
+      fallback = { dialect, method, path, body: encodeBody(item.fallback.body), ...(merge ? { merge } : {}) };
+    }
     if (item.fallbackOn) {
       if (!item.fallbackOn.every((s) => Number.isInteger(s) && s >= 100 && s <= 599)) throw new Error("outbox: bad fallbackOn status");
       fallback.on = [...item.fallbackOn];

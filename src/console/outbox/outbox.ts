@@ -12,7 +12,7 @@ import { fallbackForm, isProtected, outcomeOf, PROTECTED_PRIORITY, toRow, type O
 import { Schedule, type ScheduleEntry } from "./schedule.ts";
 import { isLinkFailure, LinkHold } from "./hold.ts";
 import { OverflowEpisodes } from "./overflow.ts";
-import { Dialects } from "./dialects.ts";
+import { Dialects, type DialectState } from "./dialects.ts";
 import { OutboxStore, type OutboxRow } from "../../db/outbox-store.ts";
 import { UnwrittenChanges } from "./unwritten.ts";
 import { Wakeups } from "./wake.ts";
@@ -234,6 +234,19 @@ export class Outbox {
     this.wake.wakeAll();
   }
 
+  /**
+   * What the outbox knows of a dialect: "fallback" once the console refused its primary form (remembered in
+   * the state DB), "primary" once the console accepted a primary form in this process, else "unknown".
+   */
+  dialect(name: string): DialectState {
+    return this.dialects.state(name);
+  }
+
+  /** The caps, for a sender that holds back before the outbox is full (streamed output). */
+  limits(): { maxRows: number; maxBytes: number } {
+    return { maxRows: this.maxRows, maxBytes: this.maxBytes };
+  }
+
   stats(): OutboxStats {
     return { rows: this.schedule.rows, bytes: this.schedule.bytes, dropped: this.dropped };
   }
@@ -277,13 +290,24 @@ export class Outbox {
         return;
       }
       const fallback = row.fallback;
-      let request: WireForm = fallback && this.dialects.usesFallback(fallback.dialect) ? fallbackForm(fallback, row.body) : row;
+      const fallenBack = fallback !== null && this.dialects.usesFallback(fallback.dialect);
+      if (fallback?.drop && fallenBack) {
+        this.finish(row.id, { method: row.method, path: row.path, status: 0 }, "dropped");
+        return;
+      }
+      let request: WireForm = fallback && fallenBack ? fallbackForm(fallback, row.body) : row;
       let result = await this.send(request, row.timeoutMs, signal);
       if (fallback && request === row && (fallback.on ?? [404]).includes(result.status)) {
         this.dialects.switchToFallback(fallback, row, result.status);
+        if (fallback.drop) {
+          // No older form: the row goes quietly (the switch was logged once).
+          this.finish(row.id, { method: row.method, path: row.path, status: result.status }, "dropped");
+          return;
+        }
         request = fallbackForm(fallback, row.body);
         result = await this.send(request, row.timeoutMs, signal);
       }
+      if (fallback && request === row && outcomeOf(result.status) === "delivered") this.dialects.primaryAccepted(fallback.dialect);
       this.settle(row, request, result, signal, { round, probe });
     } catch (err) {
       // The row must not stay "in flight" forever; it is tried again after a short wait.
