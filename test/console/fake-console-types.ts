@@ -54,6 +54,8 @@ export interface CommandToSend {
   env?: Record<string, unknown>;
   /** An object is JSON-encoded into a string (the console double-encodes `data`); a string is sent as is. */
   data?: object | string | null;
+  /** The console's flag that lets the line run through /bin/sh. */
+  allow_sh?: boolean;
 }
 
 export interface Fault extends FaultMatch {

@@ -219,6 +219,7 @@ export class FakeConsole {
       group: cmd.group ?? "",
     };
     if (cmd.env !== undefined) command.env = cmd.env;
+    if (cmd.allow_sh !== undefined) command.allow_sh = cmd.allow_sh;
     if (cmd.data !== undefined) command.data = cmd.data === null || typeof cmd.data === "string" ? cmd.data : JSON.stringify(cmd.data);
     this.sendFrame({ query: "command", command });
     return id;
