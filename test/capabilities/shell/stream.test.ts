@@ -34,7 +34,9 @@ describe("OutputStream", () => {
     const stream = new OutputStream(s);
     const emoji = Buffer.from("😀");
     stream.write(Buffer.concat([Buffer.from("x"), emoji.subarray(0, 2)]));
-    await Bun.sleep(250); // a flush or two happen meanwhile
+    // The 100 ms flush sends what is complete; the emoji's first two bytes wait for the rest.
+    const deadline = Date.now() + 5_000;
+    while (s.sent.length === 0 && Date.now() < deadline) await Bun.sleep(10);
     expect(s.sent).toEqual(["x"]);
     stream.write(Buffer.concat([emoji.subarray(2), Buffer.from([0xff]), Buffer.from("y")]));
     stream.write(Buffer.from([0xe2, 0x82])); // cut short at the end
