@@ -233,7 +233,7 @@ export class Dispatcher {
     const name = words[0];
     if (!name) return { exitCode: 1, result: "No command provided" };
     const spec = this.options.registry.get(name);
-    if (!spec) return { exitCode: 1, result: `Invalid command ${name}` };
+    if (!spec) return { exitCode: 1, result: `Unknown command: ${name}` };
     const log = this.options.log.child(name);
     log.debug("running internal command", { command: command.id });
     const context = (signal: AbortSignal): CommandContext => ({

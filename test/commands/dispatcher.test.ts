@@ -135,7 +135,7 @@ describe("dispatcher", () => {
     dispatcher.accept(command("u5", "ping", { data: "[1,2]" }));
     await dispatcher.idle(1000);
     const failed = { success: false, exit_code: 1 };
-    expect(feedback.fins.get("u1")).toMatchObject({ ...failed, result: "Invalid command frobnicate" });
+    expect(feedback.fins.get("u1")).toMatchObject({ ...failed, result: "Unknown command: frobnicate" });
     expect(feedback.fins.get("u2")).toMatchObject({ ...failed, result: "No command provided" });
     expect(feedback.fins.get("u3")).toMatchObject({ ...failed, result: "Invalid command shell argument." });
     expect(feedback.fins.get("u4")).toMatchObject({ ...failed, result: "internal command: data is not valid JSON" });

@@ -139,7 +139,7 @@ describe("agent ↔ console", () => {
     const unknown = fake.sendCommand({ shell: "internal", line: "frobnicate" });
     expect(await fake.waitForFin(badEnv)).toMatchObject({ success: false, result: "invalid command: command.env values must be strings" });
     expect(await fake.waitForFin(badData)).toMatchObject({ success: false, result: "internal command: data is not valid JSON" });
-    expect(await fake.waitForFin(unknown)).toMatchObject({ success: false, result: "Invalid command frobnicate" });
+    expect(await fake.waitForFin(unknown)).toMatchObject({ success: false, result: "Unknown command: frobnicate" });
     expect((await fake.waitForFin(fake.sendCommand({ shell: "internal", line: "ping" }))).success).toBe(true);
     // The warnings went to the console's log history, at priority 90, Python-style level 30.
     const forwarded = await fake.waitForRequest(
