@@ -23,6 +23,8 @@ export interface AgentConfig {
   files: { unzip: UnzipLimits };
   /** `[commands] shell_timeout`: how long a `system` command line may run before its group is killed (exit 124). */
   commands: { shellTimeoutMs: number };
+  /** `[signing]`: how commands signed by the console's signer are checked (commands/signing/). */
+  signing: SigningConfig;
   /** The file the values came from (for messages). */
   source: string;
 }
@@ -47,6 +49,134 @@ export interface UnzipLimits {
 // 200:1: deflate tops out near 1030:1, which bombs approach; real data (text, logs, binaries) stays well below.
 // 100,000 entries: a large source tree fits; more is an inode and time exhaustion more than a download.
 export const DEFAULT_UNZIP_LIMITS: UnzipLimits = { maxBytes: 4 * 1024 ** 3, maxRatio: 200, maxEntries: 100_000 };
+
+export type SigningMode = "monitor" | "enforce" | "off";
+
+export interface PinnedKey {
+  keyId: string;
+  /** The 32 raw bytes of the Ed25519 public key, standard base64 as the key server sends them. */
+  publicKey: string;
+}
+
+export interface SigningConfig {
+  mode: SigningMode;
+  /** Where the signer's public key is fetched (upstream-2026.md §1.3); unused when keys are pinned. */
+  keyUrl: string;
+  /** `public_keys`: when not empty, no key is fetched and only these verify. */
+  pinnedKeys: PinnedKey[];
+  /** The CA file for the key fetch: `[signing] ca_cert`, else `[ssl] ca_cert`. `[ssl] verify` applies too. */
+  caCert: string | undefined;
+  /** How old a signed command's analyzed_at may be (and how far ahead, a tenth of it) in enforce mode. */
+  maxAgeMs: number;
+}
+
+/** Upstream's signer (the AI server), not the console: `https://alpacon.ai/api/commands/public-key/`. */
+export const UPSTREAM_KEY_URL = "https://alpacon.ai/api/commands/public-key/";
+/** Upstream asks for the dev key only for this console host (upstream-2026.md §1.3). */
+const DEV_CONSOLE_HOST = "dev.alpacon.io";
+/** Ten minutes: a signed command is relayed within seconds; a longer window only helps a replay. */
+const DEFAULT_SIGNING_MAX_AGE_S = 600;
+const MAX_SIGNING_MAX_AGE_S = 24 * 3600;
+const KEY_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** The default key URL for a console: upstream's, with `?auth_env=dev` for the dev console only. */
+export function defaultKeyUrl(serverUrl: string): string {
+  return new URL(serverUrl).hostname.toLowerCase() === DEV_CONSOLE_HOST ? `${UPSTREAM_KEY_URL}?auth_env=dev` : UPSTREAM_KEY_URL;
+}
+
+/** A loopback host: the only place a key may be fetched over plain http (nothing on the path can swap it). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+function validateSigningMode(raw: string | undefined, where: { file?: string; key: string }): SigningMode {
+  const value = raw?.trim().toLowerCase() ?? "";
+  if (value === "") return "monitor";
+  if (value === "monitor" || value === "enforce" || value === "off") return value;
+  throw new ConfigError(where.file, where.key, `must be monitor, enforce or off (got ${JSON.stringify(raw)})`);
+}
+
+function validateKeyUrl(raw: string | undefined, serverUrl: string, where: { file?: string; key: string }): string {
+  const value = raw?.trim() ?? "";
+  if (value === "") return defaultKeyUrl(serverUrl);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(where.file, where.key, `is not a valid URL: ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackHost(url.hostname))) {
+    throw new ConfigError(where.file, where.key, `must be an https:// URL (http:// only on a loopback host), got ${JSON.stringify(value)}`);
+  }
+  if (
+    url.username ||
+    url.password ||
+    value
+      .slice(value.indexOf("//") + 2)
+      .split(/[/?#\\]/, 1)[0]!
+      .includes("@")
+  ) {
+    throw new ConfigError(where.file, where.key, "must not contain a user name or password");
+  }
+  if (url.hash) throw new ConfigError(where.file, where.key, "must not contain a fragment");
+  return url.href;
+}
+
+/** `key_id:base64, key_id:base64`: each key 32 bytes (Ed25519), ids unique. */
+function validatePinnedKeys(raw: string | undefined, where: { file?: string; key: string }): PinnedKey[] {
+  const value = raw?.trim() ?? "";
+  if (value === "") return [];
+  const keys: PinnedKey[] = [];
+  for (const [index, entry] of value.split(",").entries()) {
+    const item = entry.trim();
+    const colon = item.indexOf(":");
+    const keyId = colon > 0 ? item.slice(0, colon).trim() : "";
+    const publicKey = colon > 0 ? item.slice(colon + 1).trim() : "";
+    const n = index + 1;
+    if (!KEY_ID_PATTERN.test(keyId)) {
+      throw new ConfigError(where.file, where.key, `entry ${n} must be key_id:base64 with a key_id of letters, digits, '.', '_' or '-'`);
+    }
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(publicKey) || publicKey.length % 4 !== 0 || Buffer.from(publicKey, "base64").length !== 32) {
+      throw new ConfigError(
+        where.file,
+        where.key,
+        `entry ${n} (${keyId}): the key must be standard base64 of 32 bytes (an Ed25519 public key)`,
+      );
+    }
+    if (keys.some((k) => k.keyId === keyId)) throw new ConfigError(where.file, where.key, `key_id ${keyId} is listed twice`);
+    keys.push({ keyId, publicKey });
+  }
+  return keys;
+}
+
+function validateMaxAge(raw: string | undefined, where: { file?: string; key: string }): number {
+  const value = raw?.trim() ?? "";
+  if (value === "") return DEFAULT_SIGNING_MAX_AGE_S;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_SIGNING_MAX_AGE_S) {
+    throw new ConfigError(
+      where.file,
+      where.key,
+      `must be a whole number of seconds from 1 to ${MAX_SIGNING_MAX_AGE_S} (got ${JSON.stringify(raw)}; default ${DEFAULT_SIGNING_MAX_AGE_S})`,
+    );
+  }
+  return Number(value);
+}
+
+function signingConfig(
+  signing: Record<string, string>,
+  serverUrl: string,
+  sslCaCert: string | undefined,
+  at: (key: string) => { file?: string; key: string },
+): SigningConfig {
+  return {
+    mode: validateSigningMode(signing.mode, at("mode")),
+    keyUrl: validateKeyUrl(signing.key_url, serverUrl, at("key_url")),
+    pinnedKeys: validatePinnedKeys(signing.public_keys, at("public_keys")),
+    caCert: validateCaCert(signing.ca_cert, at("ca_cert")) ?? sslCaCert,
+    maxAgeMs: validateMaxAge(signing.max_age, at("max_age")) * 1000,
+  };
+}
 
 /** 30 minutes, as upstream's shell handler (upstream-2026 §2.4). */
 const DEFAULT_SHELL_TIMEOUT_S = 1800;
@@ -207,15 +337,18 @@ export function configFromSections(sections: IniSections, file: string): AgentCo
   const agent = sections.agent ?? {};
   const files = sections.files ?? {};
   const commands = sections.commands ?? {};
+  const signing = sections.signing ?? {};
   const at = (section: string, key: string) => ({ file, key: `[${section}] ${key}` });
+  const serverUrl = validateServerUrl(server.url ?? "", at("server", "url"));
+  const caCert = validateCaCert(ssl.ca_cert, at("ssl", "ca_cert"));
 
   return {
-    serverUrl: validateServerUrl(server.url ?? "", at("server", "url")),
+    serverUrl,
     id: validateId(server.id ?? "", at("server", "id")),
     key: validateKey(server.key ?? "", at("server", "key")),
     ssl: {
       verify: validateBool(ssl.verify, true, at("ssl", "verify")),
-      caCert: validateCaCert(ssl.ca_cert, at("ssl", "ca_cert")),
+      caCert,
     },
     debug: validateBool(logging.debug, false, at("logging", "debug")),
     dataDir: validatePath(agent.data_dir, DEFAULT_PATHS.dataDir, at("agent", "data_dir")),
@@ -227,6 +360,7 @@ export function configFromSections(sections: IniSections, file: string): AgentCo
     },
     files: { unzip: unzipLimits(files, (key) => at("files", key)) },
     commands: { shellTimeoutMs: validateShellTimeout(commands.shell_timeout, at("commands", "shell_timeout")) * 1000 },
+    signing: signingConfig(signing, serverUrl, caCert, (key) => at("signing", key)),
     source: file,
   };
 }

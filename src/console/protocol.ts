@@ -23,6 +23,10 @@ const CommandSchema = v.object({
   ),
   data: v.optional(v.nullable(v.string("command.data must be a JSON-encoded string")), null),
   allow_sh: v.optional(v.nullable(v.boolean("command.allow_sh must be a boolean")), null),
+  // The signer's envelope (upstream-2026.md §1.1), checked by commands/signing/ before the ack.
+  signature: v.optional(v.nullable(v.string("command.signature must be a string"))),
+  analyzed_at: v.optional(v.nullable(v.string("command.analyzed_at must be a string"))),
+  key_id: v.optional(v.nullable(v.string("command.key_id must be a string"))),
 });
 
 export type CommandEnvelope = v.InferOutput<typeof CommandSchema>;

@@ -53,6 +53,8 @@ export interface CommandRecord {
   exit_code?: number;
   /** Accepted chunks in arrival order (2026). */
   chunks: Chunk[];
+  /** The reason of an accepted reject (2026, upstream-2026.md §1.5). */
+  rejected?: string;
 }
 
 export interface ConsoleState {
@@ -213,6 +215,18 @@ function postChunk(req: RecordedRequest, command: CommandRecord): Reply {
   return { status: 201, body: { seq: body.seq } };
 }
 
+const REJECT_REASONS = new Set(["unsigned_command", "key_unavailable", "invalid_signature", "signature_mismatch"]);
+
+/** 2026 (upstream-2026.md §1.5): POST …/reject/ {reason} with one of the four tokens → 200. */
+function postReject(req: RecordedRequest, command: CommandRecord): Reply {
+  const body = req.json;
+  if (!isObject(body) || typeof body.reason !== "string" || !REJECT_REASONS.has(body.reason)) {
+    return { status: 400, body: { reason: ['"' + String(isObject(body) ? body.reason : "") + '" is not a valid choice.'] } };
+  }
+  command.rejected = body.reason;
+  return { status: 200, body: { reason: body.reason } };
+}
+
 interface Route {
   method: string;
   path: RegExp;
@@ -250,6 +264,7 @@ const ROUTES: Route[] = [
     handle: withCommand((r, c, s) => postAckOrFin(r, c, "fin", s.dialect)),
   },
   { method: "POST", path: /^\/api\/events\/commands\/([^/]+)\/chunk\/$/, dialects: SINCE_2026, handle: withCommand(postChunk) },
+  { method: "POST", path: /^\/api\/events\/commands\/([^/]+)\/reject\/$/, dialects: SINCE_2026, handle: withCommand(postReject) },
   // 2025 (inferred): the 2024 snapshot has no history app, so this is a 404 there.
   { method: "POST", path: /^\/api\/history\/logs\/$/, dialects: SINCE_2025, handle: () => ({ status: 201, body: {} }) },
 ];

@@ -56,6 +56,17 @@ export interface CommandToSend {
   data?: object | string | null;
   /** The console's flag that lets the line run through /bin/sh. */
   allow_sh?: boolean;
+  /** The signer's envelope (upstream-2026.md §1.1), sent as given. */
+  signature?: string;
+  analyzed_at?: string;
+  key_id?: string;
+  /** Signs the command with this signer (over this console's server id) unless `signature` is given. */
+  signer?: {
+    keyId: string;
+    sign(command: { id: string; shell: string; line: string; user: string; group: string; analyzed_at: string }, serverId: string): string;
+  };
+  /** With `signer`: send the key_id too (default true). */
+  withKeyId?: boolean;
 }
 
 export interface Fault extends FaultMatch {

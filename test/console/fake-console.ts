@@ -221,6 +221,21 @@ export class FakeConsole {
     if (cmd.env !== undefined) command.env = cmd.env;
     if (cmd.allow_sh !== undefined) command.allow_sh = cmd.allow_sh;
     if (cmd.data !== undefined) command.data = cmd.data === null || typeof cmd.data === "string" ? cmd.data : JSON.stringify(cmd.data);
+    if (cmd.analyzed_at !== undefined) command.analyzed_at = cmd.analyzed_at;
+    if (cmd.key_id !== undefined) command.key_id = cmd.key_id;
+    if (cmd.signature !== undefined) command.signature = cmd.signature;
+    else if (cmd.signer) {
+      const fields = {
+        id,
+        shell: command.shell as string,
+        line: cmd.line,
+        user: cmd.user ?? "",
+        group: cmd.group ?? "",
+        analyzed_at: cmd.analyzed_at ?? "",
+      };
+      command.signature = cmd.signer.sign(fields, this.state.id);
+      if (cmd.withKeyId ?? true) command.key_id ??= cmd.signer.keyId;
+    }
     this.sendFrame({ query: "command", command });
     return id;
   }
