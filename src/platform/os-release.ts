@@ -47,10 +47,17 @@ export function parseOsRelease(text: string): Record<string, string> {
 const DEBIAN_IDS = new Set(["debian", "ubuntu", "raspbian"]);
 const RHEL_IDS = new Set(["rhel", "redhat", "centos", "fedora", "rocky", "almalinux", "amzn", "amazon", "ol", "oracle"]);
 
+/**
+ * SUSE's IDs: anything naming suse (suse, opensuse-leap, opensuse-tumbleweed, opensuse-microos, ...) and the
+ * enterprise products' short names (sles, sles_sap, sled, sle-micro, sl-micro). Their own family: zypper and
+ * shadow-utils, never Debian's tools.
+ */
+const SUSE_PRODUCT = /^(?:sle[sd]?|sl-micro)(?:[_-]|$)/;
+
 function familyOf(id: string): PlatformFamily {
   if (DEBIAN_IDS.has(id)) return "debian";
   if (RHEL_IDS.has(id)) return "rhel";
-  if (id === "suse" || id === "sles" || id === "sled" || id.startsWith("sles_") || id.startsWith("opensuse")) return "suse";
+  if (id.includes("suse") || SUSE_PRODUCT.test(id)) return "suse";
   return "unknown";
 }
 

@@ -62,6 +62,16 @@ describe("detectPlatform", () => {
     ["opensuse-leap-15.5", "opensuse-leap", ["suse", "opensuse"], "suse", "openSUSE Leap", "15.5"],
     ["opensuse-tumbleweed", "opensuse-tumbleweed", ["opensuse", "suse"], "suse", "openSUSE Tumbleweed", "20240805"],
     ["sles-15", "sles", ["suse"], "suse", "SLES", "15.5"],
+    ["sles-12", "sles", [], "suse", "SLES", "12.5"],
+    ["sle-micro-5.5", "sle-micro", ["suse"], "suse", "SLE Micro", "5.5"],
+    [
+      "opensuse-microos",
+      "opensuse-microos",
+      ["suse", "opensuse", "opensuse-tumbleweed", "microos"],
+      "suse",
+      "openSUSE MicroOS",
+      "20240806",
+    ],
     ["arch", "arch", [], "unknown", "Arch Linux", ""],
     ["alpine-3.20", "alpine", [], "unknown", "Alpine Linux", "3.20.2"],
   ];
@@ -75,6 +85,36 @@ describe("detectPlatform", () => {
     expect(detectPlatform({ ID: "pop", ID_LIKE: "ubuntu debian" }).family).toBe("debian");
     expect(detectPlatform({ ID: "eurolinux", ID_LIKE: "rhel fedora centos" }).family).toBe("rhel");
     expect(detectPlatform({ ID: "opensuse-microos", ID_LIKE: "suse opensuse opensuse-tumbleweed" }).family).toBe("suse");
+  });
+
+  test("SUSE is its own family by ID alone: any ID naming suse, and the enterprise products' short names", () => {
+    for (const id of [
+      "suse",
+      "opensuse",
+      "opensuse-slowroll",
+      "suse-microos",
+      "sles",
+      "sles_sap",
+      "sled",
+      "sle-micro",
+      "sl-micro",
+      "SLES",
+    ]) {
+      expect([id, detectPlatform({ ID: id }).family]).toEqual([id, "suse"]);
+    }
+    // Look-alikes that are not SUSE keep their previous family.
+    for (const [id, like, family] of [
+      ["slackware", "", "unknown"],
+      ["sledge", "", "unknown"],
+      ["slimbook", "ubuntu debian", "debian"],
+    ] as const) {
+      expect([id, detectPlatform({ ID: id, ID_LIKE: like }).family]).toEqual([id, family]);
+    }
+  });
+
+  test("ID_LIKE is taken in its order: a SUSE derivative naming suse before debian is suse, and the reverse is debian", () => {
+    expect(detectPlatform({ ID: "x", ID_LIKE: "suse debian" }).family).toBe("suse");
+    expect(detectPlatform({ ID: "x", ID_LIKE: "debian suse" }).family).toBe("debian");
   });
 
   test("ID and ID_LIKE are compared case-insensitively", () => {

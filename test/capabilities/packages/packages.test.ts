@@ -3,16 +3,17 @@
 import { describe, expect, test } from "bun:test";
 import { runProcess } from "../../../src/exec/run.ts";
 import type { RunOptions, RunResult } from "../../../src/exec/types.ts";
+import { packageCommands } from "../../../src/capabilities/packages/packages.ts";
 import {
   installedVersionQuery,
   normaliseVersion,
-  packageCommands,
-  packageManagerFor,
   PACKAGE_ENV,
+  packageManagerFor,
+  parseInstalledVersion,
   restartTimerArgv,
   selfUpgradePlan,
   updatePlan,
-} from "../../../src/capabilities/packages/packages.ts";
+} from "../../../src/capabilities/packages/plans.ts";
 import { powerArgv, powerCommands } from "../../../src/capabilities/power/power.ts";
 import type { CommandContext } from "../../../src/commands/contract.ts";
 import { runnable } from "../../helpers/commands.ts";
@@ -43,11 +44,19 @@ describe("package manager plans", () => {
     expect(packageManagerFor("suse", only("zypper"))).toBe("zypper");
     expect(packageManagerFor("unknown", only("apt-get"))).toBe("apt");
     expect(packageManagerFor("unknown", only())).toBeUndefined();
+    expect(packageManagerFor("suse", only("apt-get"))).toBeUndefined();
+  });
+
+  test("the package manager is looked for in the PATH its steps run with (the searchPath seam)", () => {
+    const at = (file: string) => (p: string) => p === file;
+    expect(packageManagerFor("unknown", at("/opt/stand-ins/zypper"), "/opt/stand-ins:/usr/bin")).toBe("zypper");
+    expect(packageManagerFor("unknown", at("/opt/stand-ins/zypper"))).toBeUndefined();
+    expect(packageManagerFor("suse", at("/usr/local/sbin/zypper"))).toBe("zypper");
   });
 
   test("apt runs non-interactively, keeps config files and waits for the dpkg lock", () => {
     const [update, upgrade, autoremove] = updatePlan("apt");
-    expect(update).toEqual(["apt-get", "-o", "DPkg::Lock::Timeout=600", "update"]);
+    expect(update).toEqual(["apt-get", "-o", "DPkg::Lock::Timeout=600", "-o", "Acquire::Retries=3", "update"]);
     for (const step of [upgrade!, autoremove!]) {
       expect(step).toContain("-y");
       expect(step).toContain("Dpkg::Options::=--force-confold");
@@ -55,7 +64,37 @@ describe("package manager plans", () => {
     }
     expect(PACKAGE_ENV.DEBIAN_FRONTEND).toBe("noninteractive");
     expect(selfUpgradePlan("apt").at(-1)).toEqual(expect.arrayContaining(["install", "--only-upgrade", "alpamon"]));
-    expect(updatePlan("zypper")).toEqual([["zypper", "--non-interactive", "update"]]);
+    expect(selfUpgradePlan("apt", ["alpamon", "alpamon-pam"]).at(-1)!.slice(-3)).toEqual(["--only-upgrade", "alpamon", "alpamon-pam"]);
+  });
+
+  test("apt retries downloads 3 times on every step that downloads (#225), as upstream's table", () => {
+    const retries = (argv: string[]) => argv.some((a, i) => a === "Acquire::Retries=3" && argv[i - 1] === "-o");
+    const [update, upgrade, autoremove] = updatePlan("apt");
+    expect([retries(update!), retries(upgrade!), retries(autoremove!)]).toEqual([true, true, false]);
+    expect(selfUpgradePlan("apt").map(retries)).toEqual([true, true]);
+  });
+
+  test("zypper: refresh first, then update (dup on rolling releases); upgrade refreshes only the alias it is given", () => {
+    expect(updatePlan("zypper")).toEqual([
+      ["zypper", "--non-interactive", "refresh"],
+      ["zypper", "--non-interactive", "update"],
+    ]);
+    expect(updatePlan("zypper", "dup").at(-1)).toEqual(["zypper", "--non-interactive", "dup"]);
+    expect(selfUpgradePlan("zypper", ["alpamon", "alpamon-pam"], "alpamon")).toEqual([
+      ["zypper", "--non-interactive", "refresh", "alpamon"],
+      ["zypper", "--non-interactive", "update", "alpamon", "alpamon-pam"],
+    ]);
+    expect(selfUpgradePlan("zypper")[0]).toEqual(["zypper", "--non-interactive", "refresh"]);
+  });
+
+  test("installed versions: dpkg's removed-but-configured state and rpm's 'not installed' count as not installed", () => {
+    expect(parseInstalledVersion("apt", 0, "install ok installed\t1:1.2.3-1")).toBe("1:1.2.3-1");
+    expect(parseInstalledVersion("apt", 0, "hold ok installed\t1.2.3")).toBe("1.2.3");
+    expect(parseInstalledVersion("apt", 0, "deinstall ok config-files\t1.2.3")).toBeUndefined();
+    expect(parseInstalledVersion("apt", 0, "install ok half-installed\t1.2.3")).toBeUndefined();
+    expect(parseInstalledVersion("apt", 1, "")).toBeUndefined();
+    expect(parseInstalledVersion("zypper", 0, "1.2.3-1.1\n")).toBe("1.2.3-1.1");
+    expect(parseInstalledVersion("dnf", 1, "package alpamon is not installed\n")).toBeUndefined();
   });
 
   test("versions compare with or without a leading v, epoch or Debian revision", () => {
@@ -75,16 +114,17 @@ describe("package manager plans", () => {
   });
 });
 
-/** The installed alpamon package's version as dpkg reports it, or undefined (not installed, or no dpkg at all). */
-function dpkgAlpamonVersion(): string | undefined {
+/** A package's installed version as dpkg reports it, or undefined (not installed, or no dpkg at all). */
+function dpkgVersion(pkg: string): string | undefined {
   try {
-    const r = Bun.spawnSync(installedVersionQuery("apt"), { env: PACKAGE_ENV, stdout: "pipe", stderr: "pipe" });
-    return r.exitCode === 0 && r.stdout.toString().trim() ? r.stdout.toString().trim() : undefined;
+    const r = Bun.spawnSync(installedVersionQuery("apt", pkg), { env: PACKAGE_ENV, stdout: "pipe", stderr: "pipe" });
+    return parseInstalledVersion("apt", r.exitCode ?? 1, r.stdout.toString());
   } catch {
     return undefined; // dpkg-query is not installed
   }
 }
-const installedHere = dpkgAlpamonVersion();
+const installedHere = dpkgVersion("alpamon");
+const pamHere = dpkgVersion("alpamon-pam");
 const hasDpkg = Bun.which("dpkg-query", { PATH: PACKAGE_ENV.PATH }) !== null;
 const ok0 = (output = ""): RunResult => ({ exitCode: 0, output, omittedBytes: 0, timedOut: false });
 
@@ -123,21 +163,37 @@ describe("upgrade on this machine (real dpkg)", () => {
         packageCommands({ runProcess: recording, family: () => "debian", version: installedHere!, log: silentLogger, now: () => 1 }),
       );
       const r = await upgrade!.run(ctx("upgrade"));
-      expect(r).toEqual({ exitCode: 0, result: `Alpamon is already up-to-date (version: ${normaliseVersion(installedHere!)})` });
-      expect(ran).toEqual([installedVersionQuery("apt"), ...selfUpgradePlan("apt"), installedVersionQuery("apt")]);
+      const pam = pamHere ? normaliseVersion(pamHere) : "not installed";
+      expect(r).toEqual({ exitCode: 0, result: `Already up-to-date (alpamon: ${normaliseVersion(installedHere!)}, pam: ${pam})` });
+      const packages = pamHere ? ["alpamon", "alpamon-pam"] : ["alpamon"];
+      expect(ran).toEqual([
+        installedVersionQuery("apt"),
+        installedVersionQuery("apt", "alpamon-pam"),
+        ...selfUpgradePlan("apt", packages),
+        ...packages.map((p) => installedVersionQuery("apt", p)),
+      ]);
     },
   );
+});
 
+/** A recording runner answering dpkg-query from `versions` (per package, consumed in order) and success otherwise. */
+function fakeDpkg(versions: Record<string, string[]>) {
+  const ran: string[][] = [];
+  const runner = async (o: RunOptions): Promise<RunResult> => {
+    ran.push(o.argv);
+    if (o.argv[0] !== "dpkg-query") return ok0();
+    const next = versions[o.argv.at(-1)!]?.shift();
+    return next ? ok0(`install ok installed\t${next}`) : { ...ok0(), exitCode: 1 };
+  };
+  return { ran, runner };
+}
+
+describe("upgrade's replies (recorded runner)", () => {
   test("a version that changes across the upgrade schedules the restart and names both versions", async () => {
-    const ran: string[][] = [];
-    const versions = ["1:0.1.0-1", "1:0.2.0-1"];
-    const record = async (o: RunOptions): Promise<RunResult> => {
-      ran.push(o.argv);
-      return ok0(o.argv[0] === "dpkg-query" ? versions.shift() : "");
-    };
+    const { ran, runner } = fakeDpkg({ alpamon: ["1:0.1.0-1", "1:0.2.0-1"] });
     const { upgrade } = runnable(
       packageCommands({
-        runProcess: record,
+        runProcess: runner,
         family: () => "debian",
         version: "0.1.0",
         log: silentLogger,
@@ -148,32 +204,76 @@ describe("upgrade on this machine (real dpkg)", () => {
     const r = await upgrade!.run(ctx("upgrade"));
     expect(r.exitCode).toBe(0);
     expect(r.result).toEndWith("Upgraded alpamon 0.1.0 → 0.2.0; alpamon will restart in 30 seconds.");
-    expect(ran).toEqual([installedVersionQuery("apt"), ...selfUpgradePlan("apt"), installedVersionQuery("apt"), restartTimerArgv(7)]);
+    expect(ran).toEqual([
+      installedVersionQuery("apt"),
+      installedVersionQuery("apt", "alpamon-pam"),
+      ...selfUpgradePlan("apt"),
+      installedVersionQuery("apt"),
+      restartTimerArgv(7),
+    ]);
   });
 
-  test("no package manager: a clear refusal, and nothing runs", async () => {
-    const ran: string[][] = [];
-    const record = async (o: RunOptions): Promise<RunResult> => {
-      ran.push(o.argv);
-      return { exitCode: 0, output: "", omittedBytes: 0, timedOut: false };
-    };
-    const commands = runnable(
+  test("alpamon-pam, when installed, is upgraded with alpamon; alone it needs no agent restart", async () => {
+    const { ran, runner } = fakeDpkg({ alpamon: ["1.0.0-1", "1.0.0-1"], "alpamon-pam": ["0.1.0-1", "0.2.0-1"] });
+    const { upgrade } = runnable(
       packageCommands({
-        runProcess: record,
-        family: () => "unknown",
-        version: "0.1.0",
+        runProcess: runner,
+        family: () => "debian",
+        version: "1.0.0",
         log: silentLogger,
-        now: () => 1,
-        packageManager: () => undefined,
+        now: () => 7,
+        hasSystemd: () => true,
       }),
     );
-    for (const [name, command] of Object.entries(commands)) {
-      expect(await command.run(ctx(name))).toEqual({
-        exitCode: 1,
-        result: "Platform 'unknown' not supported: no known package manager found.",
-      });
+    const r = await upgrade!.run(ctx("upgrade"));
+    expect(r).toEqual({ exitCode: 0, result: "\nUpgraded alpamon-pam 0.1.0 → 0.2.0." });
+    expect(ran).toContainEqual(selfUpgradePlan("apt", ["alpamon", "alpamon-pam"]).at(-1)!);
+    expect(ran).not.toContainEqual(restartTimerArgv(7));
+  });
+
+  test("nothing moved: Already up-to-date with both versions, or pam: not installed", async () => {
+    const cases: [Record<string, string[]>, string][] = [
+      [{ alpamon: ["1:1.2.3-1", "1:1.2.3-1"], "alpamon-pam": ["0.4.0-2", "0.4.0-2"] }, "Already up-to-date (alpamon: 1.2.3, pam: 0.4.0)"],
+      [{ alpamon: ["1.2.3-1", "1.2.3-1"] }, "Already up-to-date (alpamon: 1.2.3, pam: not installed)"],
+    ];
+    for (const [versions, reply] of cases) {
+      const { runner } = fakeDpkg(versions);
+      const { upgrade } = runnable(
+        packageCommands({
+          runProcess: runner,
+          family: () => "debian",
+          version: "1.2.3",
+          log: silentLogger,
+          now: () => 7,
+          hasSystemd: () => true,
+        }),
+      );
+      expect(await upgrade!.run(ctx("upgrade"))).toEqual({ exitCode: 0, result: reply });
     }
-    expect(ran).toEqual([]);
+  });
+
+  test("no package manager: the unsupported-platform reply names the platform, and nothing runs", async () => {
+    for (const [family, platformId, like] of [
+      ["unknown", "arch", "arch"],
+      ["suse", "sles", "suse"],
+    ] as const) {
+      const { ran, runner } = fakeDpkg({});
+      const commands = runnable(
+        packageCommands({
+          runProcess: runner,
+          family: () => family,
+          platformId: () => platformId,
+          version: "0.1.0",
+          log: silentLogger,
+          now: () => 1,
+          packageManager: () => undefined,
+        }),
+      );
+      for (const [name, command] of Object.entries(commands)) {
+        expect(await command.run(ctx(name))).toEqual({ exitCode: 1, result: `Platform '${like}' (package manager "none") not supported.` });
+      }
+      expect(ran).toEqual([]);
+    }
   });
 });
 
