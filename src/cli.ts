@@ -166,6 +166,7 @@ function buildProgram(): Command {
     .option("--config <file>", "where to write", SYSTEM_CONFIG_PATH)
     .option("--force", "replace an existing registration")
     .option("--no-start", "do not enable and start the service")
+    .option("--no-cloud-probe", "do not ask the cloud metadata service (AWS, GCP, Azure) for cloud:* tags")
     .action(async (opts: Record<string, string | string[] | boolean | undefined>) => {
       const { token, warning } = resolveToken({
         flag: opts.token as string | undefined,
@@ -189,6 +190,7 @@ function buildProgram(): Command {
           platform: () => readPlatform(),
           userAgent: USER_AGENT,
           runProcess,
+          cloud: opts.cloudProbe === false ? false : {},
         },
       );
     });

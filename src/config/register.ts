@@ -9,6 +9,7 @@ import { buildTlsOptions } from "../console/tls.ts";
 import type { RunProcess } from "../exec/types.ts";
 import { writeFileAtomic } from "../platform/atomic.ts";
 import type { Platform } from "../platform/os-release.ts";
+import type { CloudProbeOptions } from "./cloud-metadata.ts";
 import { ConfigError } from "./errors.ts";
 import { parseIni } from "./ini.ts";
 import { SYSTEM_CONFIG_PATH } from "./load.ts";
@@ -126,6 +127,8 @@ export interface RegisterOptions extends ServiceDeps {
   fetch?: typeof fetch;
   env?: Record<string, string | undefined>;
   userAgent: string;
+  /** Where and how to look for cloud tags; false for --no-cloud-probe. */
+  cloud: CloudProbeOptions | false;
 }
 
 export interface Registration {
@@ -213,6 +216,23 @@ async function postRegister(input: RegisterInput & { name: string; platform: str
   };
 }
 
+/** The operator's tags over whatever the metadata service says; detection never stops a registration. */
+async function withCloudTags(
+  user: Record<string, string>,
+  cloud: CloudProbeOptions | false,
+  print: (line: string) => void,
+): Promise<Record<string, string>> {
+  // Loaded here: the running agent never probes, so it need not carry node:http and the providers.
+  const { describeDetection, detectCloud, mergeTags } = await import("./cloud-metadata.ts");
+  if (cloud === false) {
+    print(describeDetection("skipped"));
+    return user;
+  }
+  const detection = await detectCloud(cloud);
+  print(describeDetection(detection));
+  return "tags" in detection ? mergeTags(detection.tags, user) : user;
+}
+
 /** Registers this server and writes the config; throws RegisterError or ConfigError on any problem. */
 export async function runRegister(input: RegisterInput, options: RegisterOptions): Promise<Registration> {
   const target = options.target ?? SYSTEM_CONFIG_PATH;
@@ -228,9 +248,10 @@ export async function runRegister(input: RegisterInput, options: RegisterOptions
   if (!name) throw new RegisterError(`server name ${JSON.stringify(rawName)} is empty once normalized; pass --name (A-Z a-z 0-9 _ -)`);
   if (name !== rawName) print(`Server name normalized to ${name}`);
   const platform = consolePlatform(options.platform());
+  const tags = await withCloudTags(input.tags ?? {}, options.cloud, print);
 
   print(`Registering ${name} (${platform}) with ${url}...`);
-  const reg = await postRegister({ ...input, name, platform }, url, options);
+  const reg = await postRegister({ ...input, name, platform, tags }, url, options);
   writeFileAtomic(
     target,
     renderConfig({ url, id: reg.id, key: reg.key, verify: reg.verify, caCert: reg.caCert, debug: false }),

@@ -57,6 +57,7 @@ describe("alpamon register (CLI)", () => {
     const conf = join(dir, "etc", "alpamon.conf");
     const r = await runCli([
       "register",
+      "--no-cloud-probe",
       "--url",
       fake.url,
       "--token-file",
@@ -76,6 +77,7 @@ describe("alpamon register (CLI)", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(NEW_ID);
+    expect(r.stdout).toContain("Cloud detection skipped (--no-cloud-probe).");
     expect(r.stdout + r.stderr).not.toContain(TOKEN);
 
     const [req] = registerRequests();
@@ -101,7 +103,7 @@ describe("alpamon register (CLI)", () => {
     answerRegister();
     const dir = tempDir();
     const viaEnv = await runCli(
-      ["register", "--url", fake.url, "--ca-cert", fake.caCertPath!, "--config", join(dir, "a.conf"), "--no-start"],
+      ["register", "--no-cloud-probe", "--url", fake.url, "--ca-cert", fake.caCertPath!, "--config", join(dir, "a.conf"), "--no-start"],
       {
         env: { ALPACON_TOKEN: TOKEN },
       },
@@ -110,6 +112,7 @@ describe("alpamon register (CLI)", () => {
     expect(viaEnv.stderr).toBe("");
     const viaFlag = await runCli([
       "register",
+      "--no-cloud-probe",
       "--url",
       fake.url,
       "--token",
@@ -134,6 +137,7 @@ describe("alpamon register (CLI)", () => {
     writeFileSync(conf, old, { mode: 0o600 });
     const args = [
       "register",
+      "--no-cloud-probe",
       "--url",
       fake.url,
       "--token-file",
@@ -161,6 +165,7 @@ describe("alpamon register (CLI)", () => {
     const conf = join(dir, "alpamon.conf");
     const r = await runCli([
       "register",
+      "--no-cloud-probe",
       "--url",
       fake.url,
       "--token-file",
@@ -182,7 +187,17 @@ describe("alpamon register (CLI)", () => {
     answerRegister();
     const dir = tempDir();
     const conf = join(dir, "alpamon.conf");
-    const r = await runCli(["register", "--url", fake.url, "--token-file", tokenFile(dir), "--config", conf, "--no-start"]);
+    const r = await runCli([
+      "register",
+      "--no-cloud-probe",
+      "--url",
+      fake.url,
+      "--token-file",
+      tokenFile(dir),
+      "--config",
+      conf,
+      "--no-start",
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("cannot reach");
     expect(existsSync(conf)).toBe(false);
@@ -190,11 +205,12 @@ describe("alpamon register (CLI)", () => {
 
   test("no token at all, or both flags, is a clear error before any request", async () => {
     const dir = tempDir();
-    const none = await runCli(["register", "--url", fake.url, "--config", join(dir, "c.conf"), "--no-start"]);
+    const none = await runCli(["register", "--no-cloud-probe", "--url", fake.url, "--config", join(dir, "c.conf"), "--no-start"]);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain("no API token");
     const both = await runCli([
       "register",
+      "--no-cloud-probe",
       "--url",
       fake.url,
       "--token",
@@ -246,6 +262,7 @@ describe("register internals", () => {
         runProcess,
         hasSystemd: () => true,
         print: (l) => lines.push(l),
+        cloud: false,
       },
     );
     expect(reg).toEqual({ id: NEW_ID, name: "web-2", target, service: "started" });
@@ -271,7 +288,7 @@ describe("register internals", () => {
     const target = join(tempDir(), "alpamon.conf");
     const reg = await runRegister(
       { url: fake.url, token: TOKEN, caCert: fake.caCertPath, name: "x" },
-      { target, platform: DEBIAN, userAgent: "test", runProcess, hasSystemd: () => true, print: (l) => lines.push(l) },
+      { target, platform: DEBIAN, userAgent: "test", runProcess, hasSystemd: () => true, print: (l) => lines.push(l), cloud: false },
     );
     expect(reg.service).toBe("failed");
     expect(lines.join("\n")).toContain("systemctl enable --now");
@@ -292,6 +309,7 @@ describe("register internals", () => {
         },
         noStart: true,
         print: () => {},
+        cloud: false,
       },
     );
     await expect(run).rejects.toThrow(/key/);
