@@ -17,8 +17,10 @@ import { outboxChunks } from "./commands/chunks.ts";
 import { outboxFeedback } from "./commands/feedback.ts";
 import { CommandRegistry } from "./commands/registry.ts";
 import { SeenCommandIds } from "./commands/seen.ts";
+import { createSigningGate } from "./commands/signing/index.ts";
 import type { AgentConfig } from "./config/schema.ts";
 import { ConsoleLink } from "./console/link.ts";
+import type { CommandEnvelope } from "./console/protocol.ts";
 import { openStateDb, stateDbPath, type StateDb } from "./db/open.ts";
 import { setupWorkCgroup, type WorkCgroup } from "./exec/cgroup.ts";
 import { placeUserWorkIn } from "./exec/launch.ts";
@@ -154,7 +156,7 @@ function buildParts(ctx: AgentContext): Part[] {
       clock,
       log: commandLog.child("users"),
     }),
-    createPackages({ platform: currentPlatform, version: VERSION, clock, log: commandLog.child("packages") }),
+    createPackages({ platform: currentPlatform, version: VERSION, clock, log: commandLog.child("packages"), consoleUrl: config.serverUrl }),
     createPower({ clock, log: commandLog.child("power"), signal: lifecycle.signal }),
     inventory,
     firewall,
@@ -179,6 +181,19 @@ function buildParts(ctx: AgentContext): Part[] {
     clock,
     signal: lifecycle.signal,
   });
+  // Built here, before the backhaul, so the mode is in the log at start.
+  const signing = createSigningGate({
+    signing: config.signing,
+    serverId: config.id,
+    serverUrl: config.serverUrl,
+    sslVerify: config.ssl.verify,
+    outbox,
+    sqlite: state.sqlite,
+    clock,
+    log: commandLog.child("signing"),
+    userAgent: USER_AGENT,
+  });
+  const accept = (command: CommandEnvelope) => dispatcher.accept(command);
   const consoleLog = ctx.log.child("console");
   const commands: Part = {
     name: "commands",
@@ -199,7 +214,7 @@ function buildParts(ctx: AgentContext): Part[] {
     commands,
     ...terminal.parts,
     link.backhaulPart({
-      accept: (command) => dispatcher.accept(command),
+      accept: (command) => (signing ? signing.admit(command, accept) : accept(command)),
       reject: (id, reason) => dispatcher.reject(id, reason),
       quit: () => lifecycle.requestStop({ kind: "quit" }),
       // The 2024 console asks on every connect; its sync routes do not exist, so a commit keeps it current.
