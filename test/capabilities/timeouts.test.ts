@@ -55,7 +55,6 @@ describe("timeouts per family (upstream-2026 §2.4)", () => {
       reconnect: undefined,
       quit: MIN,
       restart: MIN,
-      restartcoll: MIN,
       byebye: MIN,
     });
   });

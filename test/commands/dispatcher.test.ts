@@ -387,7 +387,7 @@ describe("agent commands", () => {
     const { dispatcher, feedback, registry } = setup();
     dispatcher.accept(command("h1", "help"));
     await dispatcher.idle(1000);
-    const listed = [...feedback.fins.get("h1")!.result.matchAll(/^\t\t([\w-]+):/gm)].map((m) => m[1]);
+    const listed = [...feedback.fins.get("h1")!.result.matchAll(/^\t\t([\w-]+):/gm)].map((m) => m[1]).sort();
     expect(listed).toEqual(registry.list().map((h) => h.name));
     expect(listed).toEqual(expect.arrayContaining(["help", "ping", "quit", "reconnect", "restart"]));
   });

@@ -1,16 +1,21 @@
-// The agent's own commands: ping, help, quit, restart and reconnect. Each replies first and acts a second
+// The agent's own commands: ping, help, quit, restart (of the agent or its collector), byebye and reconnect. Each replies first and acts a second
 // later, so the fin is queued (and, on quit/restart, delivered by the shutdown drain) before anything stops.
 import { runProcess as defaultRunProcess } from "../../exec/run.ts";
 import type { RunProcess } from "../../exec/types.ts";
 import type { Lifecycle } from "../../platform/lifecycle.ts";
 import type { Clock } from "../../platform/clock.ts";
 import { formatLocalRfc3339Seconds } from "../../platform/time.ts";
-import { type AnyCommandSpec, fail, ok } from "../../commands/contract.ts";
+import * as v from "valibot";
+import { type AnyCommandSpec, command, fail, ok } from "../../commands/contract.ts";
 import type { CommandRegistry } from "../../commands/registry.ts";
 import { byebye, type ByebyeDeps } from "./byebye.ts";
+import { helpText } from "./help.ts";
 
 /** Upstream's timeout for quit, restart and byebye (upstream-2026 §2.4). */
 const AGENT_ACTION_TIMEOUT_MS = 60_000;
+
+/** `restart`'s data: which part to restart; anything but "collector" (or nothing) means the agent itself. */
+const RestartData = v.object({ target: v.optional(v.nullable(v.string("must be a string"))) });
 
 export interface AgentCommandDeps {
   registry: CommandRegistry;
@@ -49,11 +54,8 @@ export function agentCommands(deps: AgentCommandDeps): AnyCommandSpec[] {
     },
     {
       name: "help",
-      summary: "list the commands this agent accepts",
-      run: () => {
-        const lines = deps.registry.list().map((h) => `\t\t${h.name}: ${h.summary}`);
-        return ok(["", "\t\tAvailable commands:", ...lines, ""].join("\n"));
-      },
+      summary: "list the commands this agent accepts, by section",
+      run: () => ok(helpText(deps.registry.list())),
     },
     {
       name: "quit",
@@ -64,22 +66,23 @@ export function agentCommands(deps: AgentCommandDeps): AnyCommandSpec[] {
         return ok("Alpamon will shutdown in 1 second.");
       },
     },
-    {
+    command({
       name: "restart",
-      summary: "restart alpamon in place; `restart collector` rebuilds the metrics collector",
+      summary: 'restart alpamon in place; data {"target":"collector"} (or `restart collector`) rebuilds the metrics collector',
       timeoutMs: AGENT_ACTION_TIMEOUT_MS,
-      run: (_data, ctx) => {
-        if (ctx.args[0] === "collector") return restartCollector();
+      data: RestartData,
+      run: (data, ctx) => {
+        // upstream-2026 §10.1 takes the target from data only, so there `restart collector` on the line restarts
+        // the whole agent. An older console (core.md §4.4) still sends that line meaning the collector; restarting
+        // the agent instead would be a surprising, heavier action, so the line's word is kept as a fallback when
+        // data names no target. data.target wins when both are given. `restartcoll` is gone, as upstream: no
+        // console dialect sends it (console-dialects.md §4 and §8 list only `restart[ collector]`).
+        const target = data.target ?? ctx.args[0];
+        if (target === "collector") return restartCollector();
         later(() => deps.lifecycle.requestStop({ kind: "restart" }));
         return ok("Alpamon will restart in 1 second.");
       },
-    },
-    {
-      name: "restartcoll",
-      summary: "same as `restart collector`",
-      timeoutMs: AGENT_ACTION_TIMEOUT_MS,
-      run: () => restartCollector(),
-    },
+    }) as AnyCommandSpec,
     {
       name: "byebye",
       summary: "unregister from the console, remove the alpamon package and stop",

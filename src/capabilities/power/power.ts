@@ -8,7 +8,11 @@ import { type AnyCommandSpec, ok } from "../../commands/contract.ts";
 
 const POWER_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
 
-/** systemctl where systemd runs, else the classic shutdown(8), both acting now. */
+/**
+ * systemctl where systemd runs, else the classic shutdown(8), both acting now. That is upstream-2026 §10.1's
+ * `shutdown now`: on systemd `shutdown now` is `systemctl poweroff`; on sysvinit a bare `shutdown now` would
+ * only go to single-user mode, so `-h` is spelled out.
+ */
 export function powerArgv(action: "reboot" | "poweroff", systemd: boolean): string[] {
   if (systemd) return ["systemctl", action];
   return ["shutdown", action === "reboot" ? "-r" : "-h", "now"];

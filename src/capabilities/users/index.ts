@@ -14,8 +14,12 @@ const DELUSER_TIMEOUT_MS = 5 * 60_000;
 const GROUP_TIMEOUT_MS = 30_000;
 
 export const USER_SPECS: readonly LazySpec[] = [
-  { name: "adduser", summary: "add a user (uid, gid, comment, home, shell, extra groups)", timeoutMs: USER_TIMEOUT_MS },
-  { name: "addgroup", summary: "add a group with a given gid", timeoutMs: GROUP_TIMEOUT_MS },
+  {
+    name: "adduser",
+    summary: "add a user (uid, gid, comment, home, shell, extra groups; a service account lets the OS pick ids and home); idempotent",
+    timeoutMs: USER_TIMEOUT_MS,
+  },
+  { name: "addgroup", summary: "add a group with a given gid; idempotent", timeoutMs: GROUP_TIMEOUT_MS },
   {
     name: "deluser",
     summary: "delete a user, keeping the home under /home/deleted_users unless purge_home",

@@ -50,25 +50,59 @@ const absolutePath = v.pipe(
   v.check((p) => !p.split("/").includes(".."), "must not contain '..'"),
 );
 
-export const AddUserData = v.object({
+const homeDirectory = v.pipe(
+  absolutePath,
+  // The home is chmod-ed afterwards, so "/" (or "//") would be a disaster.
+  v.check((p) => p.replace(/\/+/g, "/") !== "/", "must not be /"),
+);
+
+const homeDirectoryPermission = v.optional(
+  v.nullable(v.pipe(v.string('must be an octal string such as "700"'), v.regex(/^([0-7]{3,4})?$/, 'must be an octal mode such as "700"'))),
+);
+
+const extraGroups = v.optional(v.nullable(v.array(wholeId, "must be a list of group ids")));
+
+/** An IAM user: the console assigns uid, gid and home so they match on every server. */
+const IamUserData = v.object({
   username: accountName,
   uid: nonRootId("0 is root's and cannot be given to a new user"),
   gid: nonRootId("0 is root's group and cannot be a new user's primary group"),
   comment: passwdText,
-  // The home is chmod-ed afterwards, so "/" (or "//") would be a disaster.
-  home_directory: v.pipe(
-    absolutePath,
-    v.check((p) => p.replace(/\/+/g, "/") !== "/", "must not be /"),
-  ),
+  home_directory: homeDirectory,
   shell: absolutePath,
-  // `groupname` is required by the reference but never used; it is accepted and ignored (not in the schema).
-  home_directory_permission: v.optional(
-    v.nullable(
-      v.pipe(v.string('must be an octal string such as "700"'), v.regex(/^([0-7]{3,4})?$/, 'must be an octal mode such as "700"')),
-    ),
-  ),
-  groups: v.optional(v.nullable(v.array(wholeId, "must be a list of group ids"))),
+  // `groupname` is required by the reference but never used for an IAM user; it is accepted and ignored.
+  home_directory_permission: homeDirectoryPermission,
+  groups: extraGroups,
+  is_service_account: v.optional(v.nullable(v.boolean("must be true or false"))),
 });
+
+/**
+ * A service account (upstream-2026 §10.1): uid, gid and home may be 0, empty or absent, and the OS picks them.
+ * Without a gid, `groupname` (when given) becomes the primary group, created with an OS-picked gid if missing.
+ */
+const ServiceAccountData = v.object({
+  username: accountName,
+  uid: v.optional(v.nullable(wholeId), 0),
+  gid: v.optional(v.nullable(wholeId), 0),
+  comment: passwdText,
+  home_directory: v.optional(v.nullable(v.union([v.literal(""), homeDirectory], "must be an absolute path other than /, or empty")), ""),
+  shell: absolutePath,
+  groupname: v.optional(
+    v.nullable(
+      v.union([v.literal(""), accountName], "must start with a letter or '_' and hold at most 32 letters, digits, '_', '.' or '-'"),
+    ),
+    "",
+  ),
+  home_directory_permission: homeDirectoryPermission,
+  groups: extraGroups,
+  is_service_account: v.literal(true),
+});
+
+const isServiceAccount = (input: unknown): boolean =>
+  typeof input === "object" && input !== null && (input as { is_service_account?: unknown }).is_service_account === true;
+
+/** adduser's data: a service account's when `is_service_account` is true, otherwise an IAM user's. */
+export const AddUserData = v.lazy((input) => (isServiceAccount(input) ? ServiceAccountData : IamUserData));
 
 export const AddGroupData = v.object({
   groupname: accountName,

@@ -1,98 +1,154 @@
-// Keeping a deleted user's home: move it (the passwd home, not an assumed /home/<user>) under
-// /home/deleted_users with a ':'-free UTC stamp, hand it to root, and undo both if the deletion then fails.
-// Never follows a symlink, never moves a directory the user does not own, and never touches "/".
-import { existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, renameSync, chmodSync } from "node:fs";
+// Keeping a deleted user's home: move it (the passwd home, not an assumed /home/<user>) to
+// /home/deleted_users/<user>_<UTC RFC 3339 stamp> and hand what the user owned to root.
+//
+// The order is what keeps this safe: the plan is checked before the deletion, the move and the chown happen
+// only AFTER the account tool has deleted the user. userdel (and Debian's deluser, which runs it) refuses
+// while any process of that uid lives, so once it has succeeded nobody is left running as the user to swap
+// a directory for a symlink under us, and nothing ever has to be "given back" to the user (a rollback that
+// chowns recorded paths back to the user could be steered onto /etc/shadow by such a swap).
+// On top of that:
+// - the home itself must be a real directory (never a symlink) owned by the user, and every directory above
+//   it must be root's and writable by nobody else, so no other user can redirect the move either;
+// - the backup directory must be a real root-owned directory writable by nobody else, on the same file
+//   system as the home (a rename, never a copy);
+// - the chown walk goes through directory file descriptors (/proc/self/fd/<fd>/<name>, opened O_NOFOLLOW
+//   and checked by inode), never follows a symlink, and only changes entries that the deleted uid owns
+//   (a hard link to someone else's file stays theirs). chown(2) clears setuid/setgid bits on the way.
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fchownSync,
+  fstatSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+} from "node:fs";
 import type { Stats } from "node:fs";
-import { isAbsolute, join, normalize } from "node:path";
+import { basename, dirname, isAbsolute, join, normalize } from "node:path";
 import type { PasswdEntry } from "../../exec/identity.ts";
 
 export const DELETED_USERS_DIR = "/home/deleted_users";
 
-/** `20251013T074340Z`: RFC 3339 basic format, UTC, no ':' (safe in file names and on any tool's command line). */
+/** `2025-10-13T07:43:40Z`: UTC RFC 3339 to the second, as upstream names the backup. */
 export function backupStamp(epochMs: number): string {
-  return new Date(epochMs)
-    .toISOString()
-    .replace(/\.\d+Z$/, "Z")
-    .replace(/[-:]/g, "");
+  return new Date(epochMs).toISOString().replace(/\.\d+Z$/, "Z");
 }
 
-export type BackupPlan = { kind: "backup"; home: string } | { kind: "skip"; reason: string };
+export type BackupPlan =
+  | { kind: "backup"; home: string; uid: number; ino: number; dev: number }
+  | { kind: "skip"; reason: string }
+  | { kind: "fail"; error: string };
 
 function inside(child: string, parent: string): boolean {
   return child === parent || child.startsWith(parent.endsWith("/") ? parent : `${parent}/`);
-}
-
-/** Whether the user's home can be backed up, and if not, why (a note for the result, not a failure). */
-export function planHomeBackup(user: PasswdEntry, backupRoot = DELETED_USERS_DIR): BackupPlan {
-  if (!user.home || !isAbsolute(user.home))
-    return { kind: "skip", reason: `the user has no absolute home directory (${JSON.stringify(user.home)})` };
-  const home = normalize(user.home).replace(/\/+$/, "") || "/";
-  if (home === "/") return { kind: "skip", reason: "the user's home directory is /" };
-  if (inside(backupRoot, home) || inside(home, backupRoot)) {
-    return { kind: "skip", reason: `the home directory ${home} overlaps ${backupRoot}` };
-  }
-  let stat: Stats;
-  try {
-    stat = lstatSync(home);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return {
-      kind: "skip",
-      reason: code === "ENOENT" ? `the home directory ${home} does not exist` : `the home directory ${home} cannot be read (${code})`,
-    };
-  }
-  if (stat.isSymbolicLink()) return { kind: "skip", reason: `the home directory ${home} is a symbolic link` };
-  if (!stat.isDirectory()) return { kind: "skip", reason: `the home directory ${home} is not a directory` };
-  // System accounts point at shared directories (sync's home is /bin); only a home the user owns is theirs to move.
-  if (stat.uid !== user.uid) return { kind: "skip", reason: `the home directory ${home} is owned by uid ${stat.uid}, not by the user` };
-  return { kind: "backup", home };
-}
-
-interface Ownership {
-  path: string;
-  uid: number;
-  gid: number;
-  /** Set when chown will clear setuid/setgid bits that a rollback must put back. */
-  mode?: number;
-}
-
-export interface HomeBackup {
-  home: string;
-  backup: string;
-  /** The owners changed to root, so a rollback can give every entry back. */
-  changed: Ownership[];
 }
 
 function errorText(err: unknown): string {
   return (err as Error).message ?? String(err);
 }
 
-/** Hands every entry under `root` to 0:0 without following symlinks, recording what it changed. */
-function chownTreeToRoot(root: string, changed: Ownership[]): void {
-  const stack = [root];
-  while (stack.length > 0) {
-    const path = stack.pop()!;
+/** Why `dir` and every directory above it are not safe from other users, or undefined when they are. */
+function unsafeChain(dir: string): string | undefined {
+  for (let path = dir; ; path = dirname(path)) {
     const stat = lstatSync(path);
-    if (stat.uid !== 0 || stat.gid !== 0) {
-      const special = !stat.isSymbolicLink() && (stat.mode & 0o6000) !== 0;
-      changed.push({ path, uid: stat.uid, gid: stat.gid, ...(special ? { mode: stat.mode & 0o7777 } : {}) });
-      lchownSync(path, 0, 0);
-    }
-    if (stat.isDirectory()) for (const name of readdirSync(path)) stack.push(join(path, name));
+    if (!stat.isDirectory()) return `${path} is not a directory`;
+    if (stat.uid !== 0) return `${path} is owned by uid ${stat.uid}, not root`;
+    if ((stat.mode & 0o022) !== 0) return `${path} is writable by users other than root`;
+    if (path === "/") return undefined;
   }
 }
 
-function restoreOwners(changed: Ownership[]): string[] {
-  const errors: string[] = [];
-  for (const entry of changed.reverse()) {
+/** Creates (0700) and checks the backup directory; an error here stops the deletion before anything changed. */
+function prepareBackupRoot(backupRoot: string): { ok: true; dev: number } | { ok: false; error: string } {
+  try {
+    mkdirSync(backupRoot, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    return { ok: false, error: `Failed to create backup directory: ${errorText(err)}` };
+  }
+  try {
+    const stat = lstatSync(backupRoot);
+    if (stat.isSymbolicLink()) return { ok: false, error: `Failed to create backup directory: ${backupRoot} is a symbolic link` };
+    const unsafe = unsafeChain(backupRoot);
+    if (unsafe) return { ok: false, error: `Failed to create backup directory: ${unsafe}` };
+    return { ok: true, dev: stat.dev };
+  } catch (err) {
+    return { ok: false, error: `Failed to create backup directory: ${errorText(err)}` };
+  }
+}
+
+/**
+ * Whether the user's home can be kept, checked before the user is deleted: `skip` is a note for the result
+ * (the deletion goes on and the home stays where it is), `fail` stops the deletion (the backup directory
+ * cannot be made safe).
+ */
+export function planHomeBackup(user: PasswdEntry, backupRoot = DELETED_USERS_DIR): BackupPlan {
+  if (!user.home || !isAbsolute(user.home))
+    return { kind: "skip", reason: `the user has no absolute home directory (${JSON.stringify(user.home)})` };
+  const named = normalize(user.home).replace(/\/+$/, "") || "/";
+  if (named === "/") return { kind: "skip", reason: "the user's home directory is /" };
+  if (inside(backupRoot, named) || inside(named, backupRoot)) {
+    return { kind: "skip", reason: `the home directory ${named} overlaps ${backupRoot}` };
+  }
+  let stat: Stats;
+  try {
+    stat = lstatSync(named);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return {
+      kind: "skip",
+      reason: code === "ENOENT" ? `the home directory ${named} does not exist` : `the home directory ${named} cannot be read (${code})`,
+    };
+  }
+  if (stat.isSymbolicLink()) return { kind: "skip", reason: `the home directory ${named} is a symbolic link` };
+  if (!stat.isDirectory()) return { kind: "skip", reason: `the home directory ${named} is not a directory` };
+  // System accounts point at shared directories (sync's home is /bin); only a home the user owns is theirs to move.
+  if (stat.uid !== user.uid) return { kind: "skip", reason: `the home directory ${named} is owned by uid ${stat.uid}, not by the user` };
+  // The parent's real path (a symlinked /home is fine when root owns the whole chain).
+  let home: string;
+  try {
+    home = join(realpathSync(dirname(named)), basename(named));
+  } catch (err) {
+    return { kind: "skip", reason: `the directory above ${named} cannot be resolved (${errorText(err)})` };
+  }
+  if (inside(backupRoot, home) || inside(home, backupRoot))
+    return { kind: "skip", reason: `the home directory ${home} overlaps ${backupRoot}` };
+  const unsafe = unsafeChain(dirname(home));
+  if (unsafe) return { kind: "skip", reason: `the home directory ${named} was left in place because ${unsafe}` };
+  const root = prepareBackupRoot(backupRoot);
+  if (!root.ok) return { kind: "fail", error: root.error };
+  if (root.dev !== stat.dev) return { kind: "skip", reason: `the home directory ${named} is on another file system than ${backupRoot}` };
+  return { kind: "backup", home, uid: user.uid, ino: stat.ino, dev: stat.dev };
+}
+
+const OPEN_DIR = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+
+/** The entry `name` of the directory open as `fd`, resolved through that descriptor (as openat(2) would). */
+const at = (fd: number, name: string) => `/proc/self/fd/${fd}/${name}`;
+
+/** Hands what `uid` owns in the directory open as `fd`, and below it, to 0:0; never follows a symlink. */
+function chownOwnedToRoot(fd: number, uid: number): void {
+  if (fstatSync(fd).uid === uid) fchownSync(fd, 0, 0);
+  for (const name of readdirSync(at(fd, ""))) {
+    const path = at(fd, name);
+    const stat = lstatSync(path);
+    if (!stat.isDirectory()) {
+      if (stat.uid === uid) lchownSync(path, 0, 0);
+      continue;
+    }
+    const child = openSync(path, OPEN_DIR);
     try {
-      lchownSync(entry.path, entry.uid, entry.gid);
-      if (entry.mode !== undefined) chmodSync(entry.path, entry.mode);
-    } catch (err) {
-      errors.push(`${entry.path}: ${errorText(err)}`);
+      const opened = fstatSync(child);
+      // Replaced between the lstat and the open: skip it rather than guess what it is now.
+      if (opened.ino === stat.ino && opened.dev === stat.dev) chownOwnedToRoot(child, uid);
+    } finally {
+      closeSync(child);
     }
   }
-  return errors;
 }
 
 function freeBackupPath(backupRoot: string, user: string, stamp: string): string {
@@ -101,41 +157,40 @@ function freeBackupPath(backupRoot: string, user: string, stamp: string): string
   return candidate;
 }
 
-/** Moves the home into the backup directory and gives it to root; on any failure, leaves the home as it was. */
+/**
+ * Moves the planned home into the backup directory and hands the user's entries to root. Call only after
+ * the user has been deleted. Returns the backup's path, or why the home (or part of it) was not kept.
+ */
 export function backupHome(
-  home: string,
+  plan: Extract<BackupPlan, { kind: "backup" }>,
   user: string,
   epochMs: number,
   backupRoot = DELETED_USERS_DIR,
-): { ok: true; backup: HomeBackup } | { ok: false; error: string } {
+): { ok: true; backup: string } | { ok: false; error: string } {
   try {
-    mkdirSync(backupRoot, { recursive: true, mode: 0o700 });
+    const now = lstatSync(plan.home);
+    if (!now.isDirectory() || now.ino !== plan.ino || now.dev !== plan.dev || now.uid !== plan.uid) {
+      return { ok: false, error: `the home directory ${plan.home} changed while the user was being deleted and was left in place` };
+    }
   } catch (err) {
-    return { ok: false, error: `Failed to create backup directory: ${errorText(err)}` };
+    return { ok: false, error: `the home directory ${plan.home} cannot be read any more (${errorText(err)})` };
   }
   const backup = freeBackupPath(backupRoot, user, backupStamp(epochMs));
   try {
-    renameSync(home, backup);
+    renameSync(plan.home, backup);
   } catch (err) {
     return { ok: false, error: `Failed to move home directory: ${errorText(err)}` };
   }
-  const changed: Ownership[] = [];
+  let fd: number | undefined;
   try {
-    chownTreeToRoot(backup, changed);
+    fd = openSync(backup, OPEN_DIR);
+    const opened = fstatSync(fd);
+    if (opened.ino !== plan.ino || opened.dev !== plan.dev) throw new Error(`${backup} is not the home directory that was moved`);
+    chownOwnedToRoot(fd, plan.uid);
   } catch (err) {
-    const undo = restoreHome({ home, backup, changed });
-    return { ok: false, error: `Failed to chown backup directory: ${errorText(err)}${undo ? `\n${undo}` : ""}` };
+    return { ok: false, error: `the home directory was moved to ${backup}, but handing it to root failed: ${errorText(err)}` };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  return { ok: true, backup: { home, backup, changed } };
-}
-
-/** Gives the entries back to their owners and moves the home back; returns what could not be undone. */
-export function restoreHome(backup: HomeBackup): string | undefined {
-  const errors = restoreOwners(backup.changed);
-  try {
-    renameSync(backup.backup, backup.home);
-  } catch (err) {
-    errors.push(`moving ${backup.backup} back to ${backup.home}: ${errorText(err)}`);
-  }
-  return errors.length ? `Rolling back the home directory backup failed: ${errors.join("; ")}` : undefined;
+  return { ok: true, backup };
 }

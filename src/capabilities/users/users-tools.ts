@@ -45,8 +45,9 @@ export function chooseTool(
   return undefined;
 }
 
-export function notImplemented(command: string): CommandResult {
-  return { exitCode: 1, result: `Not implemented '${command}' command for this platform.` };
+/** The reply when a host has none of the account tools (upstream-2026 §10.1 wording). */
+export function notSupported(management: "user" | "group", platform: string): CommandResult {
+  return { exitCode: 1, result: `Platform '${platform}' not supported for ${management} management` };
 }
 
 /** Runs an account tool as the agent (root). */

@@ -62,7 +62,7 @@ describe("agent with metrics", () => {
     const id = fake.sendCommand({ shell: "internal", line: "restart collector" });
     expect(await fake.waitForFin(id, 10_000)).toMatchObject({ success: true });
     await fake.waitUntil(() => configFetches() > before, 10_000, "a new config fetch");
-    const id2 = fake.sendCommand({ shell: "internal", line: "restartcoll" });
+    const id2 = fake.sendCommand({ shell: "internal", line: "restart", data: { target: "collector" } });
     expect(await fake.waitForFin(id2, 10_000)).toMatchObject({ success: true });
     await fake.waitUntil(() => configFetches() > before + 1, 10_000, "another config fetch");
   }, 60_000);

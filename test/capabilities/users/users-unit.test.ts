@@ -6,12 +6,15 @@ import { type CommandContext, invoke } from "../../../src/commands/contract.ts";
 import { ACCOUNT_NAME } from "../../../src/capabilities/users/users-data.ts";
 import { backupStamp } from "../../../src/capabilities/users/users-home.ts";
 import { adduserCommentFlag, chooseTool, toolFailure } from "../../../src/capabilities/users/users-tools.ts";
-import { REPLIES, userCommands, type UserCommandDeps } from "../../../src/capabilities/users/users.ts";
+import { userCommands, type UserCommandDeps } from "../../../src/capabilities/users/users.ts";
+import type { GroupEntry, PasswdEntry } from "../../../src/exec/identity.ts";
 import type { RunOptions, RunResult } from "../../../src/exec/types.ts";
 import { silentLogger } from "../../../src/log/logger.ts";
 import type { Platform, PlatformFamily } from "../../../src/platform/os-release.ts";
 
 const platformOf = (family: PlatformFamily): Platform => ({ id: family, idLike: [], family, name: family, version: "1" });
+/** A result with only its first line (the home-permission note of the fake host's missing home dropped). */
+const firstLine = (r: { exitCode: number; result: string }) => ({ exitCode: r.exitCode, result: r.result.split("\n")[0] });
 const done = (output = "", exitCode = 0): RunResult => ({ exitCode, output, omittedBytes: 0, timedOut: false });
 
 function fakeHost(
@@ -20,21 +23,51 @@ function fakeHost(
     forced?: "debian" | "shadow";
     exists?: (p: string) => boolean;
     respond?: (argv: string[]) => RunResult;
+    /** Accounts already on the fake host besides alpu (uid 45100) and toor (uid 0). */
+    users?: PasswdEntry[];
+    groups?: GroupEntry[];
   } = {},
 ) {
   const calls: RunOptions[] = [];
   let syncs = 0;
+  const home = "/nonexistent-alp-home";
+  const users = new Map<string, PasswdEntry>(
+    [
+      { name: "alpu", uid: 45100, gid: 45100, gecos: "", home, shell: "/bin/sh" },
+      { name: "toor", uid: 0, gid: 0, gecos: "", home: "/root", shell: "/bin/sh" },
+      ...(opts.users ?? []),
+    ].map((u) => [u.name, u]),
+  );
+  const groups = new Map<string, GroupEntry>((opts.groups ?? []).map((g) => [g.name, g]));
+  // A successful adduser/useradd run makes the account, as the real tools do.
+  const remember = (argv: string[]) => {
+    const tool = argv[0]!.split("/").pop();
+    if ((tool !== "adduser" && tool !== "useradd") || argv.length < 4) return;
+    const flag = (name: string) => {
+      const i = argv.indexOf(name);
+      return i < 0 ? undefined : argv[i + 1];
+    };
+    const name = argv.at(-1)!;
+    users.set(name, {
+      name,
+      uid: Number(flag("--uid") ?? 45300),
+      gid: 45300,
+      gecos: "",
+      home: flag("--home") ?? flag("--home-dir") ?? home,
+      shell: "/bin/sh",
+    });
+  };
   const deps: UserCommandDeps = {
     runProcess: async (options) => {
       calls.push(options);
       if (options.argv[1] === "--help") return done("adduser [--comment comment] [--home dir]");
-      return opts.respond?.(options.argv) ?? done();
+      const result = opts.respond?.(options.argv) ?? done();
+      if (result.exitCode === 0) remember(options.argv);
+      return result;
     },
-    lookupUser: async (name) =>
-      name === "ghost"
-        ? undefined
-        : { name, uid: name === "toor" ? 0 : 45100, gid: 45100, gecos: "", home: "/nonexistent-alp-home", shell: "/bin/sh" },
-    lookupGroup: async (key) => (key === 45999 ? undefined : { name: `grp${key}`, gid: Number(key), members: [] }),
+    lookupUser: async (name) => users.get(name),
+    lookupGroup: async (key) =>
+      typeof key === "string" ? groups.get(key) : key === 45999 ? undefined : { name: `grp${key}`, gid: Number(key), members: [] },
     platform: () => platformOf(opts.family ?? "debian"),
     ...(opts.forced ? { userTools: opts.forced } : {}),
     syncUsersAndGroups: () => void syncs++,
@@ -164,7 +197,7 @@ describe("tool family", () => {
   test("a forced family is used even on another platform", () => {
     expect(chooseTool("delgroup", "debian", "shadow", sbin("delgroup", "groupdel"))?.program).toBe("/usr/sbin/groupdel");
   });
-  test("no tools at all → the reference's Not implemented reply, for every command", async () => {
+  test("no tools at all → upstream's platform-not-supported reply, for every command", async () => {
     const host = fakeHost({ family: "unknown", exists: () => false });
     const data: Record<string, Record<string, unknown>> = {
       adduser: USER,
@@ -174,7 +207,8 @@ describe("tool family", () => {
       moduser: { username: "alpu", groupnames: [], comment: "c" },
     };
     for (const [name, d] of Object.entries(data)) {
-      expect(await host.run(name, d)).toEqual({ exitCode: 1, result: `Not implemented '${name}' command for this platform.` });
+      const management = name.endsWith("group") ? "group" : "user";
+      expect(await host.run(name, d)).toEqual({ exitCode: 1, result: `Platform 'unknown' not supported for ${management} management` });
     }
     expect(host.calls).toEqual([]);
   });
@@ -211,9 +245,6 @@ describe("argv and environment", () => {
   });
 
   test("shadow useradd: --create-home, --groups only when there are extra groups", async () => {
-    const host = fakeHost({ family: "rhel" });
-    await host.run("adduser", { ...USER, groups: [] });
-    await host.run("adduser", { ...USER, groups: [45101, 45100] });
     const base = [
       "/usr/sbin/useradd",
       "--home-dir",
@@ -226,20 +257,133 @@ describe("argv and environment", () => {
       "--gid",
       "45100",
     ];
-    expect(host.argvs()).toEqual([
-      [...base, "--comment", "Alp Test", "alpabc123"],
-      [...base, "--groups", "45101", "--comment", "Alp Test", "alpabc123"],
-    ]);
+    const plain = fakeHost({ family: "rhel" });
+    expect(firstLine(await plain.run("adduser", { ...USER, groups: [] }))).toEqual({
+      exitCode: 0,
+      result: "User 'alpabc123' added successfully",
+    });
+    expect(plain.argvs()).toEqual([[...base, "--comment", "Alp Test", "alpabc123"]]);
+    const grouped = fakeHost({ family: "rhel" });
+    expect(firstLine(await grouped.run("adduser", { ...USER, groups: [45101, 45100] }))).toEqual({
+      exitCode: 0,
+      result: "User 'alpabc123' added successfully",
+    });
+    expect(grouped.argvs()).toEqual([[...base, "--groups", "45101", "--comment", "Alp Test", "alpabc123"]]);
   });
 
-  test("an unknown extra gid fails before anything is created", async () => {
-    const host = fakeHost();
-    expect(await host.run("adduser", { ...USER, groups: [45999] })).toEqual({
+  test("an unknown extra gid does not block the account: created, and the group failure is named (exit 0)", async () => {
+    for (const family of ["debian", "rhel"] as const) {
+      const host = fakeHost({ family });
+      expect(await host.run("adduser", { ...USER, groups: [45999, 45101] })).toEqual({
+        exitCode: 0,
+        result: "User 'alpabc123' created but failed to add to groups: there is no group with gid 45999",
+      });
+      expect(host.argvs()[0]!.at(-1)).toBe("alpabc123");
+      expect(host.argvs().flat()).toContain(family === "debian" ? "grp45101" : "45101");
+      expect(host.syncs()).toBe(1);
+    }
+  });
+
+  test("adduser of an account already there with the same uid: exit 0, nothing re-created, missing groups joined", async () => {
+    const existing: PasswdEntry = { name: "alpabc123", uid: 45100, gid: 45100, gecos: "", home: "/nonexistent-alp-home", shell: "/bin/sh" };
+    const debian = fakeHost({ family: "debian", users: [existing] });
+    expect(await debian.run("adduser", USER)).toEqual({ exitCode: 0, result: "User 'alpabc123' already exists" });
+    expect(debian.argvs()).toEqual([]);
+    expect(debian.syncs()).toBe(1);
+    expect(await debian.run("adduser", { ...USER, groups: [45101] })).toEqual({ exitCode: 0, result: "User 'alpabc123' already exists" });
+    expect(debian.argvs()).toEqual([["/usr/sbin/adduser", "alpabc123", "grp45101"]]);
+
+    const shadow = fakeHost({
+      family: "rhel",
+      users: [existing],
+      respond: (a) => (a.includes("--append") ? done("usermod: no\n", 6) : done()),
+    });
+    expect(await shadow.run("adduser", { ...USER, groups: [45101, 45999] })).toEqual({
+      exitCode: 0,
+      result: "User 'alpabc123' already exists but failed to add to groups: there is no group with gid 45999; usermod: no",
+    });
+    expect(shadow.argvs()).toEqual([["/usr/sbin/usermod", "--append", "--groups", "grp45101", "alpabc123"]]);
+  });
+
+  test("adduser of a name taken with another uid fails and changes nothing", async () => {
+    const host = fakeHost({ users: [{ name: "alpabc123", uid: 45777, gid: 45100, gecos: "", home: "/x", shell: "/bin/sh" }] });
+    expect(await host.run("adduser", { ...USER, groups: [45101] })).toEqual({
       exitCode: 1,
-      result: "adduser: there is no group with gid 45999",
+      result: "adduser: user 'alpabc123' already exists with uid 45777, not 45100; the existing account was not changed",
     });
     expect(host.argvs()).toEqual([]);
     expect(host.syncs()).toBe(0);
+  });
+
+  test("a service account leaves uid, gid and home to the OS; groupname becomes the primary group, created if missing", async () => {
+    const service = { ...USER, uid: 0, gid: 0, home_directory: "", groupname: "alpsvc", is_service_account: true };
+    const debian = fakeHost({ family: "debian" });
+    expect(firstLine(await debian.run("adduser", service))).toEqual({ exitCode: 0, result: "User 'alpabc123' added successfully" });
+    expect(debian.argvs()).toEqual([
+      ["/usr/sbin/addgroup", "alpsvc"],
+      ["/usr/sbin/adduser", "--shell", "/bin/bash", "--ingroup", "alpsvc", "--comment", "Alp Test", "--disabled-password", "alpabc123"],
+    ]);
+    const rhel = fakeHost({ family: "rhel", groups: [{ name: "alpsvc", gid: 45400, members: [] }] });
+    const { uid: _uid, gid: _gid, home_directory: _home, ...absent } = service;
+    expect(firstLine(await rhel.run("adduser", absent))).toEqual({ exitCode: 0, result: "User 'alpabc123' added successfully" });
+    expect(rhel.argvs()).toEqual([
+      ["/usr/sbin/useradd", "--create-home", "--shell", "/bin/bash", "--gid", "alpsvc", "--comment", "Alp Test", "alpabc123"],
+    ]);
+    // Given ids are still used; without a groupname the OS picks the primary group too.
+    const given = fakeHost({ family: "rhel" });
+    await given.run("adduser", { ...service, uid: 45200, groupname: null, home_directory: "/srv/alpsvc" });
+    expect(given.argvs()).toEqual([
+      [
+        "/usr/sbin/useradd",
+        "--home-dir",
+        "/srv/alpsvc",
+        "--create-home",
+        "--shell",
+        "/bin/bash",
+        "--uid",
+        "45200",
+        "--comment",
+        "Alp Test",
+        "alpabc123",
+      ],
+    ]);
+  });
+
+  test("service-account data is still checked; an IAM user's 0 ids and empty home are still refused", async () => {
+    const host = fakeHost();
+    const service = { ...USER, is_service_account: true };
+    expect(await host.run("adduser", { ...service, home_directory: "home/x" })).toEqual({
+      exitCode: 1,
+      result: "adduser: home_directory must be an absolute path",
+    });
+    expect(await host.run("adduser", { ...service, groupname: "-x", gid: 0 })).toMatchObject({ exitCode: 1 });
+    expect(await host.run("adduser", { ...service, is_service_account: "yes" })).toEqual({
+      exitCode: 1,
+      result: "adduser: is_service_account must be true or false",
+    });
+    expect(await host.run("adduser", { ...USER, uid: 0, is_service_account: false })).toEqual({
+      exitCode: 1,
+      result: "adduser: uid 0 is root's and cannot be given to a new user",
+    });
+    expect(await host.run("adduser", { ...USER, home_directory: "", is_service_account: false })).toEqual({
+      exitCode: 1,
+      result: "adduser: home_directory is required",
+    });
+    expect(host.argvs().filter((a) => a.includes("-x"))).toEqual([]);
+  });
+
+  test("addgroup of a group already there: same gid is exit 0, another gid fails; a lost race counts as there", async () => {
+    const host = fakeHost({ family: "rhel", groups: [{ name: "alpg", gid: 45100, members: [] }] });
+    expect(await host.run("addgroup", { groupname: "alpg", gid: 45100 })).toEqual({
+      exitCode: 0,
+      result: "Group 'alpg' already exists with GID 45100",
+    });
+    expect(await host.run("addgroup", { groupname: "alpg", gid: 45101 })).toEqual({
+      exitCode: 1,
+      result: "addgroup: group 'alpg' already exists with GID 45100, not 45101; the existing group was not changed",
+    });
+    expect(host.argvs()).toEqual([]);
+    expect(host.syncs()).toBe(1);
   });
 
   test("addgroup, delgroup, deluser --remove-home/--remove and moduser with an empty group list", async () => {
@@ -262,20 +406,26 @@ describe("argv and environment", () => {
       ],
     ] as const) {
       const host = fakeHost({ family });
-      expect(await host.run("addgroup", { groupname: "alpg", gid: 45100 })).toEqual({ exitCode: 0, result: REPLIES.addgroup });
-      expect(await host.run("delgroup", { groupname: "alpg" })).toEqual({ exitCode: 0, result: REPLIES.delgroup });
-      expect(await host.run("deluser", { username: "alpu", purge_home: true })).toEqual({ exitCode: 0, result: REPLIES.deluser });
+      expect(await host.run("addgroup", { groupname: "alpg", gid: 45100 })).toEqual({
+        exitCode: 0,
+        result: "Group 'alpg' added successfully with GID 45100",
+      });
+      expect(await host.run("delgroup", { groupname: "alpg" })).toEqual({ exitCode: 0, result: "Group 'alpg' deleted successfully" });
+      expect(await host.run("deluser", { username: "alpu", purge_home: true })).toEqual({
+        exitCode: 0,
+        result: "User 'alpu' deleted successfully",
+      });
       expect(host.argvs()).toEqual(expected.map((a) => [`/usr/sbin/${a[0]}`, ...a.slice(1)]));
       expect(host.syncs()).toBe(3);
     }
     const host = fakeHost();
     expect(await host.run("moduser", { username: "alpu", groupnames: [], comment: "New" })).toEqual({
       exitCode: 0,
-      result: REPLIES.moduser,
+      result: "User 'alpu' modified successfully",
     });
     expect(await host.run("moduser", { username: "alpu", groupnames: ["a", "b"], comment: "New" })).toEqual({
       exitCode: 0,
-      result: REPLIES.moduser,
+      result: "User 'alpu' modified successfully",
     });
     expect(host.argvs()).toEqual([
       ["/usr/sbin/usermod", "--comment", "New", "-G", "", "alpu"],
@@ -353,7 +503,7 @@ describe("helpers", () => {
     expect(toolFailure("/usr/sbin/userdel", done("", 6))).toEqual({ exitCode: 6, result: "/usr/sbin/userdel failed with exit code 6" });
   });
 
-  test("backup stamps are UTC without ':'", () => {
-    expect(backupStamp(Date.UTC(2025, 9, 13, 7, 43, 40, 512))).toBe("20251013T074340Z");
+  test("backup stamps are UTC RFC 3339 to the second, as upstream names the backup", () => {
+    expect(backupStamp(Date.UTC(2025, 9, 13, 7, 43, 40, 512))).toBe("2025-10-13T07:43:40Z");
   });
 });

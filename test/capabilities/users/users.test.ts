@@ -3,6 +3,7 @@
 // uniquely named (alp + 6 chars) and removed in afterEach even when the test fails; nothing else is touched.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import {
+  chmodSync,
   chownSync,
   existsSync,
   lstatSync,
@@ -166,7 +167,7 @@ for (const family of ["debian", "shadow"] as const) {
         const cmd = commands(family);
         const [e1, e2] = [makeGroup(), makeGroup()];
         const user = await addUser(cmd, { groups: [e1.gid, e2.gid] });
-        expect(user.result).toEqual({ exitCode: 0, result: REPLIES.adduser });
+        expect(user.result).toEqual({ exitCode: 0, result: REPLIES.adduser(user.name) });
         const [name, , uid, gid, gecos, home, shell] = getent("passwd", user.name)!;
         expect({ name, uid, gid, home, shell }).toEqual({
           name: user.name,
@@ -191,7 +192,7 @@ for (const family of ["debian", "shadow"] as const) {
       async () => {
         const cmd = commands(family);
         const user = await addUser(cmd, { home_directory_permission: "750", groups: [] });
-        expect(user.result).toEqual({ exitCode: 0, result: REPLIES.adduser });
+        expect(user.result).toEqual({ exitCode: 0, result: REPLIES.adduser(user.name) });
         expect(lstatSync(user.home).mode & 0o7777).toBe(0o750);
         expect(cmd.syncs()).toBe(1);
       },
@@ -199,17 +200,77 @@ for (const family of ["debian", "shadow"] as const) {
     );
 
     test(
-      "adduser: an unknown extra gid fails before the user exists; a taken uid is the tool's error",
+      "adduser: an unknown extra gid still creates the user (exit 0, named); a taken uid is the tool's error",
       async () => {
         const cmd = commands(family);
         const missing = freeId();
-        const user = await addUser(cmd, { groups: [missing] });
-        expect(user.result).toEqual({ exitCode: 1, result: `adduser: there is no group with gid ${missing}` });
-        expect(getent("passwd", user.name)).toBeUndefined();
+        const extra = makeGroup();
+        const user = await addUser(cmd, { groups: [missing, extra.gid] });
+        expect(user.result).toEqual({
+          exitCode: 0,
+          result: `User '${user.name}' created but failed to add to groups: there is no group with gid ${missing}`,
+        });
+        expect(getent("passwd", user.name)?.[2]).toBe(String(user.uid));
+        expect(groupsOf(user.name)).toContain(extra.name);
+        expect(cmd.syncs()).toBe(1);
         const taken = await addUser(cmd, { uid: 0 + Number(getent("passwd", "nobody")![2]) });
         expect(taken.result.exitCode).not.toBe(0);
         expect(getent("passwd", taken.name)).toBeUndefined();
-        expect(cmd.syncs()).toBe(0);
+        expect(cmd.syncs()).toBe(1);
+      },
+      SLOW,
+    );
+
+    test(
+      "adduser again: the same account is 'already exists' (exit 0) and joins new groups; another uid is refused",
+      async () => {
+        const cmd = commands(family);
+        const user = await addUser(cmd);
+        expect(user.result).toEqual({ exitCode: 0, result: REPLIES.adduser(user.name) });
+        const extra = makeGroup();
+        const data = { username: user.name, uid: user.uid, gid: user.gid, comment: "Other", home_directory: user.home, shell: "/bin/bash" };
+        expect(await cmd.run("adduser", { ...data, groups: [extra.gid] })).toEqual({ exitCode: 0, result: REPLIES.userExists(user.name) });
+        expect(groupsOf(user.name)).toEqual(expect.arrayContaining([user.primary.name, extra.name]));
+        expect(getent("passwd", user.name)![6]).toBe("/bin/sh");
+        const other = freeId();
+        expect(await cmd.run("adduser", { ...data, uid: other })).toEqual({
+          exitCode: 1,
+          result: `adduser: user '${user.name}' already exists with uid ${user.uid}, not ${other}; the existing account was not changed`,
+        });
+        expect(getent("passwd", user.name)![2]).toBe(String(user.uid));
+        expect(cmd.syncs()).toBe(2);
+      },
+      SLOW,
+    );
+
+    test(
+      "adduser of a service account: the OS picks uid and home, groupname becomes the (new) primary group",
+      async () => {
+        const cmd = commands(family);
+        const name = uniqueName();
+        const group = uniqueName();
+        made.users.add(name);
+        made.groups.add(group);
+        made.groups.add(name);
+        made.paths.add(`/home/${name}`);
+        const result = await cmd.run("adduser", {
+          username: name,
+          uid: 0,
+          gid: 0,
+          comment: "Alp Service",
+          home_directory: "",
+          shell: "/usr/sbin/nologin",
+          groupname: group,
+          is_service_account: true,
+        });
+        expect(result).toEqual({ exitCode: 0, result: REPLIES.adduser(name) });
+        const [, , uid, gid, , home, shell] = getent("passwd", name)!;
+        expect(Number(uid)).toBeGreaterThan(0);
+        expect(gid).toBe(getent("group", group)![2]);
+        expect({ home, shell }).toEqual({ home: `/home/${name}`, shell: "/usr/sbin/nologin" });
+        expect(lstatSync(home!).uid).toBe(Number(uid));
+        expect(lstatSync(home!).mode & 0o7777).toBe(0o700);
+        expect(cmd.syncs()).toBe(1);
       },
       SLOW,
     );
@@ -221,47 +282,103 @@ for (const family of ["debian", "shadow"] as const) {
         const name = uniqueName();
         const gid = freeId();
         made.groups.add(name);
-        expect(await cmd.run("addgroup", { groupname: name, gid })).toEqual({ exitCode: 0, result: REPLIES.addgroup });
+        expect(await cmd.run("addgroup", { groupname: name, gid })).toEqual({ exitCode: 0, result: REPLIES.addgroup(name, gid) });
         expect(getent("group", name)?.[2]).toBe(String(gid));
+        expect(await cmd.run("addgroup", { groupname: name, gid })).toEqual({ exitCode: 0, result: REPLIES.groupExists(name, gid) });
+        expect(await cmd.run("addgroup", { groupname: name, gid: gid + 1 })).toEqual({
+          exitCode: 1,
+          result: `addgroup: group '${name}' already exists with GID ${gid}, not ${gid + 1}; the existing group was not changed`,
+        });
         const other = uniqueName();
         made.groups.add(other);
         const duplicate = await cmd.run("addgroup", { groupname: other, gid });
         expect(duplicate.exitCode).not.toBe(0);
         expect(duplicate.result).toContain(String(gid));
-        expect(await cmd.run("delgroup", { groupname: name })).toEqual({ exitCode: 0, result: REPLIES.delgroup });
+        expect(await cmd.run("delgroup", { groupname: name })).toEqual({ exitCode: 0, result: REPLIES.delgroup(name) });
         expect(getent("group", name)).toBeUndefined();
-        expect(cmd.syncs()).toBe(2);
+        expect(cmd.syncs()).toBe(3);
       },
       SLOW,
     );
 
     test(
-      "deluser keeps the home under /home/deleted_users with a UTC stamp, owned by root",
+      "deluser keeps the home under /home/deleted_users/<user>_<RFC 3339 UTC>, the user's entries handed to root",
       async () => {
         const cmd = commands(family);
         const user = await addUser(cmd);
         mkdirSync(join(user.home, "sub"));
         writeFileSync(join(user.home, "notes.txt"), "keep me");
         writeFileSync(join(user.home, "sub", "deep.txt"), "deep");
+        writeFileSync(join(user.home, "setuid"), "#!/bin/sh\n");
+        writeFileSync(join(user.home, "theirs.txt"), "not the user's");
         symlinkSync("/etc/hostname", join(user.home, "link"));
-        for (const p of ["sub", "notes.txt", "sub/deep.txt"]) chownSync(join(user.home, p), user.uid, user.gid);
-        sh("chown", "-h", `${user.uid}:${user.gid}`, join(user.home, "link"));
+        // A symlinked directory: the walk must not go through it into /etc.
+        symlinkSync("/etc", join(user.home, "etc-link"));
+        for (const p of ["sub", "notes.txt", "sub/deep.txt", "setuid"]) chownSync(join(user.home, p), user.uid, user.gid);
+        chmodSync(join(user.home, "setuid"), 0o6755);
+        const nobody = Number(getent("passwd", "nobody")![2]);
+        chownSync(join(user.home, "theirs.txt"), nobody, nobody);
+        for (const link of ["link", "etc-link"]) sh("chown", "-h", `${user.uid}:${user.gid}`, join(user.home, link));
         const hostname = lstatSync("/etc/hostname");
 
-        expect(await cmd.run("deluser", { username: user.name })).toEqual({ exitCode: 0, result: REPLIES.deluser });
+        expect(await cmd.run("deluser", { username: user.name })).toEqual({ exitCode: 0, result: REPLIES.deluser(user.name) });
         expect(getent("passwd", user.name)).toBeUndefined();
         expect(existsSync(user.home)).toBe(false);
-        const backup = join(BACKUPS, `${user.name}_20251013T074340Z`);
-        expect(backupsOf(user.name)).toEqual([`${user.name}_20251013T074340Z`]);
+        const backup = join(BACKUPS, `${user.name}_2025-10-13T07:43:40Z`);
+        expect(backupsOf(user.name)).toEqual([`${user.name}_2025-10-13T07:43:40Z`]);
         expect(readFileSync(join(backup, "notes.txt"), "utf8")).toBe("keep me");
-        for (const p of ["", "sub", "notes.txt", "sub/deep.txt", "link"]) {
+        for (const p of ["", "sub", "notes.txt", "sub/deep.txt", "link", "etc-link", "setuid"]) {
           const stat = lstatSync(join(backup, p));
           expect([p, stat.uid, stat.gid]).toEqual([p, 0, 0]);
         }
+        expect(lstatSync(join(backup, "setuid")).mode & 0o7777).toBe(0o755);
+        expect([lstatSync(join(backup, "theirs.txt")).uid, lstatSync(join(backup, "theirs.txt")).gid]).toEqual([nobody, nobody]);
         expect(lstatSync(join(backup, "link")).isSymbolicLink()).toBe(true);
+        expect(lstatSync(join(backup, "etc-link")).isSymbolicLink()).toBe(true);
         expect(lstatSync("/etc/hostname").uid).toBe(hostname.uid);
         expect(lstatSync(BACKUPS).mode & 0o777).toBe(backupsExisted ? lstatSync(BACKUPS).mode & 0o777 : 0o700);
         expect(cmd.syncs()).toBe(2);
+      },
+      SLOW,
+    );
+
+    test(
+      "deluser leaves a home below a directory other users may write to where it is",
+      async () => {
+        const cmd = commands(family);
+        const parent = mkdtempSync("/tmp/alp-open-");
+        made.paths.add(parent);
+        chmodSync(parent, 0o777);
+        const home = join(parent, "home");
+        const user = makeUserDirect({ home });
+        expect(lstatSync(home).uid).toBe(user.uid);
+        expect(await cmd.run("deluser", { username: user.name })).toEqual({
+          exitCode: 0,
+          result: `${REPLIES.deluser(user.name)}\nThe home directory was not backed up: the home directory ${home} was left in place because ${parent} is writable by users other than root.`,
+        });
+        expect(getent("passwd", user.name)).toBeUndefined();
+        expect(lstatSync(home).uid).toBe(user.uid);
+        expect(backupsOf(user.name)).toEqual([]);
+      },
+      SLOW,
+    );
+
+    test(
+      "deluser does not follow a home that is a symbolic link",
+      async () => {
+        const cmd = commands(family);
+        const target = mkdtempSync("/tmp/alp-target-");
+        made.paths.add(target);
+        const user = makeUserDirect({ createHome: false });
+        chownSync(target, user.uid, user.gid);
+        symlinkSync(target, user.home);
+        expect(await cmd.run("deluser", { username: user.name })).toEqual({
+          exitCode: 0,
+          result: `${REPLIES.deluser(user.name)}\nThe home directory was not backed up: the home directory ${user.home} is a symbolic link.`,
+        });
+        expect(lstatSync(user.home).isSymbolicLink()).toBe(true);
+        expect(lstatSync(target).uid).toBe(user.uid);
+        expect(backupsOf(user.name)).toEqual([]);
       },
       SLOW,
     );
@@ -271,7 +388,10 @@ for (const family of ["debian", "shadow"] as const) {
       async () => {
         const cmd = commands(family);
         const user = await addUser(cmd);
-        expect(await cmd.run("deluser", { username: user.name, purge_home: true })).toEqual({ exitCode: 0, result: REPLIES.deluser });
+        expect(await cmd.run("deluser", { username: user.name, purge_home: true })).toEqual({
+          exitCode: 0,
+          result: REPLIES.deluser(user.name),
+        });
         expect(getent("passwd", user.name)).toBeUndefined();
         expect(existsSync(user.home)).toBe(false);
         expect(backupsOf(user.name)).toEqual([]);
@@ -281,7 +401,7 @@ for (const family of ["debian", "shadow"] as const) {
     );
 
     test(
-      "deluser rolls the home back when deletion fails (the user still has a running process)",
+      "deluser leaves the home untouched when deletion fails (the user still has a running process)",
       async () => {
         const cmd = commands(family);
         const user = await addUser(cmd);
@@ -320,7 +440,7 @@ for (const family of ["debian", "shadow"] as const) {
         const user = makeUserDirect({ createHome: false });
         expect(await cmd.run("deluser", { username: user.name })).toEqual({
           exitCode: 0,
-          result: `${REPLIES.deluser}\nThe home directory was not backed up: the home directory ${user.home} does not exist.`,
+          result: `${REPLIES.deluser(user.name)}\nThe home directory was not backed up: the home directory ${user.home} does not exist.`,
         });
         expect(getent("passwd", user.name)).toBeUndefined();
         expect(cmd.syncs()).toBe(1);
@@ -338,7 +458,7 @@ for (const family of ["debian", "shadow"] as const) {
         const result = await cmd.run("deluser", { username: user.name });
         expect(result).toEqual({
           exitCode: 0,
-          result: `${REPLIES.deluser}\nThe home directory was not backed up: the home directory ${shared} is owned by uid 0, not by the user.`,
+          result: `${REPLIES.deluser(user.name)}\nThe home directory was not backed up: the home directory ${shared} is owned by uid 0, not by the user.`,
         });
         expect(lstatSync(shared).isDirectory()).toBe(true);
         expect(backupsOf(user.name)).toEqual([]);
@@ -373,14 +493,14 @@ describe.skipIf(!isRoot)("moduser (usermod on every family)", () => {
 
       expect(await cmd.run("moduser", { username: user.name, groupnames: [e2.name, e3.name], comment: "Changed Name" })).toEqual({
         exitCode: 0,
-        result: REPLIES.moduser,
+        result: REPLIES.moduser(user.name),
       });
       expect(groupsOf(user.name)).toEqual([user.primary.name, e2.name, e3.name].sort());
       expect(getent("passwd", user.name)![4]).toBe("Changed Name");
 
       expect(await cmd.run("moduser", { username: user.name, groupnames: [], comment: "Changed Name" })).toEqual({
         exitCode: 0,
-        result: REPLIES.moduser,
+        result: REPLIES.moduser(user.name),
       });
       expect(groupsOf(user.name)).toEqual([user.primary.name]);
       expect(cmd.syncs()).toBe(2);
