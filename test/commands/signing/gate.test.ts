@@ -264,6 +264,37 @@ describe("the gate", () => {
     expect(lines.filter((l) => l.level === "warn").map((l) => l.fields?.reason)).toEqual(["unsigned_command"]);
   });
 
+  test("a command without key_id that does not verify is retried once with a re-fetched key", async () => {
+    const old = new TestSigner("k1");
+    const next = new TestSigner("k2");
+    const ks = keyServer(json(old.keyBody()));
+    const clock = new ManualClock();
+    const { log } = records();
+    const g = new SigningGate({
+      mode: "enforce",
+      serverId: SERVER_ID,
+      keys: new FetchedKeys({
+        url: ks.url,
+        fetchKey: () => fetchSigningKey(ks.url, { tls: { rejectUnauthorized: true }, userAgent: "t", env: {} }),
+        clock,
+        log,
+      }),
+      maxAgeMs: 600_000,
+      clock,
+      log,
+      reject: () => {},
+    });
+    expect(await g.check(command(old, { key_id: "" }, clock))).toEqual({ ok: true });
+    ks.state.answer = json(next.keyBody());
+    // Signed by the new key, no key_id: the cached (fresh) old key fails, one fetch, the new key verifies.
+    expect(await g.check(command(next, { key_id: "" }, clock))).toEqual({ ok: true });
+    expect(ks.state.requests).toHaveLength(2);
+    // With a key_id there is no retry: the lookup already decided.
+    const stranger = new TestSigner("k2");
+    expect(await g.check(command(stranger, {}, clock))).toMatchObject({ reason: "signature_mismatch" });
+    expect(ks.state.requests).toHaveLength(2);
+  });
+
   test("commands keep their order while a key is fetched, even those decided at once", async () => {
     const signer = new TestSigner("k1");
     const ks = keyServer(json(signer.keyBody()));
