@@ -11,23 +11,11 @@
 //   it must be root's and writable by nobody else, so no other user can redirect the move either;
 // - the backup directory must be a real root-owned directory writable by nobody else, on the same file
 //   system as the home (a rename, never a copy);
-// - the chown walk goes through directory file descriptors (/proc/self/fd/<fd>/<name>, opened O_NOFOLLOW
-//   and checked by inode), never follows a symlink, and only changes entries that the deleted uid owns
-//   (a hard link to someone else's file stays theirs). chown(2) clears setuid/setgid bits on the way.
-import {
-  closeSync,
-  constants,
-  existsSync,
-  fchownSync,
-  fstatSync,
-  lchownSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  realpathSync,
-  renameSync,
-} from "node:fs";
+// - the hand-over to root is coreutils' `chown -R -P --from=<uid> 0:0` in a child process (fts walks with
+//   openat and never follows a symlink, however deep the tree, and the agent's event loop is not held up by a
+//   large home), changing only entries the deleted uid owns (a hard link to someone else's file stays
+//   theirs). chown(2) clears setuid/setgid bits on the way.
+import { closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync } from "node:fs";
 import type { Stats } from "node:fs";
 import { basename, dirname, isAbsolute, join, normalize } from "node:path";
 import type { PasswdEntry } from "../../exec/identity.ts";
@@ -127,29 +115,8 @@ export function planHomeBackup(user: PasswdEntry, backupRoot = DELETED_USERS_DIR
 
 const OPEN_DIR = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
 
-/** The entry `name` of the directory open as `fd`, resolved through that descriptor (as openat(2) would). */
-const at = (fd: number, name: string) => `/proc/self/fd/${fd}/${name}`;
-
-/** Hands what `uid` owns in the directory open as `fd`, and below it, to 0:0; never follows a symlink. */
-function chownOwnedToRoot(fd: number, uid: number): void {
-  if (fstatSync(fd).uid === uid) fchownSync(fd, 0, 0);
-  for (const name of readdirSync(at(fd, ""))) {
-    const path = at(fd, name);
-    const stat = lstatSync(path);
-    if (!stat.isDirectory()) {
-      if (stat.uid === uid) lchownSync(path, 0, 0);
-      continue;
-    }
-    const child = openSync(path, OPEN_DIR);
-    try {
-      const opened = fstatSync(child);
-      // Replaced between the lstat and the open: skip it rather than guess what it is now.
-      if (opened.ino === stat.ino && opened.dev === stat.dev) chownOwnedToRoot(child, uid);
-    } finally {
-      closeSync(child);
-    }
-  }
-}
+/** Hands what `uid` owns under `dir` (itself included) to 0:0 without following symlinks; an error text or undefined. */
+export type ChownTree = (dir: string, uid: number) => Promise<string | undefined>;
 
 function freeBackupPath(backupRoot: string, user: string, stamp: string): string {
   let candidate = join(backupRoot, `${user}_${stamp}`);
@@ -161,12 +128,13 @@ function freeBackupPath(backupRoot: string, user: string, stamp: string): string
  * Moves the planned home into the backup directory and hands the user's entries to root. Call only after
  * the user has been deleted. Returns the backup's path, or why the home (or part of it) was not kept.
  */
-export function backupHome(
+export async function backupHome(
   plan: Extract<BackupPlan, { kind: "backup" }>,
   user: string,
   epochMs: number,
+  chownTree: ChownTree,
   backupRoot = DELETED_USERS_DIR,
-): { ok: true; backup: string } | { ok: false; error: string } {
+): Promise<{ ok: true; backup: string } | { ok: false; error: string }> {
   try {
     const now = lstatSync(plan.home);
     if (!now.isDirectory() || now.ino !== plan.ino || now.dev !== plan.dev || now.uid !== plan.uid) {
@@ -181,16 +149,21 @@ export function backupHome(
   } catch (err) {
     return { ok: false, error: `Failed to move home directory: ${errorText(err)}` };
   }
+  const failed = (why: string) => ({
+    ok: false as const,
+    error: `the home directory was moved to ${backup}, but handing it to root failed: ${why}`,
+  });
+  // The backup lies in a directory only root can enter: once it is checked to be the moved home, it stays so.
   let fd: number | undefined;
   try {
     fd = openSync(backup, OPEN_DIR);
     const opened = fstatSync(fd);
-    if (opened.ino !== plan.ino || opened.dev !== plan.dev) throw new Error(`${backup} is not the home directory that was moved`);
-    chownOwnedToRoot(fd, plan.uid);
+    if (opened.ino !== plan.ino || opened.dev !== plan.dev) return failed(`${backup} is not the home directory that was moved`);
   } catch (err) {
-    return { ok: false, error: `the home directory was moved to ${backup}, but handing it to root failed: ${errorText(err)}` };
+    return failed(errorText(err));
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-  return { ok: true, backup };
+  const problem = await chownTree(backup, plan.uid);
+  return problem ? failed(problem) : { ok: true, backup };
 }

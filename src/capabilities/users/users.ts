@@ -272,7 +272,13 @@ export function userCommands(deps: UserCommandDeps): FamilyBodies {
     if (plan.kind === "fail") return fail(plan.error);
     const result = await runTool(deps.runProcess, [program, username], ctx.signal);
     if (result.exitCode !== 0) return toolFailure(program, result);
-    const kept = plan.kind === "backup" ? backupHome(plan, username, clock.now(), backupRoot) : undefined;
+    const chownTree = async (dir: string, uid: number) => {
+      const chown = findProgram("chown", deps.exists);
+      if (!chown) return "chown is not installed";
+      const handed = await runTool(deps.runProcess, [chown, "-R", "-P", `--from=${uid}`, "0:0", "--", dir], ctx.signal);
+      return handed.exitCode === 0 ? undefined : toolFailure("chown", handed).result;
+    };
+    const kept = plan.kind === "backup" ? await backupHome(plan, username, clock.now(), chownTree, backupRoot) : undefined;
     changed("deleted a user", { user: username, tools: family, backup: kept?.ok ? kept.backup : "none" });
     if (plan.kind === "skip") return ok(`${REPLIES.deluser(username)}\nThe home directory was not backed up: ${plan.reason}.`);
     if (kept && !kept.ok) {
