@@ -116,23 +116,100 @@ export function startFakeImds(options: FakeImdsOptions): FakeImds {
 }
 
 /**
- * Inside the namespace: `bun fake-imds.ts <providers,csv> <console port> <unix socket>` serves the metadata
- * address on port 80 and relays 127.0.0.1:<console port> to the Unix socket (which the test relays on to the
- * fake console: path sockets cross network namespaces). Prints each request as a JSON line, after "ready".
+ * What the stand-in in the namespace does for one scenario. It is plain data: the test sends it to the helper
+ * process (main() below) as a JSON line.
+ */
+export interface Scenario {
+  /** Which services answer. */
+  providers: CloudProvider[];
+  /** false: nothing listens on the metadata address (connections are refused). */
+  listen?: boolean;
+  /** Paths (with their query) that never answer; "*" for every path. */
+  hang?: string[];
+  /** Paths answered 200 at once, then one byte every 100 ms, never ending: slow, but never idle. */
+  trickle?: string[];
+  /** Path → Location: answered with a 301 there. */
+  redirect?: Record<string, string>;
+  /** Path → size in bytes: the usual answer, padded with trailing spaces (valid JSON still) to that size. */
+  padTo?: Record<string, number>;
+}
+
+/** The handler for a scenario; `log` gets every request as it arrives. `release` ends what is left hanging. */
+export function scenarioHandler(scenario: Scenario, log: (seen: SeenRequest) => void) {
+  const seen: SeenRequest[] = [];
+  const inner = imdsHandler({ providers: scenario.providers }, seen);
+  const open = new Set<() => void>();
+  const handler = async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    const path = url.pathname + url.search;
+    log({ method: req.method, path, headers: Object.fromEntries(req.headers) });
+    if (scenario.hang?.includes("*") || scenario.hang?.includes(path)) {
+      return new Promise<Response>((resolve) => {
+        const end = () => resolve(new Response(null, { status: 503 }));
+        open.add(end);
+        req.signal.addEventListener("abort", end, { once: true });
+      });
+    }
+    if (scenario.trickle?.includes(path)) {
+      let timer: ReturnType<typeof setInterval> | undefined;
+      const stop = () => clearInterval(timer);
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          const byte = new Uint8Array([0x61]);
+          controller.enqueue(byte);
+          timer = setInterval(() => {
+            try {
+              controller.enqueue(byte);
+            } catch {
+              stop();
+            }
+          }, 100);
+          open.add(() => {
+            stop();
+            controller.close();
+          });
+        },
+        cancel: stop,
+      });
+      return new Response(body, { headers: { "Metadata-Flavor": "Google", "Content-Type": "application/text" } });
+    }
+    const location = scenario.redirect?.[path];
+    if (location) return new Response(null, { status: 301, headers: { Location: location } });
+    const answer = await inner(req);
+    const size = scenario.padTo?.[path];
+    if (size === undefined) return answer;
+    const text = await answer.text();
+    return new Response(text.padEnd(size, " "), {
+      status: answer.status,
+      headers: { "Content-Type": answer.headers.get("content-type") ?? "text/plain" },
+    });
+  };
+  const release = () => {
+    for (const end of open) {
+      try {
+        end();
+      } catch {
+        // already closed by the client
+      }
+    }
+    open.clear();
+  };
+  return { handler, release };
+}
+
+/**
+ * Inside the namespace: `bun fake-imds.ts <console port> <unix socket>` relays 127.0.0.1:<console port> to the
+ * Unix socket (which the test relays on to the fake console: path sockets cross network namespaces) and serves
+ * the metadata address on port 80 as the scenario read from stdin says. Stdout carries JSON lines: {"ready":true}
+ * once, {"seen":<request>} as each request arrives, and {"ok":<id>} once a scenario {"id":<id>,"scenario":{...}}
+ * is in force. Requests are logged before they are answered, so every request answered before a scenario line
+ * was sent is logged before its "ok". Exits when stdin closes.
  */
 async function main(): Promise<void> {
-  const [providers, consolePort, socketPath] = process.argv.slice(2);
-  const seen: SeenRequest[] = [];
-  const handler = imdsHandler({ providers: providers!.split(",").filter(Boolean) as CloudProvider[] }, seen);
-  Bun.serve({
-    hostname: "169.254.169.254",
-    port: 80,
-    fetch: async (req) => {
-      const answer = await handler(req);
-      console.log(JSON.stringify(seen.at(-1)));
-      return answer;
-    },
-  });
+  const [consolePort, socketPath] = process.argv.slice(2);
+  const log = (seen: SeenRequest) => console.log(JSON.stringify({ seen }));
+  let current = scenarioHandler({ providers: [] }, log);
+  let server: ReturnType<typeof Bun.serve> | undefined;
   const relay = createServer((client) => {
     const upstream = createConnection(socketPath!);
     client.pipe(upstream).pipe(client);
@@ -140,7 +217,22 @@ async function main(): Promise<void> {
     upstream.on("error", () => client.destroy());
   });
   await new Promise<void>((resolve) => relay.listen(Number(consolePort), "127.0.0.1", resolve));
-  console.log("ready");
+  console.log(JSON.stringify({ ready: true }));
+  for await (const line of console) {
+    if (!line.trim()) continue;
+    const { id, scenario } = JSON.parse(line) as { id: number; scenario: Scenario };
+    current.release();
+    current = scenarioHandler(scenario, log);
+    if (scenario.listen === false) {
+      await server?.stop(true);
+      server = undefined;
+    } else {
+      server ??= Bun.serve({ hostname: "169.254.169.254", port: 80, idleTimeout: 0, fetch: (req) => current.handler(req) });
+    }
+    console.log(JSON.stringify({ ok: id }));
+  }
+  await server?.stop(true);
+  process.exit(0);
 }
 
 if (import.meta.main) await main();
