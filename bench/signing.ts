@@ -105,7 +105,10 @@ async function once(s: Side, kind: "ping" | "system"): Promise<void> {
 const sides = [await side("off"), await side("enforce")];
 try {
   for (const s of sides) for (let i = 0; i < 20; i++) await once(s, i % 2 ? "ping" : "system"); // warm-up
-  for (const s of sides) for (const k of ["ping", "system"]) (s.ack[k] = []), (s.fin[k] = []);
+  for (const s of sides) {
+    s.ack = { ping: [], system: [] };
+    s.fin = { ping: [], system: [] };
+  }
   for (let i = 0; i < count; i++) for (const kind of ["ping", "system"] as const) for (const s of sides) await once(s, kind);
   console.log(`agent: ${agentArgv().join(" ")}; ${count} of each, alternating between the two agents`);
   for (const kind of ["ping", "system"]) {
