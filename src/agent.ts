@@ -10,6 +10,7 @@ import { createPackages } from "./capabilities/packages/index.ts";
 import { createPower } from "./capabilities/power/index.ts";
 import { createShell } from "./capabilities/shell/index.ts";
 import { createTerminal } from "./capabilities/terminal/index.ts";
+import { createTunnel } from "./capabilities/tunnel/index.ts";
 import { createUsers } from "./capabilities/users/index.ts";
 import type { Capability } from "./commands/capability.ts";
 import { Dispatcher } from "./commands/dispatcher.ts";
@@ -133,6 +134,14 @@ function buildParts(ctx: AgentContext): Part[] {
   link.onSettled((item) => inventory.onOutboxSettled(item));
   const metrics = createMetrics({ http, outbox, state, clock, log: ctx.log.child("metrics") });
   const terminal = createTerminal({ http, log: ctx.log.child("terminal"), clock });
+  const tunnel = createTunnel({
+    http,
+    log: ctx.log.child("tunnel"),
+    clock,
+    tunnel: config.tunnel,
+    editor: config.editor,
+    runDir: dirname(config.pidFile),
+  });
   const registry = new CommandRegistry();
   const shell = createShell({
     log: commandLog.child("system"),
@@ -169,6 +178,7 @@ function buildParts(ctx: AgentContext): Part[] {
       unzipLimits: config.files.unzip,
     }),
     terminal,
+    tunnel,
     metrics,
   ];
   for (const capability of capabilities) registry.register(...(capability.commands ?? []));
@@ -213,6 +223,7 @@ function buildParts(ctx: AgentContext): Part[] {
     ...logParts(ctx, link),
     commands,
     ...terminal.parts,
+    ...tunnel.parts,
     link.backhaulPart({
       accept: (command) => (signing ? signing.admit(command, accept) : accept(command)),
       reject: (id, reason) => dispatcher.reject(id, reason),

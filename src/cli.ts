@@ -140,6 +140,17 @@ function buildProgram(): Command {
     });
 
   program
+    .command("tunnel-daemon", { hidden: true })
+    .description("internal: the relay helper of one tunnel, which the agent starts as nobody")
+    .argument("<socket>")
+    .argument("[allowed-ports]")
+    .action(async (socket: string, ports: string | undefined) => {
+      const { runTunnelDaemon } = await import("./capabilities/tunnel/relay-daemon.ts");
+      // Exits at once: a helper's relays and stdin must not keep it alive after it stopped.
+      process.exit(await runTunnelDaemon([socket, ports ?? ""]));
+    });
+
+  program
     .command("cgroup-release", { hidden: true })
     .description("internal: ExecStartPre of the unit; lets systemd start the agent beside users' leftover processes")
     .action(() => {

@@ -25,6 +25,10 @@ export interface AgentConfig {
   commands: { shellTimeoutMs: number };
   /** `[signing]`: how commands signed by the console's signer are checked (commands/signing/). */
   signing: SigningConfig;
+  /** `[tunnel]`: which loopback ports a tunnel stream may reach. */
+  tunnel: TunnelConfig;
+  /** `[editor]`: code-server for editor tunnels. */
+  editor: EditorConfig;
   /** The file the values came from (for messages). */
   source: string;
 }
@@ -175,6 +179,95 @@ function signingConfig(
     pinnedKeys: validatePinnedKeys(signing.public_keys, at("public_keys")),
     caCert: validateCaCert(signing.ca_cert, at("ca_cert")) ?? sslCaCert,
     maxAgeMs: validateMaxAge(signing.max_age, at("max_age")) * 1000,
+  };
+}
+
+/** Inclusive port ranges; a single port is a range of one. */
+export interface PortRange {
+  from: number;
+  to: number;
+}
+
+export interface TunnelConfig {
+  /** `allowed_ports`: empty allows any port 1-65535 (as upstream). */
+  allowedPorts: PortRange[];
+  /** `load_limit`: opentunnel is refused while CPU or memory use is above this percent (upstream: 90; 100 = never). */
+  loadLimitPercent: number;
+}
+
+export interface EditorConfig {
+  /** `idle_timeout` in minutes (code-server's --idle-timeout-seconds is this times 60); 0 = none. Default 60. */
+  idleTimeoutMinutes: number;
+  /** `code_server`: an absolute path to the code-server program, tried before PATH and the usual places. */
+  codeServer: string | undefined;
+}
+
+const DEFAULT_EDITOR_IDLE_MINUTES = 60;
+/** A week, as for shell_timeout: beyond it the setting is a mistake. */
+const MAX_EDITOR_IDLE_MINUTES = 7 * 24 * 60;
+
+/**
+ * `22,8000-8100`: ports and inclusive ranges, comma-separated, each 1-65535. Shared by the config check and the
+ * tunnel helper, which gets the same text in its argv. Returns why it is wrong instead of throwing.
+ */
+export function parsePortList(text: string): PortRange[] | { error: string } {
+  const ranges: PortRange[] = [];
+  const trimmed = text.trim();
+  if (trimmed === "") return ranges;
+  for (const item of trimmed.split(",")) {
+    const m = /^\s*(\d{1,5})\s*(?:-\s*(\d{1,5})\s*)?$/.exec(item);
+    const from = m ? Number(m[1]) : NaN;
+    const to = m?.[2] !== undefined ? Number(m[2]) : from;
+    if (!m || from < 1 || to > 65_535 || to < from) {
+      return { error: `${JSON.stringify(item.trim())} is not a port (1-65535) or a range like 8000-8100` };
+    }
+    ranges.push({ from, to });
+  }
+  return ranges;
+}
+
+/** The canonical text of a port list (what the tunnel helper is given). */
+export function formatPortList(ranges: readonly PortRange[]): string {
+  return ranges.map((r) => (r.from === r.to ? String(r.from) : `${r.from}-${r.to}`)).join(",");
+}
+
+/** True when `port` may be reached: any port when the list is empty. */
+export function portAllowed(ranges: readonly PortRange[], port: number): boolean {
+  return ranges.length === 0 || ranges.some((r) => port >= r.from && port <= r.to);
+}
+
+function tunnelConfig(tunnel: Record<string, string>, at: (key: string) => { file?: string; key: string }): TunnelConfig {
+  const parsed = parsePortList(tunnel.allowed_ports ?? "");
+  if ("error" in parsed) {
+    const where = at("allowed_ports");
+    throw new ConfigError(where.file, where.key, `${parsed.error}; write ports and ranges like 22,8000-8100`);
+  }
+  const limit = tunnel.load_limit?.trim() ?? "";
+  if (limit !== "" && (!/^\d+$/.test(limit) || Number(limit) > 100)) {
+    const where = at("load_limit");
+    throw new ConfigError(
+      where.file,
+      where.key,
+      `must be a whole percent from 0 to 100 (got ${JSON.stringify(tunnel.load_limit)}; default 90)`,
+    );
+  }
+  return { allowedPorts: parsed, loadLimitPercent: limit === "" ? 90 : Number(limit) };
+}
+
+function editorConfig(editor: Record<string, string>, at: (key: string) => { file?: string; key: string }): EditorConfig {
+  const idle = editor.idle_timeout?.trim() ?? "";
+  if (idle !== "" && (!/^\d+$/.test(idle) || Number(idle) > MAX_EDITOR_IDLE_MINUTES)) {
+    const where = at("idle_timeout");
+    throw new ConfigError(
+      where.file,
+      where.key,
+      `must be a whole number of minutes from 0 to ${MAX_EDITOR_IDLE_MINUTES} (got ${JSON.stringify(editor.idle_timeout)}; default ${DEFAULT_EDITOR_IDLE_MINUTES})`,
+    );
+  }
+  const codeServer = editor.code_server?.trim() ?? "";
+  return {
+    idleTimeoutMinutes: idle === "" ? DEFAULT_EDITOR_IDLE_MINUTES : Number(idle),
+    codeServer: codeServer === "" ? undefined : validatePath(codeServer, "", at("code_server")),
   };
 }
 
@@ -338,6 +431,8 @@ export function configFromSections(sections: IniSections, file: string): AgentCo
   const files = sections.files ?? {};
   const commands = sections.commands ?? {};
   const signing = sections.signing ?? {};
+  const tunnel = sections.tunnel ?? {};
+  const editor = sections.editor ?? {};
   const at = (section: string, key: string) => ({ file, key: `[${section}] ${key}` });
   const serverUrl = validateServerUrl(server.url ?? "", at("server", "url"));
   const caCert = validateCaCert(ssl.ca_cert, at("ssl", "ca_cert"));
@@ -361,6 +456,8 @@ export function configFromSections(sections: IniSections, file: string): AgentCo
     files: { unzip: unzipLimits(files, (key) => at("files", key)) },
     commands: { shellTimeoutMs: validateShellTimeout(commands.shell_timeout, at("commands", "shell_timeout")) * 1000 },
     signing: signingConfig(signing, serverUrl, caCert, (key) => at("signing", key)),
+    tunnel: tunnelConfig(tunnel, (key) => at("tunnel", key)),
+    editor: editorConfig(editor, (key) => at("editor", key)),
     source: file,
   };
 }

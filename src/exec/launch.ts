@@ -100,6 +100,11 @@ export interface LaunchRequest {
   workProcs?: string | undefined;
   setpriv?: string | undefined;
   shell?: string;
+  /**
+   * Supplementary groups after the switch: the user's own (initgroups, the default) or none at all (a helper
+   * that must hold no group's rights, such as the tunnel relay as nobody).
+   */
+  groups?: "init" | "clear";
 }
 
 function findSetpriv(): string | undefined {
@@ -144,7 +149,13 @@ export function planLaunch(request: LaunchRequest): LaunchPlan | { error: string
   const procs = "workProcs" in request ? request.workProcs : workProcs;
   const sh = request.shell ?? SH;
   const join = procs ? [sh, "-c", JOIN_SCRIPT, JOIN_NAME, procs] : [];
-  const drop = [setpriv, `--reuid=${identity.uid}`, `--regid=${identity.gid}`, "--init-groups", "--"];
+  const drop = [
+    setpriv,
+    `--reuid=${identity.uid}`,
+    `--regid=${identity.gid}`,
+    request.groups === "clear" ? "--clear-groups" : "--init-groups",
+    "--",
+  ];
   const load = [sh, "-c", IMPORT_SCRIPT, IMPORT_NAME, ...Object.keys(env), "--"];
   return { argv: [...join, ...drop, ...load, ...argv], env: carriedEnvironment(env) };
 }

@@ -14,6 +14,10 @@ export interface WorkerOptions {
   cwd?: string;
   /** "pipe" for a writable stdin, a stream to feed it, or "ignore". */
   stdin: "pipe" | "ignore" | ReadableStream<Uint8Array>;
+  /** Supplementary groups: the identity's own (default) or none (see LaunchRequest.groups). */
+  groups?: "init" | "clear";
+  /** SIGTERM-to-SIGKILL grace of kill(); default KILL_GRACE_MS. */
+  killGraceMs?: number;
 }
 
 export interface Worker {
@@ -29,7 +33,12 @@ export interface Worker {
 export type SpawnWorker = (options: WorkerOptions) => Worker | { error: string };
 
 export const spawnWorker: SpawnWorker = (options) => {
-  const plan = planLaunch({ argv: options.argv, identity: options.identity, env: options.env });
+  const plan = planLaunch({
+    argv: options.argv,
+    identity: options.identity,
+    env: options.env,
+    ...(options.groups ? { groups: options.groups } : {}),
+  });
   if ("error" in plan) return plan;
   const dir = launchCwd(options.identity, options.cwd);
   if ("error" in dir) return dir;
@@ -39,7 +48,7 @@ export const spawnWorker: SpawnWorker = (options) => {
   } catch (err) {
     return { error: `${options.argv[0]}: ${(err as Error).message}` };
   }
-  const stopper = new GroupStopper(proc.pid);
+  const stopper = new GroupStopper(proc.pid, options.killGraceMs);
   const exited = proc.exited.then((code) => {
     stopper.settle();
     return code;

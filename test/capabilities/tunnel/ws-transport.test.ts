@@ -1,0 +1,81 @@
+// The tunnel's WebSocket transport (src/capabilities/tunnel/ws-transport.ts) against a real Bun server: pause() really
+// stops reading, so the sender's data piles up on its side (the console sees TCP backpressure) while the agent holds
+// at most one socket read; resume() delivers the rest. Sends wait while the socket's queue is over its high water.
+import { expect, test } from "bun:test";
+import type { ServerWebSocket } from "bun";
+import { opened, webSocketTransport } from "../../../src/capabilities/tunnel/ws-transport.ts";
+import { systemClock } from "../../../src/platform/clock.ts";
+import { until } from "./tunnel-fixtures.ts";
+
+const MiB = 1 << 20;
+
+test("pause stops reading at the socket: the server's queue grows, the client holds at most a read; resume delivers all", async () => {
+  const TOTAL = 48 * MiB;
+  let peer: ServerWebSocket<unknown> | undefined;
+  let fromClient = 0;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req, s) => (s.upgrade(req) ? undefined : new Response("no", { status: 400 })),
+    websocket: {
+      backpressureLimit: 128 * MiB,
+      open: (ws) => {
+        peer = ws;
+      },
+      message: (_ws, m) => {
+        fromClient += (m as Buffer).length;
+      },
+    },
+  });
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}`);
+  ws.binaryType = "arraybuffer";
+  let received = 0;
+  let receivedAtPause = -1;
+  const transport = webSocketTransport(
+    ws,
+    (bytes) => {
+      received += bytes.length;
+      if (receivedAtPause < 0 && received >= MiB) {
+        receivedAtPause = received;
+        transport.pause();
+      }
+    },
+    systemClock,
+  );
+  try {
+    await opened(ws, 5_000);
+    await until(() => peer, "the server side");
+    const chunk = new Uint8Array(64 * 1024);
+    for (let sent = 0; sent < TOTAL; sent += chunk.length) peer!.sendBinary(chunk);
+    // The kernel's buffers filled and the rest waits in the server: the client stopped reading.
+    await until(() => receivedAtPause > 0 && peer!.getBufferedAmount() > 8 * MiB, "the server's queue to grow");
+    expect(received - receivedAtPause).toBeLessThanOrEqual(MiB);
+    transport.resume();
+    await until(() => received === TOTAL, "every byte after resume", 30_000);
+
+    // Sending: while the server reads nothing, a send past the high water (4 MiB queued) returns a promise that
+    // settles only once the queue is down to the low water (1 MiB).
+    peer!.pause();
+    let pending: Promise<void> | undefined;
+    let sends = 0;
+    while (!pending && sends < 2048) {
+      pending = transport.send(new Uint8Array(64 * 1024)) ?? undefined;
+      sends++;
+    }
+    expect(pending).toBeDefined();
+    expect(ws.bufferedAmount).toBeGreaterThan(4 * MiB);
+    let settled = false;
+    void pending!.then(() => (settled = true));
+    await until(() => fromClient === 0 && ws.bufferedAmount > 4 * MiB, "the queue to stay full while the server is paused");
+    expect(settled).toBe(false);
+    peer!.resume();
+    await pending;
+    expect(ws.bufferedAmount).toBeLessThanOrEqual(MiB);
+    await until(() => fromClient === sends * 64 * 1024, "the server to get every frame");
+    transport.close();
+    expect(await transport.closed).toBe(1000);
+  } finally {
+    ws.terminate();
+    server.stop(true);
+  }
+}, 60_000);
