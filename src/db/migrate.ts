@@ -5,6 +5,7 @@ import type { Database } from "bun:sqlite";
 import m0000 from "../../migrations/0000_metrics.sql" with { type: "text" };
 import m0001 from "../../migrations/0001_outbox.sql" with { type: "text" };
 import m0003 from "../../migrations/0003_inventory.sql" with { type: "text" };
+import m0005 from "../../migrations/0005_outbox_headers.sql" with { type: "text" };
 import { systemClock, type Clock } from "../platform/clock.ts";
 import { StateDbError, describeError } from "./errors.ts";
 
@@ -22,6 +23,7 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   Object.freeze({ id: "0000_metrics", sql: m0000 }),
   Object.freeze({ id: "0001_outbox", sql: m0001 }),
   Object.freeze({ id: "0003_inventory", sql: m0003 }),
+  Object.freeze({ id: "0005_outbox_headers", sql: m0005 }),
 ]);
 
 export interface MigrateOptions {

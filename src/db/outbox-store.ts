@@ -30,6 +30,8 @@ export interface NewRow {
   timeoutMs: number;
   afterId: number | null;
   fallback: StoredFallback | null;
+  /** Extra request headers (X-Sync-Hash); absent or null for none. */
+  headers?: Record<string, string> | null;
 }
 
 export interface OutboxRow extends NewRow {
@@ -64,6 +66,7 @@ interface RawRow {
   timeout_ms: number;
   after_id: number | null;
   fallback: string | null;
+  headers: string | null;
   attempts: number;
   next_attempt_at: number;
 }
@@ -80,8 +83,8 @@ export class OutboxStore {
   insert(row: NewRow, now: number): number {
     const inserted = this.sqlite
       .query(
-        `INSERT INTO outbox (priority, method, path, body, bytes, timeout_ms, after_id, fallback, created_at, attempts, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?9) RETURNING id`,
+        `INSERT INTO outbox (priority, method, path, body, bytes, timeout_ms, after_id, fallback, created_at, attempts, next_attempt_at, headers)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?9, ?10) RETURNING id`,
       )
       .get(
         row.priority,
@@ -93,6 +96,7 @@ export class OutboxStore {
         row.afterId,
         row.fallback ? JSON.stringify(row.fallback) : null,
         now,
+        row.headers ? JSON.stringify(row.headers) : null,
       ) as { id: number };
     return inserted.id;
   }
@@ -110,6 +114,7 @@ export class OutboxStore {
       timeoutMs: raw.timeout_ms,
       afterId: raw.after_id,
       fallback: parseFallback(raw.fallback),
+      headers: parseHeaders(raw.headers),
       attempts: raw.attempts,
       nextAttemptAt: raw.next_attempt_at,
     };
@@ -172,6 +177,19 @@ export class OutboxStore {
         .query("INSERT INTO kv (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
         .run(key, value);
     });
+  }
+}
+
+/** Headers that cannot be read (a damaged file) are left out; the row still goes. */
+function parseHeaders(text: string | null): Record<string, string> | null {
+  if (text === null) return null;
+  try {
+    const h = JSON.parse(text) as unknown;
+    if (!h || typeof h !== "object" || Array.isArray(h)) return null;
+    const entries = Object.entries(h).filter((e): e is [string, string] => typeof e[1] === "string");
+    return entries.length > 0 ? Object.fromEntries(entries) : null;
+  } catch {
+    return null;
   }
 }
 

@@ -157,6 +157,8 @@ export const outbox = sqliteTable(
     createdAt: integer("created_at").notNull(),
     attempts: integer("attempts").notNull(),
     nextAttemptAt: integer("next_attempt_at").notNull(),
+    /** Extra request headers, a JSON object of strings (X-Sync-Hash). */
+    headers: text("headers"),
   },
   (t) => [index("outbox_priority_id_idx").on(t.priority, t.id)],
 );

@@ -1,7 +1,9 @@
 // The fake console's HTTP surface (console-dialects.md §6, §8): agent authentication and the REST routes of
 // the 2024 snapshot (observed), the 2025-only shapes (inferred from the reference agent) and the 2026 additions
 // (upstream-2026.md §2: exit_code in the fin, streamed chunks; inferred from the agent side). Pure routing:
-// takes the request and the console state, returns the reply; never touches sockets or timers.
+// takes the request and the console state, returns the reply; never touches sockets or timers. The 2026
+// hash-checked inventory routes are in fake-console-sync.ts.
+import { SYNC_ROUTES, syncStoreOf } from "./fake-console-sync.ts";
 
 export type Dialect = "2026" | "2025" | "2024";
 
@@ -154,6 +156,7 @@ function commit(req: RecordedRequest, state: ConsoleState): Reply {
     return { status: 400, body: { load: { non_field_errors: [`Invalid data. Expected a dictionary, but got ${got}.`] } } };
   }
   state.lastCommit = body;
+  if (state.dialect === "2026") syncStoreOf(state).commit(body); // rows and sync_hashes (upstream-2026.md §5.2)
   return { status: 200 };
 }
 
@@ -221,7 +224,7 @@ const REJECT_REASONS = new Set(["unsigned_command", "key_unavailable", "invalid_
 function postReject(req: RecordedRequest, command: CommandRecord): Reply {
   const body = req.json;
   if (!isObject(body) || typeof body.reason !== "string" || !REJECT_REASONS.has(body.reason)) {
-    return { status: 400, body: { reason: ['"' + String(isObject(body) ? body.reason : "") + '" is not a valid choice.'] } };
+    return { status: 400, body: { reason: [`"${String(isObject(body) ? body.reason : "")}" is not a valid choice.`] } };
   }
   command.rejected = body.reason;
   return { status: 200, body: { reason: body.reason } };
@@ -267,6 +270,7 @@ const ROUTES: Route[] = [
   { method: "POST", path: /^\/api\/events\/commands\/([^/]+)\/reject\/$/, dialects: SINCE_2026, handle: withCommand(postReject) },
   // 2025 (inferred): the 2024 snapshot has no history app, so this is a 404 there.
   { method: "POST", path: /^\/api\/history\/logs\/$/, dialects: SINCE_2025, handle: () => ({ status: 201, body: {} }) },
+  ...SYNC_ROUTES.map((r) => ({ ...r, dialects: SINCE_2026 })),
 ];
 
 /**

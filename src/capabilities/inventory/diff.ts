@@ -63,9 +63,9 @@ export function pick(row: object, fields: readonly string[]): Row {
   return out;
 }
 
-/** Single row: PATCH the whole current object when any compared field differs. */
-export function diffSingle(def: KeyDef, current: object, remote: Row): Write[] {
-  if (sameFields(current as Row, remote, def.fields)) return [];
+/** Single row: PATCH the whole current object when any compared field (default: the key's fields) differs. */
+export function diffSingle(def: KeyDef, current: object, remote: Row, compare: readonly string[] = def.fields): Write[] {
+  if (sameFields(current as Row, remote, compare)) return [];
   return [{ method: "PATCH", path: `${def.url}${remote.id}/`, body: current }];
 }
 
@@ -81,7 +81,12 @@ function identities(rows: readonly Row[], def: KeyDef): string[] {
  * Multirow: PATCH rows whose fields differ, DELETE remote rows with no current match (and remote
  * duplicates), one POST of an array with the rows the console lacks.
  */
-export function diffRows(def: KeyDef, current: readonly object[], remote: readonly Row[]): Write[] {
+export function diffRows(
+  def: KeyDef,
+  current: readonly object[],
+  remote: readonly Row[],
+  compare: readonly string[] = def.fields,
+): Write[] {
   const cur = current as readonly Row[];
   const wanted = new Map<string, Row>();
   identities(cur, def).forEach((k, i) => {
@@ -97,7 +102,7 @@ export function diffRows(def: KeyDef, current: readonly object[], remote: readon
       return;
     }
     wanted.delete(k);
-    if (!sameFields(mine, row, def.fields)) writes.push({ method: "PATCH", path: `${def.url}${row.id}/`, body: mine });
+    if (!sameFields(mine, row, compare)) writes.push({ method: "PATCH", path: `${def.url}${row.id}/`, body: mine });
   });
   if (wanted.size > 0) writes.push({ method: "POST", path: def.url, body: [...wanted.values()] });
   return writes;

@@ -1,9 +1,15 @@
-// The inventory part of the agent: the full commit when the server is not commissioned, a sync shortly
-// after start when it is, a periodic sync (cheap: unchanged keys are skipped by hash), and the `commit` and
-// `sync` commands. One commit or sync at a time. Every write goes through the outbox; only GETs are direct.
+// The inventory part of the agent (upstream-2026.md §5.3, metrics.md §10): at start, the sync-check tells a 2026
+// console (200: a lightweight commit, then users/groups after 0-5 s and the rest after 30-60 s) from an older one
+// (404, remembered per console for a day: the full commit with packages, as those consoles expect); when
+// commissioned, a full sync 5 s after start; then a periodic sync, one sync-check when nothing changed (2026)
+// or nothing at all (older consoles: unchanged keys are skipped by our own hash). The `commit` and `sync`
+// commands, and a users/groups sync after the user commands. One commit or sync at a time. Every write goes
+// through the outbox; only the sync-check, the GETs and the access policy are direct.
 import type { HttpMethod, HttpResult } from "../../console/http.ts";
 import { PRIORITY_INVENTORY, type OutboxItem } from "../../console/outbox/item.ts";
+import type { DialectState } from "../../console/outbox/dialects.ts";
 import type { SettledItem } from "../../console/outbox/outbox.ts";
+import { ConsoleMemory } from "../../db/console-memory.ts";
 import type { StateDb } from "../../db/open.ts";
 import { runProcess as defaultRunProcess } from "../../exec/run.ts";
 import type { Logger } from "../../log/logger.ts";
@@ -11,10 +17,14 @@ import type { Clock } from "../../platform/clock.ts";
 import { collectSnapshot } from "./collect.ts";
 import type { CollectorEnv } from "./collectors/env.ts";
 import { commitBody, commitItem, committedEvent } from "./commit.ts";
-import { FIREWALL_SYNC_PATH, KEY_DEFS, SYNC_KEYS, type SyncKey } from "./keys.ts";
-import { GET_TIMEOUT_MS, syncKey, syncServer, type KeySyncDeps } from "./sync.ts";
+import { readPamVersion, readSshdUsePam } from "./collectors/pam.ts";
+import type { Write } from "./diff.ts";
+import { HASHED_KEYS, isHashedKey, snapshotHashes, type HashedKey } from "./hashes.ts";
+import { readSyncCheck, SYNC_HASH_HEADER, syncCategory, type SyncCheckAnswer } from "./hash-sync.ts";
+import { ACCESS_POLICY_PATH, FIREWALL_SYNC_PATH, KEY_DEFS, SYNC_CHECK_PATH, SYNC_KEYS, type SyncKey } from "./keys.ts";
+import { GET_TIMEOUT_MS, syncKey, syncServer, type EndpointMemory, type KeySyncDeps } from "./sync.ts";
 import { SyncState } from "./sync-state.ts";
-import type { ServerData, SnapshotKey } from "./types.ts";
+import { SNAPSHOT_KEYS, type Snapshot, type SnapshotKey } from "./types.ts";
 
 export const STARTUP_SYNC_DELAY_MS = 5_000;
 export const PERIODIC_SYNC_MS = 60 * 60_000;
@@ -23,12 +33,25 @@ export const FULL_RESYNC_MS = 24 * 60 * 60_000;
 export const FOLLOW_UP_MS = 5_000;
 /** Rows whose fate is tracked to forget a key's hash when the console refuses a write (bounded). */
 const MAX_TRACKED_ROWS = 10_000;
+/** How long the pam facts (sshd_use_pam, pam_version) are reused (upstream-2026.md §9.4). */
+const HOST_FACTS_MS = 3 * 60 * 60_000;
+/** The outbox dialect of the `server` PATCH: a console that answers 404 gets no more of them for a day. */
+export const SERVER_SYNC_DIALECT = "server-sync";
+/** The staged syncs after a lightweight commit (§5.3). */
+export const ACCOUNTS_STAGE = ["groups", "users"] as const satisfies readonly SyncKey[];
+export const REST_STAGE = ["time", "interfaces", "addresses", "disks", "partitions"] as const satisfies readonly SyncKey[];
+const SYNC_CHECK = "sync-check";
+const ACCESS_POLICY = "access-policy";
 
 export interface InventoryOptions {
   /** ConsoleHttp satisfies it; used for GETs of the console's state only. */
-  http: { request(method: HttpMethod, path: string, options: { timeoutMs?: number; signal?: AbortSignal }): Promise<HttpResult> };
+  http: {
+    request(method: HttpMethod, path: string, options: { body?: unknown; timeoutMs?: number; signal?: AbortSignal }): Promise<HttpResult>;
+    /** The console: what it lacks is remembered for this URL. */
+    readonly serverUrl?: string;
+  };
   /** Outbox satisfies it. */
-  outbox: { enqueue(item: OutboxItem): number };
+  outbox: { enqueue(item: OutboxItem): number; dialect?(name: string): DialectState };
   state: StateDb;
   log: Logger;
   clock: Clock;
@@ -39,8 +62,18 @@ export interface InventoryOptions {
   periodicSyncMs?: number;
   fullResyncMs?: number;
   followUpMs?: number;
-  /** The firewall module's chains; when given, posted after a commit and on a sync of `firewall`. */
+  /** The firewall module's chains; when given, posted after a commit and on a sync of `firewall` (older consoles). */
   firewallChains?: () => Promise<unknown[]>;
+  /** For the staged delays after a lightweight commit; default Math.random. */
+  random?: () => number;
+}
+
+/** What the sync-check said of the console, in this process. */
+type ConsoleKind = "2026" | "older";
+
+export interface AccessPolicy {
+  block_local_sudo: boolean;
+  detect_local_access: boolean;
 }
 
 export type SyncSummary = {
@@ -54,13 +87,18 @@ export class Inventory {
   private readonly syncState: SyncState;
   private readonly env: CollectorEnv;
   private readonly log: Logger;
-  private readonly notFound = new Map<string, number>();
+  private readonly endpoints: EndpointMemory;
   private readonly rowKeys = new Map<number, string[]>();
   private queue: Promise<unknown> = Promise.resolve();
   private abort = new AbortController();
   private loop: Promise<void> | undefined;
   private accountsSyncQueued = false;
   private followUp: Set<SyncKey> | undefined;
+  private kind: ConsoleKind | undefined;
+  /** 2026 categories whose last sync did not complete (a failed GET, a refused write): synced whatever the console says. */
+  private readonly dirty = new Set<HashedKey>();
+  private hostFacts: { at: number; pam_version: string; sshd_use_pam: "yes" | "no" | null } | undefined;
+  private policy: AccessPolicy = { block_local_sudo: false, detect_local_access: false };
 
   constructor(private readonly options: InventoryOptions) {
     this.syncState = new SyncState(options.state.sqlite);
@@ -74,9 +112,23 @@ export class Inventory {
       version: options.version,
       ...options.env,
     };
+    const now = () => options.clock.now();
+    const memory = new ConsoleMemory(options.state.sqlite, options.http.serverUrl ?? "", now());
+    this.endpoints = {
+      lacks: (name) => memory.lacks(name, now()),
+      remember: (name) => memory.remember(name, now()),
+      forget: (name) => memory.forget(name),
+    };
+    const known = memory.names();
+    if (known.length > 0) this.log.info("what this console lacks is remembered; not asking for it again today", { lacks: known });
   }
 
-  /** Commit when not commissioned, else sync after a short delay; then sync periodically. */
+  /** The access policy of the last full sync (both false until a 2026 console said otherwise). */
+  accessPolicy(): AccessPolicy {
+    return { ...this.policy };
+  }
+
+  /** Commit when not commissioned (lightweight and staged on a 2026 console), else sync after 5 s; then periodically. */
   start(commissioned: boolean): void {
     if (this.loop) return;
     this.abort = new AbortController();
@@ -84,7 +136,7 @@ export class Inventory {
     const { clock } = this.options;
     this.loop = (async () => {
       try {
-        if (!commissioned) await this.guard(() => this.commit());
+        if (!commissioned) await this.startUncommissioned(signal);
         else {
           await clock.sleep(this.options.startupDelayMs ?? STARTUP_SYNC_DELAY_MS, signal);
           await this.guard(() => this.sync());
@@ -106,32 +158,87 @@ export class Inventory {
     await this.queue.catch(() => {});
   }
 
-  /** Collects everything and enqueues the commit and the `committed` event (and the firewall sync). */
-  commit(): Promise<{ keys: number }> {
-    return this.serialised(async () => {
-      this.notFound.clear(); // the commit may have created the rows a sync could not find
-      const snapshot = await collectSnapshot(this.env, this.log);
-      const body = commitBody(snapshot, this.options.version);
-      const id = this.options.outbox.enqueue(commitItem(body));
-      this.track(id, ["server", ...Object.keys(KEY_DEFS)]);
-      this.options.outbox.enqueue(committedEvent(this.options.version, id));
-      await this.syncFirewall();
-      this.log.info("committed system information", { keys: Object.keys(body).length, packages: snapshot.packages?.length ?? 0 });
-      return { keys: Object.keys(body).length };
+  /** §5.3: a lightweight commit, then users/groups after 0-5 s, the rest after 30-60 s (2026); else the full commit. */
+  private async startUncommissioned(signal: AbortSignal): Promise<void> {
+    const { clock } = this.options;
+    const random = this.options.random ?? Math.random;
+    let light = false;
+    await this.guard(async () => {
+      light = await this.serialised(() => this.lightweightCommit());
     });
+    if (!light) return;
+    const started = clock.monotonic();
+    const accountsAt = Math.floor(random() * 6) * 1000;
+    const restAt = (30 + Math.floor(random() * 31)) * 1000;
+    await clock.sleep(accountsAt, signal);
+    await this.guard(() => this.serialised(() => this.syncNow(ACCOUNTS_STAGE)));
+    await clock.sleep(Math.max(0, restAt - (clock.monotonic() - started)), signal);
+    await this.guard(() => this.serialised(() => this.syncNow(REST_STAGE)));
   }
 
   /**
-   * Syncs the given keys (all when empty); unknown names are ignored with a warning. Asked for explicitly,
-   * so keys the console answered 404 for are asked again (the periodic sync leaves them until the full re-sync).
+   * The first commit of a server that is not commissioned. Asks the sync-check (with the info and os hashes):
+   * a 2026 console gets the lightweight commit; an older one (404), or a failure, the full commit. True when
+   * the lightweight one was sent.
+   */
+  private async lightweightCommit(): Promise<boolean> {
+    if (this.endpoints.lacks(SYNC_CHECK)) {
+      await this.commitNow();
+      return false;
+    }
+    const snapshot = await this.collect(["server", "info", "os"]);
+    if (!snapshot.info || !snapshot.os) {
+      await this.commitNow();
+      return false;
+    }
+    const hashes = snapshotHashes(snapshot, ["info", "os"]);
+    const answer = await this.syncCheck(hashes);
+    if (answer.kind !== "required") {
+      await this.commitNow();
+      return false;
+    }
+    const body = commitBody({ server: snapshot.server!, info: snapshot.info, os: snapshot.os }, this.options.version, hashes);
+    const id = this.options.outbox.enqueue(commitItem(body));
+    this.track(id, ["server", "info", "os"]);
+    this.options.outbox.enqueue(committedEvent(this.options.version, id));
+    this.log.info("committed the lightweight system information; users and groups follow in seconds, the rest in a minute");
+    return true;
+  }
+
+  /** Collects everything and enqueues the commit and the `committed` event (and, on older consoles, the firewall sync). */
+  commit(): Promise<{ keys: number }> {
+    return this.serialised(() => this.commitNow());
+  }
+
+  private async commitNow(): Promise<{ keys: number }> {
+    const snapshot = await this.collect(SNAPSHOT_KEYS.filter((k) => k !== "packages"));
+    let hashes: Partial<Record<HashedKey, string>> | undefined;
+    if (this.kind === undefined && !this.endpoints.lacks(SYNC_CHECK) && snapshot.info && snapshot.os) {
+      await this.syncCheck(snapshotHashes(snapshot, ["info", "os"]));
+    }
+    if (this.kind === "2026") hashes = snapshotHashes(snapshot);
+    else Object.assign(snapshot, await collectSnapshot(this.env, this.log, ["packages"]));
+    const body = commitBody(snapshot, this.options.version, hashes);
+    const id = this.options.outbox.enqueue(commitItem(body));
+    this.track(id, ["server", ...Object.keys(KEY_DEFS)]);
+    this.options.outbox.enqueue(committedEvent(this.options.version, id));
+    if (this.kind !== "2026") await this.syncFirewall();
+    this.log.info("committed system information", { keys: Object.keys(body).length, packages: snapshot.packages?.length ?? 0 });
+    return { keys: Object.keys(body).length };
+  }
+
+  /**
+   * Syncs the given keys (all when empty, with the access policy on a 2026 console); unknown names are ignored
+   * with a warning.
    */
   sync(keys: readonly string[] = []): Promise<SyncSummary> {
     const wanted = keys.length === 0 ? [...SYNC_KEYS] : SYNC_KEYS.filter((k) => keys.includes(k));
     const unknown = keys.filter((k) => !(SYNC_KEYS as readonly string[]).includes(k));
     if (unknown.length > 0) this.log.warn("sync: ignored unknown keys", { keys: unknown });
-    return this.serialised(() => {
-      for (const k of wanted) this.notFound.delete(k);
-      return this.syncNow(wanted);
+    return this.serialised(async () => {
+      const summary = await this.syncNow(wanted);
+      if (keys.length === 0 && this.kind === "2026") await this.fetchAccessPolicy();
+      return summary;
     });
   }
 
@@ -141,7 +248,7 @@ export class Inventory {
     this.accountsSyncQueued = true;
     this.serialised(() => {
       this.accountsSyncQueued = false;
-      return this.syncNow(["groups", "users"]);
+      return this.syncNow(ACCOUNTS_STAGE);
     }).catch((err) => this.log.warn("users and groups sync failed", { error: err }));
   }
 
@@ -150,36 +257,185 @@ export class Inventory {
     const keys = this.rowKeys.get(item.id);
     if (!keys) return;
     this.rowKeys.delete(item.id);
-    if (item.outcome === "dropped") this.syncState.forget(keys);
+    if (item.outcome !== "dropped") return;
+    this.syncState.forget(keys);
+    for (const k of keys) if (isHashedKey(k)) this.dirty.add(k);
+  }
+
+  private async collect(keys: readonly SnapshotKey[]): Promise<Partial<Snapshot>> {
+    const snapshot = await collectSnapshot(this.env, this.log, keys);
+    if (snapshot.server) Object.assign(snapshot.server, await this.readHostFacts());
+    return snapshot;
+  }
+
+  /** sshd_use_pam and pam_version, read at most every 3 hours (two or three short processes). */
+  private async readHostFacts(): Promise<{ pam_version?: string; sshd_use_pam: "yes" | "no" | null }> {
+    const now = this.options.clock.now();
+    if (!this.hostFacts || now - this.hostFacts.at >= HOST_FACTS_MS || now < this.hostFacts.at) {
+      const [sshd_use_pam, pam_version] = await Promise.all([readSshdUsePam(this.env), readPamVersion(this.env)]);
+      this.hostFacts = { at: now, pam_version, sshd_use_pam };
+    }
+    const { pam_version, sshd_use_pam } = this.hostFacts;
+    return { ...(pam_version ? { pam_version } : {}), sshd_use_pam };
+  }
+
+  /** POST sync-check; learns the console's kind from the answer (a 404 is remembered for a day, logged once). */
+  private async syncCheck(hashes: Partial<Record<HashedKey, string>>): Promise<SyncCheckAnswer> {
+    const asked = HASHED_KEYS.filter((k) => hashes[k] !== undefined);
+    const result = await this.options.http.request("POST", SYNC_CHECK_PATH, {
+      body: { hashes },
+      timeoutMs: GET_TIMEOUT_MS,
+      signal: this.abort.signal,
+    });
+    const answer = readSyncCheck(result, asked);
+    if (answer.kind === "absent") {
+      if (this.endpoints.remember(SYNC_CHECK))
+        this.log.info("the console has no sync-check (a 2024/2025 console): full commits with packages and per-key syncs");
+      else this.log.debug("the console still has no sync-check");
+      this.kind = "older";
+    } else if (answer.kind === "required") {
+      const forgot = this.endpoints.forget(SYNC_CHECK);
+      if (this.kind !== "2026" || forgot) this.log.info("the console checks sync hashes (2026): hash-checked sync, no packages");
+      this.kind = "2026";
+      if (answer.ignored.length > 0) this.log.debug("sync-check named keys this sync did not collect; ignored", { keys: answer.ignored });
+    } else this.log.warn("the sync-check failed; every collected category is synced", { error: answer.why });
+    return answer;
   }
 
   private async syncNow(keys: readonly SyncKey[]): Promise<SyncSummary> {
     const summary: SyncSummary = { synced: [], unchanged: [], skipped: [], writes: 0 };
+    const hashed = HASHED_KEYS.filter((k) => keys.includes(k));
+    if (hashed.length > 0 && !this.endpoints.lacks(SYNC_CHECK)) {
+      const snapshot = await this.collect(["server", ...hashed]);
+      this.syncServerRow(snapshot, summary);
+      const hashes = snapshotHashes(snapshot, hashed);
+      const answer = await this.syncCheck(hashes);
+      if (answer.kind === "required" || (answer.kind === "failed" && this.kind === "2026")) {
+        const forced = answer.kind === "required" ? [...answer.keys, ...this.dirty] : hashed;
+        const required = HASHED_KEYS.filter((k) => forced.includes(k) && hashes[k] !== undefined);
+        await this.syncCategories(snapshot, required, hashes, summary);
+        for (const k of hashed) if (!required.includes(k) && hashes[k] !== undefined) summary.unchanged.push(k);
+        for (const k of hashed) if (hashes[k] === undefined) summary.skipped.push(k);
+        for (const k of keys) if (k === "packages" || k === "firewall") summary.skipped.push(k); // none in the 2026 dialect
+        this.log.debug("inventory sync done", summary);
+        return summary;
+      }
+      // An older console (or no answer from one never seen answering): the per-key path below.
+      return this.syncKeys(
+        keys.filter((k) => k !== "server"),
+        summary,
+        snapshot,
+      );
+    }
+    return this.syncKeys(keys, summary);
+  }
+
+  /** The `server` PATCH (§5.2 body), unless unchanged or the console has no such route (remembered by the outbox). */
+  private syncServerRow(snapshot: Partial<Snapshot>, summary: SyncSummary): void {
+    if (!snapshot.server) {
+      summary.skipped.push("server");
+      return;
+    }
+    if (this.options.outbox.dialect?.(SERVER_SYNC_DIALECT) === "fallback") {
+      summary.skipped.push("server");
+      return;
+    }
+    const result = syncServer(snapshot.server, this.keyDeps());
+    summary[result.outcome === "unchanged" ? "unchanged" : result.outcome].push("server");
+    summary.writes += result.writes;
+  }
+
+  private async syncCategories(
+    snapshot: Partial<Snapshot>,
+    required: readonly HashedKey[],
+    hashes: Partial<Record<HashedKey, string>>,
+    summary: SyncSummary,
+  ): Promise<void> {
     const deferred: SyncKey[] = [];
-    const snapshotKeys = keys.filter((k): k is SnapshotKey => k !== "firewall");
-    const snapshot = await collectSnapshot(this.env, this.log, snapshotKeys);
-    const deps: KeySyncDeps = {
+    const deps = {
+      get: (path: string) => this.options.http.request("GET", path, { timeoutMs: GET_TIMEOUT_MS, signal: this.abort.signal }),
+      write: (key: HashedKey, w: Write, hash: string) => this.enqueueWrite(key, w, { [SYNC_HASH_HEADER]: hash }),
+      log: this.log,
+    };
+    for (const key of required) {
+      if (this.abort.signal.aborted) break;
+      if (this.hasUndelivered(key)) {
+        summary.skipped.push(key);
+        deferred.push(key);
+        continue;
+      }
+      const result = await syncCategory(key, snapshot[key] as object | object[], hashes[key]!, deps);
+      if (result.outcome === "skipped") this.dirty.add(key);
+      else this.dirty.delete(key);
+      summary[result.outcome === "unchanged" ? "unchanged" : result.outcome].push(key);
+      summary.writes += result.writes;
+    }
+    if (deferred.length > 0) this.scheduleFollowUp(deferred);
+  }
+
+  private async fetchAccessPolicy(): Promise<void> {
+    if (this.endpoints.lacks(ACCESS_POLICY)) return;
+    const r = await this.options.http.request("GET", ACCESS_POLICY_PATH, { timeoutMs: GET_TIMEOUT_MS, signal: this.abort.signal });
+    if (r.status === 404) {
+      if (this.endpoints.remember(ACCESS_POLICY)) this.log.info("the console has no access policy; the flags stay as they are");
+      return;
+    }
+    if (r.status !== 200) return;
+    this.endpoints.forget(ACCESS_POLICY);
+    try {
+      const json = JSON.parse(r.text) as Partial<AccessPolicy> | null;
+      const next = {
+        block_local_sudo: typeof json?.block_local_sudo === "boolean" ? json.block_local_sudo : this.policy.block_local_sudo,
+        detect_local_access: typeof json?.detect_local_access === "boolean" ? json.detect_local_access : this.policy.detect_local_access,
+      };
+      if (next.block_local_sudo !== this.policy.block_local_sudo || next.detect_local_access !== this.policy.detect_local_access)
+        this.log.info("access policy", next);
+      this.policy = next;
+    } catch {
+      this.log.warn("the console's access policy is not JSON; the flags stay as they are");
+    }
+  }
+
+  private keyDeps(): KeySyncDeps {
+    return {
       get: (path) => this.options.http.request("GET", path, { timeoutMs: GET_TIMEOUT_MS, signal: this.abort.signal }),
-      write: (key, w) => {
-        const id = this.options.outbox.enqueue({
-          method: w.method,
-          path: w.path,
-          priority: PRIORITY_INVENTORY,
-          ...(w.body === undefined ? {} : { body: w.body }),
-        });
-        this.track(id, [key]);
-        return id;
-      },
+      write: (key, w) => this.enqueueWrite(key, w),
       state: this.syncState,
       log: this.log,
       now: () => this.options.clock.now(),
       fullResyncMs: this.options.fullResyncMs ?? FULL_RESYNC_MS,
-      notFound: this.notFound,
+      memory: this.endpoints,
     };
+  }
+
+  private enqueueWrite(key: string, w: Write, headers?: Record<string, string>): number {
+    const id = this.options.outbox.enqueue({
+      method: w.method,
+      path: w.path,
+      priority: PRIORITY_INVENTORY,
+      ...(w.body === undefined ? {} : { body: w.body }),
+      ...(headers ? { headers } : {}),
+      // A console without the server PATCH (2024) answers 404 once; the outbox remembers it and drops the row quietly.
+      ...(key === "server" ? { fallback: { dialect: SERVER_SYNC_DIALECT, drop: true as const } } : {}),
+    });
+    this.track(id, [key]);
+    return id;
+  }
+
+  /** The per-key path (2024/2025 consoles): our own hash skips unchanged keys; packages and firewall included. */
+  private async syncKeys(keys: readonly SyncKey[], summary: SyncSummary, collected: Partial<Snapshot> = {}): Promise<SyncSummary> {
+    const deferred: SyncKey[] = [];
+    const missing = keys.filter((k): k is SnapshotKey => k !== "firewall" && !(k in collected));
+    const snapshot = { ...collected, ...(await this.collect(missing)) };
+    const deps = this.keyDeps();
     for (const key of keys) {
       if (this.abort.signal.aborted) break;
       if (key === "firewall") {
         summary.writes += await this.syncFirewall();
+        continue;
+      }
+      if (key === "server") {
+        this.syncServerRow(snapshot, summary);
         continue;
       }
       const data = snapshot[key];
@@ -193,7 +449,7 @@ export class Inventory {
         deferred.push(key);
         continue;
       }
-      const result = key === "server" ? syncServer(data as ServerData, deps) : await syncKey(KEY_DEFS[key], data, deps);
+      const result = await syncKey(KEY_DEFS[key], data, deps);
       summary[result.outcome === "unchanged" ? "unchanged" : result.outcome].push(key);
       summary.writes += result.writes;
     }

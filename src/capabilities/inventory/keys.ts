@@ -75,6 +75,9 @@ export const SERVER_SYNC_PATH = "/api/servers/servers/-/sync/";
 export const COMMIT_PATH = "/api/servers/servers/-/commit/";
 export const EVENTS_PATH = "/api/events/events/";
 export const FIREWALL_SYNC_PATH = "/api/firewall/agent/sync/";
+/** 2026 (upstream-2026.md §5.2): which categories differ from the hashes the console stored. */
+export const SYNC_CHECK_PATH = "/api/servers/servers/-/sync-check/";
+export const ACCESS_POLICY_PATH = "/api/servers/servers/-/access-policy/";
 
 /** Every key `sync` knows, in the order they are synced. */
 export const SYNC_KEYS = [

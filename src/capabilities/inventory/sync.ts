@@ -1,6 +1,7 @@
 // Sync of one key (spec/metrics.md §10.3): skip it when its data hash matches the last sync (until the
 // periodic full re-sync), else GET the console's rows directly, diff, and enqueue only the differences.
-// A 404, an error or a malformed answer skips the key with a warning; nothing here ever throws for the console.
+// A 404 is remembered per console (info once); an error or a malformed answer skips the key with a warning;
+// nothing here ever throws for the console.
 import type { HttpResult } from "../../console/http.ts";
 import type { Logger } from "../../log/logger.ts";
 import { diffRows, diffSingle, parseRemoteRow, parseRemoteRows, pick, type Write } from "./diff.ts";
@@ -19,11 +20,23 @@ export interface KeySyncDeps {
   now: () => number;
   fullResyncMs: number;
   /**
-   * Keys the console answered 404 for, and when (the 2024 console has no sync routes). A periodic sync
-   * does not ask again until the full re-sync; explicit syncs and commits clear entries.
+   * What the console lacks (db/console-memory.ts): a key whose GET was answered 404 (the 2024 console has no
+   * sync routes) is not asked again for a day, across restarts too.
    */
-  notFound: Map<string, number>;
+  memory: EndpointMemory;
 }
+
+/** The inventory's view of ConsoleMemory: names with the clock applied. */
+export interface EndpointMemory {
+  lacks(name: string): boolean;
+  /** True when this is news (log it at info); false when a daily re-probe found the same (debug). */
+  remember(name: string): boolean;
+  /** True when it had been remembered missing (log the change at info). */
+  forget(name: string): boolean;
+}
+
+/** The memory name of a key's sync GET. */
+export const syncGetName = (key: string) => `sync-get:${key}`;
 
 export type KeyOutcome = "unchanged" | "synced" | "skipped";
 
@@ -44,7 +57,12 @@ export function hashView(def: KeyDef, data: unknown): unknown {
  * changed, or at the full re-sync; the reference sent it on every sync.
  */
 export function syncServer(data: ServerData, deps: KeySyncDeps): { outcome: KeyOutcome; writes: number } {
-  const hash = hashOf({ version: data.version, load: Math.round(data.load) });
+  const hash = hashOf({
+    version: data.version,
+    pam_version: data.pam_version ?? "",
+    sshd_use_pam: data.sshd_use_pam ?? null,
+    load: Math.round(data.load),
+  });
   const last = deps.state.get("server");
   if (last && last.hash === hash && deps.now() - last.syncedAt < deps.fullResyncMs) return { outcome: "unchanged", writes: 0 };
   deps.write("server", { method: "PATCH", path: SERVER_SYNC_PATH, body: data });
@@ -57,14 +75,16 @@ export async function syncKey(def: KeyDef, data: object | object[], deps: KeySyn
   const last = deps.state.get(def.key);
   if (last && last.hash === hash && deps.now() - last.syncedAt < deps.fullResyncMs) return { outcome: "unchanged", writes: 0 };
 
-  const since = deps.notFound.get(def.key);
-  if (since !== undefined && deps.now() - since < deps.fullResyncMs) return { outcome: "skipped", writes: 0 };
+  const name = syncGetName(def.key);
+  if (deps.memory.lacks(name)) return { outcome: "skipped", writes: 0 };
   const answer = await deps.get(def.syncPath);
   if (answer.status === 404) {
-    deps.log.warn("console answered 404 for this key; skipped it", { key: def.key, path: def.syncPath });
-    deps.notFound.set(def.key, deps.now());
+    const fields = { key: def.key, path: def.syncPath };
+    if (deps.memory.remember(name)) deps.log.info("the console has no sync route for this key; not asking again for a day", fields);
+    else deps.log.debug("the console still has no sync route for this key", fields);
     return { outcome: "skipped", writes: 0 };
   }
+  if (answer.status === 200 && deps.memory.forget(name)) deps.log.info("the console has a sync route for this key now", { key: def.key });
   if (answer.status !== 200) {
     const why = answer.status === 0 ? (answer.error ?? "no answer") : `status ${answer.status}`;
     deps.log.warn("could not read this key's state from the console; skipped it", { key: def.key, error: why });

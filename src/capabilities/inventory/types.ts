@@ -5,6 +5,10 @@ export interface ServerData {
   version: string;
   /** The 1-minute load average; the 2024 console wants {period, average} (see commit.ts). */
   load: number;
+  /** The installed alpamon-pam version; left out when none (upstream-2026.md §5.2). */
+  pam_version?: string;
+  /** `usepam` of `sshd -T`; always sent, null when unknown (§9.4). Absent only before the facts are read. */
+  sshd_use_pam?: "yes" | "no" | null;
 }
 
 export interface InfoData {

@@ -42,6 +42,8 @@ export interface OutboxItem {
     | { dialect: string; drop: true };
   /** The statuses of the primary form that switch to the fallback; default [404]. */
   fallbackOn?: number[];
+  /** Extra request headers, sent with the primary form only (the inventory's X-Sync-Hash). */
+  headers?: Record<string, string>;
 }
 
 export type Outcome = "delivered" | "retry" | "drop";
@@ -87,7 +89,12 @@ export function toRow(item: OutboxItem): NewRow {
       fallback.on = [...item.fallbackOn];
     }
   }
-  const bytes = Buffer.byteLength(item.path) + Buffer.byteLength(body ?? "") + (fallback ? Buffer.byteLength(JSON.stringify(fallback)) : 0);
+  const headers = item.headers && Object.keys(item.headers).length > 0 ? { ...item.headers } : null;
+  const bytes =
+    Buffer.byteLength(item.path) +
+    Buffer.byteLength(body ?? "") +
+    (fallback ? Buffer.byteLength(JSON.stringify(fallback)) : 0) +
+    (headers ? Buffer.byteLength(JSON.stringify(headers)) : 0);
   return {
     priority: item.priority,
     method: item.method,
@@ -97,11 +104,12 @@ export function toRow(item: OutboxItem): NewRow {
     timeoutMs: Math.ceil(timeoutMs),
     afterId: item.after ?? null,
     fallback,
+    ...(headers ? { headers } : {}),
   };
 }
 
 /** The form of a row that goes on the wire: the primary one or its fallback. */
-export type WireForm = { method: HttpMethod; path: string; body: string | null };
+export type WireForm = { method: HttpMethod; path: string; body: string | null; headers?: Record<string, string> | null };
 
 /** The fallback as sent: a merging fallback's body is the primary body (a JSON object) plus its fields. */
 export function fallbackForm(fallback: StoredFallback, primaryBody: string | null): WireForm {

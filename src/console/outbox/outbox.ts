@@ -14,8 +14,10 @@ import { isLinkFailure, LinkHold } from "./hold.ts";
 import { OverflowEpisodes } from "./overflow.ts";
 import { Dialects, type DialectState } from "./dialects.ts";
 import { OutboxStore, type OutboxRow } from "../../db/outbox-store.ts";
+import { ConsoleMemory } from "../../db/console-memory.ts";
 import { UnwrittenChanges } from "./unwritten.ts";
 import { Wakeups } from "./wake.ts";
+import { DEFAULT_COLLECT_EVERY_BYTES, GarbagePacer } from "./pacer.ts";
 
 export { PRIORITY_COMMANDS, PRIORITY_INVENTORY, PRIORITY_LOGS, outcomeOf, type OutboxItem } from "./item.ts";
 
@@ -27,7 +29,13 @@ export const DEFAULT_RETRY = { baseMs: 1_000, capMs: 60_000 };
 
 /** ConsoleHttp satisfies it. */
 export interface OutboxSender {
-  request(method: HttpMethod, path: string, options: { body?: unknown; timeoutMs?: number; signal?: AbortSignal }): Promise<HttpResult>;
+  request(
+    method: HttpMethod,
+    path: string,
+    options: { body?: unknown; timeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string> },
+  ): Promise<HttpResult>;
+  /** The console the rows go to: what the outbox learns of its dialects is remembered for this URL. */
+  readonly serverUrl?: string;
 }
 
 export interface SettledItem {
@@ -56,6 +64,8 @@ export interface OutboxOptions {
    * failures are about the requests, and each row backs off on its own.
    */
   reachable?: () => boolean;
+  /** A full garbage collection after this many bytes of rows queued and sent (pacer.ts); 0 turns it off. */
+  collectEveryBytes?: number;
 }
 
 /** A type alias, not an interface, so it can be passed as log fields. */
@@ -90,6 +100,7 @@ export class Outbox {
   private draining = 0;
   private dropped = 0;
   private readonly overflow: OverflowEpisodes;
+  private readonly pacer: GarbagePacer;
 
   constructor(private readonly options: OutboxOptions) {
     this.store = new OutboxStore(options.state.sqlite);
@@ -101,9 +112,12 @@ export class Outbox {
     this.retryPolicy = options.retry ?? DEFAULT_RETRY;
     this.log = options.log;
     this.wake = new Wakeups(this.clock);
+    this.pacer = new GarbagePacer(options.collectEveryBytes ?? DEFAULT_COLLECT_EVERY_BYTES);
     this.hold = new LinkHold(this.log, options.reachable);
     this.overflow = new OverflowEpisodes(this.log, { maxRows: this.maxRows, maxBytes: this.maxBytes });
-    this.dialects = new Dialects(this.store, this.log);
+    this.dialects = new Dialects(new ConsoleMemory(options.state.sqlite, options.sender.serverUrl ?? "", this.clock.now()), this.log, () =>
+      this.clock.now(),
+    );
     this.unwritten = new UnwrittenChanges(this.store, this.log, () => this.clock.monotonic());
     // Rows left by an earlier run keep their backoff, converted to this process's monotonic clock; a due
     // time further away than the cap can only come from a wall clock that went back, so it is clamped.
@@ -167,6 +181,7 @@ export class Outbox {
     if (victims.length > 0) this.overflow.dropped(victims.length, this.clock.monotonic());
     this.wake.wakeAll();
     this.wake.changed();
+    this.pacer.add(row.bytes);
     return id;
   }
 
@@ -290,13 +305,15 @@ export class Outbox {
         return;
       }
       const fallback = row.fallback;
-      const fallenBack = fallback !== null && this.dialects.usesFallback(fallback.dialect);
+      const choice = fallback ? this.dialects.choose(fallback.dialect) : "primary";
+      const fallenBack = choice === "fallback";
       if (fallback?.drop && fallenBack) {
         this.finish(row.id, { method: row.method, path: row.path, status: 0 }, "dropped");
         return;
       }
       let request: WireForm = fallback && fallenBack ? fallbackForm(fallback, row.body) : row;
       let result = await this.send(request, row.timeoutMs, signal);
+      this.pacer.add(row.bytes);
       if (fallback && request === row && (fallback.on ?? [404]).includes(result.status)) {
         this.dialects.switchToFallback(fallback, row, result.status);
         if (fallback.drop) {
@@ -308,6 +325,7 @@ export class Outbox {
         result = await this.send(request, row.timeoutMs, signal);
       }
       if (fallback && request === row && outcomeOf(result.status) === "delivered") this.dialects.primaryAccepted(fallback.dialect);
+      else if (fallback && choice === "probe" && request === row) this.dialects.probeEnded(fallback.dialect);
       this.settle(row, request, result, signal, { round, probe });
     } catch (err) {
       // The row must not stay "in flight" forever; it is tried again after a short wait.
@@ -321,7 +339,12 @@ export class Outbox {
 
   private async send(request: WireForm, timeoutMs: number, signal: AbortSignal): Promise<HttpResult> {
     try {
-      const options = { timeoutMs, signal, ...(request.body === null ? {} : { body: request.body }) };
+      const options = {
+        timeoutMs,
+        signal,
+        ...(request.body === null ? {} : { body: request.body }),
+        ...(request.headers ? { headers: request.headers } : {}),
+      };
       return await this.options.sender.request(request.method, request.path, options);
     } catch (err) {
       return { status: 0, text: "", error: describe(err) };

@@ -31,6 +31,8 @@ export interface HarnessOptions {
   /** Collector inputs (a FixtureHost's env); by default the real host with a fixed loadavg. */
   env?: Partial<CollectorEnv>;
   extra?: Partial<InventoryOptions>;
+  /** The state database file (default: a fresh one); a second setup on the same file is a restart. */
+  dbPath?: string;
 }
 
 /** Call once at the top of a test file: registers the cleanups every setup() and tempUser() adds. */
@@ -63,7 +65,7 @@ export function useInventoryHarness() {
   async function setup(options: HarnessOptions = {}) {
     const fake = await FakeConsole.start({ dialect: options.dialect ?? "2025" });
     cleanups.push(() => fake.stop());
-    const state = openStateDb(join(tmp(), "alpamon.db"));
+    const state = openStateDb(options.dbPath ?? join(tmp(), "alpamon.db"));
     cleanups.push(() => state.close());
     const records: LogRecord[] = [];
     const hub = new LogHub({ write: () => {}, close: () => {} }, "debug");
@@ -99,7 +101,8 @@ export function useInventoryHarness() {
       ...options.extra,
     });
     cleanups.push(() => inventory!.stop());
-    const proc = new ProcConsole(fake);
+    // The 2025 surface is added to the fake console here; the 2026 one is the fake console's own (fake-console-sync.ts).
+    const proc = options.dialect === "2026" ? (undefined as unknown as ProcConsole) : new ProcConsole(fake);
     const delivered = async () => expect(await outbox.drain(WAIT_MS)).toBe(true);
     const warnings = () => records.filter((r) => r.level === "warn");
     /** Every finished sync round (explicit, periodic or follow-up), with its summary, from the inventory's log. */

@@ -190,7 +190,9 @@ describe("2024 dialect fallback", () => {
       ["PATCH", "/api/events/commands/a1/", { acked_at: "2026-01-01T00:00:00.000Z" }],
     ]);
     expect(h.settled[0]).toMatchObject({ id: ack, method: "PATCH", status: 200, outcome: "delivered" });
-    expect(h.state.sqlite.query("SELECT key, value FROM kv").all()).toEqual([{ key: "dialect:commands", value: "fallback" }]);
+    expect(h.state.sqlite.query("SELECT key, value FROM kv").all()).toEqual([
+      { key: "lacks: commands", value: expect.stringMatching(/^\{"since":\d+\}$/) },
+    ]);
     const fin = { success: true, result: "ok", elapsed_time: 0.5 };
     h.outbox.enqueue({
       ...post("/api/events/commands/a1/fin/", PRIORITY_COMMANDS, fin),
@@ -236,7 +238,9 @@ describe("2024 dialect fallback", () => {
     await until(() => h.settled.length === 1, "the commit");
     expect(h.calls.map((c) => c.body)).toEqual([{ load: 0.5 }, { load: { period: "1m", average: 0.5 } }]);
     expect(h.settled[0]).toMatchObject({ status: 200, outcome: "delivered" });
-    expect(h.state.sqlite.query("SELECT key, value FROM kv").all()).toEqual([{ key: "dialect:commit-load", value: "fallback" }]);
+    expect(h.state.sqlite.query("SELECT key, value FROM kv").all()).toEqual([
+      { key: "lacks: commit-load", value: expect.stringMatching(/^\{"since":\d+\}$/) },
+    ]);
     h.outbox.enqueue(item(0.7));
     await until(() => h.settled.length === 2, "the second commit");
     expect(h.calls.slice(2).map((c) => c.body)).toEqual([{ load: { period: "1m", average: 0.7 } }]);
