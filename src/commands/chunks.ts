@@ -4,7 +4,8 @@
 // outbox remembers it in the state DB) and streaming stops; the fin then carries the output.
 // Bounded: when the outbox is at 80 % of its row or byte cap, a chunk waits (and with it the command's output
 // pipe: backpressure) for up to 2 s, then it is dropped, and so are the following ones while the outbox stays
-// that full; one warning per command. Acks and fins are never held back nor dropped here.
+// that full; one warning per command. Acks and fins are never held back nor dropped here. A wait ends at once
+// when the command's signal (the agent stopping) aborts: the chunk is dropped, so shutdown is not held back.
 import type { Outbox } from "../console/outbox/outbox.ts";
 import { PRIORITY_COMMANDS } from "../console/outbox/item.ts";
 import type { Logger } from "../log/logger.ts";
@@ -24,8 +25,11 @@ export interface ChunkSink {
   accepted(): boolean;
 }
 
-/** Opens a command's chunk series, or undefined when this console does not take chunks. */
-export type OpenChunks = (commandId: string, ack: number) => ChunkSink | undefined;
+/**
+ * Opens a command's chunk series, or undefined when this console does not take chunks. Once `signal` aborts,
+ * no chunk waits for room any more: a waiting one and the following ones that find the outbox full are dropped.
+ */
+export type OpenChunks = (commandId: string, ack: number, signal?: AbortSignal) => ChunkSink | undefined;
 
 export interface ChunkOptions {
   outbox: Pick<Outbox, "enqueue" | "stats" | "limits" | "dialect">;
@@ -43,7 +47,7 @@ export function outboxChunks(options: ChunkOptions): OpenChunks {
     const { maxRows, maxBytes } = outbox.limits();
     return rows >= maxRows * NEAR_FULL || bytes >= maxBytes * NEAR_FULL;
   };
-  return (commandId, ack) => {
+  return (commandId, ack, signal) => {
     if (outbox.dialect(CHUNKS_DIALECT) === "fallback") return undefined;
     const path = `/api/events/commands/${commandId}/chunk/`;
     let seq = 0;
@@ -78,12 +82,13 @@ export function outboxChunks(options: ChunkOptions): OpenChunks {
     const wait = async (n: number, content: string): Promise<void> => {
       const until = clock.monotonic() + waitMs;
       while (nearFull()) {
-        if (clock.monotonic() >= until) {
+        if (clock.monotonic() >= until || signal?.aborted) {
           shedding = true;
           drop();
           return;
         }
-        await clock.sleep(RECHECK_MS);
+        // An abort rejects the sleep; the loop then sees it and drops the chunk.
+        await clock.sleep(RECHECK_MS, signal).catch(() => {});
       }
       enqueue(n, content);
     };

@@ -11,6 +11,8 @@ import { OutputCollector } from "./output.ts";
 import type { RunOptions, RunResult } from "./types.ts";
 
 export const DEFAULT_MAX_OUTPUT_BYTES = 8 * 1024 * 1024;
+/** What the launcher prints when it cannot start the target fits here (launchFailure reads it). */
+const LAUNCH_HEAD_BYTES = 4096;
 /** After the main process exits, how long output from leftover children (holding the pipe) is still read. */
 const DRAIN_AFTER_EXIT_MS = 1_000;
 /** A pipe whose write end becomes both stdout and stderr of the child, so their order is kept. */
@@ -67,7 +69,14 @@ export async function runProcess(options: RunOptions): Promise<RunResult> {
   if (options.signal?.aborted) stop();
 
   // Output beyond the caps is read and counted but never kept: the child is not stopped by a full pipe.
-  const collected = new OutputCollector(maxOutput, options.maxEncodedBytes ?? (options.identity ? maxOutput : undefined));
+  let collected: OutputCollector | undefined = new OutputCollector(
+    maxOutput,
+    options.maxEncodedBytes ?? (options.identity ? maxOutput : undefined),
+  );
+  const keepOutput = options.keepOutput;
+  // The start of the output, for launchFailure once the collector is let go (keepOutput).
+  const head = keepOutput ? new OutputCollector(LAUNCH_HEAD_BYTES) : undefined;
+  let total = 0;
   const reader = Bun.file(pipe.read).stream().getReader();
   const onOutput = options.onOutput;
   /** Time the pump spent waiting for onOutput (backpressure), and that wait while it lasts. */
@@ -77,7 +86,10 @@ export async function runProcess(options: RunOptions): Promise<RunResult> {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
-      collected.add(value);
+      total += value.length;
+      head?.add(value);
+      if (collected && keepOutput && !keepOutput()) collected = undefined;
+      collected?.add(value);
       const wait = onOutput?.(value);
       if (wait) {
         const since = performance.now();
@@ -125,10 +137,11 @@ export async function runProcess(options: RunOptions): Promise<RunResult> {
   options.signal?.removeEventListener("abort", onAbort);
   if (timedOut) stopper.kill();
 
-  const { output, omittedBytes } = collected.finish();
+  const { output, omittedBytes } = collected ? collected.finish() : { output: "", omittedBytes: total };
   const signal = proc.signalCode ? String(proc.signalCode) : undefined;
   // The launcher reports a failure to start the target itself (exit 125-127 and its own message).
-  const launchError = wrapped.argv !== options.argv && !signal ? launchFailure(output, exitCode, options.argv[0] ?? "") : undefined;
+  const launched = collected ? output : (head?.finish().output ?? "");
+  const launchError = wrapped.argv !== options.argv && !signal ? launchFailure(launched, exitCode, options.argv[0] ?? "") : undefined;
   if (launchError) return { exitCode: -1, output: "", omittedBytes: 0, timedOut: false, startError: launchError };
   return {
     exitCode: signal || timedOut ? -1 : exitCode,

@@ -41,6 +41,12 @@ export interface RunOptions {
    * against the drain window after the process exits.
    */
   onOutput?: (bytes: Uint8Array) => void | Promise<void>;
+  /**
+   * Asked before each piece of output is kept. Once it returns false (the caller keeps its own copy: the
+   * console took the streamed output), nothing more is kept and what was kept is let go: `output` is then ""
+   * and every byte counts as omitted. It is not asked again.
+   */
+  keepOutput?: () => boolean;
 }
 
 export interface RunResult {

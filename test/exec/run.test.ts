@@ -119,4 +119,46 @@ describe.if(isRoot)("identity (root only)", () => {
     const r = await runProcess({ argv: ["no-such-program-y"], identity: resolved.identity, env: userEnvironment(resolved.identity) });
     expect(r.startError).toBe("no-such-program-y: command not found");
   });
+
+  test("with keepOutput already false (streamed output), a missing program run as a user is still a start error", async () => {
+    const resolved = await resolveIdentity(USER, null);
+    if (!resolved.ok) throw new Error(resolved.error);
+    const seen: Uint8Array[] = [];
+    const r = await runProcess({
+      argv: ["no-such-program-z"],
+      identity: resolved.identity,
+      env: userEnvironment(resolved.identity),
+      onOutput: (b) => void seen.push(b),
+      keepOutput: () => false,
+    });
+    expect(r.startError).toBe("no-such-program-z: command not found");
+    expect(seen.length).toBeGreaterThan(0);
+  });
+});
+
+describe("keepOutput", () => {
+  test("once it says no, nothing more is kept and what was kept is let go; onOutput still sees every byte", async () => {
+    let seen = 0;
+    let asked = 0;
+    const r = await runProcess({
+      argv: ["head", "-c", "3000000", "/dev/zero"],
+      env: ENV,
+      onOutput: (b) => {
+        seen += b.length;
+      },
+      // Kept for the first piece, then not.
+      keepOutput: () => asked++ === 0,
+    });
+    expect(r.exitCode).toBe(0);
+    expect(seen).toBe(3_000_000);
+    expect(r.output).toBe("");
+    expect(r.omittedBytes).toBe(3_000_000);
+    expect(asked).toBe(2); // not asked again once it said no
+  });
+
+  test("while it says yes the output is kept as without it", async () => {
+    const r = await runProcess({ argv: ["sh", "-c", "echo one; echo two >&2"], env: ENV, keepOutput: () => true });
+    expect(r.output).toBe("one\ntwo\n");
+    expect(r.omittedBytes).toBe(0);
+  });
 });

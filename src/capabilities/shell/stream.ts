@@ -1,8 +1,15 @@
 // Cuts a command's merged output into chunks as upstream does (upstream-2026.md §2.3): a 4096-byte chunk as
 // soon as that much is buffered, cut back to a UTF-8 boundary; whatever is buffered every 100 ms; the rest at
-// the end. Bytes are decoded as they arrive (invalid ones become U+FFFD, an incomplete sequence at the end of
-// a read waits for the next), so every chunk is valid UTF-8 of at most 4096 bytes. It also keeps the fin's
-// audit copy: the first and last 512 KiB of what was streamed.
+// the end. Bytes are checked as they arrive (invalid ones become U+FFFD, an incomplete sequence at the end of
+// a read waits for the next), so every chunk is valid UTF-8 of at most 4096 bytes. Valid output (the usual
+// case) is cut from the bytes as read, never decoded to a string and encoded back: at thousands of chunks a
+// second every copy is garbage the agent's RSS has to hold (BENCHMARKS.md, streamed output). It also keeps
+// the fin's audit copy: the first and last 512 KiB of what was streamed.
+// One OutputStream serves a whole command line: all segments of an operator-split line (`a && b; c`) share
+// one seq series and so one audit copy, the first and last 512 KiB of the whole line. That is our choice:
+// upstream (§2.3) keeps 512 KiB at each end of every segment and caps their concatenation to 1 MiB again;
+// ours has the same bound, and the fin's copy is cut from exactly the bytes the chunks carried.
+import { isUtf8 } from "node:buffer";
 import type { ChunkSink } from "../../commands/chunks.ts";
 
 export const CHUNK_BYTES = 4096;
@@ -12,10 +19,13 @@ export const AUDIT_HALF_BYTES = 512 * 1024;
 export class OutputStream {
   private readonly decoder = new TextDecoder("utf-8", { fatal: false });
   private carry: Buffer = Buffer.alloc(0);
+  /** The start of a sequence the last read cut short (at most 3 bytes); the next read completes it. */
+  private pending: Buffer = Buffer.alloc(0);
   /** A send waiting for room in the outbox; everything after it waits too, so the order is kept. */
   private busy: Promise<void> | undefined;
   private readonly timer: ReturnType<typeof setInterval>;
   readonly audit = new AuditCopy(AUDIT_HALF_BYTES);
+  private taken = false;
 
   constructor(private readonly sink: ChunkSink) {
     this.timer = setInterval(() => {
@@ -28,7 +38,7 @@ export class OutputStream {
   write(bytes: Uint8Array): undefined | Promise<void> {
     const busy = this.busy;
     if (busy) return busy.then(() => this.write(bytes));
-    return this.chain(this.take(Buffer.from(this.decoder.decode(bytes, { stream: true }))));
+    return this.chain(this.take(this.complete(bytes)));
   }
 
   /** Text the agent adds itself (a start failure), streamed like output. */
@@ -40,13 +50,16 @@ export class OutputStream {
   async end(): Promise<void> {
     clearInterval(this.timer);
     await this.busy;
-    const tail = this.decoder.decode();
-    await this.take(Buffer.from(tail));
+    const cutShort = this.pending;
+    this.pending = Buffer.alloc(0);
+    if (cutShort.length > 0) await this.take(Buffer.from(this.decoder.decode(cutShort)));
     await this.flushCarry();
   }
 
+  /** Once the console took a chunk of this command, the fin is the audit copy, even if the dialect changes later. */
   accepted(): boolean {
-    return this.sink.accepted();
+    if (!this.taken) this.taken = this.sink.accepted();
+    return this.taken;
   }
 
   private chain(wait: undefined | Promise<void>): undefined | Promise<void> {
@@ -56,6 +69,19 @@ export class OutputStream {
     });
     this.busy = done;
     return done;
+  }
+
+  /**
+   * The complete sequences of what was read so far, as valid UTF-8 (invalid bytes as U+FFFD, as a streaming
+   * TextDecoder gives them); a sequence cut short at the end is held back for the next read.
+   */
+  private complete(bytes: Uint8Array): Buffer {
+    let data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (this.pending.length > 0) data = Buffer.concat([this.pending, data]);
+    const end = completeEnd(data);
+    this.pending = end < data.length ? Buffer.from(data.subarray(end)) : Buffer.alloc(0);
+    const whole = data.subarray(0, end);
+    return isUtf8(whole) ? whole : Buffer.from(this.decoder.decode(whole));
   }
 
   /** Appends valid UTF-8 and sends every full chunk. */
@@ -76,7 +102,8 @@ export class OutputStream {
         return wait.then(() => this.take(rest));
       }
     }
-    this.carry = offset === 0 ? data : Buffer.from(data.subarray(offset));
+    // A copy: `data` may be a view of the reader's bytes.
+    this.carry = offset === data.length ? Buffer.alloc(0) : Buffer.from(data.subarray(offset));
     return undefined;
   }
 
@@ -97,7 +124,8 @@ export class OutputStream {
 export class AuditCopy {
   private readonly head: Buffer[] = [];
   private headBytes = 0;
-  private tail: Buffer[] = [];
+  /** The last `half` bytes after the head, in a ring allocated once the output outgrows the head. */
+  private ring: Buffer | undefined;
   private tailBytes = 0;
   private total = 0;
 
@@ -113,17 +141,32 @@ export class AuditCopy {
       rest = rest.subarray(take.length);
     }
     if (rest.length === 0) return;
-    this.tail.push(Buffer.from(rest));
+    this.ring ??= Buffer.alloc(this.half);
+    if (rest.length > this.half) {
+      this.tailBytes += rest.length - this.half;
+      rest = rest.subarray(rest.length - this.half);
+    }
+    const at = this.tailBytes % this.half;
+    const first = rest.subarray(0, this.half - at);
+    first.copy(this.ring, at);
+    if (first.length < rest.length) rest.subarray(first.length).copy(this.ring, 0);
     this.tailBytes += rest.length;
-    while (this.tail.length > 1 && this.tailBytes - this.tail[0]!.length >= this.half) this.tailBytes -= this.tail.shift()!.length;
+  }
+
+  /** The last min(tailBytes, half) bytes after the head, in order. */
+  private tail(): Buffer {
+    if (!this.ring) return Buffer.alloc(0);
+    const kept = Math.min(this.tailBytes, this.half);
+    const start = (this.tailBytes - kept) % this.half;
+    if (start + kept <= this.half) return this.ring.subarray(start, start + kept);
+    return Buffer.concat([this.ring.subarray(start), this.ring.subarray(0, start + kept - this.half)]);
   }
 
   /** The text; over 2 × half, the middle is replaced by `\n... [<N> bytes truncated] ...\n`. */
   text(): string {
     const head = Buffer.concat(this.head);
-    let tail = Buffer.concat(this.tail);
+    const tail = this.tail();
     if (this.total <= 2 * this.half) return Buffer.concat([head, tail]).toString("utf8");
-    tail = tail.subarray(tail.length - this.half);
     // Both ends on a character boundary: the head ends before a split sequence, the tail starts after one.
     let headEnd = head.length;
     if (headEnd < this.total) {
@@ -141,4 +184,15 @@ export class AuditCopy {
     const truncated = this.total - keptHead.length - keptTail.length;
     return `${keptHead.toString("utf8")}\n... [${truncated} bytes truncated] ...\n${keptTail.toString("utf8")}`;
   }
+}
+
+/** Where a sequence cut short at the end of `data` starts (data.length when none is). */
+function completeEnd(data: Buffer): number {
+  let start = data.length;
+  // Back over at most 3 continuation bytes to the byte that starts the last sequence.
+  while (start > 0 && data.length - start < 3 && (data[start - 1]! & 0xc0) === 0x80) start--;
+  if (start === 0) return data.length;
+  const lead = data[start - 1]!;
+  const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return data.length - (start - 1) < need ? start - 1 : data.length;
 }

@@ -89,7 +89,7 @@ export function createSystemRunner(deps: SystemRunnerDeps): SystemRunner {
       list = parsed.list;
     }
 
-    const chunks = command.id && ack !== undefined ? deps.openChunks?.(command.id, ack) : undefined;
+    const chunks = command.id && ack !== undefined ? deps.openChunks?.(command.id, ack, signal) : undefined;
     const stream = chunks ? new OutputStream(chunks) : undefined;
     try {
       const done = await runLine(list, identity, env, signal, started, stream);
@@ -109,6 +109,8 @@ export function createSystemRunner(deps: SystemRunnerDeps): SystemRunner {
     stream: OutputStream | undefined,
   ): Promise<CommandResult> {
     const onOutput = stream ? (bytes: Uint8Array) => stream.write(bytes) : undefined;
+    // Once the console takes the chunks, the fin carries the audit copy: the runner keeps no output of its own.
+    const keepOutput = stream ? () => !stream.accepted() : undefined;
     const deadline = clock.monotonic() + timeoutMs;
     let kept = 0;
     let omitted = 0;
@@ -128,6 +130,7 @@ export function createSystemRunner(deps: SystemRunnerDeps): SystemRunner {
         maxOutputBytes: budget,
         signal,
         ...(onOutput ? { onOutput } : {}),
+        ...(keepOutput ? { keepOutput } : {}),
       });
       const outcome =
         run.startError !== undefined ? startFailure(argv[0] ?? "", run.startError) : { exitCode: run.exitCode, output: run.output };
@@ -149,8 +152,9 @@ export function createSystemRunner(deps: SystemRunnerDeps): SystemRunner {
     let result = outcome.output;
     let exitCode = outcome.exitCode;
     if (stream) await stream.end();
-    // The console shows the streamed output; the fin keeps an audit copy. Until the console is known to take
-    // chunks (its first one not answered yet, or 404), the fin carries the output as without streaming.
+    // The console shows the streamed output; the fin keeps an audit copy of the whole line (stream.ts). Until
+    // the console is known to take chunks (its first one not answered yet, or 404), the fin carries the output
+    // as without streaming.
     if (stream?.accepted()) result = stream.audit.text();
     else if (omitted > 0) result += `\n[alpamon: output truncated, ${omitted} bytes omitted]`;
     if (timedOut) {

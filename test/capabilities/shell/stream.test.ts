@@ -66,7 +66,64 @@ describe("OutputStream", () => {
   });
 });
 
+/** A deterministic pseudo-random source, so a failure can be replayed. */
+function lcg(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x / 2 ** 31;
+  };
+}
+
+describe("OutputStream on arbitrary reads", () => {
+  test("valid and invalid UTF-8 cut at random places comes out as one streaming TextDecoder gives it", async () => {
+    const random = lcg(7);
+    const alphabet = [
+      Buffer.from("a"),
+      Buffer.from("é"),
+      Buffer.from("€"),
+      Buffer.from("😀"),
+      Buffer.from([0xff]),
+      Buffer.from([0xe2, 0x82]),
+      Buffer.from([0x80]),
+    ];
+    for (let round = 0; round < 50; round++) {
+      const parts: Buffer[] = [];
+      // Mostly valid text, now and then an invalid or truncated sequence.
+      for (let i = 0; i < 3000; i++) parts.push(alphabet[random() < 0.97 ? Math.floor(random() * 4) : 4 + Math.floor(random() * 3)]!);
+      const all = Buffer.concat(parts);
+      const s = sink();
+      const stream = new OutputStream(s);
+      for (let at = 0; at < all.length; ) {
+        const n = 1 + Math.floor(random() * 700);
+        stream.write(all.subarray(at, at + n));
+        at += n;
+      }
+      await stream.end();
+      expect(s.sent.join("")).toBe(new TextDecoder().decode(all));
+      for (const c of s.sent) expect(Buffer.byteLength(c)).toBeLessThanOrEqual(4096);
+    }
+  });
+});
+
 describe("AuditCopy", () => {
+  test("the ends are those of the whole output, whatever the piece sizes", () => {
+    const random = lcg(11);
+    for (const half of [8, 64, 1000]) {
+      const copy = new AuditCopy(half);
+      let all = "";
+      for (let i = 0; i < 300; i++) {
+        const piece = "abcdefghijklmnopqrstuvwxyz0123456789"
+          .repeat(1 + Math.floor(random() * 60))
+          .slice(0, 1 + Math.floor(random() * 3 * half));
+        all += piece;
+        copy.add(Buffer.from(piece));
+      }
+      const truncated = all.length - 2 * half;
+      expect(copy.text()).toBe(`${all.slice(0, half)}\n... [${truncated} bytes truncated] ...\n${all.slice(-half)}`);
+    }
+  });
+
   test("keeps everything up to twice the half, then the ends and the marker", () => {
     const small = new AuditCopy(8);
     small.add(Buffer.from("0123456789abcdef"));
