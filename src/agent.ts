@@ -27,7 +27,7 @@ import { setupWorkCgroup, type WorkCgroup } from "./exec/cgroup.ts";
 import { placeUserWorkIn } from "./exec/launch.ts";
 import { reexec } from "./exec/reexec.ts";
 import { runProcess } from "./exec/run.ts";
-import { LogForwarder } from "./log/forward.ts";
+import { LOGS_DIALECT, LogForwarder } from "./log/forward.ts";
 import { LogIntake } from "./log/intake.ts";
 import { type LogHub, RotatingFileSink, stderrSink, type Logger } from "./log/logger.ts";
 import { systemClock } from "./platform/clock.ts";
@@ -84,14 +84,15 @@ function userWorkPart(log: Logger): Part {
 /** Local programs' log records (the Unix socket beside the PID file) and warnings forwarded to the console. */
 function logParts(ctx: AgentContext, link: ConsoleLink): Part[] {
   const enqueue = link.outbox.enqueue.bind(link.outbox);
-  const forwarder = new LogForwarder({ hub: ctx.hub, enqueue, now: systemClock.now });
-  link.onSettled((item) => forwarder.settled(item.path, item.status));
+  const lacksLogs = () => link.outbox.dialect(LOGS_DIALECT) === "fallback";
+  const forwarder = new LogForwarder({ hub: ctx.hub, enqueue, now: systemClock.now, lacksLogs });
   // Beside the PID file, i.e. in the runtime directory (/run/alpamon).
   const intake = new LogIntake({
     path: join(dirname(ctx.config.pidFile), "log.sock"),
     enqueue,
     log: ctx.log.child("log-intake"),
     now: systemClock.now,
+    lacksLogs,
   });
   const log = ctx.log.child("console");
   return [

@@ -5,8 +5,7 @@ import { rmSync } from "node:fs";
 import type { Socket, UnixSocketListener } from "bun";
 import * as v from "valibot";
 import type { Logger } from "./logger.ts";
-import { PRIORITY_LOGS } from "../platform/priorities.ts";
-import { LOGS_PATH } from "./forward.ts";
+import { type LogPost, logPost } from "./forward.ts";
 import { TokenBucket } from "./token-bucket.ts";
 
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -23,7 +22,9 @@ const RecordSchema = v.object({
 
 export interface LogIntakeOptions {
   path: string;
-  enqueue: (item: { method: "POST"; path: string; body: unknown; priority: number }) => unknown;
+  enqueue: (item: LogPost) => unknown;
+  /** True while the console is known to have no log history: records are not queued. */
+  lacksLogs?: () => boolean;
   log: Logger;
   now: () => number;
   /** Records per minute across all clients (burst = the same number). */
@@ -113,11 +114,7 @@ export class LogIntake {
     }
     const note = this.dropped > 0 ? ` (${this.dropped} earlier local records dropped: rate limit)` : "";
     this.dropped = 0;
-    this.options.enqueue({
-      method: "POST",
-      path: LOGS_PATH,
-      priority: PRIORITY_LOGS,
-      body: { ...parsed.output, msg: parsed.output.msg + note },
-    });
+    if (this.options.lacksLogs?.()) return;
+    this.options.enqueue(logPost({ ...parsed.output, msg: parsed.output.msg + note }));
   }
 }

@@ -153,12 +153,18 @@ describe("log forwarding", () => {
     expect(sent[3]!.body.msg).toBe("later (7 earlier records not forwarded: rate limit)");
   });
 
-  test("no loop on the log endpoint; a 404 from the console turns forwarding off", () => {
-    const { hub, sent, forwarder } = setup();
+  test("no loop on the log endpoint; nothing is queued while the console is known to lack it", () => {
+    const hub = new LogHub({ write() {}, close() {} });
+    const sent: { body: { msg: string }; fallback?: unknown }[] = [];
+    let lacks = false;
+    new LogForwarder({ hub, enqueue: (item) => sent.push(item as never), now: () => 0, lacksLogs: () => lacks }).start();
     hub.logger().warn("dropped a request", { path: LOGS_PATH, status: 400 });
     expect(sent).toHaveLength(0);
-    forwarder.settled(LOGS_PATH, 404);
+    hub.logger().warn("first");
+    // Queued with the "logs" dialect: a 404 drops the row and is remembered by the outbox (per console, a day).
+    expect(sent).toEqual([expect.objectContaining({ fallback: { dialect: "logs", drop: true } })]);
+    lacks = true;
     hub.logger().error("anything");
-    expect(sent).toHaveLength(0);
+    expect(sent).toHaveLength(1);
   });
 });
