@@ -2,14 +2,22 @@
 // the user's supplementary groups (the launch core, launch.ts: setpriv --init-groups, because Bun's uid/gid
 // option resets them; the user-work cgroup; the environment applied after the switch), and ends it by
 // signalling its whole session. Never runs a shell command string built from console data.
-import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { closeSync, constants, existsSync, fstatSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { libc, O_CLOEXEC, TCOOFF, TCOON, TCXONC } from "../platform/libc.ts";
-import { escalateKill, isLauncherHop, launchCwd, planLaunch, type SignalTarget, spawnLaunch } from "./launch.ts";
+import { escalateKill, launchCwd, planLaunch, type SignalTarget, spawnLaunch } from "./launch.ts";
 import type { Identity } from "./types.ts";
 
-/** A fixed trampoline: `exec -a -<name> <shell>`; the shell path arrives as $0, never inside the script. */
+/**
+ * A fixed trampoline: `exec -a -<name> <shell>`; the shell path arrives as $0, never inside the script. Run as the
+ * user after the launcher's hops, it first tells the agent so with one byte on STARTED_FD (when the shell can be
+ * executed), and the exec closes that fd: the shell never inherits it.
+ */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion in a script run by sh, not a template literal
-const LOGIN_TRAMPOLINE = 'exec -a "-${0##*/}" "$0"';
+const LOGIN_TRAMPOLINE = '[ -x "$0" ] && printf . >&3; exec -a "-${0##*/}" "$0" 3>&-';
+/** The same for a system without bash: `-l` asks the shell for a login shell. */
+const SH_TRAMPOLINE = '[ -x "$0" ] && printf . >&3; exec "$0" -l 3>&-';
+/** The descriptor of the trampoline's byte (the fourth stdio entry of the spawn). */
+const STARTED_FD = 3;
 const IXON = 0o2000;
 const XOFF = "\x13";
 const XON = "\x11";
@@ -55,7 +63,7 @@ export function ptyArgv(
   identity: Identity | undefined,
   agentUid: number | undefined,
   env: Record<string, string>,
-): { argv: string[]; argv0?: string; env: Record<string, string> } | { error: string } {
+): { argv: string[]; argv0?: string; env: Record<string, string>; signalsStart?: true } | { error: string } {
   const name = shell.split("/").pop() || "sh";
   if (identity && agentUid !== 0 && identity.uid !== agentUid) {
     return { error: `cannot run a terminal as ${identity.user}: the agent is not running as root` };
@@ -64,9 +72,10 @@ export function ptyArgv(
     const plan = planLaunch({ argv: [shell], identity: undefined, env });
     return "error" in plan ? plan : { ...plan, argv0: `-${name}` };
   }
-  // setpriv cannot set argv0; bash's `exec -a` can. Without bash, `-l` asks the shell for a login shell.
-  const target = existsSync("/bin/bash") ? ["/bin/bash", "-c", LOGIN_TRAMPOLINE, shell] : [shell, "-l"];
-  return planLaunch({ argv: target, identity, env, agentUid });
+  // setpriv cannot set argv0; bash's `exec -a` can.
+  const target = existsSync("/bin/bash") ? ["/bin/bash", "-c", LOGIN_TRAMPOLINE, shell] : ["/bin/sh", "-c", SH_TRAMPOLINE, shell];
+  const plan = planLaunch({ argv: target, identity, env, agentUid });
+  return "error" in plan ? plan : { ...plan, signalsStart: true };
 }
 
 /** Every pid whose session id is `sid` (the terminal's session leader is the shell). */
@@ -103,22 +112,6 @@ function terminalSession(sid: number): SignalTarget {
       }
     }
   };
-}
-
-function realShell(shell: string): string {
-  try {
-    return realpathSync(shell);
-  } catch {
-    return shell;
-  }
-}
-
-function commandLine(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-  } catch {
-    return [];
-  }
 }
 
 /**
@@ -172,26 +165,54 @@ function tcflow(slave: string, action: typeof TCOOFF | typeof TCOON): boolean {
   }
 }
 
-function exePath(pid: number): string | undefined {
+/**
+ * Waits for the trampoline's byte on `fd` (then closes it): "started" once the launcher's hops are done, "failed"
+ * when the fd reached end of file without it (a hop failed and exited), "timeout" after `timeoutMs` (then `kill`).
+ * Event-driven: the socket's readability, one timer for the limit.
+ */
+async function trampolineReached(fd: number, timeoutMs: number, kill: () => void): Promise<"started" | "failed" | "timeout"> {
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    kill();
+  }, timeoutMs);
+  let seen = false;
   try {
-    return readlinkSync(`/proc/${pid}/exe`);
+    // Read to the end: the exec closes fd 3 right after the byte, and a process that dies closes it too.
+    for await (const chunk of Bun.file(fd).stream()) if (chunk.length > 0) seen = true;
   } catch {
-    return undefined;
+    // a read error is a start that did not signal
+  } finally {
+    clearTimeout(timer);
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
   }
+  if (timedOut) return "timeout";
+  return seen ? "started" : "failed";
 }
 
-/** Spawns the shell and resolves once it runs (the setpriv wrapper has been replaced), or with the real error. */
+/**
+ * Spawns the shell and resolves once it runs (as the user: the launcher's hops and the identity switch are done and
+ * the trampoline execs the shell), or with the real error.
+ */
 export async function startPty(options: PtyOptions): Promise<PtyStart> {
   const plan = ptyArgv(options.shell, options.identity, process.getuid?.(), options.env);
   if ("error" in plan) return { ok: false, error: plan.error };
   const dir = launchCwd(options.identity, options.cwd);
   if ("error" in dir) return { ok: false, error: dir.error };
   let early = "";
+  let sawEof!: () => void;
+  const ptyEof = new Promise<void>((resolve) => (sawEof = resolve));
   let proc: Bun.Subprocess;
   try {
     // On a terminal, the shell leads a new session with the terminal as its controlling tty (spawnLaunch).
     proc = spawnLaunch(plan, dir.cwd, {
       ...(plan.argv0 ? { argv0: plan.argv0 } : {}),
+      // fd STARTED_FD: a socket pair whose other end Bun hands back as proc.stdio[STARTED_FD].
+      ...(plan.signalsStart ? { stdio: ["ignore", "ignore", "ignore", "pipe"] as const } : {}),
       terminal: {
         cols: options.cols,
         rows: options.rows,
@@ -200,7 +221,10 @@ export async function startPty(options: PtyOptions): Promise<PtyStart> {
           if (early.length < 4096) early += Buffer.from(bytes).toString("utf8");
           options.onData(bytes);
         },
-        exit: () => options.onEof?.(),
+        exit: () => {
+          sawEof();
+          options.onEof?.();
+        },
       },
     });
   } catch (err) {
@@ -212,29 +236,25 @@ export async function startPty(options: PtyOptions): Promise<PtyStart> {
   let done = false;
   void exited.then(() => (done = true));
 
-  // The shell has started once /proc/<pid>/exe is the shell itself (setpriv and the trampoline exec into it);
-  // with /bin/sh as the shell, the launcher's own /bin/sh hops look the same until they exec on.
-  const target = realShell(options.shell);
-  const deadline = performance.now() + (options.startTimeoutMs ?? 5_000);
-  let started = false;
-  while (!done && performance.now() < deadline) {
-    const exe = exePath(proc.pid);
-    if (exe === target && !isLauncherHop(commandLine(proc.pid))) {
-      started = true;
-      break;
-    }
-    if (exe === undefined) break;
-    await Bun.sleep(2);
-  }
-  if (!started || done) {
-    await Promise.race([exited, Bun.sleep(200)]);
+  // Without the identity switch Bun itself executes the shell (a failure throws above); with it, the trampoline says
+  // when the hops are done. No polling of /proc while the hops run.
+  const timeoutMs = options.startTimeoutMs ?? 5_000;
+  const started = plan.signalsStart
+    ? await trampolineReached(proc.stdio[STARTED_FD] as unknown as number, timeoutMs, () => session("SIGKILL"))
+    : "started";
+  if (started !== "started" || done) {
+    // The launcher's own message is in the terminal's output: wait for the terminal's end of file (bounded).
+    await Promise.race([Promise.all([exited, ptyEof]), Bun.sleep(200)]);
     if (!done) session("SIGKILL");
     terminal.close();
     const message = /(?:setpriv|bash|alpamon-exec|alpamon-cgroup): [^\r\n]*/.exec(early)?.[0];
     if (message) return { ok: false, error: message.replace(/^setpriv: failed to execute /, "cannot start ") };
+    // The trampoline's own exec (its messages start with the shell's path, its $0).
+    const exec = /\bexec: ([^\r\n]*)/.exec(early)?.[1];
+    if (exec) return { ok: false, error: `cannot start ${exec.replace(": cannot execute: ", ": ")}` };
     return {
       ok: false,
-      error: done ? `${options.shell} exited at once` : `${options.shell} did not start within ${options.startTimeoutMs ?? 5_000} ms`,
+      error: started === "timeout" ? `${options.shell} did not start within ${timeoutMs} ms` : `${options.shell} exited at once`,
     };
   }
 

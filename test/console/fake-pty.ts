@@ -24,13 +24,50 @@ export interface PtyChannel {
   /** NUL bytes received (counts a burst from /dev/zero without keeping it), when countNul is set. */
   nulBytes: number;
   countNul: boolean;
-  /** The last 64 KiB received, whatever keepBytes says. */
-  tail: Buffer;
+  /** The last 64 KiB received (and 4 KiB before them), whatever keepBytes says. */
+  readonly tail: Buffer;
+  /** WebSocket ping frames received (counted on a server of its own; a mounted one leaves them to the console). */
+  pings: number;
+}
+
+/** How much of the latest output `tail` holds: 64 KiB, plus 4 KiB before it for a needle cut by a frame. */
+const TAIL_BYTES = (64 + 4) << 10;
+
+class Channel implements PtyChannel {
+  received: Uint8Array[] = [];
+  receivedBytes = 0;
+  textFrames = 0;
+  binaryFrames = 0;
+  closeCode?: number;
+  keepBytes = 1 << 20;
+  nulBytes = 0;
+  countNul = true;
+  pings = 0;
+  /** The latest frames (views, not copies: every message has a buffer of its own), at least TAIL_BYTES together. */
+  private recent: Uint8Array[] = [];
+  private recentBytes = 0;
+
+  constructor(
+    readonly channel: string,
+    readonly ws: ServerWebSocket<MountedSocketData>,
+  ) {}
+
+  /** Copied when read, so a 100 MB burst costs no copying here. */
+  get tail(): Buffer {
+    return Buffer.concat(this.recent).subarray(-TAIL_BYTES);
+  }
+
+  remember(bytes: Uint8Array): void {
+    this.recent.push(bytes);
+    this.recentBytes += bytes.length;
+    while (this.recent.length > 1 && this.recentBytes - this.recent[0]!.length >= TAIL_BYTES)
+      this.recentBytes -= this.recent.shift()!.length;
+  }
 }
 
 export class FakePtyConsole implements SocketMount {
   readonly url: string;
-  readonly channels: PtyChannel[] = [];
+  readonly channels: Channel[] = [];
   readonly refused: { path: string; reason: string }[] = [];
   readonly channelRequests: unknown[] = [];
   /** Headers (lower-case names) of every PTY socket handshake that reached the route. */
@@ -68,6 +105,12 @@ export class FakePtyConsole implements SocketMount {
         backpressureLimit: 1 << 20,
         open: (ws) => this.open(ws),
         message: (ws, message) => this.message(ws, message),
+        // Counted only: Bun answers every ping with a pong itself.
+        ping: (ws) => {
+          const ch = this.channelOf(ws);
+          if (ch) ch.pings += 1;
+          this.notify();
+        },
         close: (ws, code) => this.close(ws, code),
       },
     });
@@ -75,30 +118,22 @@ export class FakePtyConsole implements SocketMount {
   }
 
   open(ws: ServerWebSocket<MountedSocketData>): void {
-    this.channels.push({
-      channel: ws.data.channel,
-      ws,
-      received: [],
-      receivedBytes: 0,
-      textFrames: 0,
-      binaryFrames: 0,
-      keepBytes: 1 << 20,
-      nulBytes: 0,
-      countNul: true,
-      tail: Buffer.alloc(0),
-    });
+    this.channels.push(new Channel(ws.data.channel, ws));
     this.notify();
   }
 
   message(ws: ServerWebSocket<MountedSocketData>, message: string | Buffer): void {
     const ch = this.channelOf(ws);
     if (!ch) return;
-    const bytes = typeof message === "string" ? new TextEncoder().encode(message) : new Uint8Array(message);
+    const bytes =
+      typeof message === "string"
+        ? new TextEncoder().encode(message)
+        : new Uint8Array(message.buffer, message.byteOffset, message.byteLength);
     if (typeof message === "string") ch.textFrames += 1;
     else ch.binaryFrames += 1;
     ch.receivedBytes += bytes.length;
     if (ch.countNul) for (let i = bytes.indexOf(0); i !== -1; i = bytes.indexOf(0, i + 1)) ch.nulBytes += 1;
-    ch.tail = Buffer.concat([ch.tail.subarray(-4096), bytes.subarray(-65536)]);
+    ch.remember(bytes);
     const kept = ch.received.reduce((n, b) => n + b.length, 0);
     if (kept < ch.keepBytes) ch.received.push(bytes.subarray(0, ch.keepBytes - kept));
     this.notify();
@@ -159,7 +194,7 @@ export class FakePtyConsole implements SocketMount {
     this.server?.stop(true);
   }
 
-  private channelOf(ws: ServerWebSocket<MountedSocketData>): PtyChannel | undefined {
+  private channelOf(ws: ServerWebSocket<MountedSocketData>): Channel | undefined {
     return this.channels.find((c) => c.ws === ws);
   }
 

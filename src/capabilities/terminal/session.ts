@@ -48,7 +48,11 @@ export interface SessionDeps {
 type Dial = { ok: true; ws: WebSocket } | { ok: false; error: string };
 /** Output kept while the socket is down (the terminal is stopped meanwhile, so only a little arrives). */
 const MAX_PENDING_BYTES = 4 << 20;
-const DRAIN_CHECK_MS = 2;
+/**
+ * A throttled terminal normally restarts on the pong of its drain marker; only a peer that never answers pings
+ * (RFC 6455 says it must) leaves it to this check, once per interval while the marker is unanswered.
+ */
+const DRAIN_WATCHDOG_MS = 1_000;
 
 export class TerminalSession {
   private ws: WebSocket | null = null;
@@ -58,7 +62,10 @@ export class TerminalSession {
   private pendingBytes = 0;
   private decoder: TextDecoder | null = null;
   private flowStopped = false;
-  private draining = false;
+  /** The drain marker in flight (a ping queued behind the output), 0 when none; see throttle(). */
+  private marker = 0;
+  private markers = 0;
+  private watchdog: AbortController | null = null;
   private recovering = false;
   private ending = false;
   private readonly stop = new AbortController();
@@ -117,6 +124,7 @@ export class TerminalSession {
     if (this.ending) return this.ended;
     this.ending = true;
     this.stop.abort();
+    this.watchdog?.abort();
     this.deps.log.info("terminal session ended", { session: this.id, reason });
     const ws = this.ws;
     this.ws = null;
@@ -171,8 +179,14 @@ export class TerminalSession {
 
   private attach(ws: WebSocket): void {
     this.ws = ws;
+    this.marker = 0;
+    this.watchdog?.abort();
+    this.watchdog = null;
     ws.addEventListener("message", (ev) => {
       if (this.ws === ws) this.input(ev.data as string | ArrayBuffer);
+    });
+    ws.addEventListener("pong", (ev) => {
+      if (this.ws === ws) this.drained(ws, ev.data);
     });
     ws.addEventListener("close", (ev) => {
       if (this.ws !== ws || this.ending) return;
@@ -199,6 +213,8 @@ export class TerminalSession {
       this.holdOutput(bytes);
       return;
     }
+    // One frame per callback: Bun's terminal already reads until the PTY is empty (up to 256 KiB) before calling,
+    // so a burst arrives in large chunks and a keystroke's echo alone, at once.
     this.send(ws, bytes);
     if (ws.bufferedAmount > this.deps.settings.highWaterBytes) this.throttle(ws);
   }
@@ -239,24 +255,56 @@ export class TerminalSession {
     this.pty?.resume();
   }
 
-  /** Stops the terminal until the socket has sent most of what is queued. */
+  /**
+   * Stops the terminal until the socket has sent what is queued. Bun's WebSocket client has bufferedAmount but no
+   * drain event, so the drain is observed through the protocol: a ping queued behind the output (the marker) leaves
+   * only after everything before it, and its pong is the event on which the queue is looked at again. No timer
+   * runs while the peer answers.
+   */
   private throttle(ws: WebSocket): void {
     this.stopFlow();
-    if (this.draining) return;
-    this.draining = true;
-    const { clock, settings } = this.deps;
-    void (async () => {
-      try {
-        while (this.ws === ws && ws.readyState === WebSocket.OPEN && ws.bufferedAmount > settings.lowWaterBytes) {
-          await clock.sleep(DRAIN_CHECK_MS, this.stop.signal);
-        }
-      } catch {
-        return; // the session is ending
-      } finally {
-        this.draining = false;
-      }
-      if (this.ws === ws && !this.recovering) this.startFlow();
-    })();
+    if (this.marker !== 0) return;
+    this.markers = (this.markers % 0xffff_ffff) + 1;
+    this.marker = this.markers;
+    const payload = new Uint8Array(4);
+    new DataView(payload.buffer).setUint32(0, this.marker);
+    try {
+      ws.ping(payload);
+    } catch {
+      this.marker = 0;
+      return; // the socket is closing; the close handler takes over
+    }
+    this.armWatchdog(ws);
+  }
+
+  /** A pong: below the low-water mark the terminal restarts; the marker's own pong above it sends the next marker. */
+  private drained(ws: WebSocket, data: unknown): void {
+    if (this.marker === 0) return;
+    const own = data instanceof ArrayBuffer && data.byteLength === 4 && new DataView(data).getUint32(0) === this.marker;
+    if (ws.bufferedAmount > this.deps.settings.lowWaterBytes) {
+      if (!own) return; // an earlier or unsolicited pong: ours is still behind the queue
+      this.marker = 0;
+      this.throttle(ws);
+      return;
+    }
+    this.marker = 0;
+    this.watchdog?.abort();
+    this.watchdog = null;
+    if (!this.recovering) this.startFlow();
+  }
+
+  private armWatchdog(ws: WebSocket): void {
+    this.watchdog?.abort();
+    const watchdog = new AbortController();
+    this.watchdog = watchdog;
+    this.deps.clock.sleep(DRAIN_WATCHDOG_MS, watchdog.signal).then(
+      () => {
+        if (this.watchdog !== watchdog || this.ws !== ws || this.marker === 0) return;
+        if (ws.bufferedAmount > this.deps.settings.lowWaterBytes) this.armWatchdog(ws);
+        else this.drained(ws, undefined);
+      },
+      () => {},
+    );
   }
 
   /** Re-dials through POST pty-channels with backoff, for at most recoverForMs; the shell stays up. */
