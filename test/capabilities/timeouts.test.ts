@@ -1,6 +1,7 @@
 // Every internal command carries its family's timeout (upstream-2026 §2.4) on the spec the registry holds,
 // where the dispatcher reads it; the lazy families declare it in their index, next to the name.
 import { Database } from "bun:sqlite";
+import { migrate } from "../../src/db/migrate.ts";
 import { describe, expect, test } from "bun:test";
 import { agentCommands } from "../../src/capabilities/agent-control/commands.ts";
 import { createFiles } from "../../src/capabilities/files/index.ts";
@@ -67,6 +68,7 @@ describe("timeouts per family (upstream-2026 §2.4)", () => {
 
   test("commit and sync (upstream's info handler) 30 s", () => {
     const sqlite = new Database(":memory:");
+    migrate(sqlite);
     const inventory = createInventory({
       state: { sqlite },
       http: {} as never,
