@@ -2,11 +2,14 @@
 // side by side in one run. The console's tunnel side (test/console/fake-tunnel.ts, an smux server) and a TCP echo
 // server both live in this process; the agent relays each stream through its helper (as nobody when run as root).
 // (1) Throughput: SIZE bytes sent and echoed back on one connection, direct and through the tunnel, alternating,
-//     RUNS times; MB/s counts the bytes sent one way.
+//     RUNS times; MB/s counts the bytes sent one way. CPU per MB (from /proc: utime+stime) of this process during
+//     the direct transfer, and of the agent, its helper and this process during the tunnel transfer.
 // (2) Latency: 64-byte ping-pongs, 2,000 per run, direct and through the tunnel; p50 and p99 round trip, and the
 //     tunnel's added p50.
+// (3) The floor: Bun's WebSocket client alone (a child process, no smux, no relay) echoing SIZE bytes sent by a Bun
+//     server in this process in 32 KiB messages, RUNS times: what any agent on Bun pays for the WebSocket hop.
 //   bun build.ts && node_modules/.bin/bun bench/tunnel.ts [runs=5]   (SIZE=268435456; ALPAMON_BIN=<binary> or =src)
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +18,16 @@ import { type FakeStream, FakeTunnelConsole } from "../test/console/fake-tunnel.
 import { writeAgentConfig } from "../test/helpers/agent.ts";
 import { echoServer, pattern } from "../test/capabilities/tunnel/tunnel-fixtures.ts";
 import { agentArgv, descendants, footprint, TICKS_PER_SECOND } from "./lib.ts";
+
+const FLOOR_CLIENT = "--ws-floor-client";
+if (process.argv[2] === FLOOR_CLIENT) {
+  // The floor's client: echo every message back, as the agent's WebSocket would carry it.
+  const ws = new WebSocket(process.argv[3]!);
+  ws.binaryType = "arraybuffer";
+  ws.addEventListener("message", (event) => ws.send(event.data as ArrayBuffer));
+  await new Promise((resolve) => ws.addEventListener("close", resolve));
+  process.exit(0);
+}
 
 const RUNS = Number(process.argv[2] ?? 5);
 const SIZE = Number(process.env.SIZE ?? 256 * 1024 * 1024);
@@ -101,6 +114,76 @@ async function latency(pipe: Pipe): Promise<number[]> {
   return rtts.sort((a, b) => a - b);
 }
 
+/** The CPU ticks (utime + stime) of `pid`. */
+function ticksOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** (3): Bun's WebSocket client alone echoing SIZE bytes; its CPU per MB is the WebSocket hop's floor. */
+async function floor(): Promise<void> {
+  const FRAME = 32 * 1024 + 8;
+  let peer: import("bun").ServerWebSocket<unknown> | undefined;
+  let received = 0;
+  let wake: () => void = () => {};
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req, s) => (s.upgrade(req) ? undefined : new Response("no", { status: 400 })),
+    websocket: {
+      idleTimeout: 0,
+      backpressureLimit: 64 << 20,
+      open: (ws) => {
+        peer = ws;
+        wake();
+      },
+      message: (_ws, m) => {
+        received += (m as Buffer).length;
+        if (received >= SIZE) wake();
+      },
+      drain: () => wake(),
+    },
+  });
+  const child = Bun.spawn([process.execPath, import.meta.path, FLOOR_CLIENT, `ws://127.0.0.1:${server.port}/`], {
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "inherit",
+  });
+  try {
+    while (!peer) await new Promise<void>((resolve) => (wake = resolve));
+    const frame = new Uint8Array(FRAME).fill(7);
+    const rates: number[] = [];
+    const clientCpu: number[] = [];
+    for (let run = 1; run <= RUNS; run++) {
+      received = 0;
+      const load = loadavg()[0]!;
+      const c0 = ticksOf(child.pid);
+      const s0 = process.cpuUsage();
+      const t0 = performance.now();
+      for (let sent = 0; sent < SIZE; sent += FRAME) {
+        while (peer.getBufferedAmount() > 1 << 20) await new Promise<void>((resolve) => (wake = resolve));
+        peer.sendBinary(frame);
+      }
+      while (received < SIZE) await new Promise<void>((resolve) => (wake = resolve));
+      const seconds = (performance.now() - t0) / 1000;
+      const mb = SIZE / 1e6;
+      const client = ((ticksOf(child.pid) - c0) * 1000) / TICKS_PER_SECOND / mb;
+      const self = process.cpuUsage(s0);
+      rates.push(mb / seconds);
+      clientCpu.push(client);
+      console.log(
+        `floor run ${run}: load ${load.toFixed(2)}; Bun WebSocket client echo alone ${(mb / seconds).toFixed(0)} MB/s; CPU ms/MB: client ${client.toFixed(2)}, server ${((self.user + self.system) / 1000 / mb).toFixed(2)}`,
+      );
+    }
+    console.log(`floor median: ${median(rates).toFixed(0)} MB/s, client CPU ${median(clientCpu).toFixed(2)} ms/MB`);
+  } finally {
+    peer?.close();
+    child.kill();
+    await child.exited;
+    server.stop(true);
+  }
+}
+
 const echo = await echoServer();
 const fake = await FakeConsole.start();
 const tun = new FakeTunnelConsole();
@@ -126,20 +209,33 @@ try {
   console.log(`agent ${agentArgv().join(" ")}; ${cpus().length} cores (${cpus()[0]?.model}); load ${loadavg()[0]!.toFixed(2)}`);
   console.log(`${RUNS} runs; throughput ${SIZE / 2 ** 20} MiB echoed per run; latency ${PINGS} x 64-byte round trips per run`);
   const rows: { direct: number; tunnel: number; dp50: number; tp50: number; dp99: number; tp99: number }[] = [];
+  const cpuRows: { agent: number; helper: number; console: number }[] = [];
   for (let run = 1; run <= RUNS; run++) {
+    const load = loadavg()[0]!;
+    const direct0 = process.cpuUsage();
     const direct = await throughput(await tcpPipe(echo.port));
+    const directCpu = process.cpuUsage(direct0);
     const cpu = () => [agent.pid, ...descendants(agent.pid)].map((pid) => ({ pid, ticks: safeTicks(pid) }));
     const before = cpu();
     const self0 = process.cpuUsage();
     const w0 = performance.now();
     const tunnel = await throughput(tunnelPipe(await conn.open({})));
-    const selfMs = (process.cpuUsage(self0).user + process.cpuUsage(self0).system) / 1000;
+    const selfCpu = process.cpuUsage(self0);
+    const selfMs = (selfCpu.user + selfCpu.system) / 1000;
     const wallMs = performance.now() - w0;
     const after = cpu();
     const spent = after.map((a) => ((a.ticks - (before.find((b) => b.pid === a.pid)?.ticks ?? 0)) * 1000) / TICKS_PER_SECOND);
+    const mb = SIZE / 1e6;
+    const perMb = (ms: number) => (ms / mb).toFixed(2);
     console.log(
-      `  tunnel transfer: ${wallMs.toFixed(0)} ms wall; CPU ms: agent ${spent[0]}, its helper ${spent.slice(1).join(", ")}, this process (console side and echo server) ${selfMs.toFixed(0)}`,
+      `  load ${load.toFixed(2)}; tunnel transfer: ${wallMs.toFixed(0)} ms wall; CPU ms/MB: agent ${perMb(spent[0]!)}, its helper ${spent
+        .slice(1)
+        .map(perMb)
+        .join(
+          ", ",
+        )}, this process (console side and echo server) ${perMb(selfMs)}; direct: this process ${perMb((directCpu.user + directCpu.system) / 1000)}`,
     );
+    cpuRows.push({ agent: spent[0]! / mb, helper: spent.slice(1).reduce((a, b) => a + b, 0) / mb, console: selfMs / mb });
     const d = await latency(await tcpPipe(echo.port));
     const t = await latency(tunnelPipe(await conn.open({})));
     const row = { direct, tunnel, dp50: pct(d, 50), tp50: pct(t, 50), dp99: pct(d, 99), tp99: pct(t, 99) };
@@ -154,6 +250,10 @@ try {
   console.log(
     `median: direct ${median(rows.map((r) => r.direct)).toFixed(0)} MB/s, tunnel ${median(rows.map((r) => r.tunnel)).toFixed(0)} MB/s, ratio ${ratio.toFixed(2)}x (goal >= 0.7); added p50 ${added.toFixed(3)} ms (goal <= 1)`,
   );
+  console.log(
+    `median CPU ms/MB echoed: agent ${median(cpuRows.map((r) => r.agent)).toFixed(2)}, helper ${median(cpuRows.map((r) => r.helper)).toFixed(2)}, console side and echo server ${median(cpuRows.map((r) => r.console)).toFixed(2)}`,
+  );
+  await floor();
 } finally {
   agent.kill("SIGTERM");
   await agent.exited;

@@ -3,7 +3,14 @@
 // on each accepted socket: it opens streams with SYN (even ids), writes the metadata line, sends PSH frames of at most
 // 32 KiB (waiting while the socket's send buffer is full) and reads what the agent sends back. Loopback only.
 import type { Server, ServerWebSocket } from "bun";
-import { Cmd, encodeFrame, FrameDecoder, MAX_SEND_PAYLOAD } from "../../src/capabilities/tunnel/smux-frame.ts";
+import {
+  Cmd,
+  encodeFrame,
+  encodeFrameInto,
+  FrameDecoder,
+  HEADER_SIZE,
+  MAX_SEND_PAYLOAD,
+} from "../../src/capabilities/tunnel/smux-frame.ts";
 import type { FakeConsole } from "./fake-console.ts";
 import type { MountedSocketData, SocketMount } from "./fake-console-types.ts";
 
@@ -30,7 +37,9 @@ export class FakeStream {
   async write(data: Uint8Array | string): Promise<void> {
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
     for (let at = 0; at < bytes.length; at += MAX_SEND_PAYLOAD) {
-      await this.conn.send(encodeFrame(Cmd.PSH, this.id, bytes.subarray(at, at + MAX_SEND_PAYLOAD)));
+      // Built in the connection's one buffer (sendBinary copies); a frame that has to wait gets its own copy.
+      const frame = encodeFrameInto(this.conn.frameBuffer, Cmd.PSH, this.id, bytes.subarray(at, at + MAX_SEND_PAYLOAD));
+      if (!this.conn.trySend(frame)) await this.conn.send(frame.slice());
     }
   }
 
@@ -76,14 +85,23 @@ export class TunnelConnection {
   nops = 0;
   protocolError: string | undefined;
   private nextId = 2;
-  private readonly decoder = new FrameDecoder(64 << 20);
+  // Every message arrives in a buffer of its own, so payloads may borrow it.
+  private readonly decoder = new FrameDecoder(64 << 20, { borrow: true });
   private listeners: (() => void)[] = [];
+  private drainWaiters: (() => void)[] = [];
+  readonly frameBuffer = new Uint8Array(HEADER_SIZE + MAX_SEND_PAYLOAD);
 
   constructor(
     readonly session: string,
     readonly ws: ServerWebSocket<MountedSocketData>,
     readonly headers: Record<string, string>,
+    private readonly drainEvents: boolean,
   ) {}
+
+  /** The server's drain callback: the socket took some of its queue. */
+  drained(): void {
+    for (const wake of this.drainWaiters.splice(0)) wake();
+  }
 
   /** Opens a stream (SYN) and writes its metadata line: an object as JSON, a string as given (no newline added). */
   async open(metadata: Record<string, unknown> | string = {}): Promise<FakeStream> {
@@ -95,8 +113,21 @@ export class TunnelConnection {
     return stream;
   }
 
+  /** Sends `frame` now when the socket's buffer has room; false (nothing sent) otherwise. */
+  trySend(frame: Uint8Array): boolean {
+    if (this.closed || this.ws.getBufferedAmount() > SEND_HIGH_WATER) return false;
+    this.ws.sendBinary(frame);
+    return true;
+  }
+
   async send(frame: Uint8Array): Promise<void> {
-    while (!this.closed && this.ws.getBufferedAmount() > SEND_HIGH_WATER) await Bun.sleep(1);
+    while (!this.closed && this.ws.getBufferedAmount() > SEND_HIGH_WATER) {
+      // Woken by the server's drain callback where it has one (a server of its own), else polled.
+      await new Promise<void>((resolve) => {
+        this.drainWaiters.push(resolve);
+        setTimeout(resolve, this.drainEvents ? 100 : 1);
+      });
+    }
     if (this.closed) throw new Error("the tunnel socket is closed");
     this.ws.sendBinary(frame);
   }
@@ -126,6 +157,7 @@ export class TunnelConnection {
   ended(code: number): void {
     this.closed = true;
     this.closeCode = code;
+    this.drained();
     for (const stream of this.streams.values()) stream.wake();
     this.notify();
   }
@@ -175,6 +207,7 @@ export class FakeTunnelConsole implements SocketMount {
         open: (ws) => this.open(ws),
         message: (ws, message) => this.message(ws, message),
         close: (ws, code) => this.close(ws, code),
+        drain: (ws) => this.connections.find((c) => c.ws === ws)?.drained(),
       },
     });
     this.url = `http://127.0.0.1:${this.server.port}`;
@@ -214,13 +247,17 @@ export class FakeTunnelConsole implements SocketMount {
 
   open(ws: ServerWebSocket<MountedSocketData>): void {
     const session = ws.data.channel;
-    this.connections.push(new TunnelConnection(session, ws, (ws.data as TunnelSocketData).headers));
+    this.connections.push(new TunnelConnection(session, ws, (ws.data as TunnelSocketData).headers, !this.mounted));
     for (const wake of this.waiters.splice(0)) wake();
   }
 
   message(ws: ServerWebSocket<MountedSocketData>, message: string | Buffer): void {
     const conn = this.connections.find((c) => c.ws === ws);
-    conn?.receive(typeof message === "string" ? new TextEncoder().encode(message) : new Uint8Array(message));
+    conn?.receive(
+      typeof message === "string"
+        ? new TextEncoder().encode(message)
+        : new Uint8Array(message.buffer, message.byteOffset, message.byteLength),
+    );
   }
 
   close(ws: ServerWebSocket<MountedSocketData>, code: number): void {

@@ -5,8 +5,9 @@
 // name or another host, never runs as root by design (the agent demotes it), and exits when the agent's pipe on
 // its stdin closes or on SIGTERM, removing its socket only if the path is still a socket.
 import { lstatSync, unlinkSync } from "node:fs";
-import { connect, createServer, type Socket } from "node:net";
+import type { SocketListener } from "bun";
 import { parsePortList, portAllowed, type PortRange } from "../../config/schema.ts";
+import { ByteSocket, byteSocketHandler } from "./byte-socket.ts";
 
 export const DAEMON_SUBCOMMAND = "tunnel-daemon";
 const MAX_LINE = 64;
@@ -35,25 +36,35 @@ function isOurSocket(path: string, ours: { dev: number; ino: number } | undefine
   }
 }
 
-/** Relays one accepted connection; resolves when both sockets are closed. */
-function relay(conn: Socket, allowed: readonly PortRange[], complain: (text: string) => void): Promise<void> {
+/** Relays one accepted connection; resolves when it has closed (the target is closed with it). */
+function relay(conn: ByteSocket, allowed: readonly PortRange[], complain: (text: string) => void): Promise<void> {
   return new Promise((done) => {
     let head = Buffer.alloc(0);
-    let target: Socket | undefined;
+    let target: ByteSocket | undefined;
+    let finished = false;
     const finish = () => {
+      if (finished) return;
+      finished = true;
       conn.destroy();
       target?.destroy();
       done();
     };
-    conn.on("error", finish);
-    // Before a target: the readiness probe (nothing sent, then closed) or a request cut short.
-    conn.on("end", () => {
-      if (!target) finish();
-    });
-    conn.on("close", () => {
-      if (!target) finish();
-    });
-    const onHead = (chunk: Buffer) => {
+    // Before a target: the readiness probe (nothing sent, then closed) or a request cut short. After: the
+    // agent's end is passed on to the target (half-close); the agent's close ends the relay.
+    conn.onEnd = () => {
+      if (target) target.end();
+      else finish();
+    };
+    conn.onClose = finish;
+    /** Copies `from` to `to`, reading `from` only while `to` takes the bytes. */
+    const forward = (from: ByteSocket, to: ByteSocket) => {
+      from.onData = (chunk) => {
+        if (to.write(chunk)) return;
+        from.pause();
+        void to.drained().then(() => from.resume());
+      };
+    };
+    const onHead = (chunk: Uint8Array) => {
       head = Buffer.concat([head, chunk]);
       const nl = head.indexOf(10);
       if (nl < 0) {
@@ -63,7 +74,6 @@ function relay(conn: Socket, allowed: readonly PortRange[], complain: (text: str
         }
         return;
       }
-      conn.off("data", onHead);
       conn.pause();
       const parsed = parseTargetLine(head.subarray(0, nl).toString("latin1"), allowed);
       if ("error" in parsed) {
@@ -71,37 +81,30 @@ function relay(conn: Socket, allowed: readonly PortRange[], complain: (text: str
         finish();
         return;
       }
-      const rest = head.subarray(nl + 1);
-      const t = connect({
-        host: "127.0.0.1",
-        port: parsed.port,
-        noDelay: true,
-        keepAlive: true,
-        keepAliveInitialDelay: KEEPALIVE_MS,
-        allowHalfOpen: true,
-      });
+      const t = new ByteSocket();
       target = t;
-      t.setTimeout(DIAL_TIMEOUT_MS, () => t.destroy(new Error("connect timed out")));
-      t.once("connect", () => {
-        t.setTimeout(0);
-        if (rest.length > 0) t.write(rest);
-        // Half-close both ways: the peer's end is passed on; both closed ends the relay.
-        conn.pipe(t);
-        t.pipe(conn);
+      const rest = head.subarray(nl + 1);
+      if (rest.length > 0) t.write(rest);
+      forward(conn, t);
+      forward(t, conn);
+      const timer = setTimeout(() => t.destroy(), DIAL_TIMEOUT_MS);
+      t.onOpen = (socket) => {
+        clearTimeout(timer);
+        socket.setNoDelay(true);
+        socket.setKeepAlive(true, KEEPALIVE_MS);
         conn.resume();
-      });
-      let closed = 0;
-      const oneClosed = () => {
-        if (++closed === 2) finish();
       };
-      t.on("error", finish);
-      t.on("close", () => {
+      // The target's end or close: FIN to the agent once everything it sent is written.
+      t.onEnd = () => conn.end();
+      t.onClose = () => {
+        clearTimeout(timer);
         conn.end();
-        oneClosed();
-      });
-      conn.on("close", oneClosed);
+      };
+      Bun.connect({ hostname: "127.0.0.1", port: parsed.port, allowHalfOpen: true, data: t, socket: byteSocketHandler }).catch(() =>
+        t.closedNow(),
+      );
     };
-    conn.on("data", onHead);
+    conn.onData = onHead;
   });
 }
 
@@ -119,9 +122,9 @@ export async function runTunnelDaemon(args: string[]): Promise<number> {
     return 2;
   }
   const active = new Set<Promise<void>>();
-  const sockets = new Set<Socket>();
+  const sockets = new Set<ByteSocket>();
   let accepting = true;
-  const server = createServer({ allowHalfOpen: true }, (conn) => {
+  const accept = (conn: ByteSocket) => {
     if (!accepting) {
       conn.destroy();
       return;
@@ -132,13 +135,23 @@ export async function runTunnelDaemon(args: string[]): Promise<number> {
       active.delete(job);
     });
     active.add(job);
-  });
+  };
+  let server: SocketListener<ByteSocket>;
   // 0600 from the moment the socket exists: no window where another user could connect.
   const previousUmask = process.umask(0o177);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(socketPath, () => resolve());
+    server = Bun.listen<ByteSocket>({
+      unix: socketPath,
+      allowHalfOpen: true,
+      socket: {
+        ...byteSocketHandler,
+        open(socket) {
+          const conn = new ByteSocket();
+          socket.data = conn;
+          conn.attach(socket);
+          accept(conn);
+        },
+      },
     });
   } catch (err) {
     complain(`cannot listen on ${socketPath}: ${(err as Error).message}`);
@@ -166,11 +179,11 @@ export async function runTunnelDaemon(args: string[]): Promise<number> {
   const drained = Promise.all([...active]);
   await Promise.race([drained, Bun.sleep(DRAIN_MS)]);
   for (const conn of sockets) conn.destroy();
-  // Closing the listener unlinks the path (Bun does, like libuv); only do that while it is still our socket.
-  // Otherwise the process just exits, and whatever is at the path stays.
+  // The path is removed, and the listener stopped, only while it is still our socket. Otherwise the process
+  // just exits, and whatever is at the path stays.
   if (isOurSocket(socketPath, ours)) {
     unlinkSync(socketPath);
-    server.close();
+    server.stop(true);
   }
   process.stdin.pause();
   return 0;

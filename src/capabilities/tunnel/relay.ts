@@ -3,13 +3,14 @@
 // process group), waits until its socket accepts, opens one connection per stream with the target line, and stops
 // it (SIGTERM, 10 s, SIGKILL). Never follows a link when it creates or removes anything in the directory.
 import { chownSync, lstatSync, mkdirSync, rmdirSync, rmSync, unlinkSync } from "node:fs";
-import { createConnection, type Socket } from "node:net";
+import { createConnection } from "node:net";
 import { join } from "node:path";
 import { formatPortList, type PortRange } from "../../config/schema.ts";
 import type { Identity } from "../../exec/types.ts";
 import type { SpawnWorker, Worker } from "../../exec/worker.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
+import { ByteSocket, byteSocketHandler } from "./byte-socket.ts";
 import { DAEMON_SUBCOMMAND } from "./relay-daemon.ts";
 
 const READY_POLL_MS = 100;
@@ -33,8 +34,8 @@ export interface RelayHelper {
   readonly socketPath: string;
   /** Resolves with the exit code when the helper has exited. */
   readonly exited: Promise<number>;
-  /** A connection to 127.0.0.1:<port> through the helper; `first` is written right after the target line. */
-  connect(port: number, first: Uint8Array): Socket;
+  /** A connection to 127.0.0.1:<port> through the helper, connecting; `first` is written right after the target line. */
+  connect(port: number, first: Uint8Array): ByteSocket;
   /** Stops the helper and removes its socket and directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -136,10 +137,11 @@ export async function startRelay(
     socketPath,
     exited,
     connect(port, first) {
-      const sock = createConnection({ path: socketPath, allowHalfOpen: true });
+      const conn = new ByteSocket();
       const head = Buffer.from(`127.0.0.1:${port}\n`, "latin1");
-      sock.write(first.length > 0 ? Buffer.concat([head, first]) : head);
-      return sock;
+      conn.write(first.length > 0 ? Buffer.concat([head, first]) : head);
+      Bun.connect({ unix: socketPath, allowHalfOpen: true, data: conn, socket: byteSocketHandler }).catch(() => conn.closedNow());
+      return conn;
     },
     stop() {
       stopping ??= (async () => {

@@ -24,22 +24,51 @@ const EMPTY = new Uint8Array(0);
 
 /** One frame as one buffer (one WebSocket message). Throws only on our own misuse: an oversized payload or a bad id. */
 export function encodeFrame(cmd: Cmd, streamId: number, payload: Uint8Array = EMPTY): Uint8Array {
+  return encodeFrameInto(new Uint8Array(HEADER_SIZE + payload.length), cmd, streamId, payload);
+}
+
+/** Like encodeFrame, into the start of `out` (at least HEADER_SIZE + payload bytes); returns the frame as a view of it. */
+export function encodeFrameInto(out: Uint8Array, cmd: Cmd, streamId: number, payload: Uint8Array = EMPTY): Uint8Array {
   if (payload.length > MAX_SEND_PAYLOAD) throw new RangeError(`smux payload of ${payload.length} bytes exceeds ${MAX_SEND_PAYLOAD}`);
   if (!Number.isInteger(streamId) || streamId < 0 || streamId > 0xffff_ffff) throw new RangeError(`bad smux stream id ${streamId}`);
-  const out = new Uint8Array(HEADER_SIZE + payload.length);
-  const view = new DataView(out.buffer);
-  view.setUint8(0, SMUX_VERSION);
-  view.setUint8(1, cmd);
-  view.setUint16(2, payload.length, true);
-  view.setUint32(4, streamId, true);
+  const length = HEADER_SIZE + payload.length;
+  if (out.length < length) throw new RangeError(`a ${length}-byte frame does not fit in ${out.length} bytes`);
+  writeHeader(out, 0, cmd, streamId, payload.length);
   out.set(payload, HEADER_SIZE);
-  return out;
+  return length === out.length ? out : out.subarray(0, length);
+}
+
+/**
+ * A PSH frame for `buffer[at, at + length)` without copying it: the header goes into the 8 bytes before `at`,
+ * which the caller must no longer need (the part before, already sent). Returns the frame as a view.
+ */
+export function framePayloadInPlace(buffer: Uint8Array, at: number, length: number, streamId: number): Uint8Array {
+  if (length > MAX_SEND_PAYLOAD) throw new RangeError(`smux payload of ${length} bytes exceeds ${MAX_SEND_PAYLOAD}`);
+  if (at < HEADER_SIZE || at + length > buffer.length) throw new RangeError("no room for an smux header in place");
+  writeHeader(buffer, at - HEADER_SIZE, Cmd.PSH, streamId, length);
+  return buffer.subarray(at - HEADER_SIZE, at + length);
+}
+
+function writeHeader(out: Uint8Array, at: number, cmd: Cmd, streamId: number, length: number): void {
+  out[at] = SMUX_VERSION;
+  out[at + 1] = cmd;
+  out[at + 2] = length & 0xff;
+  out[at + 3] = length >>> 8;
+  out[at + 4] = streamId & 0xff;
+  out[at + 5] = (streamId >>> 8) & 0xff;
+  out[at + 6] = (streamId >>> 16) & 0xff;
+  out[at + 7] = streamId >>> 24;
 }
 
 /**
  * Incremental decoder: `push` byte slices as they arrive (a frame may span slices, a slice may hold many
  * frames), then call `next` until it says `need-more`. The first error is sticky. Pushed slices are kept
  * by reference until decoded, so the caller must not reuse them.
+ *
+ * Payloads are copies by default. With `borrow`, a payload that lies in one slice and fills at least half of
+ * that slice's ArrayBuffer is returned as a view instead (no copy): only for callers whose slices are never
+ * reused (one fresh buffer per WebSocket message). A payload that would pin a much larger buffer is still
+ * copied, so what the payloads hold in memory stays within twice their own length.
  */
 export class FrameDecoder {
   private chunks: Uint8Array[] = [];
@@ -48,8 +77,14 @@ export class FrameDecoder {
   private size = 0;
   private failure: string | undefined;
   private readonly scratch = new Uint8Array(HEADER_SIZE);
+  private readonly borrow: boolean;
 
-  constructor(private readonly maxBuffered: number) {}
+  constructor(
+    private readonly maxBuffered: number,
+    options: { borrow?: boolean } = {},
+  ) {
+    this.borrow = options.borrow ?? false;
+  }
 
   /** Undecoded bytes held. */
   get buffered(): number {
@@ -69,11 +104,17 @@ export class FrameDecoder {
   next(): Decoded {
     if (this.failure !== undefined) return { kind: "error", reason: this.failure };
     if (this.size < HEADER_SIZE) return { kind: "need-more" };
-    const header = this.peekHeader();
-    const version = header.getUint8(0);
-    const cmd = header.getUint8(1);
-    const length = header.getUint16(2, true);
-    const streamId = header.getUint32(4, true);
+    let head = this.chunks[0]!;
+    let at = this.offset;
+    if (head.length - at < HEADER_SIZE) {
+      this.copyOut(this.scratch, HEADER_SIZE, false);
+      head = this.scratch;
+      at = 0;
+    }
+    const version = head[at]!;
+    const cmd = head[at + 1]!;
+    const length = head[at + 2]! | (head[at + 3]! << 8);
+    const streamId = (head[at + 4]! | (head[at + 5]! << 8) | (head[at + 6]! << 16) | (head[at + 7]! << 24)) >>> 0;
     const problem = checkHeader(version, cmd, length);
     if (problem !== undefined) {
       this.failure = problem;
@@ -82,19 +123,29 @@ export class FrameDecoder {
       return { kind: "error", reason: problem };
     }
     if (this.size < HEADER_SIZE + length) return { kind: "need-more" };
-    this.take(HEADER_SIZE);
+    this.skip(HEADER_SIZE);
     return { kind: "frame", frame: { cmd: cmd as Cmd, streamId, payload: length === 0 ? EMPTY : this.take(length) } };
   }
 
-  private peekHeader(): DataView {
-    const head = this.chunks[0]!;
-    if (head.length - this.offset >= HEADER_SIZE) return new DataView(head.buffer, head.byteOffset + this.offset, HEADER_SIZE);
-    this.copyOut(this.scratch, HEADER_SIZE, false);
-    return new DataView(this.scratch.buffer);
+  /** Drops the next `n` bytes. */
+  private skip(n: number): void {
+    this.size -= n;
+    let offset = this.offset + n;
+    while (offset > 0 && offset >= this.chunks[0]!.length) {
+      offset -= this.chunks[0]!.length;
+      this.chunks.shift();
+    }
+    this.offset = offset;
   }
 
-  /** Removes and returns the next `n` bytes as a copy of their own. */
+  /** Removes and returns the next `n` bytes: a view when borrowing allows it, else a copy of their own. */
   private take(n: number): Uint8Array {
+    const head = this.chunks[0]!;
+    if (this.borrow && head.length - this.offset >= n && 2 * n >= head.buffer.byteLength) {
+      const view = head.subarray(this.offset, this.offset + n);
+      this.skip(n);
+      return view;
+    }
     const out = new Uint8Array(n);
     this.copyOut(out, n, true);
     return out;

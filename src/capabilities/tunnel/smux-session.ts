@@ -5,13 +5,15 @@
 // for being over a limit (it waits in the backlog), and never throws into the transport's callbacks.
 import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
-import { Cmd, encodeFrame, FrameDecoder, MAX_SEND_PAYLOAD } from "./smux-frame.ts";
+import { Cmd, encodeFrame, encodeFrameInto, FrameDecoder, framePayloadInPlace, HEADER_SIZE, MAX_SEND_PAYLOAD } from "./smux-frame.ts";
 import { type StreamSlots, usageWarning } from "./stream-slots.ts";
 
 /** The byte pipe under a session (later a WebSocket: one frame per binary message). */
 export interface SmuxTransport {
   /** Sends one whole frame. A returned promise holds back the next frame until it settles; a rejection closes the session. */
   send(frame: Uint8Array): void | Promise<void>;
+  /** True when send() has copied or written the frame by the time it returns: the session then reuses one buffer. */
+  readonly copiesFrames?: boolean;
   /** Stop delivering input (stop reading the socket) until `resume`. */
   pause(): void;
   resume(): void;
@@ -47,6 +49,12 @@ export interface SmuxStream {
   read(): Promise<Uint8Array | null>;
   /** Sends `data` in PSH frames of at most 32 KiB; resolves when the last one was handed to the transport. */
   write(data: Uint8Array): Promise<void>;
+  /**
+   * Like write, for a buffer the caller hands over and never reads or reuses again (a socket read): when the
+   * transport copies what it sends, each part's frame header goes into the last 8 bytes of the part before it
+   * (already sent by then), so only the first part is copied.
+   */
+  writeOwned(data: Uint8Array): Promise<void>;
   /** Full close: sends FIN once, drops unread data. Never rejects. */
   close(): Promise<void>;
 }
@@ -60,6 +68,7 @@ export interface SmuxSessionDeps {
 }
 
 const noop = () => {};
+const SENT: Promise<void> = Promise.resolve();
 
 export class SmuxSession {
   /** Resolves with the reason once the session has closed. */
@@ -70,6 +79,7 @@ export class SmuxSession {
   private readonly slots: StreamSlots;
   private readonly settings: SmuxSettings;
   private readonly decoder: FrameDecoder;
+  private readonly sendBuffer: Uint8Array | undefined;
   private readonly streams = new Map<number, Stream>();
   private readonly backlog: Stream[] = [];
   private readonly acceptors: ((stream: SmuxStream | null) => void)[] = [];
@@ -83,7 +93,9 @@ export class SmuxSession {
   private paused = false;
   private pumping = false;
   private frameSeen = false;
-  private sendTail: Promise<void> = Promise.resolve();
+  private sendTail: Promise<void> = SENT;
+  /** Frames queued or in flight whose send has not settled yet. */
+  private sendsWaiting = 0;
 
   constructor(deps: SmuxSessionDeps) {
     this.transport = deps.transport;
@@ -92,7 +104,9 @@ export class SmuxSession {
     this.slots = deps.slots;
     this.settings = { ...DEFAULTS, ...deps.settings };
     this.budget = this.settings.receiveBufferBytes;
-    this.decoder = new FrameDecoder(this.settings.maxHeldInputBytes);
+    // Every transport slice is a buffer of its own (one per WebSocket message): payloads may borrow it.
+    if (this.transport.copiesFrames) this.sendBuffer = new Uint8Array(HEADER_SIZE + MAX_SEND_PAYLOAD);
+    this.decoder = new FrameDecoder(this.settings.maxHeldInputBytes, { borrow: true });
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
@@ -154,14 +168,57 @@ export class SmuxSession {
     return this.closeReason !== undefined;
   }
 
-  /** Queues one frame behind every earlier one; `make` runs only when its turn comes. */
+  /**
+   * Queues one frame behind every earlier one; `make` runs only when its turn comes: at once when nothing is
+   * waiting (no promise per frame while the transport keeps up), else after the frame before it has settled.
+   */
   send(make: () => Uint8Array): Promise<void> {
-    const sent = this.sendTail.then(() => {
-      if (this.closeReason !== undefined) throw new Error(`smux session closed: ${this.closeReason}`);
-      return this.transport.send(make());
-    });
-    this.sendTail = sent.then(noop, (error) => this.fail(`sending failed: ${describe(error)}`));
+    if (this.sendsWaiting === 0) {
+      let result: void | Promise<void>;
+      try {
+        if (this.closeReason !== undefined) throw new Error(`smux session closed: ${this.closeReason}`);
+        result = this.transport.send(make());
+      } catch (error) {
+        this.fail(`sending failed: ${describe(error)}`);
+        const failed = Promise.reject(error);
+        failed.catch(noop);
+        return failed;
+      }
+      if (result === undefined) return SENT;
+      return this.track(result);
+    }
+    return this.track(
+      this.sendTail.then(() => {
+        if (this.closeReason !== undefined) throw new Error(`smux session closed: ${this.closeReason}`);
+        return this.transport.send(make());
+      }),
+    );
+  }
+
+  /** Holds back later frames until `sent` settles; its failure closes the session. */
+  private track(sent: Promise<void>): Promise<void> {
+    this.sendsWaiting++;
+    this.sendTail = sent.then(
+      () => {
+        this.sendsWaiting--;
+      },
+      (error) => {
+        this.sendsWaiting--;
+        this.fail(`sending failed: ${describe(error)}`);
+      },
+    );
     return sent;
+  }
+
+  /** For streams: a PSH frame, in the session's one send buffer when the transport copies what it sends. */
+  encodeData(streamId: number, payload: Uint8Array): Uint8Array {
+    if (!this.sendBuffer) return encodeFrame(Cmd.PSH, streamId, payload);
+    return encodeFrameInto(this.sendBuffer, Cmd.PSH, streamId, payload);
+  }
+
+  /** For streams: whether frames may be built in buffers that change right after they were sent. */
+  get transportCopies(): boolean {
+    return this.sendBuffer !== undefined;
   }
 
   /** For streams: unread bytes taken by the consumer (or dropped) go back to the receive budget. */
@@ -314,7 +371,24 @@ class Stream implements SmuxStream {
     let last: Promise<void> = Promise.resolve();
     for (let at = 0; at < data.length; at += MAX_SEND_PAYLOAD) {
       const part = data.subarray(at, at + MAX_SEND_PAYLOAD);
-      last = this.session.send(() => encodeFrame(Cmd.PSH, this.id, part));
+      last = this.session.send(() => this.session.encodeData(this.id, part));
+    }
+    await last;
+  }
+
+  async writeOwned(data: Uint8Array): Promise<void> {
+    if (!this.session.transportCopies) return this.write(data);
+    if (this.localClosed || this.sessionGone) throw new Error(`smux stream ${this.id} is closed`);
+    let last: Promise<void> = Promise.resolve();
+    for (let at = 0; at < data.length; at += MAX_SEND_PAYLOAD) {
+      const part = at;
+      const length = Math.min(MAX_SEND_PAYLOAD, data.length - at);
+      // Frames go out in order, each copied by the transport before the next is made: the first part's frame
+      // is built in the session's buffer, every later one over the tail of the part before it.
+      last =
+        part === 0
+          ? this.session.send(() => this.session.encodeData(this.id, data.subarray(0, length)))
+          : this.session.send(() => framePayloadInPlace(data, part, length, this.id));
     }
     await last;
   }

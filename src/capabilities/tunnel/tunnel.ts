@@ -2,12 +2,12 @@
 // session over it, starts the relay helper and relays every accepted stream to its loopback port through the
 // helper. No reconnect: when the socket or the session ends, the tunnel ends and removes itself. Logs name the
 // URL's host only; its path carries a session token.
-import type { Socket } from "node:net";
 import type { PortRange } from "../../config/schema.ts";
 import { dialWebSocket, type WebSocketClient } from "../../console/http.ts";
 import type { Identity } from "../../exec/types.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
+import type { ByteSocket } from "./byte-socket.ts";
 import type { EditorManager } from "./editor.ts";
 import { readMetadata, targetPort } from "./metadata.ts";
 import { type RelayDeps, type RelayHelper, startRelay } from "./relay.ts";
@@ -46,18 +46,6 @@ export function hostOf(url: string): string {
   }
 }
 
-function onceDrainOrClose(sock: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      sock.off("drain", done);
-      sock.off("close", done);
-      resolve();
-    };
-    sock.on("drain", done);
-    sock.on("close", done);
-  });
-}
-
 export class Tunnel {
   /** Resolves when the tunnel has ended and everything it started is gone. */
   readonly done: Promise<void>;
@@ -65,7 +53,7 @@ export class Tunnel {
   private session: SmuxSession | undefined;
   private relay: RelayHelper | undefined;
   private editor: EditorManager | undefined;
-  private readonly sockets = new Set<Socket>();
+  private readonly sockets = new Set<ByteSocket>();
   private readonly log: Logger;
 
   constructor(
@@ -198,32 +186,38 @@ export class Tunnel {
    * Relays until the target is done. The console's FIN half-closes the target's write side (§8.4.6); what the
    * target still sends comes back until it closes, then both ends are closed.
    */
-  private async pipe(stream: SmuxStream, sock: Socket): Promise<void> {
+  private async pipe(stream: SmuxStream, sock: ByteSocket): Promise<void> {
     const up = (async () => {
       for (;;) {
         const chunk = await stream.read();
-        if (!chunk || sock.destroyed) break;
-        if (!sock.write(chunk)) await onceDrainOrClose(sock);
+        if (!chunk || sock.closed) break;
+        if (!sock.write(chunk)) await sock.drained();
       }
-      if (!sock.destroyed) sock.end();
+      sock.end();
     })();
     let lastWrite: Promise<void> = Promise.resolve();
+    let writing = 0;
     const down = new Promise<void>((resolve) => {
-      const finish = () => void lastWrite.then(resolve, resolve);
-      sock.on("data", (chunk: Buffer) => {
-        sock.pause();
-        lastWrite = stream.write(chunk).then(
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        void lastWrite.then(resolve, resolve);
+      };
+      // Reading from the helper stops while a chunk is on its way to the console (the session's send queue).
+      sock.onData = (chunk) => {
+        if (writing++ === 0) sock.pause();
+        // A socket read is a buffer of its own that nothing else holds: handed over whole.
+        lastWrite = stream.writeOwned(chunk).then(
           () => {
-            sock.resume();
+            if (--writing === 0) sock.resume();
           },
-          () => {
-            sock.destroy();
-          },
+          () => sock.destroy(),
         );
-      });
-      sock.once("end", finish);
-      sock.once("close", finish);
-      sock.once("error", finish);
+      };
+      sock.onEnd = finish;
+      sock.onClose = finish;
+      if (sock.closed) finish();
     });
     await down;
     // The target is done: pending writes to it are moot.

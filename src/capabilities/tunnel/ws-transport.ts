@@ -38,6 +38,8 @@ export function webSocketTransport(ws: WebSocket, receive: (bytes: Uint8Array) =
 
   return {
     closed,
+    // Bun's send copies the frame into the socket or its own queue before it returns (ws-transport.test.ts).
+    copiesFrames: true,
     send(frame) {
       if (ws.readyState !== WebSocket.OPEN) throw new Error("the tunnel WebSocket is not open");
       ws.send(frame);

@@ -5,7 +5,9 @@ import {
   Cmd,
   type Decoded,
   encodeFrame,
+  encodeFrameInto,
   FrameDecoder,
+  framePayloadInPlace,
   HEADER_SIZE,
   MAX_SEND_PAYLOAD,
   SMUX_VERSION,
@@ -45,6 +47,31 @@ describe("encodeFrame", () => {
     expect(() => encodeFrame(Cmd.PSH, 1, new Uint8Array(32_769))).toThrow(RangeError);
     expect(() => encodeFrame(Cmd.SYN, -1)).toThrow(RangeError);
     expect(() => encodeFrame(Cmd.SYN, 2 ** 32)).toThrow(RangeError);
+  });
+});
+
+describe("framing in place", () => {
+  test("writes the header into the 8 bytes before the payload and returns the frame as a view", () => {
+    const buffer = new Uint8Array(40_000).map((_, i) => i % 251);
+    const original = buffer.slice();
+    const frame = framePayloadInPlace(buffer, 32_768, 7_232, 5);
+    expect(frame.buffer).toBe(buffer.buffer);
+    expect(frame.length).toBe(8 + 7_232);
+    expect([...frame.subarray(0, 8)]).toEqual([1, 2, 0x40, 0x1c, 5, 0, 0, 0]);
+    expect(frame.subarray(8)).toEqual(original.subarray(32_768));
+    // Only the 8 bytes before the payload changed.
+    expect(buffer.subarray(0, 32_760)).toEqual(original.subarray(0, 32_760));
+    expect(() => framePayloadInPlace(buffer, 4, 10, 5)).toThrow(RangeError);
+    expect(() => framePayloadInPlace(buffer, 8, 32_769, 5)).toThrow(RangeError);
+    expect(() => framePayloadInPlace(buffer, 39_000, 2_000, 5)).toThrow(RangeError);
+  });
+
+  test("encodeFrameInto builds the same bytes as encodeFrame in a reused buffer", () => {
+    const out = new Uint8Array(HEADER_SIZE + MAX_SEND_PAYLOAD);
+    expect(encodeFrameInto(out, Cmd.PSH, 9, bytes("abc"))).toEqual(encodeFrame(Cmd.PSH, 9, bytes("abc")));
+    expect(encodeFrameInto(out, Cmd.FIN, 9)).toEqual(encodeFrame(Cmd.FIN, 9));
+    expect(encodeFrameInto(out, Cmd.PSH, 1, new Uint8Array(MAX_SEND_PAYLOAD)).length).toBe(out.length);
+    expect(() => encodeFrameInto(new Uint8Array(10), Cmd.PSH, 1, bytes("abc"))).toThrow(RangeError);
   });
 });
 
@@ -152,6 +179,33 @@ describe("FrameDecoder", () => {
     const decoded = decodeOne(input);
     input.fill(0);
     expect(decoded.kind === "frame" && decoded.frame.payload).toEqual(bytes("keep"));
+  });
+
+  test("borrowing: a payload that fills most of its slice's buffer is a view, a small one in a big buffer is a copy", () => {
+    const decoder = new FrameDecoder(1 << 20, { borrow: true });
+    const big = rawFrame(1, 2, 2, new Uint8Array(1000).fill(7));
+    decoder.push(big);
+    const view = decoder.next();
+    expect(view.kind === "frame" && view.frame.payload.buffer).toBe(big.buffer);
+    expect(view.kind === "frame" && view.frame.payload).toEqual(new Uint8Array(1000).fill(7));
+    // 1 byte of payload among 10 000 bytes of frames: borrowing would pin 10 000 bytes for one.
+    const packed = concat(rawFrame(1, 2, 4, bytes("x")), ...Array.from({ length: 1249 }, () => rawFrame(1, 3, 0)));
+    decoder.push(packed);
+    const small = decoder.next();
+    expect(small.kind === "frame" && small.frame.payload).toEqual(bytes("x"));
+    expect(small.kind === "frame" && small.frame.payload.buffer).not.toBe(packed.buffer);
+    for (let i = 0; i < 1249; i++) expect(decoder.next().kind).toBe("frame");
+    expect(decoder.next()).toEqual({ kind: "need-more" });
+    expect(decoder.buffered).toBe(0);
+  });
+
+  test("a payload split across slices is copied even when borrowing", () => {
+    const decoder = new FrameDecoder(1 << 20, { borrow: true });
+    const frame = rawFrame(1, 2, 2, bytes("split payload"));
+    decoder.push(frame.slice(0, 12));
+    decoder.push(frame.slice(12));
+    const decoded = decoder.next();
+    expect(decoded.kind === "frame" && decoded.frame.payload).toEqual(bytes("split payload"));
   });
 
   test("buffers at most its bound: a push past it is refused and nothing is kept", () => {

@@ -11,6 +11,16 @@ import { bytes, concat, FakeTransport, fin, nop, psh, rawFrame, recordingLogger,
 
 const MiB = 1024 * 1024;
 
+/** A transport like the WebSocket's: it copies each frame before send() returns, so the session may reuse buffers. */
+class CopyingTransport extends FakeTransport {
+  readonly copiesFrames = true;
+  readonly buffers: ArrayBufferLike[] = [];
+  override send(frame: Uint8Array): void | Promise<void> {
+    this.buffers.push(frame.buffer);
+    return super.send(frame.slice());
+  }
+}
+
 function setup(options: { settings?: Partial<SmuxSettings>; slots?: StreamSlots; log?: ReturnType<typeof recordingLogger> } = {}) {
   const transport = new FakeTransport();
   const clock = new ManualClock();
@@ -88,6 +98,44 @@ describe("streams", () => {
     expect(concat(...frames.map((f) => f.payload))).toEqual(data);
     await stream.write(new Uint8Array(0));
     expect(transport.sent.length).toBe(3);
+  });
+
+  test("while nothing waits, a frame goes to the transport at once, without a turn of the event loop", async () => {
+    const { session, transport } = setup();
+    const stream = await openStream(session, 2);
+    const write = stream.write(bytes("now"));
+    expect(transport.sent.length).toBe(1);
+    await write;
+    expect(transport.frames()[0]?.payload).toEqual(bytes("now"));
+  });
+
+  test("a transport that copies what it sends gets frames built in one reused buffer; writeOwned frames in place", async () => {
+    const transport = new CopyingTransport();
+    const session = new SmuxSession({ transport, clock: new ManualClock(), log: silentLogger, slots: createStreamSlots(silentLogger) });
+    const stream = await openStream(session, 4);
+    const data = new Uint8Array(100_000).map((_, i) => (i * 7) % 251);
+    await stream.write(data);
+    const owned = data.slice();
+    await stream.writeOwned(owned);
+    const frames = transport.frames();
+    expect(frames.map((f) => f.payload.length)).toEqual([32_768, 32_768, 32_768, 1_696, 32_768, 32_768, 32_768, 1_696]);
+    expect(frames.every((f) => f.cmd === Cmd.PSH && f.streamId === 4)).toBe(true);
+    expect(concat(...frames.slice(0, 4).map((f) => f.payload))).toEqual(data);
+    expect(concat(...frames.slice(4).map((f) => f.payload))).toEqual(data);
+    // write: every frame in the session's one buffer. writeOwned: the first there too, the rest over the buffer given.
+    const shared = transport.buffers[0];
+    expect(transport.buffers.slice(0, 5).every((b) => b === shared)).toBe(true);
+    expect(transport.buffers.slice(5).every((b) => b === owned.buffer)).toBe(true);
+  });
+
+  test("writeOwned to a transport that keeps what it is given leaves the buffer alone", async () => {
+    const { session, transport } = setup();
+    const stream = await openStream(session, 2);
+    const data = new Uint8Array(70_000).map((_, i) => i % 253);
+    const owned = data.slice();
+    await stream.writeOwned(owned);
+    expect(owned).toEqual(data);
+    expect(concat(...transport.frames().map((f) => f.payload))).toEqual(data);
   });
 
   test("a send that has not settled holds back the next frame", async () => {

@@ -79,3 +79,52 @@ test("pause stops reading at the socket: the server's queue grows, the client ho
     server.stop(true);
   }
 }, 60_000);
+
+test("send has copied the frame when it returns (copiesFrames): the buffer may be reused at once, even while queued", async () => {
+  const FRAMES = 600;
+  const SIZE = 32 * 1024 + 8;
+  let peer: ServerWebSocket<unknown> | undefined;
+  const firstBytes: number[] = [];
+  const lastBytes: number[] = [];
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req, s) => (s.upgrade(req) ? undefined : new Response("no", { status: 400 })),
+    websocket: {
+      backpressureLimit: 128 * MiB,
+      open: (ws) => {
+        peer = ws;
+      },
+      message: (_ws, m) => {
+        const b = m as Buffer;
+        firstBytes.push(b[0]!);
+        lastBytes.push(b[b.length - 1]!);
+      },
+    },
+  });
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}`);
+  ws.binaryType = "arraybuffer";
+  const transport = webSocketTransport(ws, () => {}, systemClock);
+  try {
+    await opened(ws, 5_000);
+    await until(() => peer, "the server side");
+    expect(transport.copiesFrames).toBe(true);
+    // The server reads nothing at first, so most frames wait in the client's queue, not in the kernel.
+    peer!.pause();
+    const buffer = new Uint8Array(SIZE);
+    for (let i = 0; i < FRAMES; i++) {
+      buffer.fill(i % 251);
+      void transport.send(buffer);
+    }
+    expect(ws.bufferedAmount).toBeGreaterThan(4 * MiB);
+    buffer.fill(255);
+    peer!.resume();
+    await until(() => firstBytes.length === FRAMES, "every frame", 30_000);
+    const expected = Array.from({ length: FRAMES }, (_, i) => i % 251);
+    expect(firstBytes).toEqual(expected);
+    expect(lastBytes).toEqual(expected);
+  } finally {
+    ws.terminate();
+    server.stop(true);
+  }
+}, 60_000);
