@@ -64,28 +64,50 @@ export async function fetchTransfer(http: TransferHttp, url: string, request: St
   }
 }
 
-/** Passes `source` through, erroring it when no chunk arrives for `idleMs`. */
-export function withIdleTimeout(source: ReadableStream<Uint8Array>, idleMs: number): AsyncIterable<Uint8Array> {
-  return {
-    async *[Symbol.asyncIterator]() {
-      const reader = source.getReader();
-      try {
-        for (;;) {
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const idle = new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no data for ${Math.round(idleMs / 1000)} s`)), idleMs);
-          });
-          try {
-            const { done, value } = await Promise.race([reader.read(), idle]);
-            if (done) return;
-            yield value;
-          } finally {
-            clearTimeout(timer);
-          }
-        }
-      } finally {
-        await reader.cancel().catch(() => {});
-      }
-    },
-  };
+/**
+ * Stops a transfer whose source sends nothing for `idleMs` while it is waited on (the time a sink takes is not
+ * idle time): one timer per transfer, re-armed lazily, instead of a timer and a race per chunk. `onExpire`
+ * cancels the source; the reader then checks `expired` after every read, because a cancelled reader ends as if
+ * the stream were complete.
+ */
+export class IdleWatchdog {
+  expired = false;
+  private waitingSince: number | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly idleMs: number,
+    private readonly onExpire: () => void,
+  ) {
+    this.arm(idleMs);
+  }
+
+  /** A wait for the source's next chunk begins. */
+  wait(): void {
+    this.waitingSince = performance.now();
+  }
+
+  /** The wait ended: a chunk (or the end) arrived. */
+  progress(): void {
+    this.waitingSince = undefined;
+  }
+
+  /** The error a transfer stopped by the watchdog fails with. */
+  error(): Error {
+    return new Error(`no data for ${Math.round(this.idleMs / 1000)} s`);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(() => {
+      const quiet = this.waitingSince === undefined ? 0 : performance.now() - this.waitingSince;
+      if (quiet < this.idleMs) return this.arm(this.idleMs - quiet);
+      this.expired = true;
+      this.onExpire();
+    }, ms);
+  }
 }

@@ -1,39 +1,17 @@
 // Length-prefixed framing for data sent to a worker's stdin: each chunk carries its length and an empty
 // frame ends the stream, so the worker can tell a complete transfer from one cut short (a plain EOF) and
-// never keeps a truncated file. Pure stream plumbing; holds at most one chunk.
+// never keeps a truncated file. Pure byte plumbing: the writer adds a 4-byte header per chunk (no copy of the
+// payload); the reader yields views of its input and holds at most 3 bytes of a split header.
 
-const MAX_FRAME = 16 * 1024 * 1024;
+/** The worker's input (not its disk) failed: cut short, silent for too long, or longer than announced. */
+export class InputError extends Error {}
 
-function header(length: number): Uint8Array {
-  const h = new Uint8Array(4);
-  new DataView(h.buffer).setUint32(0, length);
-  return h;
-}
+/** The largest payload one frame carries; a longer chunk is split. */
+export const MAX_FRAME = 16 * 1024 * 1024;
 
-/** Frames every chunk of `source`; the end marker is written only when the source ends cleanly. */
-export function encodeFrames(source: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
-  const it = source[Symbol.asyncIterator]();
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const next = await it.next();
-        if (next.done) {
-          controller.enqueue(header(0));
-          controller.close();
-          return;
-        }
-        for (let off = 0; off < next.value.length; off += MAX_FRAME) {
-          const part = next.value.subarray(off, off + MAX_FRAME);
-          controller.enqueue(header(part.length));
-          controller.enqueue(part);
-        }
-      },
-      async cancel(reason) {
-        await it.return?.(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
+/** The 4-byte big-endian header of a frame of `length` bytes; frameHeader(0) ends the stream. */
+export function frameHeader(length: number): Uint8Array {
+  return new Uint8Array([length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff]);
 }
 
 /** Yields the payload of framed input; throws when the input ends before the end marker. */
@@ -49,10 +27,10 @@ export async function* decodeFrames(input: AsyncIterable<Uint8Array>): AsyncGene
           pending = data.slice();
           break;
         }
-        need = new DataView(data.buffer, data.byteOffset, 4).getUint32(0);
+        need = ((data[0]! << 24) | (data[1]! << 16) | (data[2]! << 8) | data[3]!) >>> 0;
         data = data.subarray(4);
         if (need === 0) return;
-        if (need > MAX_FRAME) throw new Error("bad frame length");
+        if (need > MAX_FRAME) throw new InputError("bad frame length");
         continue;
       }
       const take = Math.min(need, data.length);
@@ -62,7 +40,7 @@ export async function* decodeFrames(input: AsyncIterable<Uint8Array>): AsyncGene
       if (need === 0) need = -1;
     }
   }
-  throw new Error("the transfer was cut short");
+  throw new InputError("the transfer was cut short");
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -7,9 +7,9 @@ import type { InferOutput } from "valibot";
 import { fail, ok, type CommandContext, type CommandResult } from "../../commands/contract.ts";
 import type { FileCommandDeps } from "./deps.ts";
 import { collector } from "./memory.ts";
-import { fetchTransfer, IDLE_TIMEOUT_MS, withIdleTimeout } from "./fetch-stream.ts";
+import { fetchTransfer, IDLE_TIMEOUT_MS, IdleWatchdog } from "./fetch-stream.ts";
 import { statPath, type UploadData } from "./transfer-data.ts";
-import { drainText, readLine, restOf, startWorker } from "./worker-client.ts";
+import { type ByteReader, drainText, readLine, startWorker } from "./worker-client.ts";
 
 interface Header {
   ok: boolean;
@@ -24,25 +24,55 @@ function quoteName(name: string): string {
   return name.replace(/"/g, "%22").replace(/\r/g, "%0D").replace(/\n/g, "%0A");
 }
 
-function concatStreams(parts: (Uint8Array | AsyncIterable<Uint8Array>)[], check: () => Promise<void>): ReadableStream<Uint8Array> {
+/**
+ * The request body in one stream, pulled by fetch as the socket takes it: `pre`, the worker's bytes (those
+ * already read with its header line first), then `post`. Nothing is queued (highWaterMark 0): one read of the
+ * worker's pipe at a time, handed on as it is (gathering reads into bigger chunks was measured: no less CPU,
+ * twice the RSS growth; BENCHMARKS.md). It ends only once the worker has exited cleanly and errors otherwise,
+ * so a console never receives a complete request for a file that could not be read. One watchdog stops a
+ * worker that sends nothing for `idleMs`.
+ */
+function requestBody(
+  reader: ByteReader,
+  first: Uint8Array,
+  pre: Uint8Array,
+  post: Uint8Array,
+  idleMs: number,
+  workerDone: () => Promise<void>,
+): ReadableStream<Uint8Array> {
+  const watchdog = new IdleWatchdog(idleMs, () => void reader.cancel().catch(() => {}));
   const collect = collector();
-  const it = (async function* () {
-    for (const part of parts) {
-      if (part instanceof Uint8Array) yield part;
-      else yield* part;
-    }
-    await check();
-  })();
+  let head: Uint8Array | undefined = first.length > 0 ? Buffer.concat([pre, first]) : pre;
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        const next = await it.next();
-        if (next.done) return controller.close();
-        controller.enqueue(next.value);
-        collect(next.value.length);
+        if (head) {
+          const bytes = head;
+          head = undefined;
+          if (bytes.length > 0) return controller.enqueue(bytes);
+        }
+        try {
+          watchdog.wait();
+          const { done, value } = await reader.read();
+          watchdog.progress();
+          if (watchdog.expired) throw watchdog.error();
+          if (!done && value) {
+            controller.enqueue(value);
+            collect(value.length);
+            return;
+          }
+          watchdog.stop();
+          await workerDone();
+          if (post.length > 0) controller.enqueue(post);
+          controller.close();
+        } catch (err) {
+          watchdog.stop();
+          throw err;
+        }
       },
       async cancel(reason) {
-        await it.return?.(reason);
+        watchdog.stop();
+        await reader.cancel(reason).catch(() => {});
       },
     },
     { highWaterMark: 0 },
@@ -94,31 +124,30 @@ async function uploadOnce(deps: FileCommandDeps, ctx: CommandContext, d: InferOu
       return fail(header.message ?? `upload: the file worker failed (exit ${code}): ${(await errors).trim().split("\n")[0] ?? ""}`);
     }
     const name = header.name;
-    const data = withIdleTimeout(restOf(reader, first.rest), deps.idleTimeoutMs ?? IDLE_TIMEOUT_MS);
     const workerDone = async () => {
       const code = await worker.exited;
       if (code !== 0) throw new Error(`reading failed: ${(await errors).trim().split("\n")[0] ?? `exit ${code}`}`);
     };
     const size = typeof header.size === "number" ? header.size : undefined;
     let headers: Record<string, string>;
-    let body: ReadableStream<Uint8Array>;
+    let pre: Uint8Array = new Uint8Array(0);
+    let post: Uint8Array = new Uint8Array(0);
     if (d.use_blob) {
       headers = { "Content-Type": "application/octet-stream", ...(size !== undefined ? { "Content-Length": String(size) } : {}) };
-      body = concatStreams([data], workerDone);
     } else {
       const boundary = `alpamon-${crypto.randomUUID()}`;
       const nameField =
         header.zip && paths.length === 1 ? `--${boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\n${name}\r\n` : "";
-      const pre = Buffer.from(
+      pre = Buffer.from(
         `${nameField}--${boundary}\r\nContent-Disposition: form-data; name="content"; filename="${quoteName(name)}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
       );
-      const post = Buffer.from(`\r\n--${boundary}--\r\n`);
+      post = Buffer.from(`\r\n--${boundary}--\r\n`);
       headers = {
         "Content-Type": `multipart/form-data; boundary=${boundary}`,
         ...(size !== undefined ? { "Content-Length": String(pre.length + size + post.length) } : {}),
       };
-      body = concatStreams([pre, data, post], workerDone);
     }
+    const body = requestBody(reader, first.rest, pre, post, deps.idleTimeoutMs ?? IDLE_TIMEOUT_MS, workerDone);
     let status: number;
     try {
       const response = await fetchTransfer(deps.http, d.content, {

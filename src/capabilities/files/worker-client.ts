@@ -51,27 +51,6 @@ export async function readLine(reader: ByteReader, maxBytes = 1 << 20): Promise<
   }
 }
 
-/** The remaining bytes of a reader as a stream (the bytes already read first). */
-export function restOf(reader: ByteReader, first: Uint8Array): ReadableStream<Uint8Array> {
-  let pending: Uint8Array | undefined = first.length > 0 ? first : undefined;
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        if (pending) {
-          controller.enqueue(pending);
-          pending = undefined;
-          return;
-        }
-        const { done, value } = await reader.read();
-        if (done || !value) controller.close();
-        else controller.enqueue(value);
-      },
-      cancel: (reason) => reader.cancel(reason),
-    },
-    { highWaterMark: 0 },
-  );
-}
-
 export async function drainText(stream: ReadableStream<Uint8Array>, maxBytes = 64 * 1024): Promise<string> {
   let text = "";
   for await (const chunk of stream) if (text.length < maxBytes) text += Buffer.from(chunk).toString("utf8");

@@ -7,7 +7,8 @@ import { FtpState, serveFtp } from "./ftp-serve.ts";
 import { decodeFrames } from "./frames.ts";
 import { collector } from "./memory.ts";
 import { planRead, readBytes } from "./read-job.ts";
-import { flushOut, statusLine, stdinChunks, writeOut, writeOutSync } from "./worker-io.ts";
+import { IDLE_TIMEOUT_MS } from "./fetch-stream.ts";
+import { flushOut, sizedStdin, statusLine, stdinChunks, writeOut, writeOutSync } from "./worker-io.ts";
 import { runWriteJob } from "./write-job.ts";
 
 export const JOB_ENV = "ALPAMON_FILE_JOB";
@@ -25,6 +26,9 @@ export const WorkerJob = v.variant("mode", [
     overwrite: v.boolean(),
     unzip: v.boolean(),
     limits: UnzipLimitsJob,
+    /** Set when stdin carries exactly this many raw bytes (no frames), which must come within `idleMs` gaps. */
+    size: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
+    idleMs: v.optional(positive),
   }),
   v.object({ mode: v.literal("read"), home: v.string(), paths: v.array(v.string()) }),
 ]);
@@ -55,25 +59,28 @@ export async function runFileWorker(_argv: string[]): Promise<number> {
       return 0;
     }
     case "write": {
-      const outcome = await runWriteJob(job, decodeFrames(stdinChunks()));
+      const raw = job.size !== undefined;
+      const input = raw ? sizedStdin(job.size ?? 0, job.idleMs ?? IDLE_TIMEOUT_MS) : decodeFrames(stdinChunks());
+      const outcome = await runWriteJob(job, input);
       await writeOut(statusLine({ ...outcome }));
       await flushOut();
+      // A read left blocked on a silent pipe would keep the process alive: raw jobs end here.
+      if (raw) process.exit(outcome.ok ? 0 : 1);
       return outcome.ok ? 0 : 1;
     }
     case "read": {
+      // fd 1 is written with writeSync only: process.stdout would make the pipe non-blocking, and the worker
+      // would then poll a full pipe instead of sleeping in write(2) until the agent has read it.
       const plan = planRead(job);
-      await writeOut(statusLine(plan.ok ? { ok: true, name: plan.name, size: plan.size, zip: plan.zip } : plan));
-      if (!plan.ok) {
-        await flushOut();
-        return 1;
-      }
+      await writeOutSync(Buffer.from(statusLine(plan.ok ? { ok: true, name: plan.name, size: plan.size, zip: plan.zip } : plan)));
+      if (!plan.ok) return 1;
       try {
-        const collect = collector();
+        // A plain file reuses one buffer; only the zip writer makes garbage (its compressed chunks).
+        const collect = plan.zip ? collector() : undefined;
         for await (const chunk of readBytes(plan)) {
           await writeOutSync(chunk);
-          collect(chunk.length);
+          collect?.(chunk.length);
         }
-        await flushOut();
         return 0;
       } catch (err) {
         process.stderr.write(`${(err as Error).message}\n`);

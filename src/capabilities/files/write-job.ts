@@ -5,7 +5,7 @@
 import { closeSync, constants as fsc, lstatSync, openSync, renameSync, rmSync, statSync, writeSync, chmodSync } from "node:fs";
 import { basename, dirname, extname, join } from "node:path";
 import { FileError, toFileError } from "./errors.ts";
-import { collector } from "./memory.ts";
+import { InputError } from "./frames.ts";
 import { resolvePath } from "./paths.ts";
 import { renameNoReplace } from "./rename.ts";
 import type { UnzipLimits } from "./unzip-limits.ts";
@@ -41,6 +41,8 @@ export interface WriteOutcome {
   ok: boolean;
   message: string;
   path?: string;
+  /** Why the input failed (cut short, silent), when it was the input and not the disk. */
+  input?: string;
 }
 
 function existingKind(path: string): "none" | "dir" | "other" {
@@ -71,11 +73,8 @@ export async function runWriteJob(job: WriteJob, input: AsyncIterable<Uint8Array
   }
   try {
     try {
-      const collect = collector();
-      for await (const chunk of input) {
-        for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
-        collect(chunk.length);
-      }
+      // The input is views of the worker's one read buffer (worker-io.ts): nothing to collect per chunk.
+      for await (const chunk of input) for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
     } finally {
       closeSync(fd);
     }
@@ -111,6 +110,6 @@ export async function runWriteJob(job: WriteJob, input: AsyncIterable<Uint8Array
     return { ok: true, path, message: `Successfully downloaded ${path}.` };
   } catch (err) {
     rmSync(temp, { force: true });
-    return { ok: false, message: toFileError(err, "write", path).message };
+    return { ok: false, message: toFileError(err, "write", path).message, ...(err instanceof InputError ? { input: err.message } : {}) };
   }
 }
