@@ -2,7 +2,6 @@
 // line on stderr and an exit code: 0 success, 78 configuration error, 1 anything else. Never a stack trace.
 import { Command, CommanderError, Option } from "commander";
 import { readFileSync } from "node:fs";
-import { runAgent } from "./agent.ts";
 import { applyJscTuning } from "./exec/jsc-tuning.ts";
 import { ConfigError, EX_CONFIG } from "./config/errors.ts";
 import { loadConfig, SYSTEM_CONFIG_PATH } from "./config/load.ts";
@@ -11,8 +10,6 @@ import { runSetup, setupInputFromEnv } from "./config/setup.ts";
 import { releaseDelegatedCgroup } from "./exec/cgroup.ts";
 import { runProcess } from "./exec/run.ts";
 import { LogHub, stderrSink } from "./log/logger.ts";
-import { runFileWorker } from "./capabilities/files/worker-main.ts";
-import { runOnce } from "./capabilities/metrics/once-command.ts";
 import { readPlatform } from "./platform/os-release.ts";
 import { AlreadyRunningError } from "./platform/pidfile.ts";
 import { USER_AGENT, VERSION } from "./version.ts";
@@ -82,12 +79,15 @@ function buildProgram(): Command {
       if (opts.json && !opts.once) throw new UsageError("--json only works together with --once");
       if (opts.dataDir && !opts.once) throw new UsageError("--data-dir only works together with --once");
       if (opts.once) {
+        const { runOnce } = await import("./capabilities/metrics/once-command.ts");
         await runOnce({ json: !!opts.json, dataDir: opts.dataDir });
         return;
       }
       const config = loadConfig({ explicitPath: opts.config });
       const tuningFailed = applyJscTuning();
       if (tuningFailed) console.error(`alpamon: running without the JavaScriptCore tuning: ${tuningFailed}`);
+      // Loaded here, not at the top: the file worker and the other subcommands start without the agent's modules.
+      const { runAgent } = await import("./agent.ts");
       const code = await runAgent(config, new LogHub(stderrSink));
       if (code !== 0) throw new ExitCode(code);
     });
@@ -135,6 +135,7 @@ function buildProgram(): Command {
     .description("internal: the file worker the agent starts as a user")
     .allowExcessArguments(true)
     .action(async (_opts: unknown, cmd: Command) => {
+      const { runFileWorker } = await import("./capabilities/files/worker-main.ts");
       const code = await runFileWorker(cmd.args);
       if (code !== 0) throw new ExitCode(code);
     });
