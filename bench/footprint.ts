@@ -1,22 +1,124 @@
-// Benchmark: the compiled agent connected to the fake console with a full metric configuration, sampled for a
-// while: RSS, RssAnon, threads, open fds, CPU% of one core, and child processes started (from /proc). When
-// Debian's prometheus-node-exporter is installed, it runs in the same window, scraped every 5 s, side by side.
-// Run: bun build.ts --target host && node_modules/.bin/bun bench/footprint.ts [seconds=600]
-import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+// Benchmark: the idle footprint of the compiled agent, as an operator runs it, against its peers in the same run.
+// The agent (its own copy of the binary: the kernel does not page out pages another process shares) connects to
+// the fake console with a busy metric configuration. Beside it, sampled the same way from outside (/proc, once a
+// second): Debian's prometheus-node-exporter scraped every 5 s (when installed), and two floors built here with
+// the same Bun: a compiled binary that only sleeps, and one that only holds a WebSocket open (what Bun itself
+// costs). After the first 65 s (start-up, the first page-out), a window of SECONDS: CPU from each process's
+// per-thread schedstat (nanoseconds; a thread's time is kept when it exits), in 1-minute slices for a median and
+// spread; RSS and RssAnon at every sample; major faults and disk reads around each page-out round.
+// Run: bun build.ts --target host && node_modules/.bin/bun bench/footprint.ts [seconds=300]
+//      (ALPAMON_BIN=<binary> measures another build; the load average is printed beside the figures)
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeConsole } from "../test/console/fake-console.ts";
 import { writeAgentConfig } from "../test/helpers/agent.ts";
-import { footprint, mb, routeMetrics, rssBreakdown, TICKS_PER_SECOND } from "./lib.ts";
+import { mb, routeMetrics, rssBreakdown } from "./lib.ts";
 
-const seconds = Number(process.argv[2] ?? 600);
-const bin = process.env.ALPAMON_BIN ?? join(import.meta.dir, "..", "dist", "alpamon-linux-x64");
+const seconds = Number(process.argv[2] ?? 300);
+/** From the agent's start: start-up and the first page-out (at 60 s) fall before the window. */
+const WARM_UP_S = 65;
+const SLICE_S = 60;
+const source = process.env.ALPAMON_BIN ?? join(import.meta.dir, "..", "dist", "alpamon-linux-x64");
 const NODE_EXPORTER = "/usr/bin/prometheus-node-exporter";
-const TICKS = TICKS_PER_SECOND;
+/** Its own port per run, so two runs can overlap. */
+const EXPORTER_PORT = 19100 + (process.pid % 800);
+/** The issue's goals (issue 23): CPU % of one core, × node_exporter, RssAnon and RSS in MB. */
+const GOAL = { cpu: 0.1, cpuRatio: 0.5, anonMb: 8, rssMb: 40 };
 
-const snapshot = footprint;
+interface Sample {
+  t: number;
+  rss: number;
+  anon: number;
+  cpuNs: number;
+  majflt: number;
+  minflt: number;
+  readBytes: number;
+  threads: number;
+  fds: number;
+}
 
-/** Children ever started = the cumulative child CPU fields can miss short ones, so count direct children seen. */
+/** One process watched from outside. CPU: the sum of its threads' schedstat, keeping exited threads' last value. */
+class Watched {
+  readonly samples: Sample[] = [];
+  private readonly threadNs = new Map<string, number>();
+  private exitedNs = 0;
+  constructor(
+    readonly name: string,
+    readonly pid: number,
+  ) {}
+
+  sample(t: number): void {
+    try {
+      const live = new Map<string, number>();
+      for (const tid of readdirSync(`/proc/${this.pid}/task`)) {
+        try {
+          live.set(tid, Number(readFileSync(`/proc/${this.pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]));
+        } catch {
+          // exited meanwhile: its last value is kept below
+        }
+      }
+      for (const [tid, ns] of this.threadNs) if (!live.has(tid)) this.exitedNs += ns;
+      this.threadNs.clear();
+      let cpuNs = this.exitedNs;
+      for (const [tid, ns] of live) {
+        this.threadNs.set(tid, ns);
+        cpuNs += ns;
+      }
+      const status = readFileSync(`/proc/${this.pid}/status`, "utf8");
+      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0) * 1024;
+      const stat = readFileSync(`/proc/${this.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      const io = readFileSync(`/proc/${this.pid}/io`, "utf8");
+      this.samples.push({
+        t,
+        rss: kb("VmRSS"),
+        anon: kb("RssAnon"),
+        cpuNs,
+        majflt: Number(stat[9]),
+        minflt: Number(stat[7]),
+        readBytes: Number(/^read_bytes: (\d+)/m.exec(io)?.[1] ?? 0),
+        threads: live.size,
+        fds: readdirSync(`/proc/${this.pid}/fd`).length,
+      });
+    } catch {
+      // the process is gone; the report says so by its missing samples
+    }
+  }
+
+  window(from: number, to = Number.POSITIVE_INFINITY): Sample[] {
+    return this.samples.filter((s) => s.t >= from && s.t <= to);
+  }
+
+  /** CPU % of one core between the first and last sample of [from, to]. */
+  cpu(from: number, to?: number): number | undefined {
+    const w = this.window(from, to);
+    if (w.length < 2) return undefined;
+    const [a, b] = [w[0]!, w.at(-1)!];
+    return ((b.cpuNs - a.cpuNs) / 1e6 / ((b.t - a.t) * 1000)) * 100;
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(", ");
+const pct = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(3));
+const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? "-" : (a / b).toFixed(2));
+
+/** Compiles a floor binary with the running Bun: `script` is its whole program. */
+function buildFloor(dir: string, name: string, script: string): string {
+  const entry = join(dir, `${name}.ts`);
+  const out = join(dir, name);
+  writeFileSync(entry, script);
+  const built = Bun.spawnSync([process.execPath, "build", "--compile", entry, "--outfile", out], { stdout: "ignore", stderr: "pipe" });
+  if (built.exitCode !== 0) throw new Error(`building the ${name} floor failed: ${built.stderr.toString()}`);
+  return out;
+}
+
 function childrenOf(pid: number): number[] {
   return readdirSync("/proc")
     .filter((p) => /^\d+$/.test(p))
@@ -30,68 +132,149 @@ function childrenOf(pid: number): number[] {
     });
 }
 
+if (!existsSync(source)) {
+  console.error(`no agent binary at ${source}: run \`bun build.ts --target host\` first, or set ALPAMON_BIN`);
+  process.exit(1);
+}
+const dir = mkdtempSync(join(tmpdir(), "alpamon-footprint-"));
+const bin = join(dir, "alpamon");
+copyFileSync(source, bin);
+const quiet = { stdin: "ignore", stdout: "ignore", stderr: "ignore" } as const;
 const fake = await FakeConsole.start();
 routeMetrics(fake);
-const dir = mkdtempSync(join(tmpdir(), "alpamon-footprint-"));
-const agent = Bun.spawn([bin, "--config", writeAgentConfig(fake, dir)], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+// The WebSocket floor's peer: accepts and then says nothing, like a quiet console.
+const peer = Bun.serve({
+  port: 0,
+  fetch: (req, server) => (server.upgrade(req) ? undefined : new Response("no")),
+  websocket: { message() {} },
+});
+const floorSleep = buildFloor(dir, "floor-sleep", "setInterval(() => {}, 2 ** 31 - 1);\n");
+const floorWs = buildFloor(
+  dir,
+  "floor-ws",
+  `const ws = new WebSocket(${JSON.stringify(`ws://127.0.0.1:${peer.port}/`)});\nws.onclose = () => process.exit(1);\n`,
+);
+const procs: { proc: ReturnType<typeof Bun.spawn>; watched: Watched }[] = [];
+const start = (name: string, argv: string[], env?: Record<string, string>) => {
+  const proc = Bun.spawn(argv, { ...quiet, cwd: "/", ...(env ? { env } : {}) });
+  procs.push({ proc, watched: new Watched(name, proc.pid) });
+  return procs.at(-1)!.watched;
+};
+const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home" };
+const spawnedAt = performance.now();
+const agent = start("alpamon", [bin, "--config", writeAgentConfig(fake, dir)], env);
 const exporter = existsSync(NODE_EXPORTER)
-  ? Bun.spawn([NODE_EXPORTER, "--web.listen-address=127.0.0.1:19100"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" })
+  ? start("node_exporter", [NODE_EXPORTER, `--web.listen-address=127.0.0.1:${EXPORTER_PORT}`], env)
   : undefined;
+const floors = [start("floor: sleep only", [floorSleep], env), start("floor: one idle WebSocket", [floorWs], env)];
+const all = [agent, ...(exporter ? [exporter] : []), ...floors];
+const loads: string[] = [`start ${load()}`];
 try {
   await fake.waitForBackhaul(30_000);
-  await Bun.sleep(5_000); // let start-up (commit, first checks) settle before measuring
-  const first = { agent: snapshot(agent.pid), exporter: exporter ? snapshot(exporter.pid) : undefined };
-  const t0 = performance.now();
-  const peak = { agentRss: 0, agentAnon: 0, exporterRss: 0, exporterAnon: 0 };
-  // Means over every sample: the agent's RSS is a sawtooth (it pages its executable out every 10 minutes).
-  const sum = { n: 0, agentRss: 0, agentAnon: 0 };
+  const t0 = spawnedAt;
   const children = new Set<number>();
   let scrapes = 0;
-  while (performance.now() - t0 < seconds * 1000) {
-    await Bun.sleep(1_000);
+  for (let s = 1; s <= WARM_UP_S + seconds; s++) {
+    await Bun.sleep(Math.max(0, t0 + s * 1000 - performance.now()));
+    for (const w of all) w.sample(s);
     for (const c of childrenOf(agent.pid)) children.add(c);
-    const a = snapshot(agent.pid);
-    peak.agentRss = Math.max(peak.agentRss, a.rss);
-    peak.agentAnon = Math.max(peak.agentAnon, a.anon);
-    sum.n++;
-    sum.agentRss += a.rss;
-    sum.agentAnon += a.anon;
-    if (exporter && Math.round((performance.now() - t0) / 1000) % 5 === 0) {
-      await fetch("http://127.0.0.1:19100/metrics")
+    if (exporter && s % 5 === 0) {
+      await fetch(`http://127.0.0.1:${EXPORTER_PORT}/metrics`)
         .then((r) => r.text())
         .catch(() => "");
       scrapes++;
-      const e = snapshot(exporter.pid);
-      peak.exporterRss = Math.max(peak.exporterRss, e.rss);
-      peak.exporterAnon = Math.max(peak.exporterAnon, e.anon);
     }
+    if (s % SLICE_S === 0) loads.push(`${s} s ${load()}`);
   }
-  const elapsed = (performance.now() - t0) / 1000;
-  const last = snapshot(agent.pid);
-  const cpu = ((last.cpuTicks - first.agent.cpuTicks) / TICKS / elapsed) * 100;
+  const from = WARM_UP_S;
+  const to = WARM_UP_S + seconds;
+  const slices: number[] = [];
+  for (let t = from; t + SLICE_S <= to; t += SLICE_S) slices.push(t);
+  const sliceCpu = (w: Watched) => slices.map((t) => w.cpu(t, t + SLICE_S)).filter((x): x is number => x !== undefined);
   const metricPosts = fake.requests.filter((r) => r.path.startsWith("/api/metrics/realtime/")).length;
-  console.log(`window: ${elapsed.toFixed(0)} s; agent ${bin}; ${metricPosts} realtime metric posts received`);
   console.log(
-    `agent:         RSS ${mb(last.rss)} MB at the end, mean ${mb(sum.agentRss / sum.n)} (peak ${mb(peak.agentRss)}), RssAnon ${mb(last.anon)} MB at the end, mean ${mb(sum.agentAnon / sum.n)} (peak ${mb(peak.agentAnon)}), CPU ${cpu.toFixed(3)} % of one core, threads ${last.threads}, fds ${last.fds}, child processes seen ${children.size}`,
+    `agent ${source} (own copy); window ${from}-${to} s after its start; ${metricPosts} realtime metric posts; ${scrapes} node_exporter scrapes`,
   );
+  console.log(`load average (1, 5, 15 min): ${loads.join("; ")}`);
+  console.log("\nper process, over the window (CPU: whole window, then the median and spread of 1-minute slices):");
+  for (const w of all) {
+    const win = w.window(from, to);
+    if (win.length === 0) {
+      console.log(`${w.name}: no samples (exited?)`);
+      continue;
+    }
+    const s = sliceCpu(w);
+    const last = win.at(-1)!;
+    const rssMean = win.reduce((x, y) => x + y.rss, 0) / win.length;
+    const anonMean = win.reduce((x, y) => x + y.anon, 0) / win.length;
+    console.log(
+      `  ${w.name.padEnd(26)} CPU ${pct(w.cpu(from, to))} % (slices median ${s.length ? `${pct(median(s))}, ${pct(Math.min(...s))}-${pct(Math.max(...s))}` : "-"}), RSS mean ${mb(rssMean)} max ${mb(Math.max(...win.map((x) => x.rss)))} MB, RssAnon mean ${mb(anonMean)} max ${mb(Math.max(...win.map((x) => x.anon)))} MB, threads ${last.threads}, fds ${last.fds}`,
+    );
+  }
+  // The issue's table, each row against its peer in this run.
+  const row = (
+    what: string,
+    a: number | undefined,
+    b: number | undefined,
+    goal: string,
+    unit: string,
+    f: (x: number | undefined) => string,
+  ) => console.log(`| ${what} | ${f(a)}${unit} | ${f(b)}${unit} | ${ratio(a, b)} | ${goal} |`);
+  const agentSlices = sliceCpu(agent);
+  const peerSlices = exporter ? sliceCpu(exporter) : [];
+  const sliceRatios = agentSlices.map((a, i) => a / (peerSlices[i] ?? Number.NaN)).filter(Number.isFinite);
+  const maxOf = (w: Watched | undefined, key: "rss" | "anon") =>
+    w ? Math.max(...w.window(from, to).map((x) => x[key])) / 1048576 : undefined;
+  const meanOf = (w: Watched | undefined, key: "rss" | "anon") => {
+    const win = w?.window(from, to) ?? [];
+    return win.length ? win.reduce((x, y) => x + y[key], 0) / win.length / 1048576 : undefined;
+  };
+  const mbf = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(1));
+  console.log(`\n| row (after the first minute, ${seconds} s) | alpamon | node_exporter | ratio | goal |`);
+  console.log("|---|---|---|---|---|");
+  row(
+    "idle CPU, % of one core (whole window)",
+    agent.cpu(from, to),
+    exporter?.cpu(from, to),
+    `≤ ${GOAL.cpu} % and ≤ ${GOAL.cpuRatio} ×`,
+    "",
+    pct,
+  );
+  row(
+    `idle CPU, median of ${agentSlices.length} 1-minute slices`,
+    agentSlices.length ? median(agentSlices) : undefined,
+    peerSlices.length ? median(peerSlices) : undefined,
+    `per slice: ${sliceRatios.map((r) => r.toFixed(2)).join(", ") || "-"} ×`,
+    "",
+    pct,
+  );
+  row("RssAnon, mean", meanOf(agent, "anon"), meanOf(exporter, "anon"), `≤ ${GOAL.anonMb} MB`, " MB", mbf);
+  row("RssAnon, max", maxOf(agent, "anon"), maxOf(exporter, "anon"), `≤ ${GOAL.anonMb} MB`, " MB", mbf);
+  row("RSS, max of every sample", maxOf(agent, "rss"), maxOf(exporter, "rss"), `≤ ${GOAL.rssMb} MB`, " MB", mbf);
+  console.log("\nthe Bun floors in the same run (what any compiled Bun program pays):");
+  for (const f of floors)
+    console.log(
+      `  ${f.name}: CPU ${pct(f.cpu(from, to))} % (${ratio(agent.cpu(from, to), f.cpu(from, to))} × under the agent), RssAnon max ${mbf(maxOf(f, "anon"))} MB, RSS max ${mbf(maxOf(f, "rss"))} MB`,
+    );
+  // Page-out rounds: a minute after start, then every 10 minutes. What each costs in faults and disk reads.
+  const a = agent.samples;
+  console.log("\nagent per minute of its life (the page-out rounds: a minute after start, then every 10 minutes):");
+  for (let t = 0; t + SLICE_S <= to; t += SLICE_S) {
+    const w = agent.window(t === 0 ? 1 : t, t + SLICE_S);
+    if (w.length < 2) continue;
+    const [x, y] = [w[0]!, w.at(-1)!];
+    console.log(
+      `  ${t}-${t + SLICE_S} s: CPU ${((y.cpuNs - x.cpuNs) / 1e6).toFixed(1)} ms, major faults ${y.majflt - x.majflt}, minor ${y.minflt - x.minflt}, disk reads ${mb(y.readBytes - x.readBytes)} MB, RSS ${mb(x.rss)} → ${mb(y.rss)} MB`,
+    );
+  }
   const where = rssBreakdown(agent.pid);
   console.log(
-    `agent RSS by origin: its executable's pages ${mb(where.executable)} MB (file-backed: the Bun runtime and the embedded app), other files ${mb(where.otherFiles)} MB, anonymous ${mb(where.anon)} MB`,
+    `agent RSS by origin at the end: its executable's pages ${mb(where.executable)} MB, other files ${mb(where.otherFiles)} MB, anonymous ${mb(where.anon)} MB; child processes seen ${children.size}; samples ${a.length}`,
   );
-  if (exporter && first.exporter) {
-    const e = snapshot(exporter.pid);
-    const ecpu = ((e.cpuTicks - first.exporter.cpuTicks) / TICKS / elapsed) * 100;
-    console.log(
-      `node_exporter: RSS ${mb(e.rss)} MB (peak ${mb(peak.exporterRss)}), RssAnon ${mb(e.anon)} MB (peak ${mb(peak.exporterAnon)}), CPU ${ecpu.toFixed(3)} % of one core, threads ${e.threads}, fds ${e.fds}; ${scrapes} scrapes`,
-    );
-    console.log(
-      `ratios agent/node_exporter: RSS ${(last.rss / e.rss).toFixed(2)}, RssAnon ${(last.anon / e.anon).toFixed(2)}, CPU ${(cpu / Math.max(ecpu, 1e-9)).toFixed(2)}`,
-    );
-  }
 } finally {
-  agent.kill("SIGTERM");
-  await agent.exited;
-  exporter?.kill("SIGKILL");
+  for (const { proc } of procs) proc.kill(proc === procs[0]!.proc ? "SIGTERM" : "SIGKILL");
+  await Promise.all(procs.map(({ proc }) => proc.exited));
+  void peer.stop(true);
   await fake.stop();
   rmSync(dir, { recursive: true, force: true });
 }

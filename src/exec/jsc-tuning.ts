@@ -5,8 +5,9 @@
 // The option: a function is compiled by the baseline JIT only after 40 times the usual warm-up. An idle agent
 // runs hundreds of functions a few times a minute; left in the interpreter they cost no JIT code, no
 // profiling metadata and no compile time, while a hot loop (a file transfer, a busy terminal) reaches the
-// threshold within milliseconds and is compiled as before. Measured over 5 minutes beside untuned agents:
-// RssAnon 14.1 → 12.3 MB and no more CPU (BENCHMARKS.md). Variables the operator set are left as they are.
+// threshold within milliseconds and is compiled as before. Measured again beside an untuned agent (issue 23):
+// RssAnon 16.1 → 13.8 MB, RSS 47.3 → 42.9 MB, the same CPU (BENCHMARKS.md, "Idle agent"). Variables the
+// operator set are left as they are.
 import { currentCommandLine, reexec } from "./reexec.ts";
 
 export const JSC_TUNING: Readonly<Record<string, string>> = {

@@ -1,20 +1,24 @@
-// Gives the kernel back the agent's own executable pages that nothing uses any more. A compiled Bun binary is
-// about 110 MB, and startup (module loading, the first inventory, TLS and SQLite setup) touches some 45 MB of
-// its code and read-only data; the idle agent needs perhaps a quarter of that again. Those pages are clean and
-// file-backed, so madvise(MADV_PAGEOUT) can drop them at no risk: a page that is needed later is read back
-// from the file. Pages shared with another process (a second alpamon) are left alone by the kernel.
-// Linux 5.4 or later; elsewhere the call fails once and the part stops trying. Each round starts with a full
-// garbage collection: startup leaves garbage that an idle heap would otherwise carry for a long time (about
-// 0.4 MB of RssAnon, for a few milliseconds of CPU every 10 minutes).
+// Takes from the agent the executable pages that its idle loop does not use. A compiled Bun binary is about
+// 110 MB, and startup (module loading, the first inventory, TLS and SQLite setup) touches some 45 MB of its code
+// and read-only data; the idle loop uses less than half of that again. The first round, a minute after start,
+// evicts the executable's clean read-only pages (madvise MADV_PAGEOUT): startup's own pages leave the page cache
+// too, and the idle loop reads back what it needs once. Later rounds only unmap them (MADV_DONTNEED): the pages
+// stay in the page cache, so one the agent needs again is a minor fault, never a disk read. (Evicting every
+// round cost about 45 major faults and, with this machine's 8 MB read-ahead, 40 MB of disk reads a round;
+// unmapping from the first round on leaves startup's pages in the cache, where fault-around maps them back: 3 MB
+// more RSS. BENCHMARKS.md, "Idle agent".) A read-only mapping with private copies (RELRO) is never touched.
+// Each round starts with a full garbage collection: startup leaves garbage that an idle heap would otherwise
+// carry for a long time (about 0.4 MB of RssAnon, for a few milliseconds of CPU every 10 minutes). A kernel
+// before 5.4 refuses MADV_PAGEOUT: that round unmaps instead; if madvise is refused altogether, the part stops.
 import { readFileSync, readlinkSync } from "node:fs";
 import type { Part } from "./lifecycle.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Clock } from "./clock.ts";
-import { libc, MADV_PAGEOUT } from "./libc.ts";
+import { libc, MADV_DONTNEED, MADV_PAGEOUT } from "./libc.ts";
 
 /**
  * After startup has settled, then every 10 minutes: code touched by rare work (roll-ups, inventory, commands)
- * goes back too. Each round costs the idle agent a few dozen reads of its hot pages, a few milliseconds.
+ * is unmapped too. A later round costs the idle agent a few hundred minor faults for its hot pages.
  */
 export const PAGE_OUT_FIRST_MS = 60_000;
 export const PAGE_OUT_EVERY_MS = 10 * 60_000;
@@ -26,45 +30,74 @@ export type PageOutResult = {
   bytes: number;
 };
 
-/** The read-only (r-x and r--) mappings of the running executable, from /proc/self/maps. */
+/**
+ * The read-only (r-x and r--) mappings of the running executable that hold nothing but the file's own pages,
+ * from /proc/self/smaps. A read-only mapping with anonymous pages (the relocated, then write-protected RELRO) is
+ * left out: dropping those would put the unrelocated file contents back.
+ */
 export function executableRanges(
-  maps = readFileSync("/proc/self/maps", "utf8"),
+  smaps = readFileSync("/proc/self/smaps", "utf8"),
   exe = readlinkSync("/proc/self/exe"),
 ): { start: bigint; end: bigint }[] {
   const ranges: { start: bigint; end: bigint }[] = [];
-  for (const line of maps.split("\n")) {
+  let current: { start: bigint; end: bigint } | undefined;
+  for (const line of smaps.split("\n")) {
     // "start-end perms offset dev inode   path": the path may hold spaces (" (deleted)" after an upgrade).
-    const match = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s+(.*)$/.exec(line);
-    if (!match || match[4] !== exe || match[3]![1] === "w") continue;
-    ranges.push({ start: BigInt(`0x${match[1]}`), end: BigInt(`0x${match[2]}`) });
+    const header = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (header) {
+      current = header[4] === exe && header[3]![1] !== "w" ? { start: BigInt(`0x${header[1]}`), end: BigInt(`0x${header[2]}`) } : undefined;
+      continue;
+    }
+    const anonymous = /^Anonymous:\s+(\d+) kB/.exec(line);
+    if (anonymous && current) {
+      if (anonymous[1] === "0") ranges.push(current);
+      current = undefined;
+    }
   }
   return ranges;
 }
 
-/** Advises the kernel to reclaim the executable's read-only pages now. Throws when madvise is refused. */
-export function pageOutExecutable(): PageOutResult {
+/** "evict": out of the page cache too (MADV_PAGEOUT, Linux 5.4+); "unmap": from the agent only (MADV_DONTNEED). */
+export type PageOutMode = "evict" | "unmap";
+
+/**
+ * Takes the executable's clean read-only pages from the agent now. Unmapped pages stay in the page cache, so a
+ * page needed again is a minor fault; evicted ones are read back from the file. Throws when madvise is refused.
+ */
+export function pageOutExecutable(mode: PageOutMode = "unmap"): PageOutResult {
   const c = libc();
   if (!c) throw new Error("libc is not available");
+  const [advice, name] = mode === "evict" ? [MADV_PAGEOUT, "MADV_PAGEOUT"] : [MADV_DONTNEED, "MADV_DONTNEED"];
   let bytes = 0n;
   const ranges = executableRanges();
   for (const { start, end } of ranges) {
-    if (c.madvise(start, end - start, MADV_PAGEOUT) !== 0)
-      throw new Error("madvise(MADV_PAGEOUT) was refused (Linux 5.4 or later is needed)");
+    if (c.madvise(start, end - start, advice) !== 0) throw new Error(`madvise(${name}) was refused`);
     bytes += end - start;
   }
   return { ranges: ranges.length, bytes: Number(bytes) };
 }
 
-/** The agent part that collects garbage and pages the executable out after startup, then every PAGE_OUT_EVERY_MS. */
+/**
+ * The agent part that collects garbage and takes the idle executable pages: evicted after startup, unmapped every
+ * PAGE_OUT_EVERY_MS after that.
+ */
 export function pageOutPart(
   log: Logger,
   clock: Clock,
-  run: () => PageOutResult = pageOutExecutable,
+  run: (mode: PageOutMode) => PageOutResult = pageOutExecutable,
   collect: () => void = () => Bun.gc(true),
 ): Part {
   let stop: AbortController | undefined;
+  const attempt = (mode: PageOutMode): PageOutResult | string => {
+    try {
+      return run(mode);
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  };
   async function loop(signal: AbortSignal): Promise<void> {
     let wait = PAGE_OUT_FIRST_MS;
+    let mode: PageOutMode = "evict";
     for (;;) {
       try {
         await clock.sleep(wait, signal);
@@ -72,13 +105,15 @@ export function pageOutPart(
         return; // stopped
       }
       collect();
-      try {
-        log.debug("paged out the executable's idle pages", run());
-      } catch (err) {
-        log.debug("cannot page out the executable; not trying again", { error: err instanceof Error ? err.message : String(err) });
+      let result = attempt(mode);
+      if (typeof result === "string" && mode === "evict") result = attempt("unmap"); // a kernel before 5.4
+      if (typeof result === "string") {
+        log.debug("cannot page out the executable; not trying again", { error: result });
         return;
       }
+      log.debug("paged out the executable's idle pages", { mode, ...result });
       wait = PAGE_OUT_EVERY_MS;
+      mode = "unmap";
     }
   }
   return {

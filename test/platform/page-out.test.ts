@@ -2,40 +2,53 @@
 // runs a script that calls pageOutExecutable and reports its own RssFile before and after. The schedule is
 // driven with a ManualClock.
 import { describe, expect, test } from "bun:test";
-import { copyFileSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, fsyncSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LogHub, type LogRecord } from "../../src/log/logger.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
-import { executableRanges, PAGE_OUT_EVERY_MS, PAGE_OUT_FIRST_MS, pageOutPart } from "../../src/platform/page-out.ts";
+import { executableRanges, PAGE_OUT_EVERY_MS, PAGE_OUT_FIRST_MS, type PageOutMode, pageOutPart } from "../../src/platform/page-out.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
 
 const tempDir = useTempDirs("alpamon-page-out-");
 const MODULE = join(import.meta.dir, "../../src/platform/page-out.ts");
 
 describe("executableRanges", () => {
-  test("only the executable's read-only mappings, a path with spaces included", () => {
+  test("only the executable's read-only mappings without private copies, a path with spaces included", () => {
     const exe = "/usr/bin/alpamon (deleted)";
-    const maps = [
-      `55d0c0000000-55d0c1000000 r--p 00000000 08:01 42    ${exe}`,
-      `55d0c1000000-55d0c4000000 r-xp 01000000 08:01 42    ${exe}`,
-      `55d0c4000000-55d0c4100000 rw-p 04000000 08:01 42    ${exe}`,
-      "7f0000000000-7f0000200000 r-xp 00000000 08:01 7     /usr/lib/x86_64-linux-gnu/libc.so.6",
-      "7f0000400000-7f0000500000 rw-p 00000000 00:00 0 ",
+    const mapping = (header: string, anonymousKb: number) => [
+      header,
+      "Size:               4096 kB",
+      "Rss:                 512 kB",
+      `Anonymous:          ${anonymousKb} kB`,
+      "VmFlags: rd mr mw me",
+    ];
+    const smaps = [
+      ...mapping(`55d0c0000000-55d0c1000000 r--p 00000000 08:01 42    ${exe}`, 0),
+      ...mapping(`55d0c1000000-55d0c4000000 r-xp 01000000 08:01 42    ${exe}`, 0),
+      ...mapping(`55d0c4000000-55d0c4100000 rw-p 04000000 08:01 42    ${exe}`, 60),
+      ...mapping(`55d0c4100000-55d0c4108000 r--p 04100000 08:01 42    ${exe}`, 12), // RELRO: relocated, then write-protected
+      ...mapping("7f0000000000-7f0000200000 r-xp 00000000 08:01 7     /usr/lib/x86_64-linux-gnu/libc.so.6", 0),
+      ...mapping("7f0000400000-7f0000500000 rw-p 00000000 00:00 0 ", 1024),
       "",
     ].join("\n");
-    expect(executableRanges(maps, exe)).toEqual([
+    expect(executableRanges(smaps, exe)).toEqual([
       { start: 0x55d0c0000000n, end: 0x55d0c1000000n },
       { start: 0x55d0c1000000n, end: 0x55d0c4000000n },
     ]);
-    expect(executableRanges(maps, "/usr/bin/alpamon")).toEqual([]); // not the running file
+    expect(executableRanges(smaps, "/usr/bin/alpamon")).toEqual([]); // not the running file
   });
 });
 
 describe("pageOutExecutable", () => {
-  test("drops most of a private runtime's file-backed pages from its RSS", () => {
+  /** Runs a private copy of the Bun runtime that takes its own pages in `mode`, then runs much of its code again. */
+  function probe(mode: "evict" | "unmap") {
     const dir = tempDir();
     const runtime = join(dir, "bun-copy");
     copyFileSync(process.execPath, runtime);
+    // Written back, so its page-cache pages are clean: reclaimable, as an installed binary's are.
+    const fd = openSync(runtime, "r");
+    fsyncSync(fd);
+    closeSync(fd);
     const script = join(dir, "probe.ts");
     writeFileSync(
       script,
@@ -43,27 +56,44 @@ describe("pageOutExecutable", () => {
         `import { readFileSync } from "node:fs";`,
         `import { pageOutExecutable } from ${JSON.stringify(MODULE)};`,
         `const rssFile = () => Number(/RssFile:\\s+(\\d+)/.exec(readFileSync("/proc/self/status", "utf8"))![1]);`,
+        `const majflt = () => Number(readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ")[9]);`,
         `const before = rssFile();`,
-        `const result = pageOutExecutable();`,
-        `console.log(JSON.stringify({ before, after: rssFile(), result }));`,
+        `const faults = majflt();`,
+        `const result = pageOutExecutable(${JSON.stringify(mode)});`,
+        `const after = rssFile();`,
+        `Bun.gc(true);`,
+        `const work = new Bun.CryptoHasher("sha256").update(JSON.stringify({ a: [1, 2, 3], b: "x".repeat(1000) })).digest("hex");`,
+        `console.log(JSON.stringify({ before, after, result, majorFaults: majflt() - faults, work: work.length }));`,
       ].join("\n"),
     );
     const run = Bun.spawnSync([runtime, script], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
     expect(run.stderr.toString()).toBe("");
-    const { before, after, result } = JSON.parse(run.stdout.toString()) as {
+    const out = JSON.parse(run.stdout.toString()) as {
       before: number;
       after: number;
       result: { ranges: number; bytes: number };
+      majorFaults: number;
+      work: number;
     };
-    expect(result.ranges).toBeGreaterThanOrEqual(2);
-    expect(result.bytes).toBeGreaterThan(20 * 1024 * 1024);
-    expect(before).toBeGreaterThan(10_000); // kB
-    expect(after).toBeLessThan(before / 2);
+    expect(out.result.ranges).toBeGreaterThanOrEqual(2);
+    expect(out.result.bytes).toBeGreaterThan(20 * 1024 * 1024);
+    expect(out.before).toBeGreaterThan(10_000); // kB
+    expect(out.after).toBeLessThan(out.before / 2);
+    expect(out.work).toBe(64); // it runs on
+    return out;
+  }
+
+  test("unmap: drops most of a private runtime's file-backed pages from its RSS, and reads nothing back from disk", () => {
+    expect(probe("unmap").majorFaults).toBeLessThan(5); // the pages stayed in the page cache (evicted: dozens)
+  });
+
+  test("evict: drops them from its RSS too", () => {
+    probe("evict");
   });
 });
 
 describe("pageOutPart", () => {
-  function setup(run: () => { ranges: number; bytes: number }, collect: () => void = () => {}) {
+  function setup(run: (mode: PageOutMode) => { ranges: number; bytes: number }, collect: () => void = () => {}) {
     const clock = new ManualClock();
     const records: LogRecord[] = [];
     const hub = new LogHub({ write: () => {}, close: () => {} }, "debug", () => clock.now());
@@ -75,50 +105,65 @@ describe("pageOutPart", () => {
     for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
   };
 
-  test("a minute after start, then every PAGE_OUT_EVERY_MS, until stopped; a full GC comes first each time", async () => {
-    let calls = 0;
+  test("evicts a minute after start, then unmaps every PAGE_OUT_EVERY_MS, until stopped; a full GC comes first each time", async () => {
     const order: string[] = [];
     const { clock, part } = setup(
-      () => {
-        calls++;
-        order.push("page-out");
+      (mode) => {
+        order.push(mode);
         return { ranges: 2, bytes: 1 };
       },
       () => order.push("gc"),
     );
+    const rounds = () => order.filter((o) => o !== "gc").length;
     part.start();
     await settle();
     await clock.advance(PAGE_OUT_FIRST_MS - 1);
     await settle();
-    expect(calls).toBe(0);
+    expect(rounds()).toBe(0);
     await clock.advance(1);
     await settle();
-    expect(calls).toBe(1);
+    expect(rounds()).toBe(1);
     for (let round = 1; round <= 3; round++) {
       await clock.advance(PAGE_OUT_EVERY_MS);
       await settle();
-      expect(calls).toBe(1 + round);
+      expect(rounds()).toBe(1 + round);
     }
     part.stop();
     await settle();
     expect(clock.pending).toBe(0);
     await clock.advance(PAGE_OUT_EVERY_MS);
-    expect(calls).toBe(4);
-    expect(order).toEqual(Array(4).fill(["gc", "page-out"]).flat());
+    expect(order).toEqual(["gc", "evict", "gc", "unmap", "gc", "unmap", "gc", "unmap"]);
   });
 
-  test("a kernel that refuses it is noted once at debug and never asked again", async () => {
+  test("a kernel without MADV_PAGEOUT: the first round unmaps instead, and so do the next", async () => {
+    const calls: string[] = [];
+    const { clock, records, part } = setup((mode) => {
+      calls.push(mode);
+      if (mode === "evict") throw new Error("madvise(MADV_PAGEOUT) was refused");
+      return { ranges: 2, bytes: 1 };
+    });
+    part.start();
+    await clock.advance(PAGE_OUT_FIRST_MS);
+    await settle();
+    await clock.advance(PAGE_OUT_EVERY_MS);
+    await settle();
+    expect(calls).toEqual(["evict", "unmap", "unmap"]);
+    expect(records.map((r) => r.message)).toEqual(Array(2).fill("paged out the executable's idle pages"));
+    part.stop();
+  });
+
+  test("a kernel that refuses both is noted once at debug and never asked again", async () => {
     let calls = 0;
     const { clock, records, part } = setup(() => {
       calls++;
-      throw new Error("madvise(MADV_PAGEOUT) was refused");
+      throw new Error("madvise was refused");
     });
     part.start();
     for (let i = 0; i < 3; i++) {
       await clock.advance(PAGE_OUT_EVERY_MS);
       await settle();
     }
-    expect(calls).toBe(1);
+    expect(calls).toBe(2); // evict, then unmap, in the first round
     expect(records.map((r) => [r.level, r.message])).toEqual([["debug", "cannot page out the executable; not trying again"]]);
     part.stop();
   });
