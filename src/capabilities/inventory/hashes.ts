@@ -17,6 +17,7 @@
 // Byte identity with the Go agent is not a goal (§5.1: the console compares opaque strings); a host that
 // switches agents costs one forced sync per category.
 import type { Snapshot } from "./types.ts";
+import { KEY_DEFS } from "./keys.ts";
 
 /** The nine hashed categories, in the fixed order they are synced (server foreign keys, §5.1). */
 export const HASHED_KEYS = ["info", "os", "time", "groups", "users", "interfaces", "addresses", "disks", "partitions"] as const;
@@ -40,22 +41,9 @@ const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? 
 export function canonicalValue<K extends HashedKey>(key: K, data: Snapshot[K]): unknown {
   switch (key) {
     case "info":
-      return ordered(data as object, [
-        "uuid",
-        "cpu_type",
-        "cpu_brand",
-        "cpu_physical_cores",
-        "cpu_logical_cores",
-        "physical_memory",
-        "hardware_vendor",
-        "hardware_model",
-        "hardware_serial",
-        "computer_name",
-        "hostname",
-        "local_hostname",
-      ]);
+      return ordered(data as object, KEY_DEFS.info.fields);
     case "os":
-      return ordered(data as object, ["name", "version", "major", "minor", "patch", "platform", "platform_like"]);
+      return ordered(data as object, KEY_DEFS.os.fields);
     case "time":
       return { datetime: "", boot_time: 0, timezone: (data as Snapshot["time"]).timezone, uptime: 0 };
     case "groups":
