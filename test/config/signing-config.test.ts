@@ -3,31 +3,13 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { writeFileSync } from "node:fs";
-import { ConfigError } from "../../src/config/errors.ts";
-import { loadConfig } from "../../src/config/load.ts";
 import { UPSTREAM_KEY_URL } from "../../src/config/schema.ts";
 import { TestSigner } from "../console/fake-signer.ts";
 import { MAIN } from "../helpers/cli.ts";
-import { useTempDirs } from "../helpers/tmp.ts";
+import { useConfigFiles } from "../helpers/config.ts";
 
-const tempDir = useTempDirs("alpamon-signing-config-");
+const { tempDir, load, problem } = useConfigFiles("alpamon-signing-config-");
 const server = (url = "https://console.example.com") => `[server]\nurl = ${url}\nid = srv-1\nkey = s3cr3t-KEY_value\n`;
-
-function load(text: string) {
-  const path = join(tempDir(), "alpamon.conf");
-  writeFileSync(path, text);
-  return loadConfig({ explicitPath: path });
-}
-
-function problem(text: string): string {
-  try {
-    load(text);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("[signing]", () => {
   test("defaults: monitor, upstream's key URL (dev only for dev.alpacon.io), no pins, [ssl] ca_cert, 10 minutes", () => {

@@ -3,30 +3,12 @@
 import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError } from "../../src/config/errors.ts";
-import { loadConfig } from "../../src/config/load.ts";
 import { formatPortList, parsePortList, portAllowed } from "../../src/config/schema.ts";
 import { MAIN } from "../helpers/cli.ts";
-import { useTempDirs } from "../helpers/tmp.ts";
+import { useConfigFiles } from "../helpers/config.ts";
 
-const tempDir = useTempDirs("alpamon-tunnel-config-");
+const { tempDir, load, problem } = useConfigFiles("alpamon-tunnel-config-");
 const SERVER = "[server]\nurl = https://console.example.com\nid = srv-1\nkey = s3cr3t-KEY_value\n";
-
-function load(text: string) {
-  const path = join(tempDir(), "alpamon.conf");
-  writeFileSync(path, text);
-  return loadConfig({ explicitPath: path });
-}
-
-function problem(text: string): string {
-  try {
-    load(text);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("[tunnel] and [editor]", () => {
   test("defaults: any port, 60 idle minutes, code-server looked up", () => {
