@@ -74,6 +74,25 @@ function command(signer: TestSigner | undefined, over: Partial<CommandEnvelope> 
   return base;
 }
 
+/** A gate whose key comes from the key server at `url`; its reject calls go nowhere. */
+function fetchingGate(mode: "monitor" | "enforce", url: string, clock: ManualClock): SigningGate {
+  const { log } = records();
+  return new SigningGate({
+    mode,
+    serverId: SERVER_ID,
+    keys: new FetchedKeys({
+      url,
+      fetchKey: () => fetchSigningKey(url, { tls: { rejectUnauthorized: true }, userAgent: "t", env: {} }),
+      clock,
+      log,
+    }),
+    maxAgeMs: 600_000,
+    clock,
+    log,
+    reject: () => {},
+  });
+}
+
 async function verdictOf(gate: SigningGate, c: CommandEnvelope) {
   return await gate.check(c);
 }
@@ -269,21 +288,7 @@ describe("the gate", () => {
     const next = new TestSigner("k2");
     const ks = keyServer(json(old.keyBody()));
     const clock = new ManualClock();
-    const { log } = records();
-    const g = new SigningGate({
-      mode: "enforce",
-      serverId: SERVER_ID,
-      keys: new FetchedKeys({
-        url: ks.url,
-        fetchKey: () => fetchSigningKey(ks.url, { tls: { rejectUnauthorized: true }, userAgent: "t", env: {} }),
-        clock,
-        log,
-      }),
-      maxAgeMs: 600_000,
-      clock,
-      log,
-      reject: () => {},
-    });
+    const g = fetchingGate("enforce", ks.url, clock);
     expect(await g.check(command(old, { key_id: "" }, clock))).toEqual({ ok: true });
     ks.state.answer = json(next.keyBody());
     // Signed by the new key, no key_id: the cached (fresh) old key fails, one fetch, the new key verifies.
@@ -300,21 +305,7 @@ describe("the gate", () => {
     const ks = keyServer(json(signer.keyBody()));
     ks.state.delayMs = 100;
     const clock = new ManualClock();
-    const { log } = records();
-    const g = new SigningGate({
-      mode: "monitor",
-      serverId: SERVER_ID,
-      keys: new FetchedKeys({
-        url: ks.url,
-        fetchKey: () => fetchSigningKey(ks.url, { tls: { rejectUnauthorized: true }, userAgent: "t", env: {} }),
-        clock,
-        log,
-      }),
-      maxAgeMs: 600_000,
-      clock,
-      log,
-      reject: () => {},
-    });
+    const g = fetchingGate("monitor", ks.url, clock);
     const order: string[] = [];
     // Signed ones wait for the key; the unsigned ones in between are decided without it, but still go in order.
     const ids = [0, 1, 2, 3].map((i) => {
