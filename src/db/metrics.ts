@@ -5,7 +5,7 @@
 import { and, asc, eq, gt, lt, lte, max, sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { StateDb } from "./open.ts";
-import { changes, lazy } from "./prepared.ts";
+import { changes, immediateTransaction, lazy } from "./prepared.ts";
 import { FAMILIES, dailyRows, hourlyRowsAfter, pendingDays, rollupHours, type Family, type Row } from "./rollup.ts";
 import {
   cpuSamples,
@@ -67,6 +67,8 @@ export interface SampleSet {
 export interface MetricsStore {
   /** Writes every section of `set` under one timestamp (epoch ms UTC), in one BEGIN IMMEDIATE transaction. */
   record(timestamp: number, set: SampleSet): void;
+  /** Writes several timestamps' sets in one BEGIN IMMEDIATE transaction (all or none). */
+  recordMany(samples: readonly { timestamp: number; set: SampleSet }[]): void;
   /** Peak and average bytes/s per disk of the samples in (start, end], wire-named columns, by device. */
   diskIoWindow(start: number, end: number): Row[];
   /** Peak and average traffic per interface of the samples in (start, end], wire-named columns, by name. */
@@ -92,7 +94,7 @@ const avg = (column: SQLiteColumn): SQL<number> => sql<number>`avg(${column})`;
 
 export function createMetricsStore(state: Pick<StateDb, "db" | "sqlite">): MetricsStore {
   const { db, sqlite } = state;
-  const immediate = <T>(work: () => T): T => db.transaction(() => work(), { behavior: "immediate" });
+  const immediate = immediateTransaction(sqlite);
 
   const insertCpu = lazy(() =>
     db
@@ -210,14 +212,22 @@ export function createMetricsStore(state: Pick<StateDb, "db" | "sqlite">): Metri
     hourly: deleteOlder(FAMILY_TABLES[family].hourly),
   }));
 
+  const insertSet = (timestamp: number, set: SampleSet): void => {
+    if (set.cpu !== undefined) insertCpu().run({ timestamp, usage: set.cpu });
+    if (set.memory !== undefined) insertMemory().run({ timestamp, usage: set.memory });
+    for (const d of set.diskUsage ?? []) insertDiskUsage().run({ timestamp, ...d });
+    for (const d of set.diskIo ?? []) insertDiskIo().run({ timestamp, ...d });
+    for (const t of set.traffic ?? []) insertTraffic().run({ timestamp, ...t });
+  };
+
   return {
     record(timestamp, set) {
+      immediate(() => insertSet(timestamp, set));
+    },
+    recordMany(samples) {
+      if (samples.length === 0) return;
       immediate(() => {
-        if (set.cpu !== undefined) insertCpu().run({ timestamp, usage: set.cpu });
-        if (set.memory !== undefined) insertMemory().run({ timestamp, usage: set.memory });
-        for (const d of set.diskUsage ?? []) insertDiskUsage().run({ timestamp, ...d });
-        for (const d of set.diskIo ?? []) insertDiskIo().run({ timestamp, ...d });
-        for (const t of set.traffic ?? []) insertTraffic().run({ timestamp, ...t });
+        for (const { timestamp, set } of samples) insertSet(timestamp, set);
       });
     },
     diskIoWindow: (start, end) => diskIoWindow().all({ start, end }) as Row[],

@@ -2,6 +2,7 @@
 // delete, pick the row the size cap drops. Never decides anything (src/console/outbox.ts does) and never
 // writes outside a BEGIN IMMEDIATE transaction, because another process may write the same file.
 import type { Database } from "bun:sqlite";
+import { immediateTransaction } from "./prepared.ts";
 
 /** The HTTP methods an outbox row may carry (console/http.ts names them HttpMethod). */
 export type RequestMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -76,7 +77,7 @@ export class OutboxStore {
 
   /** Runs `work` in one BEGIN IMMEDIATE transaction (the write lock is taken before anything is read). */
   immediate<T>(work: () => T): T {
-    return this.sqlite.transaction(work).immediate();
+    return immediateTransaction(this.sqlite)(work);
   }
 
   /** Call inside `immediate`. */

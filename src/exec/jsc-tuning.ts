@@ -8,11 +8,18 @@
 // threshold within milliseconds and is compiled as before. Measured again beside an untuned agent (issue 23):
 // RssAnon 16.1 → 13.8 MB, RSS 47.3 → 42.9 MB, the same CPU (BENCHMARKS.md, "Idle agent"). Variables the
 // operator set are left as they are.
+//
+// The same re-exec sets one option of Bun's allocator (mimalloc reads MIMALLOC_* once, at process start): its
+// background thread returns the free holes of partly used pages to the kernel at most every 5 s instead of
+// every 100 ms. That thread was a quarter of the idle agent's CPU (each 5-second cycle frees a little, and
+// the pages are faulted back in the next); measured beside the default: 0.116 → 0.094 % of one core, for
+// about 0.9 MB more RssAnon and no change in RSS (BENCHMARKS.md, "Idle agent, round 2").
 import { currentCommandLine, reexec } from "./reexec.ts";
 
 export const JSC_TUNING: Readonly<Record<string, string>> = {
   BUN_JSC_thresholdForJITAfterWarmUp: "20000",
   BUN_JSC_thresholdForJITSoon: "20000",
+  MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "5000",
 };
 /** Set for the re-executed process: the names of the variables the agent added (so it can remove them). */
 export const TUNED_MARKER = "ALPAMON_JSC_TUNED";

@@ -56,7 +56,8 @@ describe("applyJscTuning", () => {
   });
 
   test("after the re-exec: removes what it added (not the operator's), never execs again; =0 turns it off", () => {
-    const env: Record<string, string | undefined> = { ...JSC_TUNING, [TUNED_MARKER]: names[1]!, PATH: "/bin" };
+    // The operator set the first variable; the agent added the others.
+    const env: Record<string, string | undefined> = { ...JSC_TUNING, [TUNED_MARKER]: names.slice(1).join(","), PATH: "/bin" };
     let execs = 0;
     expect(
       applyJscTuning(

@@ -12,6 +12,7 @@ import { HOUR_MS } from "../../db/rollup.ts";
 import { effectiveRetention, pruneMetrics } from "./checks/cleanup.ts";
 import { DEFAULT_STATFS_TIMEOUT_MS, Problems, type AnyStatfs, type CheckContext, type Retention } from "./checks/context.ts";
 import { buildTasks } from "./checks/registry.ts";
+import { batchSamples, type BatchedMetricsStore } from "./batched-store.ts";
 import { parseCollectorConfig, type CheckEntry } from "./config.ts";
 import { Scheduler, type RetryPolicy } from "./scheduler.ts";
 
@@ -50,6 +51,8 @@ export class Collector {
   private readonly housekeeping: Scheduler;
   private readonly retention: Retention;
   private readonly ctx: CheckContext;
+  /** Samples of one event-loop turn go to SQLite in one transaction (batched-store.ts). */
+  private readonly metrics: BatchedMetricsStore;
   private current: CollectorState = "stopped";
   private taskNames: string[] = [];
   private restarting: Promise<void> = Promise.resolve();
@@ -57,9 +60,11 @@ export class Collector {
   constructor(private readonly options: CollectorOptions) {
     const { clock, log } = options;
     this.retention = effectiveRetention(options.retention);
+    const problems = new Problems(log);
+    this.metrics = batchSamples(createMetricsStore(options.state), problems);
     this.ctx = {
       state: options.state,
-      metrics: createMetricsStore(options.state),
+      metrics: this.metrics,
       clock,
       log,
       enqueue: (item) => options.outbox.enqueue(item),
@@ -67,7 +72,7 @@ export class Collector {
       sysRoot: options.sysRoot ?? "/sys",
       statfs: options.statfs,
       statfsTimeoutMs: options.statfsTimeoutMs ?? DEFAULT_STATFS_TIMEOUT_MS,
-      problems: new Problems(log),
+      problems,
     };
     this.housekeeping = new Scheduler({ clock, log });
   }
@@ -112,6 +117,7 @@ export class Collector {
     await this.checks?.stop();
     this.checks = undefined;
     await this.housekeeping.stop();
+    this.metrics.flush();
     this.abort = undefined;
     this.main = undefined;
     this.taskNames = [];

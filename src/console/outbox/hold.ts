@@ -51,6 +51,11 @@ export class LinkHold {
     return { decision, avoid: decision === "probe" ? this.lastFailedProbe : undefined };
   }
 
+  /** A hold is on: the console stopped answering and only probes go. */
+  get holding(): boolean {
+    return this.held;
+  }
+
   /** The round a request claimed now belongs to; its failure escalates the hold only if no other did first. */
   get round(): number {
     return this.roundsFailed;

@@ -13,7 +13,7 @@ import { Schedule, type ScheduleEntry } from "./schedule.ts";
 import { isLinkFailure, LinkHold } from "./hold.ts";
 import { OverflowEpisodes } from "./overflow.ts";
 import { Dialects, type DialectState } from "./dialects.ts";
-import { OutboxStore, type OutboxRow } from "../../db/outbox-store.ts";
+import { OutboxStore, type NewRow, type OutboxRow } from "../../db/outbox-store.ts";
 import { ConsoleMemory } from "../../db/console-memory.ts";
 import { UnwrittenChanges } from "./unwritten.ts";
 import { Wakeups } from "./wake.ts";
@@ -39,6 +39,7 @@ export interface OutboxSender {
 }
 
 export interface SettledItem {
+  /** 0 for an item dropped before it was written, or delivered by its send-first attempt (OutboxItem.sendFirst). */
   id: number;
   /** The request that settled it (the fallback form when that was sent). */
   method: HttpMethod;
@@ -101,6 +102,8 @@ export class Outbox {
   private dropped = 0;
   private readonly overflow: OverflowEpisodes;
   private readonly pacer: GarbagePacer;
+  /** Send-first items on the wire (OutboxItem.sendFirst); drain() and stop() wait for them. */
+  private readonly firstSends = new Set<Promise<void>>();
 
   constructor(private readonly options: OutboxOptions) {
     this.store = new OutboxStore(options.state.sqlite);
@@ -131,7 +134,8 @@ export class Outbox {
 
   /**
    * Writes the request durably (the row is on disk when this returns) and wakes a sender. Returns the
-   * row id, or 0 when the item alone is larger than maxBytes (refused, logged, counted as dropped). Rows of
+   * row id, or 0 when the item alone is larger than maxBytes (refused, logged, counted as dropped) or when a
+   * send-first item went straight out (OutboxItem.sendFirst: written only if that attempt fails). Rows of
    * PRIORITY_COMMANDS and PRIORITY_FINS (acks, events, fins) are never refused nor dropped for the caps: what
    * is acknowledged must get its fin, so lower-priority rows make room, and when there are none left the caps
    * are exceeded (warned).
@@ -152,6 +156,54 @@ export class Outbox {
     }
     if (row.bytes > this.maxBytes)
       this.log.warn("an ack or fin larger than the outbox size cap; kept it", { path: row.path, bytes: row.bytes });
+    if (item.sendFirst && this.mayGoFirst(row)) {
+      this.goFirst(row);
+      return 0;
+    }
+    return this.write(row);
+  }
+
+  /** A send-first item goes straight out only on a quiet, running outbox (OutboxItem.sendFirst). */
+  private mayGoFirst(row: NewRow): boolean {
+    return (
+      this.running &&
+      row.afterId === null &&
+      row.fallback === null &&
+      this.firstSends.size < this.senders &&
+      !this.hold.holding &&
+      this.schedule.nextDueAt() === undefined
+    );
+  }
+
+  private goFirst(row: NewRow): void {
+    const sending: Promise<void> = this.sendFirst(row)
+      .catch((err) => this.log.error("outbox could not keep a request that was not delivered", { path: row.path, error: describe(err) }))
+      .finally(() => {
+        this.firstSends.delete(sending);
+        this.wake.changed();
+      });
+    this.firstSends.add(sending);
+  }
+
+  /** The first attempt of a send-first item; anything but a delivery makes it an ordinary row (written now). */
+  private async sendFirst(row: NewRow): Promise<void> {
+    const result = await this.send(row, row.timeoutMs, this.abort.signal);
+    this.pacer.add(row.bytes);
+    if (outcomeOf(result.status) === "delivered") {
+      this.notifySettled({ id: 0, method: row.method, path: row.path, status: result.status, outcome: "delivered" });
+      return;
+    }
+    this.log.debug("a request sent before it was written was not delivered; the outbox keeps it", {
+      method: row.method,
+      path: row.path,
+      status: result.status,
+      ...(result.error ? { error: result.error } : {}),
+    });
+    this.write(row);
+  }
+
+  /** Inserts a validated row (making room under the caps) and wakes a sender; returns its id. */
+  private write(row: NewRow): number {
     this.unwritten.retry();
     const victims: { id: number; method: HttpMethod; path: string }[] = [];
     const id = this.store.immediate(() => {
@@ -210,7 +262,7 @@ export class Outbox {
         this.start();
         this.drainOwnsSenders = true;
       } else this.wake.wakeAll();
-      while (this.schedule.rows > 0) {
+      while (this.schedule.rows > 0 || this.firstSends.size > 0) {
         const left = until - this.clock.monotonic();
         if (left <= 0 || !this.running) return false;
         await this.wake.nextChange(left);
@@ -234,6 +286,7 @@ export class Outbox {
     this.wake.disarm();
     this.wake.wakeAll();
     await Promise.all(loops);
+    await Promise.all(this.firstSends); // aborted: each is written as a row for the next start
     this.loops = undefined;
     this.overflow.report();
     this.wake.changed();

@@ -1,7 +1,7 @@
 // The `cpu` check: busy % since this check's previous run from /proc/stat, stored and sent.
 // Never emits a value without a baseline: the first run only reads the ticks.
 import { cpuUsage, readStat, type CpuTicks } from "../../../platform/proc/stat.ts";
-import { iso, postMetric, type CheckContext, type CheckDefinition, type CheckRun } from "./context.ts";
+import { iso, postRealtime, type CheckContext, type CheckDefinition, type CheckRun } from "./context.ts";
 
 export const CPU_PATH = "/api/metrics/realtime/cpu/";
 
@@ -16,7 +16,7 @@ export function cpuCheck(ctx: CheckContext): CheckRun {
     const usage = cpuUsage(before, ticks);
     const timestamp = ctx.clock.now();
     ctx.metrics.record(timestamp, { cpu: usage });
-    postMetric(ctx, CPU_PATH, [{ timestamp: iso(timestamp), usage }]);
+    postRealtime(ctx, CPU_PATH, [{ timestamp: iso(timestamp), usage }]);
   };
 }
 

@@ -1,6 +1,6 @@
 // The `disk-io` check: peak and average bytes/s per disk over exactly the last interval (what the
 // `disk-io-collector` stored), sent; nothing is sent for an empty window.
-import { iso, postMetric, windowTracker, type CheckContext, type CheckDefinition, type CheckRun } from "./context.ts";
+import { iso, postRealtime, windowTracker, type CheckContext, type CheckDefinition, type CheckRun } from "./context.ts";
 
 export const DISK_IO_PATH = "/api/metrics/realtime/disk-io/";
 
@@ -10,7 +10,7 @@ export function diskIoSender(ctx: CheckContext, intervalMs: number): CheckRun {
     const { start, end } = window();
     const rows = ctx.metrics.diskIoWindow(start, end);
     if (rows.length === 0) return;
-    postMetric(
+    postRealtime(
       ctx,
       DISK_IO_PATH,
       rows.map((r) => ({ timestamp: iso(end), ...r })),

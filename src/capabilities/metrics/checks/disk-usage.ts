@@ -10,7 +10,7 @@ import {
   type DiskUsage,
   type StatfsNumbers,
 } from "../../../platform/proc/mountinfo.ts";
-import { iso, postMetric, type CheckContext, type CheckDefinition, type CheckRun } from "./context.ts";
+import { iso, postRealtime, type CheckContext, type CheckDefinition, type CheckRun } from "./context.ts";
 
 export const DISK_USAGE_PATH = "/api/metrics/realtime/disk-usage/";
 
@@ -55,7 +55,7 @@ export function diskUsageCheck(ctx: CheckContext): CheckRun {
         used: Math.round(u.used),
       })),
     });
-    postMetric(
+    postRealtime(
       ctx,
       DISK_USAGE_PATH,
       measured.map(({ device, usage: u }) => ({

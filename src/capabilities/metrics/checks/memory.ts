@@ -1,6 +1,6 @@
 // The `memory` check: memory used % (MemTotal − MemAvailable, as `alpamon --once` reports it), stored and sent.
 import { memoryUsage, readMeminfo } from "../../../platform/proc/meminfo.ts";
-import { iso, postMetric, type CheckContext, type CheckDefinition, type CheckRun } from "./context.ts";
+import { iso, postRealtime, type CheckContext, type CheckDefinition, type CheckRun } from "./context.ts";
 
 export const MEMORY_PATH = "/api/metrics/realtime/memory/";
 
@@ -12,7 +12,7 @@ export function memoryCheck(ctx: CheckContext): CheckRun {
     const { usage } = memoryUsage(info);
     const timestamp = ctx.clock.now();
     ctx.metrics.record(timestamp, { memory: usage });
-    postMetric(ctx, MEMORY_PATH, [{ timestamp: iso(timestamp), usage }]);
+    postRealtime(ctx, MEMORY_PATH, [{ timestamp: iso(timestamp), usage }]);
   };
 }
 

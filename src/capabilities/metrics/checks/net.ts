@@ -1,6 +1,6 @@
 // The `net` check: peak and average traffic per interface over exactly the last interval (what the
 // `net-collector` stored), sent; nothing is sent for an empty window.
-import { iso, postMetric, windowTracker, type CheckContext, type CheckDefinition, type CheckRun } from "./context.ts";
+import { iso, postRealtime, windowTracker, type CheckContext, type CheckDefinition, type CheckRun } from "./context.ts";
 
 export const TRAFFIC_PATH = "/api/metrics/realtime/traffic/";
 
@@ -10,7 +10,7 @@ export function netSender(ctx: CheckContext, intervalMs: number): CheckRun {
     const { start, end } = window();
     const rows = ctx.metrics.trafficWindow(start, end);
     if (rows.length === 0) return;
-    postMetric(
+    postRealtime(
       ctx,
       TRAFFIC_PATH,
       rows.map((r) => ({ timestamp: iso(end), ...r })),

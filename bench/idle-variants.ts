@@ -1,0 +1,133 @@
+// Benchmark: idle agents side by side, each a variant (a binary and extra environment variables), to compare
+// what a change or an option costs an idle agent. Every agent is its own copy of the compiled binary with its
+// own fake console and the busy metric configuration (bench/lib.ts), started together; after WARM seconds
+// (start-up and the first page-out) each is sampled from outside once a second for SECONDS: CPU per thread
+// from schedstat (a thread that exits keeps its last value; threads summed by name), RSS and RssAnon means and
+// peaks. Identical agents differ by about ±5 % in one run, so only larger differences count; repeat a run
+// before trusting a small one. The idle table of BENCHMARKS.md ("Idle agent, round 2") was made with it.
+// Run: node_modules/.bin/bun bench/idle-variants.ts '<json>' [seconds=240] [warm=65]
+//      <json>: [{"name":"default","bin":"/tmp/d/alpamon-linux-x64","env":{}},
+//               {"name":"holes=1000","bin":"/tmp/d/alpamon-linux-x64","env":{"MIMALLOC_PURGE_HOLES_MIN_INTERVAL":"1000"}}]
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { FakeConsole } from "../test/console/fake-console.ts";
+import { writeAgentConfig } from "../test/helpers/agent.ts";
+import { routeMetrics } from "./lib.ts";
+
+interface Variant {
+  name: string;
+  bin: string;
+  env?: Record<string, string>;
+}
+
+const variants = JSON.parse(process.argv[2] ?? "[]") as Variant[];
+const seconds = Number(process.argv[3] ?? 240);
+const warm = Number(process.argv[4] ?? 65);
+if (variants.length === 0 || !(seconds > 1) || !(warm >= 0)) {
+  console.error("usage: bun bench/idle-variants.ts '<json list of {name, bin, env}>' [seconds] [warm]");
+  process.exit(2);
+}
+
+class Agent {
+  private live = new Map<string, number>();
+  private exited = new Map<string, number>();
+  private start: Map<string, number> | undefined;
+  readonly rss: number[] = [];
+  readonly anon: number[] = [];
+  constructor(
+    readonly name: string,
+    readonly proc: ReturnType<typeof Bun.spawn>,
+    readonly dir: string,
+    readonly fake: FakeConsole,
+  ) {}
+
+  /** Nanoseconds of CPU per thread name (numbered threads summed), exited threads included. */
+  private byName(): Map<string, number> {
+    const live = new Map<string, number>();
+    for (const tid of readdirSync(`/proc/${this.proc.pid}/task`)) {
+      try {
+        const comm = readFileSync(`/proc/${this.proc.pid}/task/${tid}/comm`, "utf8").trim();
+        live.set(`${tid}:${comm}`, Number(readFileSync(`/proc/${this.proc.pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]));
+      } catch {
+        // exited meanwhile: its last value is kept below
+      }
+    }
+    for (const [key, ns] of this.live) if (!live.has(key)) this.exited.set(key, ns);
+    this.live = live;
+    const names = new Map<string, number>();
+    for (const source of [this.exited, live]) {
+      for (const [key, ns] of source) {
+        const name = key.slice(key.indexOf(":") + 1).replace(/\d+$/, "#");
+        names.set(name, (names.get(name) ?? 0) + ns);
+      }
+    }
+    return names;
+  }
+
+  sample(measuring: boolean): void {
+    const names = this.byName();
+    if (!measuring) {
+      this.start = names;
+      return;
+    }
+    this.start ??= names;
+    const status = readFileSync(`/proc/${this.proc.pid}/status`, "utf8");
+    const mb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0) / 1024;
+    this.rss.push(mb("VmRSS"));
+    this.anon.push(mb("RssAnon"));
+    this.last = names;
+  }
+  private last: Map<string, number> | undefined;
+
+  report(window: number): string {
+    const start = this.start ?? new Map<string, number>();
+    const parts = [...(this.last ?? new Map<string, number>())]
+      .map(([name, ns]) => [name, ns - (start.get(name) ?? 0)] as const)
+      .filter(([, ns]) => ns > 0)
+      .sort((a, b) => b[1] - a[1]);
+    const pct = (ns: number) => ((ns / 1e9 / window) * 100).toFixed(3);
+    const total = parts.reduce((sum, [, ns]) => sum + ns, 0);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    return (
+      `${this.name.padEnd(28)} CPU ${pct(total)} % of one core   RSS ${mean(this.rss).toFixed(1)} MB (max ${Math.max(...this.rss).toFixed(1)})` +
+      `   RssAnon ${mean(this.anon).toFixed(1)} MB (max ${Math.max(...this.anon).toFixed(1)})\n` +
+      `${"".padEnd(28)} by thread: ${parts.map(([name, ns]) => `${name} ${pct(ns)}`).join(", ")}`
+    );
+  }
+}
+
+const agents: Agent[] = [];
+try {
+  for (const v of variants) {
+    const fake = await FakeConsole.start();
+    routeMetrics(fake);
+    const dir = mkdtempSync(join(tmpdir(), "alpamon-variant-"));
+    const bin = join(dir, "alpamon");
+    copyFileSync(v.bin, bin); // its own copy: the kernel does not page out pages another process shares
+    const proc = Bun.spawn([bin, "--config", writeAgentConfig(fake, dir)], {
+      cwd: "/",
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: Bun.file(join(dir, "agent.log")),
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home", ...v.env },
+    });
+    agents.push(new Agent(v.name, proc, dir, fake));
+  }
+  const t0 = performance.now();
+  const loads: number[] = [];
+  for (let s = 1; s <= warm + seconds; s++) {
+    await Bun.sleep(Math.max(0, t0 + s * 1000 - performance.now()));
+    for (const a of agents) a.sample(s > warm);
+    if (s % 30 === 0) loads.push(loadavg()[0]!);
+  }
+  console.log(`${new Date().toISOString()}: ${seconds} s from ${warm} s after start; load ${loads.map((l) => l.toFixed(2)).join(" ")}`);
+  for (const a of agents) console.log(a.report(seconds - 1));
+} finally {
+  for (const a of agents) a.proc.kill("SIGTERM");
+  await Promise.all(agents.map((a) => a.proc.exited));
+  for (const a of agents) {
+    await a.fake.stop();
+    rmSync(a.dir, { recursive: true, force: true });
+  }
+}
