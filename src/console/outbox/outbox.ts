@@ -185,12 +185,32 @@ export class Outbox {
     this.firstSends.add(sending);
   }
 
-  /** The first attempt of a send-first item; anything but a delivery makes it an ordinary row (written now). */
+  /**
+   * The first attempt of a send-first item. Delivered or refused for good (4xx): settled as a row would be,
+   * never written. Anything that would be retried (no answer, 5xx, 401/403/408/429) makes it an ordinary row,
+   * written now and retried by the senders.
+   */
   private async sendFirst(row: NewRow): Promise<void> {
     const result = await this.send(row, row.timeoutMs, this.abort.signal);
     this.pacer.add(row.bytes);
-    if (outcomeOf(result.status) === "delivered") {
-      this.notifySettled({ id: 0, method: row.method, path: row.path, status: result.status, outcome: "delivered" });
+    const outcome = outcomeOf(result.status);
+    if (outcome !== "retry") {
+      // Delivered, or refused for good (a 4xx that sending again cannot change): settled as a row would be.
+      if (outcome === "drop") {
+        this.dropped++;
+        this.log.warn("console refused a request; dropped it from the outbox", {
+          method: row.method,
+          path: row.path,
+          status: result.status,
+        });
+      }
+      this.notifySettled({
+        id: 0,
+        method: row.method,
+        path: row.path,
+        status: result.status,
+        outcome: outcome === "drop" ? "dropped" : "delivered",
+      });
       return;
     }
     this.log.debug("a request sent before it was written was not delivered; the outbox keeps it", {

@@ -43,7 +43,7 @@ describe("outbox send-first items", () => {
     expect(await h.outbox.drain(1000)).toBe(true);
   });
 
-  test("a failed first attempt (500, no answer, 400) writes the row, and the senders deliver or drop it as usual", async () => {
+  test("a first attempt to be retried (500, no answer) writes the row and the senders deliver it; a 400 drops it at once", async () => {
     const tries = new Map<string, number>();
     const first: Record<string, number> = { "/a/": 500, "/b/": 0, "/c/": 400 };
     const g = gate();
@@ -58,15 +58,20 @@ describe("outbox send-first items", () => {
     await until(() => g.pending === 3, "three first attempts");
     expect(h.rowCount()).toBe(0);
     for (const status of Object.values(first)) g.release(status);
-    await until(() => h.settled.length === 3, "three settled rows");
+    await until(() => h.settled.length === 3, "three settled items");
     await h.clock.advance(60_000);
     await until(() => h.settled.length === 3 && h.rowCount() === 0, "the table empty again");
     const byPath = Object.fromEntries(h.settled.map((s) => [s.path, s]));
-    expect(byPath["/a/"]!.outcome).toBe("delivered");
-    expect(byPath["/b/"]!.outcome).toBe("delivered");
-    expect(byPath["/c/"]!.outcome).toBe("dropped");
-    expect(h.settled.every((s) => s.id > 0)).toBe(true); // each was a written row when it settled
-    expect(Object.fromEntries(tries)).toEqual({ "/a/": 2, "/b/": 2, "/c/": 2 });
+    expect(byPath["/a/"]).toMatchObject({ outcome: "delivered", status: 201 });
+    expect(byPath["/b/"]).toMatchObject({ outcome: "delivered", status: 201 });
+    expect(byPath["/a/"]!.id).toBeGreaterThan(0); // written rows when they settled
+    expect(byPath["/b/"]!.id).toBeGreaterThan(0);
+    expect(byPath["/c/"]).toEqual({ id: 0, method: "POST", path: "/c/", status: 400, outcome: "dropped" }); // never written
+    expect(h.warnings().map((w) => [w.message, w.fields?.path])).toEqual([
+      ["console refused a request; dropped it from the outbox", "/c/"],
+    ]);
+    expect(h.outbox.stats().dropped).toBe(1);
+    expect(Object.fromEntries(tries)).toEqual({ "/a/": 2, "/b/": 2, "/c/": 1 });
   });
 
   test("written first when the outbox is not running, while a row is in backoff, and past the senders' count", async () => {
