@@ -46,10 +46,11 @@ export interface OutboxItem {
   headers?: Record<string, string>;
   /**
    * Send at once and write the row only if that first attempt is to be retried (a 2xx delivers it, a 4xx
-   * drops it as it would a row); from then on it is an ordinary row. For what costs nothing to lose in a crash between the two: a realtime metric sample (it is
-   * also in the metrics tables). It saves the row's insert, read and delete on every 5-second sample. Taken
-   * only while the outbox is running, nothing is in backoff or held, and fewer such sends than senders are out;
-   * otherwise, and with `after` or a `fallback`, the item is written first like any other.
+   * drops it as it would a row); from then on it is an ordinary row. For what costs nothing to lose in a
+   * crash between the two: a realtime metric sample (it is also in the metrics tables). It saves the row's
+   * insert, read and delete on every 5-second sample. Taken only while the outbox is running, nothing is in
+   * backoff or held, and fewer such sends than senders are out; otherwise, and with `after` or a `fallback`,
+   * the item is written first like any other.
    */
   sendFirst?: boolean;
 }

@@ -135,7 +135,7 @@ export class Outbox {
   /**
    * Writes the request durably (the row is on disk when this returns) and wakes a sender. Returns the
    * row id, or 0 when the item alone is larger than maxBytes (refused, logged, counted as dropped) or when a
-   * send-first item went straight out (OutboxItem.sendFirst: written only if that attempt fails). Rows of
+   * send-first item went straight out (OutboxItem.sendFirst: written only if that attempt is to be retried). Rows of
    * PRIORITY_COMMANDS and PRIORITY_FINS (acks, events, fins) are never refused nor dropped for the caps: what
    * is acknowledged must get its fin, so lower-priority rows make room, and when there are none left the caps
    * are exceeded (warned).

@@ -44,13 +44,16 @@ export function parseMountinfo(text: string): MountInfo[] {
 
 /** PID 1's view shows the host's mounts even when we run in a private mount namespace; self is the fallback. */
 export function readMountinfo(procRoot = "/proc"): MountInfo[] {
-  let text: string;
+  return parseMountinfo(readMountinfoText(procRoot));
+}
+
+/** The mount table's text, as readMountinfo reads it (for a caller that skips the parse when it is unchanged). */
+export function readMountinfoText(procRoot = "/proc"): string {
   try {
-    text = readFileSync(`${procRoot}/1/mountinfo`, "utf8");
+    return readFileSync(`${procRoot}/1/mountinfo`, "utf8");
   } catch {
-    text = readFileSync(`${procRoot}/self/mountinfo`, "utf8");
+    return readFileSync(`${procRoot}/self/mountinfo`, "utf8");
   }
-  return parseMountinfo(text);
 }
 
 /** spec/metrics.md §4 IsVirtualFileSystem's list. */

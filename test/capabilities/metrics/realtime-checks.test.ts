@@ -116,6 +116,25 @@ describe("disk usage", () => {
     expect(calls).toBe(1);
     expect(h.bodies(DISK_USAGE_PATH)).toHaveLength(2);
   });
+
+  test("the mount table is parsed again only when it changes: a new mount is in the next sample, a removed one gone", async () => {
+    const h = harness();
+    h.statfsTable["/"] = { bsize: 4096, blocks: 1000, bfree: 400, bavail: 300 };
+    h.statfsTable["/data"] = { bsize: 4096, blocks: 2000, bfree: 1000, bavail: 900 };
+    const devices = () => (h.bodies(DISK_USAGE_PATH).at(-1) as { device: string }[]).map((r) => r.device);
+    const run = diskUsageCheck(h.ctx);
+    h.write("1/mountinfo", "28 1 8:1 / / rw - ext4 /dev/sda1 rw\n");
+    await run(noSignal);
+    await run(noSignal); // the same table
+    expect(devices()).toEqual(["/dev/sda1"]);
+    h.write("1/mountinfo", "28 1 8:1 / / rw - ext4 /dev/sda1 rw\n29 28 8:17 / /data rw - xfs /dev/sdb1 rw\n");
+    await run(noSignal);
+    expect(devices()).toEqual(["/dev/sda1", "/dev/sdb1"]);
+    h.write("1/mountinfo", "29 28 8:17 / /data rw - xfs /dev/sdb1 rw\n");
+    await run(noSignal);
+    expect(devices()).toEqual(["/dev/sdb1"]);
+    expect(h.bodies(DISK_USAGE_PATH)).toHaveLength(4);
+  });
 });
 
 describe("disk I/O collector", () => {

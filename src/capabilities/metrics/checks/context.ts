@@ -81,9 +81,9 @@ export function postMetric(ctx: CheckContext, path: string, body: unknown): numb
 
 /**
  * A realtime sample (`/api/metrics/realtime/…`): sent before it is written to the outbox, and written only if
- * that attempt fails (OutboxItem.sendFirst). A crash in between loses one sample, which the metrics tables keep
- * anyway; every 5-second sample is spared the outbox row's three SQLite statements. The hourly and daily
- * roll-ups stay durable: their "sent up to" marks count on the row being written.
+ * that attempt is to be retried (OutboxItem.sendFirst). A crash in between loses one sample, which the
+ * metrics tables keep anyway; every 5-second sample is spared the outbox row's three SQLite statements. The
+ * hourly and daily roll-ups stay durable: their "sent up to" marks count on the row being written.
  */
 export function postRealtime(ctx: CheckContext, path: string, body: unknown): void {
   ctx.enqueue({ method: "POST", path, body, priority: PRIORITY_METRICS, sendFirst: true });

@@ -3,7 +3,8 @@
 // earlier call is still stuck). Never spawns a process.
 import { promises as fsp } from "node:fs";
 import {
-  readMountinfo,
+  parseMountinfo,
+  readMountinfoText,
   selectBlockMounts,
   sysfsDeviceResolver,
   usageFromStatfs,
@@ -16,13 +17,21 @@ export const DISK_USAGE_PATH = "/api/metrics/realtime/disk-usage/";
 
 export function diskUsageCheck(ctx: CheckContext): CheckRun {
   const stuck = new Set<string>();
+  // The mount table changes rarely: while its text is the same, so is the selection (parsed and resolved
+  // against /sys once, not every 5 s; on a host with hundreds of container mounts that is most of the work).
+  let lastTable: string | undefined;
+  let lastSelected: ReturnType<typeof selectBlockMounts> = [];
   return async () => {
-    const mounts = ctx.problems.attempt(`${ctx.procRoot}/mountinfo`, "cannot read the mount table; skipping disk usage", () =>
-      readMountinfo(ctx.procRoot),
+    const table = ctx.problems.attempt(`${ctx.procRoot}/mountinfo`, "cannot read the mount table; skipping disk usage", () =>
+      readMountinfoText(ctx.procRoot),
     );
-    if (!mounts) return;
+    if (table === undefined) return;
     const timestamp = ctx.clock.now();
-    const selected = selectBlockMounts(mounts, sysfsDeviceResolver(ctx.sysRoot));
+    if (table !== lastTable) {
+      lastSelected = selectBlockMounts(parseMountinfo(table), sysfsDeviceResolver(ctx.sysRoot));
+      lastTable = table;
+    }
+    const selected = lastSelected;
     const results = await Promise.all(
       selected.map((m) =>
         statfsWithin(ctx, m.mountPoint, stuck)
