@@ -33,6 +33,7 @@ class Agent {
   private live = new Map<string, number>();
   private exited = new Map<string, number>();
   private start: Map<string, number> | undefined;
+  private last: Map<string, number> | undefined;
   readonly rss: number[] = [];
   readonly anon: number[] = [];
   constructor(
@@ -78,7 +79,6 @@ class Agent {
     this.anon.push(mb("RssAnon"));
     this.last = names;
   }
-  private last: Map<string, number> | undefined;
 
   report(window: number): string {
     const start = this.start ?? new Map<string, number>();
