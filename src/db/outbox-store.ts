@@ -73,11 +73,15 @@ interface RawRow {
 }
 
 export class OutboxStore {
-  constructor(private readonly sqlite: Database) {}
+  private readonly transaction: <T>(work: () => T) => T;
+
+  constructor(private readonly sqlite: Database) {
+    this.transaction = immediateTransaction(sqlite);
+  }
 
   /** Runs `work` in one BEGIN IMMEDIATE transaction (the write lock is taken before anything is read). */
   immediate<T>(work: () => T): T {
-    return immediateTransaction(this.sqlite)(work);
+    return this.transaction(work);
   }
 
   /** Call inside `immediate`. */

@@ -87,13 +87,18 @@ export class Waits {
 }
 
 /**
- * Polls check() every few ms until it is truthy: for conditions the fake console cannot observe (the agent's
- * own state, log records). Prefer FakeConsole.waitUntil for anything the console records.
+ * Polls check() every few ms until it is truthy (an asynchronous check is awaited): for conditions the fake
+ * console cannot observe (the agent's own state, log records). Prefer FakeConsole.waitUntil for anything the
+ * console records.
  */
-export async function eventually<T>(check: () => T | undefined | null | false, timeoutMs = 5_000, what = "a condition"): Promise<T> {
+export async function eventually<T>(
+  check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  timeoutMs = 5_000,
+  what = "a condition",
+): Promise<T> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value) return value;
     if (performance.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await Bun.sleep(5);

@@ -11,6 +11,7 @@ import { fileCommands } from "../../../src/capabilities/files/commands.ts";
 import { ConsoleHttp } from "../../../src/console/http.ts";
 import { spawnWorker } from "../../../src/exec/worker.ts";
 import { LogHub } from "../../../src/log/logger.ts";
+import { eventually } from "../../console/fake-console-waits.ts";
 import { runnable } from "../../helpers/commands.ts";
 import { context, sh, useTestUsers, useWorkerArgv } from "./helpers.ts";
 
@@ -179,15 +180,8 @@ function handlers(idleTimeoutMs = IDLE_MS) {
   );
 }
 
-async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
+/** `eventually` (fake-console-waits.ts) with a 30 s bound. */
+const until = <T>(what: string, check: () => T | undefined | false, timeoutMs = 30_000): Promise<T> => eventually(check, timeoutMs, what);
 
 /** utime + stime of a process, in ms (0 once it is gone). */
 function cpuMs(pid: number): number {

@@ -5,6 +5,7 @@ import { expect } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import type { FakeConsole } from "../../console/fake-console.ts";
+import { eventually } from "../../console/fake-console-waits.ts";
 import type { FakeTunnelConsole, TunnelConnection } from "../../console/fake-tunnel.ts";
 
 export interface EchoServer {
@@ -126,17 +127,11 @@ export async function closeTunnel(fake: FakeConsole, sid: string): Promise<{ suc
   return await fake.waitForFin(fake.sendCommand({ shell: "internal", line: "closetunnel", data: { session_id: sid } }), 60_000);
 }
 
-/** Polls `check` on the event loop (no fixed sleep) until it is truthy. */
-export async function until<T>(
+/** `eventually` (fake-console-waits.ts) with the tunnel tests' argument order and a 15 s bound. */
+export function until<T>(
   check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
   what: string,
   timeoutMs = 15_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(20);
-  }
+  return eventually(check, timeoutMs, what);
 }
