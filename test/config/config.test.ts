@@ -6,7 +6,7 @@ import { parseIni } from "../../src/config/ini.ts";
 import { defaultCandidates, loadConfig } from "../../src/config/load.ts";
 import { parseBool } from "../../src/config/schema.ts";
 import { renderConfig, runSetup, setupInputFromEnv, validateSetupInput } from "../../src/config/setup.ts";
-import { MAIN } from "../helpers/cli.ts";
+import { runCli } from "../helpers/cli.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
 
 const tempDir = useTempDirs("alpamon-config-");
@@ -98,16 +98,8 @@ describe("loading and validation", () => {
     const path = writeConf(
       `${GOOD}[agent]\ndata_dir = ${dir}/state\nlog_file = -\npid_file = ${dir}/alpamon.pid\n[commands]\nshell_timeout = 30m\n`,
     );
-    const proc = Bun.spawn([process.execPath, MAIN, "--config", path], {
-      cwd: "/",
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home" },
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      timeout: 15_000,
-    });
-    const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
-    expect({ code, signal: proc.signalCode }).toEqual({ code: 78, signal: null });
+    const { code, signal, stderr } = await runCli(["--config", path], { timeoutMs: 15_000 });
+    expect({ code, signal }).toEqual({ code: 78, signal: null });
     expect(stderr.trim().split("\n")).toEqual([
       `alpamon: config error: ${path}: [commands] shell_timeout: must be a whole number of seconds from 1 to 604800 (got "30m"; default 1800)`,
     ]);
@@ -198,16 +190,8 @@ describe("loading and validation", () => {
       `${GOOD.replace("https://", "https://:hunter2pw@")}[agent]\ndata_dir = ${dir}/state\nlog_file = -\npid_file = ${dir}/alpamon.pid\n`,
     );
     // Bounded: an agent that accepted the file would run (and retry the console) until killed.
-    const proc = Bun.spawn([process.execPath, MAIN, "--config", path], {
-      cwd: "/",
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home" },
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      timeout: 15_000,
-    });
-    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-    expect({ code, signal: proc.signalCode }).toEqual({ code: 78, signal: null });
+    const { code, signal, stdout, stderr } = await runCli(["--config", path], { timeoutMs: 15_000 });
+    expect({ code, signal }).toEqual({ code: 78, signal: null });
     expect(stderr.trim().split("\n")).toEqual([`alpamon: config error: ${path}: [server] url: must not contain a user name or password`]);
     expect(stdout + stderr).not.toContain("hunter2pw");
   });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { UPSTREAM_KEY_URL } from "../../src/config/schema.ts";
 import { TestSigner } from "../console/fake-signer.ts";
-import { MAIN } from "../helpers/cli.ts";
+import { runCli } from "../helpers/cli.ts";
 import { useConfigFiles } from "../helpers/config.ts";
 
 const { tempDir, load, problem } = useConfigFiles("alpamon-signing-config-");
@@ -69,16 +69,8 @@ describe("[signing]", () => {
       path,
       `${server()}[agent]\ndata_dir = ${dir}/state\nlog_file = -\npid_file = ${dir}/alpamon.pid\n[signing]\nmode = enforcing\n`,
     );
-    const proc = Bun.spawn([process.execPath, MAIN, "--config", path], {
-      cwd: "/",
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home" },
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      timeout: 15_000,
-    });
-    const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
-    expect({ code, signal: proc.signalCode }).toEqual({ code: 78, signal: null });
+    const { code, signal, stderr } = await runCli(["--config", path], { timeoutMs: 15_000 });
+    expect({ code, signal }).toEqual({ code: 78, signal: null });
     expect(stderr.trim().split("\n")).toEqual([
       `alpamon: config error: ${path}: [signing] mode: must be monitor, enforce or off (got "enforcing")`,
     ]);

@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatPortList, parsePortList, portAllowed } from "../../src/config/schema.ts";
-import { MAIN } from "../helpers/cli.ts";
+import { runCli } from "../helpers/cli.ts";
 import { useConfigFiles } from "../helpers/config.ts";
 
 const { tempDir, load, problem } = useConfigFiles("alpamon-tunnel-config-");
@@ -60,16 +60,8 @@ describe("[tunnel] and [editor]", () => {
       path,
       `${SERVER}[agent]\ndata_dir = ${dir}/state\nlog_file = -\npid_file = ${dir}/alpamon.pid\n[tunnel]\nallowed_ports = 22-\n`,
     );
-    const proc = Bun.spawn([process.execPath, MAIN, "--config", path], {
-      cwd: "/",
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home" },
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      timeout: 15_000,
-    });
-    const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
-    expect({ code, signal: proc.signalCode }).toEqual({ code: 78, signal: null });
+    const { code, signal, stderr } = await runCli(["--config", path], { timeoutMs: 15_000 });
+    expect({ code, signal }).toEqual({ code: 78, signal: null });
     expect(stderr.trim().split("\n")).toEqual([
       `alpamon: config error: ${path}: [tunnel] allowed_ports: "22-" is not a port (1-65535) or a range like 8000-8100; write ports and ranges like 22,8000-8100`,
     ]);

@@ -5,21 +5,27 @@ export const MAIN = join(import.meta.dir, "../../src/main.ts");
 
 export interface CliResult {
   code: number;
+  /** The signal that ended it (a `timeoutMs` kill), else null. */
+  signal: Bun.Subprocess["signalCode"];
   stdout: string;
   stderr: string;
 }
 
-/** Runs `alpamon <args>` to completion with a clean environment plus `env`. */
-export async function runCli(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Promise<CliResult> {
+/** Runs `alpamon <args>` to completion with a clean environment plus `env`; `timeoutMs` kills it when exceeded. */
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   const proc = Bun.spawn([process.execPath, MAIN, ...args], {
     cwd: options.cwd ?? "/",
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home", ...options.env },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
+    ...(options.timeoutMs ? { timeout: options.timeoutMs } : {}),
   });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { code, stdout, stderr };
+  return { code, signal: proc.signalCode, stdout, stderr };
 }
 
 /** Starts `alpamon <args>` in the background; the caller must kill it (use try/finally). */
