@@ -164,17 +164,19 @@ export interface CompileRequest {
  * Compiles one entry point into a standalone executable with the options every alpamon binary uses:
  * minified, version defined, and no autoloading of .env, bunfig.toml, tsconfig.json or package.json from
  * the working directory at run time (a root agent must not take settings from wherever it is started).
- * With JSC bytecode compiled in (ESM, as the bytecode cache needs): each start skips parsing the bundle
- * (`--version` 74 → 21 ms; every file transfer and tunnel starts a process), and the idle agent holds
- * about 1.4 MB less RssAnon for the same CPU and about 1 MB more RSS in file pages (BENCHMARKS.md, "Idle
- * agent, round 2").
+ * With JSC bytecode compiled in: each start skips parsing the bundle (`--version` 74 → 21 ms; every file
+ * transfer and tunnel starts a process), and the idle agent holds about 1.4 MB less RssAnon for the same CPU
+ * and about 1 MB more RSS in file pages (BENCHMARKS.md, "Idle agent, round 2"). Bundled as CommonJS, not an
+ * ES module: one module's record then holds no binding per top-level declaration of the whole bundle, and the
+ * idle agent holds another 0.7-0.8 MB less RssAnon for the same CPU (BENCHMARKS.md, "Round 3"). So no module
+ * of the agent may use top-level await.
  */
 export async function compileBinary(req: CompileRequest): Promise<void> {
   const result = await Bun.build({
     entrypoints: [req.entry],
     minify: true,
     bytecode: true,
-    format: "esm",
+    format: "cjs",
     define: { ALPAMON_VERSION: JSON.stringify(req.version) },
     compile: {
       target: req.target.compileTarget,

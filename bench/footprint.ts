@@ -1,9 +1,10 @@
 // Benchmark: the idle footprint of the compiled agent, as an operator runs it, against its peers in the same run.
 // The agent (its own copy of the binary: the kernel does not page out pages another process shares) connects to
 // the fake console with a busy metric configuration. Beside it, sampled the same way from outside (/proc, once a
-// second): Debian's prometheus-node-exporter scraped every 5 s (when installed), and two floors built here with
-// the same Bun: a compiled binary that only sleeps, and one that only holds a WebSocket open (what Bun itself
-// costs). After the first 65 s (start-up, the first page-out), a window of SECONDS: CPU from each process's
+// second): Debian's prometheus-node-exporter scraped every 5 s (when installed), and four floors built here with
+// the same Bun: a compiled binary that only sleeps, one that only holds a WebSocket open (what Bun itself
+// costs), and the agent's idle work written by hand (bench/floors/), without and with the design card's
+// libraries (what Bun costs for that work, with nothing of the agent's own code). After the first 65 s (start-up, the first page-out), a window of SECONDS: CPU from each process's
 // per-thread schedstat (nanoseconds; a thread's time is kept when it exits), in 1-minute slices for a median and
 // spread; RSS and RssAnon at every sample; major faults and disk reads around each page-out round.
 // Run: bun build.ts --target host && node_modules/.bin/bun bench/footprint.ts [seconds=300]
@@ -11,6 +12,7 @@
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { JSC_TUNING } from "../src/exec/jsc-tuning.ts";
 import { FakeConsole } from "../test/console/fake-console.ts";
 import { writeAgentConfig } from "../test/helpers/agent.ts";
 import { mb, routeMetrics, rssBreakdown } from "./lib.ts";
@@ -109,12 +111,25 @@ const load = () =>
 const pct = (x: number | undefined) => (x === undefined ? "-" : x.toFixed(3));
 const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || b === 0 ? "-" : (a / b).toFixed(2));
 
-/** Compiles a floor binary with the running Bun: `script` is its whole program. */
-function buildFloor(dir: string, name: string, script: string): string {
-  const entry = join(dir, `${name}.ts`);
+/**
+ * Compiles a floor binary with the running Bun: `script` is its whole program, or `entry` a program in
+ * bench/floors/ (compiled as the agent is: minified, ESM, with bytecode).
+ */
+function buildFloor(dir: string, name: string, program: { script: string } | { entry: string }): string {
   const out = join(dir, name);
-  writeFileSync(entry, script);
-  const built = Bun.spawnSync([process.execPath, "build", "--compile", entry, "--outfile", out], { stdout: "ignore", stderr: "pipe" });
+  let entry: string;
+  let flags: string[] = [];
+  if ("script" in program) {
+    entry = join(dir, `${name}.ts`);
+    writeFileSync(entry, program.script);
+  } else {
+    entry = join(import.meta.dir, "floors", program.entry);
+    flags = ["--minify", "--bytecode", "--format", "esm"];
+  }
+  const built = Bun.spawnSync([process.execPath, "build", "--compile", ...flags, entry, "--outfile", out], {
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   if (built.exitCode !== 0) throw new Error(`building the ${name} floor failed: ${built.stderr.toString()}`);
   return out;
 }
@@ -142,18 +157,28 @@ copyFileSync(source, bin);
 const quiet = { stdin: "ignore", stdout: "ignore", stderr: "ignore" } as const;
 const fake = await FakeConsole.start();
 routeMetrics(fake);
-// The WebSocket floor's peer: accepts and then says nothing, like a quiet console.
+// The floors' peer: accepts a WebSocket and then says nothing, like a quiet console, and answers every POST
+// with 201 as the console answers a metric.
 const peer = Bun.serve({
   port: 0,
-  fetch: (req, server) => (server.upgrade(req) ? undefined : new Response("no")),
+  fetch: (req, server) =>
+    req.method === "POST"
+      ? req.arrayBuffer().then(() => new Response(null, { status: 201 }))
+      : server.upgrade(req)
+        ? undefined
+        : new Response("no"),
   websocket: { message() {} },
 });
-const floorSleep = buildFloor(dir, "floor-sleep", "setInterval(() => {}, 2 ** 31 - 1);\n");
-const floorWs = buildFloor(
-  dir,
-  "floor-ws",
-  `const ws = new WebSocket(${JSON.stringify(`ws://127.0.0.1:${peer.port}/`)});\nws.onclose = () => process.exit(1);\n`,
-);
+const peerWs = `ws://127.0.0.1:${peer.port}/`;
+const floorSleep = buildFloor(dir, "floor-sleep", { script: "setInterval(() => {}, 2 ** 31 - 1);\n" });
+const floorWs = buildFloor(dir, "floor-ws", {
+  script: `const ws = new WebSocket(${JSON.stringify(peerWs)});\nws.onclose = () => process.exit(1);\n`,
+});
+// The agent's idle work by hand, with and without the design card's libraries; run with the agent's JSC and
+// allocator options (the agent sets them by re-executing itself).
+const floorWork = buildFloor(dir, "floor-work", { entry: "idle-work.ts" });
+const floorWorkLibs = buildFloor(dir, "floor-work-libs", { entry: "idle-work-libs.ts" });
+const workArgs = (name: string) => [peerWs, `http://127.0.0.1:${peer.port}/api/metrics/realtime`, join(dir, `${name}.db`)];
 const procs: { proc: ReturnType<typeof Bun.spawn>; watched: Watched }[] = [];
 const start = (name: string, argv: string[], env?: Record<string, string>) => {
   const proc = Bun.spawn(argv, { ...quiet, cwd: "/", ...(env ? { env } : {}) });
@@ -166,7 +191,13 @@ const agent = start("alpamon", [bin, "--config", writeAgentConfig(fake, dir)], e
 const exporter = existsSync(NODE_EXPORTER)
   ? start("node_exporter", [NODE_EXPORTER, `--web.listen-address=127.0.0.1:${EXPORTER_PORT}`], env)
   : undefined;
-const floors = [start("floor: sleep only", [floorSleep], env), start("floor: one idle WebSocket", [floorWs], env)];
+const tunedEnv = { ...env, ...JSC_TUNING };
+const floors = [
+  start("floor: sleep only", [floorSleep], env),
+  start("floor: one idle WebSocket", [floorWs], env),
+  start("floor: idle work by hand", [floorWork, ...workArgs("work")], tunedEnv),
+  start("floor: + design-card libs", [floorWorkLibs, ...workArgs("work-libs")], tunedEnv),
+];
 const all = [agent, ...(exporter ? [exporter] : []), ...floors];
 const loads: string[] = [`start ${load()}`];
 try {

@@ -1,5 +1,7 @@
-// Entry point of the alpamon binary: hands argv to the CLI and turns any escape into exit code 1.
+// Entry point of the alpamon binary: hands argv to the CLI and turns any escape into exit code 1. No top-level
+// await: the binary is bundled as CommonJS with bytecode (build.ts), which holds less memory than an ES module.
 import { runCli } from "./cli.ts";
 
-const code = await runCli(process.argv.slice(2));
-process.exitCode = code;
+void runCli(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

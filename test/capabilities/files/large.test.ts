@@ -15,6 +15,13 @@ const rootTest = test.skipIf(!isRoot);
 
 const SIZE = 200 * 1024 * 1024;
 const LIMIT = 32 * 1024 * 1024;
+/**
+ * The agent's bound (this process's RssAnon). Bun's fetch alone, reading a body to the end and dropping every
+ * chunk, grows its process by 15-36 MB whatever the size from 50 MB to 1 GB (Bun 1.4.5; BENCHMARKS "Bun's
+ * floors": +34.6 MiB for 1 GiB). The agent read 16-30 MB here, so 32 MiB sat on Bun's own floor and failed CI
+ * once. A transfer that held the file would grow by 200 MB, four times this bound.
+ */
+const AGENT_LIMIT = 48 * 1024 * 1024;
 const newUser = useTestUsers();
 const testWorkerArgv = useWorkerArgv();
 const log = new LogHub({ write: () => {}, close: () => {} }).logger();
@@ -149,7 +156,7 @@ rootTest(
     expect(Number(got.headers["content-length"])).toBe(Bun.file(got.file).size);
     rmSync(got.file);
     console.log(`upload: agent RssAnon growth ${(growth / 1e6).toFixed(1)} MB, worker peak ${(workerPeaks.at(-1)! / 1e6).toFixed(1)} MB`);
-    expect(growth).toBeLessThan(LIMIT);
+    expect(growth).toBeLessThan(AGENT_LIMIT);
     rmSync(path);
   },
   120_000,
@@ -171,7 +178,7 @@ rootTest(
     for await (const chunk of Bun.file(join(user.home, "down.bin")).stream()) hash.update(chunk);
     expect(hash.digest("hex")).toBe(blobSha256(SIZE));
     console.log(`download: agent RssAnon growth ${(growth / 1e6).toFixed(1)} MB, worker peak ${(workerPeaks.at(-1)! / 1e6).toFixed(1)} MB`);
-    expect(growth).toBeLessThan(LIMIT);
+    expect(growth).toBeLessThan(AGENT_LIMIT);
     rmSync(join(user.home, "down.bin"));
   },
   120_000,
