@@ -113,7 +113,7 @@ const ratio = (a: number | undefined, b: number | undefined) => (a === undefined
 
 /**
  * Compiles a floor binary with the running Bun: `script` is its whole program, or `entry` a program in
- * bench/floors/ (compiled as the agent is: minified, ESM, with bytecode).
+ * bench/floors/ (compiled as the agent is: minified, CommonJS, with bytecode).
  */
 function buildFloor(dir: string, name: string, program: { script: string } | { entry: string }): string {
   const out = join(dir, name);
@@ -124,7 +124,7 @@ function buildFloor(dir: string, name: string, program: { script: string } | { e
     writeFileSync(entry, program.script);
   } else {
     entry = join(import.meta.dir, "floors", program.entry);
-    flags = ["--minify", "--bytecode", "--format", "esm"];
+    flags = ["--minify", "--bytecode", "--format", "cjs"];
   }
   const built = Bun.spawnSync([process.execPath, "build", "--compile", ...flags, entry, "--outfile", out], {
     stdout: "ignore",
