@@ -4,9 +4,10 @@
 // second): Debian's prometheus-node-exporter scraped every 5 s (when installed), and four floors built here with
 // the same Bun: a compiled binary that only sleeps, one that only holds a WebSocket open (what Bun itself
 // costs), and the agent's idle work written by hand (bench/floors/), without and with the design card's
-// libraries (what Bun costs for that work, with nothing of the agent's own code). After the first 65 s (start-up, the first page-out), a window of SECONDS: CPU from each process's
-// per-thread schedstat (nanoseconds; a thread's time is kept when it exits), in 1-minute slices for a median and
-// spread; RSS and RssAnon at every sample; major faults and disk reads around each page-out round.
+// libraries (what Bun costs for that work, with nothing of the agent's own code). After the first 65 s
+// (start-up, the first page-out), a window of SECONDS: CPU from each process's per-thread schedstat
+// (nanoseconds; a thread's time is kept when it exits), in 1-minute slices for a median and spread; RSS and
+// RssAnon at every sample; major faults and disk reads around each page-out round.
 // Run: bun build.ts --target host && node_modules/.bin/bun bench/footprint.ts [seconds=300]
 //      (ALPAMON_BIN=<binary> measures another build; the load average is printed beside the figures)
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";

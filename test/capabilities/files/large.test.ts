@@ -17,8 +17,8 @@ const SIZE = 200 * 1024 * 1024;
 const LIMIT = 32 * 1024 * 1024;
 /**
  * The agent's bound (this process's RssAnon). Bun's fetch alone, reading a body to the end and dropping every
- * chunk, grows its process by 15-36 MB whatever the size from 50 MB to 1 GB (Bun 1.4.5; BENCHMARKS "Bun's
- * floors": +34.6 MiB for 1 GiB). The agent read 16-30 MB here, so 32 MiB sat on Bun's own floor and failed CI
+ * chunk, grows a fresh process by 24-37 MB for any size from 50 MB to 1 GB (Bun 1.4.5; BENCHMARKS "Bun's
+ * floors"). The agent read 16-30 MB here, so 32 MiB sat on Bun's own floor and failed CI
  * once. A transfer that held the file would grow by 200 MB, four times this bound.
  */
 const AGENT_LIMIT = 48 * 1024 * 1024;
