@@ -61,7 +61,7 @@ async function install(script: string, env: Record<string, string>) {
   writeFileSync(path, script);
   const proc = Bun.spawn(["/bin/sh", path], {
     cwd: work,
-    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/nonexistent", TMPDIR: work, ...env },
+    env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: join(work, "home"), TMPDIR: work, ...env },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -80,6 +80,7 @@ function leftoverTempDirs(): string[] {
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "alpamon-install-"));
+  mkdirSync(join(work, "home")); // HOME of the tools run here (rpm and friends write dot-files into it)
   keys = makeKeys(join(work, "keys"));
   writeFileSync(join(work, "fake-bin"), FAKE_BINARY, { mode: 0o755 });
   release = await makeRelease(join(work, "release"), join(work, "fake-bin"), "1.2.3", keys);

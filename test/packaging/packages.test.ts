@@ -27,7 +27,7 @@ let rpmRoot = "";
 function run(argv: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
   const r = Bun.spawnSync(argv, {
     cwd: options.cwd ?? "/",
-    env: options.env ?? { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/nonexistent", LC_ALL: "C" },
+    env: options.env ?? { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: join(work, "home"), LC_ALL: "C" },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -41,6 +41,7 @@ function sha256(path: string): string {
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "alpamon-packages-"));
+  mkdirSync(join(work, "home")); // HOME of the tools run here (rpm and friends write dot-files into it)
   const built = await buildTarget(hostTarget(), join(work, "bin"), version);
   keys = makeKeys(join(work, "keys"));
   release = await makeRelease(join(work, "dist"), built.path, version, keys);
