@@ -168,7 +168,7 @@ export interface CompileRequest {
  * transfer and tunnel starts a process), and the idle agent holds about 1.4 MB less RssAnon for the same CPU
  * and about 1 MB more RSS in file pages (BENCHMARKS.md, "Idle agent, round 2"). Bundled as CommonJS, not an
  * ES module: one module's record then holds no binding per top-level declaration of the whole bundle, and the
- * idle agent holds another 0.7-0.8 MB less RssAnon for the same CPU (BENCHMARKS.md, "Round 3"). So no module
+ * idle agent holds another 0.6-0.8 MB less RssAnon for the same CPU (BENCHMARKS.md, "Round 3"). So no module
  * of the agent may use top-level await.
  */
 export async function compileBinary(req: CompileRequest): Promise<void> {

@@ -188,7 +188,8 @@ const start = (name: string, argv: string[], env?: Record<string, string>) => {
 };
 const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home" };
 const spawnedAt = performance.now();
-const agent = start("alpamon", [bin, "--config", writeAgentConfig(fake, dir)], env);
+// No arguments, the config named in the environment: how the service unit starts it.
+const agent = start("alpamon", [bin], { ...env, ALPAMON_CONFIG: writeAgentConfig(fake, dir) });
 const exporter = existsSync(NODE_EXPORTER)
   ? start("node_exporter", [NODE_EXPORTER, `--web.listen-address=127.0.0.1:${EXPORTER_PORT}`], env)
   : undefined;

@@ -105,12 +105,13 @@ try {
     const dir = mkdtempSync(join(tmpdir(), "alpamon-variant-"));
     const bin = join(dir, "alpamon");
     copyFileSync(v.bin, bin); // its own copy: the kernel does not page out pages another process shares
-    const proc = Bun.spawn([bin, "--config", writeAgentConfig(fake, dir)], {
+    // No arguments, the config named in the environment: how the service unit starts it.
+    const proc = Bun.spawn([bin], {
       cwd: "/",
       stdin: "ignore",
       stdout: "ignore",
       stderr: Bun.file(join(dir, "agent.log")),
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home", ...v.env },
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home", ALPAMON_CONFIG: writeAgentConfig(fake, dir), ...v.env },
     });
     agents.push(new Agent(v.name, proc, dir, fake));
   }

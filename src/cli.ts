@@ -1,12 +1,12 @@
 // CLI wiring (commander) only: parses flags and calls into the modules. Every failure becomes one clear
 // line on stderr and an exit code: 0 success, 78 configuration error, 1 anything else. Never a stack trace.
-import { Command, CommanderError, Option } from "commander";
+// With no arguments (how the service unit starts the agent) the agent starts without commander and the
+// subcommands' modules: the idle agent then holds about 0.4 MB less anonymous memory (BENCHMARKS.md, "Round 3").
+import type { Command } from "commander";
 import { readFileSync } from "node:fs";
 import { applyJscTuning } from "./exec/jsc-tuning.ts";
-import { ConfigError, EX_CONFIG } from "./config/errors.ts";
+import { ConfigError, EX_CONFIG, RegisterError } from "./config/errors.ts";
 import { loadConfig, SYSTEM_CONFIG_PATH } from "./config/load.ts";
-import { parseTags, RegisterError, resolveToken, runRegister, runUnregister } from "./config/register.ts";
-import { runSetup, setupInputFromEnv } from "./config/setup.ts";
 import { releaseDelegatedCgroup } from "./exec/cgroup.ts";
 import { runProcess } from "./exec/run.ts";
 import { LogHub, stderrSink } from "./log/logger.ts";
@@ -58,7 +58,37 @@ function readKeyFile(path: string): string {
   }
 }
 
-function buildProgram(): Command {
+interface RootOptions {
+  config?: string;
+  once?: boolean;
+  json?: boolean;
+  dataDir?: string;
+  version?: boolean;
+}
+
+/** The root command: the agent in the foreground, `--once`, or `--version`. */
+async function runRoot(opts: RootOptions): Promise<void> {
+  if (opts.version) {
+    console.log(`alpamon ${VERSION}`);
+    return;
+  }
+  if (opts.json && !opts.once) throw new UsageError("--json only works together with --once");
+  if (opts.dataDir && !opts.once) throw new UsageError("--data-dir only works together with --once");
+  if (opts.once) {
+    const { runOnce } = await import("./capabilities/metrics/once-command.ts");
+    await runOnce({ json: !!opts.json, dataDir: opts.dataDir });
+    return;
+  }
+  const config = loadConfig({ explicitPath: opts.config });
+  const tuningFailed = applyJscTuning();
+  if (tuningFailed) console.error(`alpamon: running without the JavaScriptCore tuning: ${tuningFailed}`);
+  // Loaded here, not at the top: the file worker and the other subcommands start without the agent's modules.
+  const { runAgent } = await import("./agent.ts");
+  const code = await runAgent(config, new LogHub(stderrSink));
+  if (code !== 0) throw new ExitCode(code);
+}
+
+function buildProgram({ Command, Option }: typeof import("commander")): Command {
   const program = new Command("alpamon")
     .description("Secure server agent for the Alpacon console")
     .addHelpCommand(true)
@@ -71,26 +101,7 @@ function buildProgram(): Command {
     .option("--json", "with --once: print the sample as one JSON object")
     .addOption(new Option("--data-dir <dir>", "with --once: state directory to record the sample in").default(undefined))
     .option("-V, --version", "print the version")
-    .action(async (opts: { config?: string; once?: boolean; json?: boolean; dataDir?: string; version?: boolean }) => {
-      if (opts.version) {
-        console.log(`alpamon ${VERSION}`);
-        return;
-      }
-      if (opts.json && !opts.once) throw new UsageError("--json only works together with --once");
-      if (opts.dataDir && !opts.once) throw new UsageError("--data-dir only works together with --once");
-      if (opts.once) {
-        const { runOnce } = await import("./capabilities/metrics/once-command.ts");
-        await runOnce({ json: !!opts.json, dataDir: opts.dataDir });
-        return;
-      }
-      const config = loadConfig({ explicitPath: opts.config });
-      const tuningFailed = applyJscTuning();
-      if (tuningFailed) console.error(`alpamon: running without the JavaScriptCore tuning: ${tuningFailed}`);
-      // Loaded here, not at the top: the file worker and the other subcommands start without the agent's modules.
-      const { runAgent } = await import("./agent.ts");
-      const code = await runAgent(config, new LogHub(stderrSink));
-      if (code !== 0) throw new ExitCode(code);
-    });
+    .action(runRoot);
 
   program
     .command("version")
@@ -113,6 +124,7 @@ function buildProgram(): Command {
     .option("--config <file>", "where to write", SYSTEM_CONFIG_PATH)
     .option("--force", "replace an existing config file without asking")
     .action(async (opts: Record<string, string | boolean | undefined>) => {
+      const { runSetup, setupInputFromEnv } = await import("./config/setup.ts");
       const key = typeof opts.keyFile === "string" ? readKeyFile(opts.keyFile) : undefined;
       const input = setupInputFromEnv(process.env, {
         url: opts.url as string | undefined,
@@ -180,6 +192,7 @@ function buildProgram(): Command {
     .option("--no-start", "do not enable and start the service")
     .option("--no-cloud-probe", "do not ask the cloud metadata service (AWS, GCP, Azure) for cloud:* tags")
     .action(async (opts: Record<string, string | string[] | boolean | undefined>) => {
+      const { parseTags, resolveToken, runRegister } = await import("./config/register.ts");
       const { token, warning } = resolveToken({
         flag: opts.token as string | undefined,
         file: opts.tokenFile as string | undefined,
@@ -218,6 +231,7 @@ function buildProgram(): Command {
         if (!process.stdin.isTTY) throw new UsageError("unregister needs --yes when stdin is not a terminal");
         if (!(await askYesNo(`Remove the registration in ${opts.config}?`))) throw new ExitCode(1);
       }
+      const { runUnregister } = await import("./config/register.ts");
       await runUnregister({ target: opts.config, noStop: !opts.stop, runProcess });
     });
 
@@ -225,12 +239,22 @@ function buildProgram(): Command {
 }
 
 export async function runCli(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  if (argv.length === 0) {
+    // What commander would do with no arguments: the root command with every option unset.
+    try {
+      await runRoot({});
+      return 0;
+    } catch (err) {
+      return fail(err);
+    }
+  }
+  const commander = await import("commander");
+  const program = buildProgram(commander);
   try {
     await program.parseAsync(argv, { from: "user" });
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) {
+    if (err instanceof commander.CommanderError) {
       // Help and version output are successes; usage errors were already printed as one line.
       return err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.help" ? 0 : 1;
     }

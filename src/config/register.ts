@@ -10,7 +10,7 @@ import type { RunProcess } from "../exec/types.ts";
 import { writeFileAtomic } from "../platform/atomic.ts";
 import type { Platform } from "../platform/os-release.ts";
 import type { CloudProbeOptions } from "./cloud-metadata.ts";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, RegisterError } from "./errors.ts";
 import { parseIni } from "./ini.ts";
 import { SYSTEM_CONFIG_PATH } from "./load.ts";
 import { validateBool, validateCaCert, validateId, validateKey, validateServerUrl } from "./schema.ts";
@@ -26,10 +26,8 @@ const NAME_MAX = 64;
 const TOKEN_PATTERN = /^[\x21\x23-\x5b\x5d-\x7e]{1,1024}$/;
 const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/** A problem with what the operator asked for (exit 1, one line, never the token). */
-export class RegisterError extends Error {
-  override name = "RegisterError";
-}
+// RegisterError is defined beside ConfigError, so the CLI tells it apart without loading this module.
+export { RegisterError };
 
 const RegisterResponse = v.object({
   id: v.pipe(v.string("id must be a string"), v.nonEmpty("id is empty")),

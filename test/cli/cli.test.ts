@@ -143,6 +143,30 @@ describe("--once", () => {
 });
 
 describe("the agent in the foreground", () => {
+  test("with no arguments, as the service unit starts it (no commander loaded): the same agent, PID file and errors", async () => {
+    const dir = tempDir();
+    const env = { ALPAMON_CONFIG: conf(dir) };
+    const agent = startCli([], { env });
+    try {
+      await readUntil(agent.stderr, /console session check failed; retrying/);
+      const pidFile = join(dir, "run", "alpamon.pid");
+      expect(readFileSync(pidFile, "utf8")).toBe(`${agent.pid}\n`);
+      const second = await runCli([], { env });
+      expect(second.code).toBe(1);
+      expect(second.stderr.trim()).toBe(`alpamon: alpamon is already running (pid ${agent.pid}): ${pidFile} is locked`);
+      agent.kill("SIGTERM");
+      expect(await agent.exited).toBe(0);
+      expect(existsSync(pidFile)).toBe(false);
+    } finally {
+      agent.kill("SIGKILL");
+      await agent.exited;
+    }
+    const bad = await runCli([], { env: { ALPAMON_CONFIG: conf(tempDir(), "[ssl]\nverify = perhaps\n") } });
+    expect(bad.code).toBe(78);
+    expect(bad.stderr.trim().split("\n")).toHaveLength(1);
+    expect(bad.stderr).toContain("[ssl] verify: is not a boolean");
+  });
+
   test("holds the PID file, refuses a second copy, and stops cleanly on SIGTERM while waiting for the console", async () => {
     const dir = tempDir();
     const path = conf(dir);
