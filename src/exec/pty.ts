@@ -249,8 +249,9 @@ export async function startPty(options: PtyOptions): Promise<PtyStart> {
     terminal.close();
     const message = /(?:setpriv|bash|alpamon-exec|alpamon-cgroup): [^\r\n]*/.exec(early)?.[0];
     if (message) return { ok: false, error: message.replace(/^setpriv: failed to execute /, "cannot start ") };
-    // The trampoline's own exec (its messages start with the shell's path, its $0).
-    const exec = /\bexec: ([^\r\n]*)/.exec(early)?.[1];
+    // The trampoline's own exec (its messages start with the shell's path, its $0): "exec: <shell>: cannot
+    // execute: <reason>", or from bash for a missing file "<$0>: line 1: <shell>: No such file or directory".
+    const exec = /\bexec: ([^\r\n]*)/.exec(early)?.[1] ?? /: line \d+: ([^\r\n]*)/.exec(early)?.[1];
     if (exec) return { ok: false, error: `cannot start ${exec.replace(": cannot execute: ", ": ")}` };
     return {
       ok: false,

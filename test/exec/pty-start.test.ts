@@ -2,14 +2,18 @@
 // signalled by the trampoline over a descriptor the shell never inherits, not found by polling /proc, and a
 // shell that cannot be executed is a failed start that names the reason.
 import { afterEach, describe, expect, spyOn, test } from "bun:test";
+import { chmodSync, copyFileSync } from "node:fs";
+import { join } from "node:path";
 import { lookupUser } from "../../src/exec/identity.ts";
 import { type PtyProcess, startPty } from "../../src/exec/pty.ts";
 import type { Identity } from "../../src/exec/types.ts";
 import { eventually } from "../console/fake-console-waits.ts";
+import { useTempDirs } from "../helpers/tmp.ts";
 import { useTestUser } from "../helpers/users.ts";
 
 const { user: USER, isRoot } = useTestUser("alpst");
 const started: PtyProcess[] = [];
+const tempDir = useTempDirs("alpamon-pty-start-");
 
 afterEach(async () => {
   await Promise.all(started.splice(0).map((p) => p.kill(500)));
@@ -54,9 +58,20 @@ describe.skipIf(!isRoot)("startPty as a user", () => {
     }
   });
 
-  test("a shell that cannot be executed is a failed start with the launcher's reason", async () => {
-    const result = await start("/nonexistent/zsh");
+  test("a shell that does not exist is a failed start with the launcher's reason", async () => {
+    const missing = join(`${tempDir()}-absent`, "zsh"); // a directory the user could enter, but it is not there
+    const result = await start(missing);
     if (result.ok) started.push(result.pty);
-    expect(result).toEqual({ ok: false, error: expect.stringMatching(/^cannot start \/nonexistent\/zsh: /) });
+    expect(result).toEqual({ ok: false, error: `cannot start ${missing}: No such file or directory` });
+  });
+
+  test("a shell the user may not execute is a failed start with the launcher's reason", async () => {
+    const dir = tempDir(); // root's, mode 0700: the user cannot reach the shell inside
+    const shell = join(dir, "sh");
+    copyFileSync("/bin/sh", shell);
+    chmodSync(shell, 0o755);
+    const result = await start(shell);
+    if (result.ok) started.push(result.pty);
+    expect(result).toEqual({ ok: false, error: expect.stringMatching(new RegExp(`^cannot start ${shell}: .*Permission denied`)) });
   });
 });
