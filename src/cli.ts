@@ -239,22 +239,14 @@ function buildProgram({ Command, Option }: typeof import("commander")): Command 
 }
 
 export async function runCli(argv: string[]): Promise<number> {
-  if (argv.length === 0) {
-    // What commander would do with no arguments: the root command with every option unset.
-    try {
-      await runRoot({});
-      return 0;
-    } catch (err) {
-      return fail(err);
-    }
-  }
-  const commander = await import("commander");
-  const program = buildProgram(commander);
+  // No arguments: what commander would do, the root command with every option unset, without loading it.
+  const commander = argv.length > 0 ? await import("commander") : undefined;
   try {
-    await program.parseAsync(argv, { from: "user" });
+    if (commander) await buildProgram(commander).parseAsync(argv, { from: "user" });
+    else await runRoot({});
     return 0;
   } catch (err) {
-    if (err instanceof commander.CommanderError) {
+    if (commander && err instanceof commander.CommanderError) {
       // Help and version output are successes; usage errors were already printed as one line.
       return err.exitCode === 0 || err.code === "commander.helpDisplayed" || err.code === "commander.help" ? 0 : 1;
     }

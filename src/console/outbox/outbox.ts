@@ -144,7 +144,6 @@ export class Outbox {
   enqueue(item: OutboxItem): number {
     const row = toRow(item);
     if (row.bytes > this.maxBytes && !isProtected(row.priority)) {
-      this.dropped++;
       this.log.warn("request larger than the outbox size cap; dropped it", {
         method: row.method,
         path: row.path,
@@ -196,14 +195,7 @@ export class Outbox {
     const outcome = outcomeOf(result.status);
     if (outcome !== "retry") {
       // Delivered, or refused for good (a 4xx that sending again cannot change): settled as a row would be.
-      if (outcome === "drop") {
-        this.dropped++;
-        this.log.warn("console refused a request; dropped it from the outbox", {
-          method: row.method,
-          path: row.path,
-          status: result.status,
-        });
-      }
+      if (outcome === "drop") this.refused(row.method, row.path, result.status);
       this.notifySettled({
         id: 0,
         method: row.method,
@@ -247,7 +239,6 @@ export class Outbox {
     this.schedule.add({ id, priority: row.priority, afterId: row.afterId, bytes: row.bytes }, mono, mono);
     for (const v of victims) {
       this.schedule.remove(v.id);
-      this.dropped++;
       this.notifySettled({ id: v.id, method: v.method, path: v.path, status: 0, outcome: "dropped" });
     }
     if (victims.length > 0) this.overflow.dropped(victims.length, this.clock.monotonic());
@@ -451,7 +442,7 @@ export class Outbox {
     }
     if (!linkFailure && this.hold.answered(this.schedule.rows)) this.wake.wakeAll(); // even a refusal: the console is there
     if (outcome === "drop") {
-      this.log.warn("console refused a request; dropped it from the outbox", { method, path, status: result.status });
+      this.refused(method, path, result.status);
       this.finish(row.id, { method, path, status: result.status }, "dropped");
       return;
     }
@@ -488,7 +479,6 @@ export class Outbox {
   private finish(id: number, sent: { method: HttpMethod; path: string; status: number }, outcome: SettledItem["outcome"]): void {
     this.unwritten.delete(id);
     this.schedule.remove(id);
-    if (outcome === "dropped") this.dropped++;
     this.notifySettled({ id, ...sent, outcome });
     this.afterRemoval();
   }
@@ -499,7 +489,13 @@ export class Outbox {
     this.wake.changed();
   }
 
+  private refused(method: HttpMethod, path: string, status: number): void {
+    this.log.warn("console refused a request; dropped it from the outbox", { method, path, status });
+  }
+
+  /** Counts a drop and tells the listener (every item settles here once, written or not). */
   private notifySettled(item: SettledItem): void {
+    if (item.outcome === "dropped") this.dropped++;
     try {
       this.options.onSettled?.(item);
     } catch (err) {
