@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { JSC_TUNING } from "../src/exec/jsc-tuning.ts";
 import { FakeConsole } from "../test/console/fake-console.ts";
 import { writeAgentConfig } from "../test/helpers/agent.ts";
-import { mb, routeMetrics, rssBreakdown } from "./lib.ts";
+import { footprint, mb, routeMetrics, rssBreakdown, ThreadCpu } from "./lib.ts";
 
 const seconds = Number(process.argv[2] ?? 300);
 /** From the agent's start: start-up and the first page-out (at 60 s) fall before the window. */
@@ -44,44 +44,30 @@ interface Sample {
 /** One process watched from outside. CPU: the sum of its threads' schedstat, keeping exited threads' last value. */
 class Watched {
   readonly samples: Sample[] = [];
-  private readonly threadNs = new Map<string, number>();
-  private exitedNs = 0;
+  private readonly threadCpu: ThreadCpu;
   constructor(
     readonly name: string,
     readonly pid: number,
-  ) {}
+  ) {
+    this.threadCpu = new ThreadCpu(pid);
+  }
 
   sample(t: number): void {
     try {
-      const live = new Map<string, number>();
-      for (const tid of readdirSync(`/proc/${this.pid}/task`)) {
-        try {
-          live.set(tid, Number(readFileSync(`/proc/${this.pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]));
-        } catch {
-          // exited meanwhile: its last value is kept below
-        }
-      }
-      for (const [tid, ns] of this.threadNs) if (!live.has(tid)) this.exitedNs += ns;
-      this.threadNs.clear();
-      let cpuNs = this.exitedNs;
-      for (const [tid, ns] of live) {
-        this.threadNs.set(tid, ns);
-        cpuNs += ns;
-      }
-      const status = readFileSync(`/proc/${this.pid}/status`, "utf8");
-      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0) * 1024;
+      const cpuNs = this.threadCpu.total();
+      const { rss, anon, threads, fds } = footprint(this.pid);
       const stat = readFileSync(`/proc/${this.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
       const io = readFileSync(`/proc/${this.pid}/io`, "utf8");
       this.samples.push({
         t,
-        rss: kb("VmRSS"),
-        anon: kb("RssAnon"),
+        rss,
+        anon,
         cpuNs,
         majflt: Number(stat[9]),
         minflt: Number(stat[7]),
         readBytes: Number(/^read_bytes: (\d+)/m.exec(io)?.[1] ?? 0),
-        threads: live.size,
-        fds: readdirSync(`/proc/${this.pid}/fd`).length,
+        threads,
+        fds,
       });
     } catch {
       // the process is gone; the report says so by its missing samples

@@ -8,12 +8,12 @@
 // Run: node_modules/.bin/bun bench/idle-variants.ts '<json>' [seconds=240] [warm=65]
 //      <json>: [{"name":"default","bin":"/tmp/d/alpamon-linux-x64","env":{}},
 //               {"name":"holes=1000","bin":"/tmp/d/alpamon-linux-x64","env":{"MIMALLOC_PURGE_HOLES_MIN_INTERVAL":"1000"}}]
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeConsole } from "../test/console/fake-console.ts";
 import { writeAgentConfig } from "../test/helpers/agent.ts";
-import { routeMetrics } from "./lib.ts";
+import { footprint, routeMetrics, ThreadCpu } from "./lib.ts";
 
 interface Variant {
   name: string;
@@ -30,8 +30,7 @@ if (variants.length === 0 || !(seconds > 1) || !(warm >= 0)) {
 }
 
 class Agent {
-  private live = new Map<string, number>();
-  private exited = new Map<string, number>();
+  private readonly cpu: ThreadCpu;
   private start: Map<string, number> | undefined;
   private last: Map<string, number> | undefined;
   readonly rss: number[] = [];
@@ -41,42 +40,20 @@ class Agent {
     readonly proc: ReturnType<typeof Bun.spawn>,
     readonly dir: string,
     readonly fake: FakeConsole,
-  ) {}
-
-  /** Nanoseconds of CPU per thread name (numbered threads summed), exited threads included. */
-  private byName(): Map<string, number> {
-    const live = new Map<string, number>();
-    for (const tid of readdirSync(`/proc/${this.proc.pid}/task`)) {
-      try {
-        const comm = readFileSync(`/proc/${this.proc.pid}/task/${tid}/comm`, "utf8").trim();
-        live.set(`${tid}:${comm}`, Number(readFileSync(`/proc/${this.proc.pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]));
-      } catch {
-        // exited meanwhile: its last value is kept below
-      }
-    }
-    for (const [key, ns] of this.live) if (!live.has(key)) this.exited.set(key, ns);
-    this.live = live;
-    const names = new Map<string, number>();
-    for (const source of [this.exited, live]) {
-      for (const [key, ns] of source) {
-        const name = key.slice(key.indexOf(":") + 1).replace(/\d+$/, "#");
-        names.set(name, (names.get(name) ?? 0) + ns);
-      }
-    }
-    return names;
+  ) {
+    this.cpu = new ThreadCpu(proc.pid);
   }
 
   sample(measuring: boolean): void {
-    const names = this.byName();
+    const names = this.cpu.byName();
     if (!measuring) {
       this.start = names;
       return;
     }
     this.start ??= names;
-    const status = readFileSync(`/proc/${this.proc.pid}/status`, "utf8");
-    const mb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0) / 1024;
-    this.rss.push(mb("VmRSS"));
-    this.anon.push(mb("RssAnon"));
+    const { rss, anon } = footprint(this.proc.pid);
+    this.rss.push(rss / 1048576);
+    this.anon.push(anon / 1048576);
     this.last = names;
   }
 

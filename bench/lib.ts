@@ -82,6 +82,47 @@ export function footprint(pid: number): Footprint {
   };
 }
 
+/**
+ * CPU time of one process's threads from /proc/<pid>/task/<tid>/schedstat (ns, finer than the tick counts of
+ * /proc/<pid>/stat), by thread name with trailing digits folded into "#" ("Bun Pool 0" and "Bun Pool 1" count
+ * together). A thread that exits keeps its last value, so a total never goes down.
+ */
+export class ThreadCpu {
+  private live = new Map<string, number>();
+  private readonly exited = new Map<string, number>();
+  constructor(private readonly pid: number) {}
+
+  /** Nanoseconds per thread name so far; throws when the process is gone. */
+  byName(): Map<string, number> {
+    const live = new Map<string, number>();
+    for (const tid of readdirSync(`/proc/${this.pid}/task`)) {
+      try {
+        const comm = readFileSync(`/proc/${this.pid}/task/${tid}/comm`, "utf8").trim();
+        live.set(`${tid}:${comm}`, Number(readFileSync(`/proc/${this.pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]));
+      } catch {
+        // exited meanwhile: its last value is kept below
+      }
+    }
+    for (const [key, ns] of this.live) if (!live.has(key)) this.exited.set(key, ns);
+    this.live = live;
+    const names = new Map<string, number>();
+    for (const source of [this.exited, live]) {
+      for (const [key, ns] of source) {
+        const name = key.slice(key.indexOf(":") + 1).replace(/\d+$/, "#");
+        names.set(name, (names.get(name) ?? 0) + ns);
+      }
+    }
+    return names;
+  }
+
+  /** Nanoseconds of all threads so far. */
+  total(): number {
+    let ns = 0;
+    for (const n of this.byName().values()) ns += n;
+    return ns;
+  }
+}
+
 /** Every live descendant of `pid` (children, grandchildren, …), from /proc. */
 export function descendants(pid: number): number[] {
   const parent = new Map<number, number>();
