@@ -3,8 +3,10 @@
 // hash skip). Measures collection alone, then per dialect a full commit, a first sync into an empty console, a
 // steady-state cycle (the periodic sync: every key, nothing changed) and, for 2025, a steady-state cycle with a
 // full compare (what every sync cost without any hashes): wall time until the outbox is empty, requests the
-// console saw, and processes started.
-// Run: node_modules/.bin/bun bench/inventory.ts
+// console saw, and processes started. Collection is also measured through the agent's helper process
+// (ALPAMON_BIN=<compiled binary>; from source without it): one process here, the helper; its own three
+// are not counted.
+// Run: [ALPAMON_BIN=dist/alpamon-linux-x64] node_modules/.bin/bun bench/inventory.ts
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,8 +16,10 @@ import { openStateDb } from "../src/db/open.ts";
 import { runProcess } from "../src/exec/run.ts";
 import type { RunOptions } from "../src/exec/types.ts";
 import { collectSnapshot } from "../src/capabilities/inventory/collect.ts";
+import { inventoryHelper } from "../src/capabilities/inventory/collect-process.ts";
 import { Inventory } from "../src/capabilities/inventory/inventory.ts";
 import { SYNC_KEYS } from "../src/capabilities/inventory/keys.ts";
+import { SNAPSHOT_KEYS } from "../src/capabilities/inventory/types.ts";
 import { LogHub } from "../src/log/logger.ts";
 import { systemClock } from "../src/platform/clock.ts";
 import { FakeConsole, type Dialect } from "../test/console/fake-console.ts";
@@ -102,6 +106,16 @@ const collectEnv = { procRoot: "/proc", sysRoot: "/sys", root: "/", runProcess: 
 const idle = await FakeConsole.start();
 try {
   await measure(idle, undefined, "collect everything (no console)", () => collectSnapshot(collectEnv, log), ROUNDS);
+  // As the agent collects: in its helper process (the compiled binary from ALPAMON_BIN, else Bun and main.ts).
+  const bin = process.env.ALPAMON_BIN;
+  const helper = inventoryHelper({
+    runProcess: countingRun,
+    argv: (args) => (bin ? [bin, ...args] : [process.execPath, join(import.meta.dir, "../src/main.ts"), ...args]),
+    log,
+    dataDir: tmpdir(),
+  });
+  const label = `collect everything in the helper (${bin ? "compiled" : "from source"})`;
+  await measure(idle, undefined, label, () => helper.collect(SNAPSHOT_KEYS), ROUNDS);
 } finally {
   await idle.stop();
 }

@@ -4,6 +4,7 @@
 import { createAgentControl } from "./capabilities/agent-control/index.ts";
 import { createFiles } from "./capabilities/files/index.ts";
 import { createFirewall } from "./capabilities/firewall/index.ts";
+import { inventoryHelper } from "./capabilities/inventory/collect-process.ts";
 import { createInventory } from "./capabilities/inventory/index.ts";
 import { createMetrics } from "./capabilities/metrics/index.ts";
 import { createPackages } from "./capabilities/packages/index.ts";
@@ -27,13 +28,14 @@ import { setupWorkCgroup, type WorkCgroup } from "./exec/cgroup.ts";
 import { placeUserWorkIn } from "./exec/launch.ts";
 import { reexec } from "./exec/reexec.ts";
 import { runProcess } from "./exec/run.ts";
+import { selfArgv } from "./platform/self.ts";
 import { LOGS_DIALECT, LogForwarder } from "./log/forward.ts";
 import { LogIntake } from "./log/intake.ts";
 import { type LogHub, RotatingFileSink, stderrSink, type Logger } from "./log/logger.ts";
 import { systemClock } from "./platform/clock.ts";
 import { Lifecycle, type Part } from "./platform/lifecycle.ts";
 import { readPlatform, type Platform } from "./platform/os-release.ts";
-import { pageOutPart } from "./platform/page-out.ts";
+import { pageOutExecutable, pageOutPart } from "./platform/page-out.ts";
 import { PidFile } from "./platform/pidfile.ts";
 import { USER_AGENT, VERSION } from "./version.ts";
 import { dirname, join } from "node:path";
@@ -129,7 +131,8 @@ function buildParts(ctx: AgentContext): Part[] {
     log: ctx.log.child("inventory"),
     clock,
     version: VERSION,
-    firewallChains: () => firewall.collectFirewallChains(),
+    // Collections run in the agent's helper process, not here (collect-process.ts).
+    ...inventoryHelper({ runProcess, argv: selfArgv, log: ctx.log.child("inventory"), dataDir: config.dataDir }),
     commissioned: () => link.commissioned,
   });
   link.onSettled((item) => inventory.onOutboxSettled(item));
@@ -216,7 +219,11 @@ function buildParts(ctx: AgentContext): Part[] {
 
   return [
     userWorkPart(ctx.log.child("exec")),
-    pageOutPart(ctx.log.child("memory"), clock),
+    // Each round, after the full collection, SQLite lets go of its page cache too (0.3 MB, BENCHMARKS.md "Round 4").
+    pageOutPart(ctx.log.child("memory"), clock, pageOutExecutable, () => {
+      Bun.gc(true);
+      state.shrinkMemory();
+    }),
     link.sessionPart(),
     link.outboxPart(),
     ...metrics.parts,

@@ -164,6 +164,26 @@ function buildProgram({ Command, Option }: typeof import("commander")): Command 
     });
 
   program
+    .command("inventory-collect", { hidden: true })
+    .description("internal: the inventory helper the agent starts as root for each collection; prints one JSON line")
+    .argument("<what>", "comma-separated snapshot keys, and firewall for the agent's own chains")
+    .requiredOption("--data-dir <dir>", "the agent's data directory (its firewall is built as the agent's is)")
+    .action(async (what: string, opts: { dataDir: string }) => {
+      const { runInventoryCollect } = await import("./capabilities/inventory/collect-main.ts");
+      const { systemClock } = await import("./platform/clock.ts");
+      const code = await runInventoryCollect(what, {
+        env: { procRoot: "/proc", sysRoot: "/sys", root: "/", runProcess, now: () => systemClock.now(), version: VERSION },
+        async firewallChains(log) {
+          const { createFirewall } = await import("./capabilities/firewall/index.ts");
+          return createFirewall({ runProcess, dataDir: opts.dataDir, clock: systemClock, log }).collectFirewallChains();
+        },
+        write: (text) => process.stdout.write(text),
+        complain: (text) => process.stderr.write(text),
+      });
+      if (code !== 0) throw new ExitCode(code);
+    });
+
+  program
     .command("cgroup-release", { hidden: true })
     .description("internal: ExecStartPre of the unit; lets systemd start the agent beside users' leftover processes")
     .action(() => {

@@ -38,6 +38,12 @@ export interface StateDb {
   readonly applied: readonly string[];
   /** Folds the WAL back into the database and truncates it; call after roll-ups and prunes. */
   checkpoint(): WalCheckpoint;
+  /**
+   * Lets go of the connection's page cache (`PRAGMA shrink_memory`): what a rare large write (a commit with
+   * every package) left there is freed, and the idle loop's few hot pages are read back from the kernel's page
+   * cache. Does nothing once closed.
+   */
+  shrinkMemory(): void;
   /** Closes the connection; calling it again does nothing. */
   close(): void;
 }
@@ -92,6 +98,9 @@ export function openStateDb(path: string, opts: OpenStateDbOptions = {}): StateD
       } catch (err) {
         throw toStateDbError(file, "WAL checkpoint failed", err);
       }
+    },
+    shrinkMemory() {
+      if (!closed) sqlite.run("PRAGMA shrink_memory");
     },
     close() {
       if (closed) return;

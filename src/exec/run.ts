@@ -116,13 +116,19 @@ export async function runProcess(options: RunOptions): Promise<RunResult> {
       await throttle.catch(() => {});
       continue;
     }
+    // A timer cleared once the race is decided: a pending sleep would keep a short-lived process (the inventory
+    // helper) alive for the rest of the window after its last child exited.
+    let window: ReturnType<typeof setTimeout> | undefined;
     drained = await Promise.race([
       pump.then(
         () => true,
         () => true,
       ),
-      Bun.sleep(left).then(() => false),
+      new Promise<false>((resolve) => {
+        window = setTimeout(() => resolve(false), left);
+      }),
     ]);
+    clearTimeout(window);
     if (drained) break;
   }
   if (!drained) await reader.cancel().catch(() => {});

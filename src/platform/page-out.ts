@@ -8,7 +8,8 @@
 // unmapping from the first round on leaves startup's pages in the cache, where fault-around maps them back: 3 MB
 // more RSS. BENCHMARKS.md, "Idle agent".) A read-only mapping with private copies (RELRO) is never touched.
 // Each round starts with a full garbage collection: startup leaves garbage that an idle heap would otherwise
-// carry for a long time (about 0.4 MB of RssAnon, for a few milliseconds of CPU every 10 minutes). A kernel
+// carry for a long time (about 0.4 MB of RssAnon, for a few milliseconds of CPU every 10 minutes). The agent
+// passes a `collect` that also has SQLite let go of its page cache (another 0.3 MB, agent.ts). A kernel
 // before 5.4 refuses MADV_PAGEOUT: that round unmaps instead; if madvise is refused altogether, the part stops.
 import { readFileSync, readlinkSync } from "node:fs";
 import type { Part } from "./lifecycle.ts";

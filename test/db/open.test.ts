@@ -3,7 +3,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { count, eq } from "drizzle-orm";
-import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { StateDbError } from "../../src/db/errors.ts";
 import { MIGRATIONS } from "../../src/db/migrate.ts";
@@ -108,6 +108,29 @@ describe("openStateDb", () => {
     expect(result.busy).toBe(0);
     expect(statSync(`${state.path}-wal`).size).toBe(0);
     expect(state.db.select({ n: count() }).from(cpuSamples).get()).toEqual({ n: 200 });
+  });
+
+  test("shrinkMemory() lets go of the page cache: the next read comes from the file again", () => {
+    const state = open();
+    const insert = state.sqlite.prepare("INSERT INTO kv (key, value) VALUES (?, ?)");
+    for (let i = 0; i < 100; i++) insert.run(`big-${i}`, "x".repeat(3000)); // about 300 KB, within the 512 KiB cache
+    insert.finalize();
+    state.checkpoint();
+    const readAll = state.sqlite.prepare("SELECT sum(length(value)) AS n FROM kv WHERE key LIKE 'big-%'");
+    /** Bytes this process read through read(2) and friends while reading the table. */
+    const bytesRead = () => {
+      const rchar = () => Number(/^rchar: (\d+)$/m.exec(readFileSync("/proc/self/io", "utf8"))![1]);
+      const before = rchar();
+      expect(readAll.get()).toEqual({ n: 300_000 });
+      return rchar() - before;
+    };
+    bytesRead(); // the pages are now in the connection's cache
+    expect(bytesRead()).toBeLessThan(64 * 1024);
+    state.shrinkMemory();
+    expect(bytesRead()).toBeGreaterThan(256 * 1024);
+    readAll.finalize();
+    state.close();
+    state.shrinkMemory(); // closed: nothing to do, no error
   });
 
   test("close() can be called twice; the handle is unusable afterwards", () => {

@@ -2,6 +2,7 @@
 import { useTestUser } from "../helpers/users.ts";
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { lookupGroup, lookupUser, resolveIdentity, userEnvironment, userGroupIds } from "../../src/exec/identity.ts";
 import { runProcess } from "../../src/exec/run.ts";
 import type { Identity } from "../../src/exec/types.ts";
@@ -22,6 +23,23 @@ describe("runProcess as the agent", () => {
     expect(r.output).toContain("ONLY=this");
     expect(r.output).not.toContain("ALPAMON_TEST_LEAK");
     delete process.env.ALPAMON_TEST_LEAK;
+  });
+
+  test("leaves nothing pending once it returns: a short-lived program that used it exits at once", async () => {
+    // The drain window after the child's exit was a 1 s sleep nobody cancelled, which kept the inventory helper
+    // alive for a second after its work. The child process measures from the return to its own exit.
+    const script = `
+      const { runProcess } = await import(${JSON.stringify(join(import.meta.dir, "../../src/exec/run.ts"))});
+      const r = await runProcess({ argv: ["sh", "-c", "echo done"], env: { PATH: "/usr/bin:/bin" }, timeoutMs: 30000 });
+      const returned = performance.now();
+      process.on("exit", () => process.stdout.write(r.output.trim() + " " + Math.round(performance.now() - returned) + "\\n"));
+    `;
+    const child = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "inherit", env: { PATH: "/usr/bin:/bin" } });
+    const out = await new Response(child.stdout).text();
+    expect(await child.exited).toBe(0);
+    const [word, ms] = out.trim().split(" ");
+    expect(word).toBe("done");
+    expect(Number(ms)).toBeLessThan(500); // with the pending sleep: 1,000 ms or more
   });
 
   test("a missing program and a missing working directory are start errors", async () => {

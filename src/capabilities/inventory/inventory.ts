@@ -14,7 +14,6 @@ import type { StateDb } from "../../db/open.ts";
 import { runProcess as defaultRunProcess } from "../../exec/run.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
-import { collectSnapshot } from "./collect.ts";
 import type { CollectorEnv } from "./collectors/env.ts";
 import { commitBody, commitItem, committedEvent } from "./commit.ts";
 import { readPamVersion, readSshdUsePam } from "./collectors/pam.ts";
@@ -58,12 +57,18 @@ export interface InventoryOptions {
   version: string;
   /** Overrides for the collectors (fixture roots in tests). */
   env?: Partial<CollectorEnv>;
+  /**
+   * Runs the collectors for the given keys (a failed one is left out). The agent's runs them in its helper
+   * process (collect-process.ts), stopped when the inventory stops; without it they run in this process, over
+   * `env` (tests).
+   */
+  collect?: (keys: readonly SnapshotKey[], signal: AbortSignal) => Promise<Partial<Snapshot>>;
   startupDelayMs?: number;
   periodicSyncMs?: number;
   fullResyncMs?: number;
   followUpMs?: number;
-  /** The firewall module's chains; when given, posted after a commit and on a sync of `firewall` (older consoles). */
-  firewallChains?: () => Promise<unknown[]>;
+  /** The agent's firewall chains (the helper reads them); when given, posted after a commit and on a sync of `firewall` (older consoles). */
+  firewallChains?: (signal: AbortSignal) => Promise<unknown[]>;
   /** For the staged delays after a lightweight commit; default Math.random. */
   random?: () => number;
 }
@@ -217,7 +222,7 @@ export class Inventory {
       await this.syncCheck(snapshotHashes(snapshot, ["info", "os"]));
     }
     if (this.kind === "2026") hashes = snapshotHashes(snapshot);
-    else Object.assign(snapshot, await collectSnapshot(this.env, this.log, ["packages"]));
+    else Object.assign(snapshot, await this.collectKeys(["packages"]));
     const body = commitBody(snapshot, this.options.version, hashes);
     const id = this.options.outbox.enqueue(commitItem(body));
     this.track(id, ["server", ...Object.keys(KEY_DEFS)]);
@@ -263,9 +268,24 @@ export class Inventory {
   }
 
   private async collect(keys: readonly SnapshotKey[]): Promise<Partial<Snapshot>> {
-    const snapshot = await collectSnapshot(this.env, this.log, keys);
+    const snapshot = await this.collectKeys(keys);
     if (snapshot.server) Object.assign(snapshot.server, await this.readHostFacts());
     return snapshot;
+  }
+
+  private async collectKeys(keys: readonly SnapshotKey[]): Promise<Partial<Snapshot>> {
+    if (this.options.collect) {
+      try {
+        return await this.options.collect(keys, this.abort.signal);
+      } catch (err) {
+        // As when each collector fails: the keys are left out, never sent empty.
+        this.log.warn("could not collect the inventory; these keys are left out", { keys: keys.join(","), error: err });
+        return {};
+      }
+    }
+    // Loaded on first use, so an agent that collects through its helper never loads the collectors.
+    const { collectSnapshot } = await import("./collect.ts");
+    return collectSnapshot(this.env, this.log, keys);
   }
 
   /** sshd_use_pam and pam_version, read at most every 3 hours (two or three short processes). */
@@ -498,7 +518,7 @@ export class Inventory {
   private async syncFirewall(): Promise<number> {
     if (!this.options.firewallChains) return 0;
     try {
-      const chains = await this.options.firewallChains();
+      const chains = await this.options.firewallChains(this.abort.signal);
       if (chains.length === 0) return 0;
       this.options.outbox.enqueue({ method: "POST", path: FIREWALL_SYNC_PATH, priority: PRIORITY_INVENTORY, body: { chains } });
       return 1;
