@@ -269,7 +269,8 @@ export class Inventory {
 
   private async collect(keys: readonly SnapshotKey[]): Promise<Partial<Snapshot>> {
     const snapshot = await this.collectKeys(keys);
-    if (snapshot.server) Object.assign(snapshot.server, await this.readHostFacts());
+    // The version is this process's: a helper started from a binary upgraded on disk is a newer one.
+    if (snapshot.server) Object.assign(snapshot.server, { version: this.options.version }, await this.readHostFacts());
     return snapshot;
   }
 

@@ -159,6 +159,19 @@ describe("the inventory with a collector", () => {
     expect(asked[1]).toEqual(["packages"]);
   });
 
+  test("the server key carries this agent's version, not the helper's (a binary upgraded on disk)", async () => {
+    const t = await setup({
+      extra: {
+        collect: async (keys) => (keys.includes("server") ? { server: { version: "9.9.9-newer", load: 0.25 } } : {}),
+      },
+    });
+    await t.inventory.sync(["server"]);
+    await t.delivered();
+    const patch = t.fake.requests.find((r) => r.method === "PATCH" && r.path === "/api/servers/servers/-/sync/");
+    expect(patch).toBeDefined();
+    expect((patch!.json as { version?: unknown }).version).toBe("0.1.0-test");
+  });
+
   test("a collector that fails leaves the keys out and says so; the agent goes on", async () => {
     const t = await setup({
       extra: {
