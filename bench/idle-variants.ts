@@ -6,12 +6,12 @@
 // peaks. Identical agents differ by about ±5 % in one run, so only larger differences count; repeat a run
 // before trusting a small one. The idle table of BENCHMARKS.md ("Idle agent, round 2") was made with it.
 // Run: node_modules/.bin/bun bench/idle-variants.ts '<json>' [seconds=240] [warm=65]
-//      <json>: [{"name":"default","bin":"/tmp/d/alpamon-linux-x64","env":{}},
+//      <json>: [{"name":"default","bin":"/tmp/d/alpamon-linux-x64","env":{}},  (optional "dialect": "2024"|"2025"|"2026")
 //               {"name":"holes=1000","bin":"/tmp/d/alpamon-linux-x64","env":{"MIMALLOC_PURGE_HOLES_MIN_INTERVAL":"1000"}}]
 import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { FakeConsole } from "../test/console/fake-console.ts";
+import { type Dialect, FakeConsole } from "../test/console/fake-console.ts";
 import { writeAgentConfig } from "../test/helpers/agent.ts";
 import { footprint, routeMetrics, ThreadCpu } from "./lib.ts";
 
@@ -19,6 +19,8 @@ interface Variant {
   name: string;
   bin: string;
   env?: Record<string, string>;
+  /** The fake console's dialect (default 2025). */
+  dialect?: Dialect;
 }
 
 const variants = JSON.parse(process.argv[2] ?? "[]") as Variant[];
@@ -77,7 +79,7 @@ class Agent {
 const agents: Agent[] = [];
 try {
   for (const v of variants) {
-    const fake = await FakeConsole.start();
+    const fake = await FakeConsole.start(v.dialect ? { dialect: v.dialect } : {});
     routeMetrics(fake);
     const dir = mkdtempSync(join(tmpdir(), "alpamon-variant-"));
     const bin = join(dir, "alpamon");
