@@ -21,6 +21,11 @@ interface Variant {
   env?: Record<string, string>;
   /** The fake console's dialect (default 2025). */
   dialect?: Dialect;
+  /**
+   * Measure a restarted agent: it runs once until its state database is set up and its first commit is sent
+   * (10 s), is stopped, and is started again on the same state, as after a reboot or an upgrade.
+   */
+  restart?: boolean;
 }
 
 const variants = JSON.parse(process.argv[2] ?? "[]") as Variant[];
@@ -84,15 +89,23 @@ try {
     const dir = mkdtempSync(join(tmpdir(), "alpamon-variant-"));
     const bin = join(dir, "alpamon");
     copyFileSync(v.bin, bin); // its own copy: the kernel does not page out pages another process shares
+    const config = writeAgentConfig(fake, dir);
     // No arguments, the config named in the environment: how the service unit starts it.
-    const proc = Bun.spawn([bin], {
-      cwd: "/",
-      stdin: "ignore",
-      stdout: "ignore",
-      stderr: Bun.file(join(dir, "agent.log")),
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home", ALPAMON_CONFIG: writeAgentConfig(fake, dir), ...v.env },
-    });
-    agents.push(new Agent(v.name, proc, dir, fake));
+    const start = (log: string) =>
+      Bun.spawn([bin], {
+        cwd: "/",
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: Bun.file(join(dir, log)),
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent-home", ALPAMON_CONFIG: config, ...v.env },
+      });
+    if (v.restart) {
+      const first = start("agent-first.log");
+      await Bun.sleep(10_000);
+      first.kill("SIGTERM");
+      await first.exited;
+    }
+    agents.push(new Agent(v.name, start("agent.log"), dir, fake));
   }
   const t0 = performance.now();
   const loads: number[] = [];
