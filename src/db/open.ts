@@ -41,7 +41,7 @@ export interface StateDb {
   /**
    * Lets go of the connection's page cache (`PRAGMA shrink_memory`): what a rare large write (a commit with
    * every package) left there is freed, and the idle loop's few hot pages are read back from the kernel's page
-   * cache. Does nothing once closed.
+   * cache. Best effort: does nothing once closed, and an error is ignored (nothing is lost by keeping the cache).
    */
   shrinkMemory(): void;
   /** Closes the connection; calling it again does nothing. */
@@ -100,7 +100,12 @@ export function openStateDb(path: string, opts: OpenStateDbOptions = {}): StateD
       }
     },
     shrinkMemory() {
-      if (!closed) sqlite.run("PRAGMA shrink_memory");
+      if (closed) return;
+      try {
+        sqlite.run("PRAGMA shrink_memory");
+      } catch {
+        // the cache stays; the next round tries again
+      }
     },
     close() {
       if (closed) return;

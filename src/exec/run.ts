@@ -118,17 +118,17 @@ export async function runProcess(options: RunOptions): Promise<RunResult> {
     }
     // A timer cleared once the race is decided: a pending sleep would keep a short-lived process (the inventory
     // helper) alive for the rest of the window after its last child exited.
-    let window: ReturnType<typeof setTimeout> | undefined;
+    let drainTimer: ReturnType<typeof setTimeout> | undefined;
     drained = await Promise.race([
       pump.then(
         () => true,
         () => true,
       ),
       new Promise<false>((resolve) => {
-        window = setTimeout(() => resolve(false), left);
+        drainTimer = setTimeout(() => resolve(false), left);
       }),
     ]);
-    clearTimeout(window);
+    clearTimeout(drainTimer);
     if (drained) break;
   }
   if (!drained) await reader.cancel().catch(() => {});

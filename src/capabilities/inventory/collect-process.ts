@@ -76,6 +76,7 @@ export function readHelperOutput(output: string): HelperOutput {
 export function inventoryHelper(deps: HelperDeps): InventoryHelper {
   const timeoutMs = deps.timeoutMs ?? HELPER_TIMEOUT_MS;
   const run = async (what: string[], signal: AbortSignal | undefined): Promise<HelperOutput> => {
+    if (signal?.aborted) throw new Error("the inventory helper was not started: the inventory is stopping");
     const result = await deps.runProcess({
       argv: deps.argv([COLLECT_SUBCOMMAND, what.join(","), "--data-dir", deps.dataDir]),
       env: HELPER_ENV,

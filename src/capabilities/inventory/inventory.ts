@@ -279,8 +279,10 @@ export class Inventory {
       try {
         return await this.options.collect(keys, this.abort.signal);
       } catch (err) {
-        // As when each collector fails: the keys are left out, never sent empty.
-        this.log.warn("could not collect the inventory; these keys are left out", { keys: keys.join(","), error: err });
+        // As when each collector fails: the keys are left out, never sent empty. Stopping is no failure.
+        const fields = { keys: keys.join(","), error: err };
+        if (this.abort.signal.aborted) this.log.debug("the inventory stopped during a collection", fields);
+        else this.log.warn("could not collect the inventory; these keys are left out", fields);
         return {};
       }
     }

@@ -12,7 +12,8 @@ import { runProcess } from "../../../src/exec/run.ts";
 import type { Fields, Level, Logger } from "../../../src/log/logger.ts";
 import { MAIN, runCli } from "../../helpers/cli.ts";
 import { useTempDirs } from "../../helpers/tmp.ts";
-import { useInventoryHarness } from "./harness.ts";
+import { eventually } from "../../console/fake-console-waits.ts";
+import { useInventoryHarness, WAIT_MS } from "./harness.ts";
 
 const tempDir = useTempDirs("alpamon-collect-");
 
@@ -95,6 +96,9 @@ describe("inventoryHelper", () => {
     await expect(scripted("sleep 30").helper.collect(["os"], stopping.signal)).rejects.toThrow("was stopped");
     // Killed, not waited for: the helper would sleep 30 s.
     expect(performance.now() - started).toBeLessThan(20_000);
+    const stopped = scripted("echo started > /dev/null");
+    await expect(stopped.helper.collect(["os"], AbortSignal.abort())).rejects.toThrow("not started");
+    expect(stopped.argvSeen).toEqual([]);
     const missing = inventoryHelper({ runProcess, argv: () => ["/nonexistent-alpamon-helper"], log: recordingLogger([]), dataDir: "/" });
     await expect(missing.collect(["os"])).rejects.toThrow("could not start");
   });
@@ -170,6 +174,30 @@ describe("the inventory with a collector", () => {
     const patch = t.fake.requests.find((r) => r.method === "PATCH" && r.path === "/api/servers/servers/-/sync/");
     expect(patch).toBeDefined();
     expect((patch!.json as { version?: unknown }).version).toBe("0.1.0-test");
+  });
+
+  test("a collection stopped because the inventory stops is no warning", async () => {
+    let asked = 0;
+    const t = await setup({
+      extra: {
+        collect: (_keys, signal) => {
+          asked++;
+          // As runProcess does: an aborted signal stops the helper at once, also one aborted before the start.
+          return new Promise((_resolve, reject) => {
+            const stopped = () => reject(new Error("the inventory helper was stopped"));
+            if (signal.aborted) stopped();
+            else signal.addEventListener("abort", stopped);
+          });
+        },
+      },
+    });
+    t.inventory.start(false);
+    const commit = t.inventory.commit().catch(() => {});
+    await eventually(() => asked > 0, WAIT_MS, "the collection to start");
+    await t.inventory.stop();
+    await commit;
+    expect(t.records.some((r) => r.level === "debug" && r.message === "the inventory stopped during a collection")).toBe(true);
+    expect(t.warnings().filter((r) => r.message.startsWith("could not collect"))).toEqual([]);
   });
 
   test("a collector that fails leaves the keys out and says so; the agent goes on", async () => {

@@ -44,8 +44,12 @@ describe("2026 console", () => {
     for (const w of requests.filter((r) => r.path.startsWith("/api/proc/") && r.method !== "GET"))
       expect(w.headers["x-sync-hash"]).toBe(hashes[w.path.split("/")[3]!]);
     expect(requests.some((r) => r.path.includes("packages") || r.path.includes("firewall"))).toBe(false);
-    // A full sync fetches the access policy.
-    expect(requests.map(line)).toContain("GET /api/servers/servers/-/access-policy/");
+    // A full sync fetches the access policy, after the round's last write (so it may come after the outbox drained).
+    await eventually(
+      () => t.fake.requests.slice(first).some((r) => line(r) === "GET /api/servers/servers/-/access-policy/"),
+      WAIT_MS,
+      "the access policy GET",
+    );
   });
 
   test("steady state is one request per cycle (the sync-check); one changed user is sync-check + GET + one PATCH", async () => {
