@@ -170,9 +170,10 @@ function buildProgram({ Command, Option }: typeof import("commander")): Command 
     .requiredOption("--data-dir <dir>", "the agent's data directory (its firewall is built as the agent's is)")
     .action(async (what: string, opts: { dataDir: string }) => {
       const { runInventoryCollect } = await import("./capabilities/inventory/collect-main.ts");
+      const { hostCollectorEnv } = await import("./capabilities/inventory/collectors/env.ts");
       const { systemClock } = await import("./platform/clock.ts");
       const code = await runInventoryCollect(what, {
-        env: { procRoot: "/proc", sysRoot: "/sys", root: "/", runProcess, now: () => systemClock.now(), version: VERSION },
+        env: hostCollectorEnv(VERSION, () => systemClock.now()),
         async firewallChains(log) {
           const { createFirewall } = await import("./capabilities/firewall/index.ts");
           return createFirewall({ runProcess, dataDir: opts.dataDir, clock: systemClock, log }).collectFirewallChains();

@@ -7,6 +7,7 @@
 // in time and output; whatever it fails at is an error here, which the inventory treats as keys not collected.
 import type { RunProcess } from "../../exec/types.ts";
 import type { Fields, Level, Logger } from "../../log/logger.ts";
+import { TOOL_ENV } from "./collectors/env.ts";
 import type { Snapshot, SnapshotKey } from "./types.ts";
 
 export const COLLECT_SUBCOMMAND = "inventory-collect";
@@ -16,7 +17,6 @@ export const FIREWALL_PART = "firewall";
 export const HELPER_TIMEOUT_MS = 60_000;
 /** The largest answer read: a host with tens of thousands of users or packages fits well within it. */
 export const HELPER_MAX_OUTPUT_BYTES = 64 << 20;
-const HELPER_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
 const LEVELS: readonly Level[] = ["debug", "info", "warn", "error"];
 
 export interface HelperLog {
@@ -79,7 +79,7 @@ export function inventoryHelper(deps: HelperDeps): InventoryHelper {
     if (signal?.aborted) throw new Error("the inventory helper was not started: the inventory is stopping");
     const result = await deps.runProcess({
       argv: deps.argv([COLLECT_SUBCOMMAND, what.join(","), "--data-dir", deps.dataDir]),
-      env: HELPER_ENV,
+      env: TOOL_ENV,
       timeoutMs,
       maxOutputBytes: deps.maxOutputBytes ?? HELPER_MAX_OUTPUT_BYTES,
       ...(signal ? { signal } : {}),

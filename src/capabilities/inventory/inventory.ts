@@ -11,10 +11,9 @@ import type { DialectState } from "../../console/outbox/dialects.ts";
 import type { SettledItem } from "../../console/outbox/outbox.ts";
 import { ConsoleMemory } from "../../db/console-memory.ts";
 import type { StateDb } from "../../db/open.ts";
-import { runProcess as defaultRunProcess } from "../../exec/run.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
-import type { CollectorEnv } from "./collectors/env.ts";
+import { type CollectorEnv, hostCollectorEnv } from "./collectors/env.ts";
 import { commitBody, commitItem, committedEvent } from "./commit.ts";
 import { readPamVersion, readSshdUsePam } from "./collectors/pam.ts";
 import type { Write } from "./diff.ts";
@@ -109,12 +108,7 @@ export class Inventory {
     this.syncState = new SyncState(options.state.sqlite);
     this.log = options.log;
     this.env = {
-      procRoot: "/proc",
-      sysRoot: "/sys",
-      root: "/",
-      runProcess: defaultRunProcess,
-      now: () => options.clock.now(),
-      version: options.version,
+      ...hostCollectorEnv(options.version, () => options.clock.now()),
       ...options.env,
     };
     const now = () => options.clock.now();
