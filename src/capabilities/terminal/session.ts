@@ -8,6 +8,7 @@ import { type ConsoleHttp, dialWebSocket } from "../../console/http.ts";
 import { type PtyOptions, type PtyProcess, startPty } from "../../exec/pty.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
+import { SendQueueDrain } from "../../console/ws-drain.ts";
 import { resolvePtyUrl } from "./data.ts";
 
 export const PTY_CHANNELS_PATH = "/api/websh/pty-channels/";
@@ -48,11 +49,6 @@ export interface SessionDeps {
 type Dial = { ok: true; ws: WebSocket } | { ok: false; error: string };
 /** Output kept while the socket is down (the terminal is stopped meanwhile, so only a little arrives). */
 const MAX_PENDING_BYTES = 4 << 20;
-/**
- * A throttled terminal normally restarts on the pong of its drain marker; only a peer that never answers pings
- * (RFC 6455 says it must) leaves it to this check, once per interval while the marker is unanswered.
- */
-const DRAIN_WATCHDOG_MS = 1_000;
 
 export class TerminalSession {
   private ws: WebSocket | null = null;
@@ -62,10 +58,8 @@ export class TerminalSession {
   private pendingBytes = 0;
   private decoder: TextDecoder | null = null;
   private flowStopped = false;
-  /** The drain marker in flight (a ping queued behind the output), 0 when none; see throttle(). */
-  private marker = 0;
-  private markers = 0;
-  private watchdog: AbortController | null = null;
+  /** Tells when the current socket's send queue has drained; see throttle(). */
+  private drain: SendQueueDrain | null = null;
   private recovering = false;
   private ending = false;
   private readonly stop = new AbortController();
@@ -124,7 +118,7 @@ export class TerminalSession {
     if (this.ending) return this.ended;
     this.ending = true;
     this.stop.abort();
-    this.watchdog?.abort();
+    this.drain?.dispose();
     this.deps.log.info("terminal session ended", { session: this.id, reason });
     const ws = this.ws;
     this.ws = null;
@@ -179,14 +173,16 @@ export class TerminalSession {
 
   private attach(ws: WebSocket): void {
     this.ws = ws;
-    this.marker = 0;
-    this.watchdog?.abort();
-    this.watchdog = null;
+    this.drain?.dispose();
+    this.drain = new SendQueueDrain(ws, {
+      lowWaterBytes: this.deps.settings.lowWaterBytes,
+      clock: this.deps.clock,
+      onDrained: () => {
+        if (this.ws === ws && !this.recovering) this.startFlow();
+      },
+    });
     ws.addEventListener("message", (ev) => {
       if (this.ws === ws) this.input(ev.data as string | ArrayBuffer);
-    });
-    ws.addEventListener("pong", (ev) => {
-      if (this.ws === ws) this.drained(ws, ev.data);
     });
     ws.addEventListener("close", (ev) => {
       if (this.ws !== ws || this.ending) return;
@@ -256,55 +252,12 @@ export class TerminalSession {
   }
 
   /**
-   * Stops the terminal until the socket has sent what is queued. Bun's WebSocket client has bufferedAmount but no
-   * drain event, so the drain is observed through the protocol: a ping queued behind the output (the marker) leaves
-   * only after everything before it, and its pong is the event on which the queue is looked at again. No timer
-   * runs while the peer answers.
+   * Stops the terminal until the socket has sent what is queued (down to the low water): no timer runs while the
+   * peer answers pings (console/ws-drain.ts).
    */
   private throttle(ws: WebSocket): void {
     this.stopFlow();
-    if (this.marker !== 0) return;
-    this.markers = (this.markers % 0xffff_ffff) + 1;
-    this.marker = this.markers;
-    const payload = new Uint8Array(4);
-    new DataView(payload.buffer).setUint32(0, this.marker);
-    try {
-      ws.ping(payload);
-    } catch {
-      this.marker = 0;
-      return; // the socket is closing; the close handler takes over
-    }
-    this.armWatchdog(ws);
-  }
-
-  /** A pong: below the low-water mark the terminal restarts; the marker's own pong above it sends the next marker. */
-  private drained(ws: WebSocket, data: unknown): void {
-    if (this.marker === 0) return;
-    const own = data instanceof ArrayBuffer && data.byteLength === 4 && new DataView(data).getUint32(0) === this.marker;
-    if (ws.bufferedAmount > this.deps.settings.lowWaterBytes) {
-      if (!own) return; // an earlier or unsolicited pong: ours is still behind the queue
-      this.marker = 0;
-      this.throttle(ws);
-      return;
-    }
-    this.marker = 0;
-    this.watchdog?.abort();
-    this.watchdog = null;
-    if (!this.recovering) this.startFlow();
-  }
-
-  private armWatchdog(ws: WebSocket): void {
-    this.watchdog?.abort();
-    const watchdog = new AbortController();
-    this.watchdog = watchdog;
-    this.deps.clock.sleep(DRAIN_WATCHDOG_MS, watchdog.signal).then(
-      () => {
-        if (this.watchdog !== watchdog || this.ws !== ws || this.marker === 0) return;
-        if (ws.bufferedAmount > this.deps.settings.lowWaterBytes) this.armWatchdog(ws);
-        else this.drained(ws, undefined);
-      },
-      () => {},
-    );
+    if (this.ws === ws) this.drain?.wait();
   }
 
   /** Re-dials through POST pty-channels with backoff, for at most recoverForMs; the shell stays up. */

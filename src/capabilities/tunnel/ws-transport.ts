@@ -1,14 +1,15 @@
 // The WebSocket under an smux session (spec/upstream-2026.md §8.2): one frame per binary message out, inbound
 // messages of any type concatenated into the session's byte stream. Backpressure both ways: the session pauses
 // reading with Bun's WebSocket.pause() (reads stop at the socket, so the console sees TCP backpressure; at most one
-// socket read already taken is still delivered, which the session's held-input bound covers), and a send waits
-// while more than HIGH_WATER bytes are queued on the socket. Never buffers without bound.
+// socket read already taken is still delivered, which the session's held-input bound covers), and a send past
+// HIGH_WATER bytes queued on the socket waits until the queue is down to LOW_WATER, told by the pong of a ping
+// queued behind it (console/ws-drain.ts), not by polling. Never buffers without bound.
+import { SendQueueDrain } from "../../console/ws-drain.ts";
 import type { Clock } from "../../platform/clock.ts";
 import type { SmuxTransport } from "./smux-session.ts";
 
 const HIGH_WATER = 4 << 20;
 const LOW_WATER = 1 << 20;
-const DRAIN_POLL_MS = 1;
 /** The close frame's write deadline (§8.2). */
 const CLOSE_DEADLINE_MS = 5_000;
 
@@ -21,19 +22,35 @@ export interface WebSocketTransport extends SmuxTransport {
 export function webSocketTransport(ws: WebSocket, receive: (bytes: Uint8Array) => void, clock: Clock): WebSocketTransport {
   const encoder = new TextEncoder();
   const { promise: closed, resolve: setClosed } = Promise.withResolvers<number>();
-  const stopped = new AbortController();
+  /** The sends' wait while the queue is over the high water, settled when it drains or the socket closes. */
+  let waiting: PromiseWithResolvers<void> | undefined;
+  const drain = new SendQueueDrain(ws, {
+    lowWaterBytes: LOW_WATER,
+    clock,
+    onDrained() {
+      waiting?.resolve();
+      waiting = undefined;
+    },
+  });
   ws.addEventListener("message", (event) => {
     const data = event.data as ArrayBuffer | string | Uint8Array;
     receive(typeof data === "string" ? encoder.encode(data) : data instanceof Uint8Array ? data : new Uint8Array(data));
   });
   ws.addEventListener("close", (event) => {
-    stopped.abort();
+    drain.dispose();
+    waiting?.reject(new Error("the tunnel WebSocket closed"));
+    waiting = undefined;
     setClosed(event.code);
   });
 
-  const drained = async (): Promise<void> => {
-    while (ws.readyState === WebSocket.OPEN && ws.bufferedAmount > LOW_WATER) await clock.sleep(DRAIN_POLL_MS, stopped.signal);
-    if (ws.readyState !== WebSocket.OPEN) throw new Error("the tunnel WebSocket closed");
+  const drained = (): Promise<void> => {
+    if (!waiting) {
+      waiting = Promise.withResolvers<void>();
+      // Awaited by the session, or by nobody when the socket closes first: never an unhandled rejection.
+      waiting.promise.catch(() => {});
+      drain.wait();
+    }
+    return waiting.promise;
   };
 
   return {

@@ -4,7 +4,7 @@
 import { expect, test } from "bun:test";
 import type { ServerWebSocket } from "bun";
 import { opened, webSocketTransport } from "../../../src/capabilities/tunnel/ws-transport.ts";
-import { systemClock } from "../../../src/platform/clock.ts";
+import { type Clock, ManualClock, systemClock } from "../../../src/platform/clock.ts";
 import { until } from "./tunnel-fixtures.ts";
 
 const MiB = 1 << 20;
@@ -123,6 +123,108 @@ test("send has copied the frame when it returns (copiesFrames): the buffer may b
     const expected = Array.from({ length: FRAMES }, (_, i) => i % 251);
     expect(firstBytes).toEqual(expected);
     expect(lastBytes).toEqual(expected);
+  } finally {
+    ws.terminate();
+    server.stop(true);
+  }
+}, 60_000);
+
+/** A clock whose sleeps never end (nobody advances it), recording what was asked of it. */
+function stoppedClock(): Clock & { sleeps: number[] } {
+  const manual = new ManualClock();
+  const sleeps: number[] = [];
+  return {
+    sleeps,
+    now: () => manual.now(),
+    monotonic: () => manual.monotonic(),
+    sleep: (ms, signal) => {
+      sleeps.push(ms);
+      return manual.sleep(ms, signal);
+    },
+  };
+}
+
+test("a send past the high water ends its wait on the pong of a ping queued behind it, with no timer firing", async () => {
+  let peer: ServerWebSocket<unknown> | undefined;
+  let fromClient = 0;
+  let pings = 0;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req, s) => (s.upgrade(req) ? undefined : new Response("no", { status: 400 })),
+    websocket: {
+      backpressureLimit: 128 * MiB,
+      open: (ws) => {
+        peer = ws;
+      },
+      message: (_ws, m) => {
+        fromClient += (m as Buffer).length;
+      },
+      ping: () => {
+        pings++;
+      },
+    },
+  });
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}`);
+  ws.binaryType = "arraybuffer";
+  const clock = stoppedClock();
+  const transport = webSocketTransport(ws, () => {}, clock);
+  try {
+    await opened(ws, 5_000);
+    await until(() => peer, "the server side");
+    peer!.pause();
+    let pending: Promise<void> | undefined;
+    let sends = 0;
+    while (!pending && sends < 2048) {
+      pending = transport.send(new Uint8Array(64 * 1024)) ?? undefined;
+      sends++;
+    }
+    expect(pending).toBeDefined();
+    // A second send while waiting shares the wait (one marker in flight).
+    const second = transport.send(new Uint8Array(64 * 1024));
+    sends++;
+    expect(second).toBe(pending);
+    // Only the watchdog for a peer that never answers pings was asked of the clock, and it never fires here.
+    expect(clock.sleeps).toEqual([1_000]);
+    peer!.resume();
+    await pending;
+    expect(ws.bufferedAmount).toBeLessThanOrEqual(MiB);
+    expect(pings).toBeGreaterThan(0);
+    await until(() => fromClient === sends * 64 * 1024, "the server to get every frame");
+    expect(clock.sleeps.every((ms) => ms === 1_000)).toBe(true);
+  } finally {
+    ws.terminate();
+    server.stop(true);
+  }
+}, 60_000);
+
+test("a send waiting on the queue fails when the socket closes", async () => {
+  let peer: ServerWebSocket<unknown> | undefined;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req, s) => (s.upgrade(req) ? undefined : new Response("no", { status: 400 })),
+    websocket: {
+      backpressureLimit: 128 * MiB,
+      open: (ws) => {
+        peer = ws;
+      },
+      message: () => {},
+    },
+  });
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}`);
+  ws.binaryType = "arraybuffer";
+  const transport = webSocketTransport(ws, () => {}, stoppedClock());
+  try {
+    await opened(ws, 5_000);
+    await until(() => peer, "the server side");
+    peer!.pause();
+    let pending: Promise<void> | undefined;
+    for (let sends = 0; !pending && sends < 2048; sends++) pending = transport.send(new Uint8Array(64 * 1024)) ?? undefined;
+    expect(pending).toBeDefined();
+    ws.terminate();
+    await expect(pending!).rejects.toThrow("the tunnel WebSocket closed");
+    expect(() => transport.send(new Uint8Array(1))).toThrow("not open");
   } finally {
     ws.terminate();
     server.stop(true);
