@@ -10,13 +10,13 @@
 // RssAnon at every sample; major faults and disk reads around each page-out round.
 // Run: bun build.ts --target host && node_modules/.bin/bun bench/footprint.ts [seconds=300]
 //      (ALPAMON_BIN=<binary> measures another build; the load average is printed beside the figures)
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { JSC_TUNING } from "../src/exec/jsc-tuning.ts";
 import { FakeConsole } from "../test/console/fake-console.ts";
 import { writeAgentConfig } from "../test/helpers/agent.ts";
-import { footprint, mb, routeMetrics, rssBreakdown, ThreadCpu } from "./lib.ts";
+import { footprint, installCopy, mb, routeMetrics, rssBreakdown, ThreadCpu } from "./lib.ts";
 
 const seconds = Number(process.argv[2] ?? 300);
 /** From the agent's start: start-up and the first page-out (at 60 s) fall before the window. */
@@ -140,7 +140,7 @@ if (!existsSync(source)) {
 }
 const dir = mkdtempSync(join(tmpdir(), "alpamon-footprint-"));
 const bin = join(dir, "alpamon");
-copyFileSync(source, bin);
+installCopy(source, bin);
 const quiet = { stdin: "ignore", stdout: "ignore", stderr: "ignore" } as const;
 const fake = await FakeConsole.start();
 routeMetrics(fake);

@@ -8,12 +8,12 @@
 // Run: node_modules/.bin/bun bench/idle-variants.ts '<json>' [seconds=240] [warm=65]
 //      <json>: [{"name":"default","bin":"/tmp/d/alpamon-linux-x64","env":{}},  (optional "dialect": "2024"|"2025"|"2026")
 //               {"name":"holes=1000","bin":"/tmp/d/alpamon-linux-x64","env":{"MIMALLOC_PURGE_HOLES_MIN_INTERVAL":"1000"}}]
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Dialect, FakeConsole } from "../test/console/fake-console.ts";
 import { writeAgentConfig } from "../test/helpers/agent.ts";
-import { footprint, routeMetrics, ThreadCpu } from "./lib.ts";
+import { footprint, installCopy, routeMetrics, ThreadCpu } from "./lib.ts";
 
 interface Variant {
   name: string;
@@ -88,7 +88,7 @@ try {
     routeMetrics(fake);
     const dir = mkdtempSync(join(tmpdir(), "alpamon-variant-"));
     const bin = join(dir, "alpamon");
-    copyFileSync(v.bin, bin); // its own copy: the kernel does not page out pages another process shares
+    installCopy(v.bin, bin);
     const config = writeAgentConfig(fake, dir);
     // No arguments, the config named in the environment: how the service unit starts it.
     const start = (log: string) =>

@@ -1,7 +1,7 @@
 // Shared by the endurance benchmarks (soak, outage): start the agent against the fake console with a busy
 // metric configuration, and read a process's footprint from /proc. Reads only; never signals a process the
 // benchmark did not start.
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { closeSync, copyFileSync, fsyncSync, openSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { FakeConsole } from "../test/console/fake-console.ts";
 import { writeAgentConfig } from "../test/helpers/agent.ts";
@@ -33,6 +33,21 @@ export const BUSY_CHECKS = [
 ].map(([type, interval]) => ({ type, interval }));
 
 /** The console routes a metric-sending agent needs beyond the fake's built-in ones. */
+/**
+ * A private copy of a binary for one agent (the kernel does not page out pages another process shares), written
+ * back to disk as an installed binary is: page-out cannot reclaim page-cache pages that are still dirty, and an
+ * agent started within a minute of the copy would otherwise keep some of its executable's pages.
+ */
+export function installCopy(source: string, target: string): void {
+  copyFileSync(source, target);
+  const fd = openSync(target, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function routeMetrics(fake: FakeConsole): void {
   fake.route("GET", "/api/metrics/config/", () => ({ status: 200, body: BUSY_CHECKS }));
   fake.route("POST", /^\/api\/metrics\//, () => ({ status: 201, body: {} }));

@@ -2,11 +2,11 @@
 // unrelated working directories, including one holding a hostile .env, .env.local, bunfig.toml (with a
 // preload) and package.json, which a compiled Bun binary would pick up unless build.ts turns that off.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { ROOT, compileBinary, hostTarget, readElfMachine, resolveVersion, runtimeFor } from "../../build.ts";
+import { BYTECODE_ORDER, ROOT, compileBinary, hostTarget, readElfMachine, resolveVersion, runtimeFor } from "../../build.ts";
 
 const BUILD_TIMEOUT_MS = 120_000;
 const SEMVER = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$/;
@@ -163,6 +163,31 @@ describe("build options stop .env and bunfig.toml autoloading", () => {
       expect(r.stderr).toBe("");
       expect(r.code).toBe(0);
       expect(JSON.parse(r.stdout)).toEqual(NOTHING);
+    },
+    BUILD_TIMEOUT_MS,
+  );
+});
+
+// The layout profile (packaging/bytecode-order.txt): a probe compiled with compileBinary reports, through bun:jsc,
+// that its bytecode was laid out by an order file. A profile that went missing or stopped being passed fails here.
+describe("the bytecode is laid out by the recorded profile", () => {
+  test(
+    "the profile is there, and a binary built by compileBinary was laid out by it",
+    async () => {
+      expect(readFileSync(BYTECODE_ORDER, "latin1").startsWith("v2\n")).toBe(true);
+      const dir = join(work, "probe-order");
+      mkdirSync(dir, { recursive: true });
+      const entry = join(dir, "probe.ts");
+      writeFileSync(entry, 'import { bytecodeOrderStats } from "bun:jsc";\nconsole.log(JSON.stringify(bytecodeOrderStats()));\n');
+      const outfile = join(dir, "probe");
+      const target = hostTarget();
+      const runtime = await runtimeFor(target);
+      await compileBinary({ entry, outfile, target, version: resolveVersion(), executablePath: runtime.path });
+      const r = run(outfile, [], dir);
+      expect(r.stderr).toBe("");
+      const stats = JSON.parse(r.stdout) as { regions?: { hot: number } } | null;
+      expect(stats).not.toBeNull();
+      expect(stats!.regions).toBeDefined();
     },
     BUILD_TIMEOUT_MS,
   );
