@@ -1,33 +1,45 @@
-// Time formatting helpers shared by logs and wire messages.
+// Time formatting helpers shared by logs and wire messages. Local time comes from the system's zoneinfo
+// (zoneinfo.ts), read on first use, not from Date's local-time methods: those load ICU's time-zone machinery,
+// about 1 MB the idle agent would keep for its log timestamps alone.
+import { loadZone, type Zone } from "./zoneinfo.ts";
+
+let zone: Zone | undefined;
 
 function pad(n: number, width = 2): string {
   return String(Math.trunc(Math.abs(n))).padStart(width, "0");
 }
 
-function offsetSuffix(date: Date): string {
-  const minutes = -date.getTimezoneOffset();
+/** The local wall-clock fields of an instant (read with getUTC* from the shifted instant), and its offset. */
+function local(epochMs: number): { wall: Date; offsetSeconds: number } {
+  zone ??= loadZone();
+  const offsetSeconds = zone.offsetSeconds(epochMs);
+  return { wall: new Date(epochMs + offsetSeconds * 1000), offsetSeconds };
+}
+
+function offsetSuffix(offsetSeconds: number): string {
+  const minutes = Math.trunc(offsetSeconds / 60);
   if (minutes === 0) return "Z";
   const sign = minutes > 0 ? "+" : "-";
   return `${sign}${pad(minutes / 60)}:${pad(minutes % 60)}`;
 }
 
-function localDateTime(date: Date): string {
+function localDateTime(wall: Date): string {
   return (
-    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
-    `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
+    `${wall.getUTCFullYear()}-${pad(wall.getUTCMonth() + 1)}-${pad(wall.getUTCDate())}` +
+    `T${pad(wall.getUTCHours())}:${pad(wall.getUTCMinutes())}:${pad(wall.getUTCSeconds())}`
   );
 }
 
 /** RFC 3339 in local time with milliseconds, e.g. `2025-10-13T16:43:40.123+09:00`. */
 export function formatLocalRfc3339(epochMs: number): string {
-  const date = new Date(epochMs);
-  return `${localDateTime(date)}.${pad(date.getMilliseconds(), 3)}${offsetSuffix(date)}`;
+  const { wall, offsetSeconds } = local(epochMs);
+  return `${localDateTime(wall)}.${pad(wall.getUTCMilliseconds(), 3)}${offsetSuffix(offsetSeconds)}`;
 }
 
 /** RFC 3339 in local time, whole seconds (the reference's `ping` reply), e.g. `2025-10-13T16:43:40+09:00`. */
 export function formatLocalRfc3339Seconds(epochMs: number): string {
-  const date = new Date(epochMs);
-  return `${localDateTime(date)}${offsetSuffix(date)}`;
+  const { wall, offsetSeconds } = local(epochMs);
+  return `${localDateTime(wall)}${offsetSuffix(offsetSeconds)}`;
 }
 
 /** RFC 3339 in UTC, whole seconds, `Z` suffix (the backhaul's pong), e.g. `2026-08-21T03:04:05Z`. */
