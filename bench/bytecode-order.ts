@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FakeConsole } from "../test/console/fake-console.ts";
 import { writeAgentConfig } from "../test/helpers/agent.ts";
-import { routeMetrics } from "./lib.ts";
+import { installCopy, routeMetrics } from "./lib.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const seconds = Number(process.argv[2] ?? 90);
@@ -36,7 +36,7 @@ try {
   }
   routeMetrics(fake);
   const agentBin = join(dir, "alpamon");
-  copyFileSync(bin, agentBin);
+  installCopy(bin, agentBin);
   const profile = join(dir, "order.txt");
   const agent = Bun.spawn([agentBin], {
     cwd: "/",

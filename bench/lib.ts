@@ -32,7 +32,6 @@ export const BUSY_CHECKS = [
   ["cleanup", 86400],
 ].map(([type, interval]) => ({ type, interval }));
 
-/** The console routes a metric-sending agent needs beyond the fake's built-in ones. */
 /**
  * A private copy of a binary for one agent (the kernel does not page out pages another process shares), written
  * back to disk as an installed binary is: page-out cannot reclaim page-cache pages that are still dirty, and an
@@ -48,6 +47,7 @@ export function installCopy(source: string, target: string): void {
   }
 }
 
+/** The console routes a metric-sending agent needs beyond the fake's built-in ones. */
 export function routeMetrics(fake: FakeConsole): void {
   fake.route("GET", "/api/metrics/config/", () => ({ status: 200, body: BUSY_CHECKS }));
   fake.route("POST", /^\/api\/metrics\//, () => ({ status: 201, body: {} }));

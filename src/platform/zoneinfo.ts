@@ -42,7 +42,10 @@ export function loadZone(env: Record<string, string | undefined> = process.env, 
 
 type TimeType = { utoff: number };
 
-/** A TZif file (versions 1-4): its transitions, and after the last one the footer's rule. Undefined if malformed. */
+/**
+ * A TZif file (versions 1-4): its transitions, and after the last one the footer's rule. Undefined if malformed,
+ * or if it counts leap seconds.
+ */
 export function parseTzif(data: Uint8Array): Zone | undefined {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const header = (at: number) => {
@@ -71,6 +74,8 @@ export function parseTzif(data: Uint8Array): Zone | undefined {
     h = second;
     timeSize = 8;
   }
+  // A zone with leap seconds (the "right/" zones) counts its transitions in another time scale: leave it to Date.
+  if (h.leap > 0) return undefined;
   const body = at + 44;
   const end = body + blockLength(h, timeSize);
   if (end > data.length) return undefined;

@@ -77,6 +77,12 @@ describe("TZif files against ICU", () => {
     expect(changes).toBeGreaterThan(90); // the DST zones changed twice a year
   });
 
+  test.skipIf(!existsSync("/usr/share/zoneinfo/right/UTC"))("a zone that counts leap seconds is left to Date", () => {
+    expect(parseTzif(readFileSync("/usr/share/zoneinfo/right/UTC"))).toBeUndefined();
+    expect(loadZone({ TZ: "right/UTC" })).toBe(engineZone);
+    expect(parseTzif(readFileSync("/usr/share/zoneinfo/UTC"))!.offsetSeconds(Date.UTC(2026, 0, 1))).toBe(0);
+  });
+
   test("malformed or truncated files are refused", () => {
     expect(parseTzif(new TextEncoder().encode("not a TZif file, only text that is long enough to have a header"))).toBeUndefined();
     expect(parseTzif(new Uint8Array(10))).toBeUndefined();
