@@ -6,7 +6,8 @@
 // peaks. Identical agents differ by about ±5 % in one run, so only larger differences count; repeat a run
 // before trusting a small one. The idle table of BENCHMARKS.md ("Idle agent, round 2") was made with it.
 // Run: node_modules/.bin/bun bench/idle-variants.ts '<json>' [seconds=240] [warm=65]
-//      <json>: [{"name":"default","bin":"/tmp/d/alpamon-linux-x64","env":{}},  (optional "dialect": "2024"|"2025"|"2026")
+//      <json>: [{"name":"default","bin":"/tmp/d/alpamon-linux-x64","env":{}},  (optional "dialect": "2024"|"2025"|"2026",
+//               "restart": true, "logFile": true for a log file as the service writes instead of stderr)
 //               {"name":"holes=1000","bin":"/tmp/d/alpamon-linux-x64","env":{"MIMALLOC_PURGE_HOLES_MIN_INTERVAL":"1000"}}]
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -26,6 +27,8 @@ interface Variant {
    * (10 s), is stopped, and is started again on the same state, as after a reboot or an upgrade.
    */
   restart?: boolean;
+  /** Log to a file in the agent's directory, as the service does, instead of stderr (`log_file = -`). */
+  logFile?: boolean;
 }
 
 const variants = JSON.parse(process.argv[2] ?? "[]") as Variant[];
@@ -89,7 +92,7 @@ try {
     const dir = mkdtempSync(join(tmpdir(), "alpamon-variant-"));
     const bin = join(dir, "alpamon");
     installCopy(v.bin, bin);
-    const config = writeAgentConfig(fake, dir);
+    const config = writeAgentConfig(fake, dir, v.logFile ? { logFile: join(dir, "alpamon.log") } : {});
     // No arguments, the config named in the environment: how the service unit starts it.
     const start = (log: string) =>
       Bun.spawn([bin], {

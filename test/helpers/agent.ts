@@ -15,6 +15,8 @@ export interface AgentOptions {
   useCa?: boolean;
   debug?: boolean;
   extraConfig?: string;
+  /** Where the agent logs (`log_file`); default `-`, stderr. */
+  logFile?: string;
   env?: Record<string, string>;
   /** A cgroup.procs file: the agent starts inside that cgroup (a shell writes its own pid, then execs it). */
   cgroupProcs?: string;
@@ -84,7 +86,7 @@ export function writeAgentConfig(fake: FakeConsole, dir: string, options: AgentO
     `debug = ${options.debug ?? false}`,
     "[agent]",
     `data_dir = ${join(dir, "state")}`,
-    "log_file = -",
+    `log_file = ${options.logFile ?? "-"}`,
     `pid_file = ${join(dir, "alpamon.pid")}`,
     options.extraConfig ?? "",
   ];
