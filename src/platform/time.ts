@@ -9,8 +9,11 @@ function pad(n: number, width = 2): string {
   return String(Math.trunc(Math.abs(n))).padStart(width, "0");
 }
 
-/** The local wall-clock fields of an instant (read with getUTC* from the shifted instant), and its offset. */
-function local(epochMs: number): { wall: Date; offsetSeconds: number } {
+/**
+ * The local wall-clock fields of an instant (read them with getUTC* from `wall`, the shifted instant), and its
+ * offset east of UTC. For every local-time need of the agent and its workers, so all read the same zone.
+ */
+export function local(epochMs: number): { wall: Date; offsetSeconds: number } {
   zone ??= loadZone();
   const offsetSeconds = zone.offsetSeconds(epochMs);
   return { wall: new Date(epochMs + offsetSeconds * 1000), offsetSeconds };

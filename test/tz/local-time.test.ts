@@ -5,6 +5,7 @@
 // getTimezoneOffset arithmetic the code under test uses; for the zones we run under, literals pin it too.
 import { describe, expect, test } from "bun:test";
 import { formatTime } from "../../src/capabilities/files/ftp-list.ts";
+import { dosTime } from "../../src/capabilities/files/zip-write.ts";
 import { timeData } from "../../src/capabilities/inventory/collectors/time.ts";
 import { formatRecord } from "../../src/log/logger.ts";
 import { backupStamp } from "../../src/capabilities/users/users-home.ts";
@@ -102,6 +103,18 @@ describe(`local RFC 3339 times (zone ${ZONE})`, () => {
       const frac = `${String(ms % 1000).padStart(3, "0")}456789`.replace(/0+$/, "");
       expect(formatTime(ns)).toBe(`${wall}.${frac}${offset}`);
       expect(Date.parse(formatTime(ns))).toBe(ms);
+    }
+  });
+});
+
+describe(`zip entry times (zone ${ZONE})`, () => {
+  test("an entry's DOS date and time are the local wall clock, to the even second", () => {
+    for (const ms of INSTANTS.filter((t) => t >= Date.UTC(1981, 0, 1))) {
+      const { time, date } = dosTime(new Date(ms));
+      const text = `${(date >> 9) + 1980}-${String((date >> 5) & 15).padStart(2, "0")}-${String(date & 31).padStart(2, "0")}T${String(time >> 11).padStart(2, "0")}:${String((time >> 5) & 63).padStart(2, "0")}:${String((time & 31) * 2).padStart(2, "0")}`;
+      const { wall } = expectedLocal(ms);
+      const evenSeconds = `${wall.slice(0, 17)}${String(Math.floor(Number(wall.slice(17)) / 2) * 2).padStart(2, "0")}`;
+      expect(text).toBe(evenSeconds);
     }
   });
 });

@@ -5,6 +5,7 @@ import { lstatSync, readdirSync, readlinkSync, statSync, type BigIntStats } from
 import { basename, join } from "node:path";
 import type { Accounts } from "./accounts.ts";
 import { FileError, replyCode, toFileError } from "./errors.ts";
+import { local } from "../../platform/time.ts";
 
 export const MAX_DEPTH = 3;
 /** Entries reported per directory; the rest are counted in the folder's message. */
@@ -51,10 +52,9 @@ export function permissionString(mode: number): string {
 /** RFC 3339 with nanoseconds (trailing zeros trimmed) in the local offset, like Go's time.RFC3339Nano. */
 export function formatTime(ns: bigint): string {
   const ms = Number(ns / 1_000_000n);
-  const date = new Date(ms);
-  const offsetMin = -date.getTimezoneOffset();
-  const local = new Date(ms + offsetMin * 60_000);
-  const base = local.toISOString().slice(0, 19);
+  const { wall, offsetSeconds } = local(ms);
+  const offsetMin = Math.trunc(offsetSeconds / 60);
+  const base = wall.toISOString().slice(0, 19);
   const frac = (((ns % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
   const sign = offsetMin >= 0 ? "+" : "-";
   const abs = Math.abs(offsetMin);

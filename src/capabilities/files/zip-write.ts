@@ -2,6 +2,7 @@
 // made (data descriptors, ZIP64 where sizes or offsets need it), so an archive of any size needs a few MB
 // of memory and no temporary file. Knows nothing about users or sockets; the caller reads the files.
 import { closeSync, openSync, readSync } from "node:fs";
+import { local } from "../../platform/time.ts";
 
 export interface ZipSource {
   /** The name inside the archive ("dir/" names end in "/" for directories). */
@@ -32,11 +33,13 @@ interface Written {
   zip64: boolean;
 }
 
-function dosTime(d: Date): { time: number; date: number } {
-  const year = Math.max(1980, d.getFullYear());
+/** A zip entry's DOS date and time: local wall-clock fields (platform/time.ts), from 1980 on. */
+export function dosTime(d: Date): { time: number; date: number } {
+  const { wall } = local(d.getTime());
+  const year = Math.max(1980, wall.getUTCFullYear());
   return {
-    time: (d.getHours() << 11) | (d.getMinutes() << 5) | Math.floor(d.getSeconds() / 2),
-    date: ((year - 1980) << 9) | ((d.getMonth() + 1) << 5) | d.getDate(),
+    time: (wall.getUTCHours() << 11) | (wall.getUTCMinutes() << 5) | Math.floor(wall.getUTCSeconds() / 2),
+    date: ((year - 1980) << 9) | ((wall.getUTCMonth() + 1) << 5) | wall.getUTCDate(),
   };
 }
 
