@@ -2,46 +2,19 @@
 // the pong of the marker queued behind the output once the queue is at the low water, never on another pong while
 // the queue is still high, never after dispose(). The clock never fires here, so only the protocol can end a wait.
 import { expect, test } from "bun:test";
-import type { ServerWebSocket } from "bun";
 import { SendQueueDrain } from "../../src/console/ws-drain.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
 import { eventually } from "./fake-console-waits.ts";
+import { wsPeer } from "./ws-peer.ts";
 
 const MiB = 1 << 20;
 
 /** A client socket whose queue is over 8 MiB, to a peer that reads nothing until resumed. */
-async function pausedPeer(): Promise<{ ws: WebSocket; peer: ServerWebSocket<unknown>; stop(): void }> {
-  let peer: ServerWebSocket<unknown> | undefined;
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    fetch: (req, s) => (s.upgrade(req) ? undefined : new Response("no", { status: 400 })),
-    websocket: {
-      backpressureLimit: 128 * MiB,
-      open: (ws) => {
-        peer = ws;
-      },
-      message: () => {},
-    },
-  });
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}`);
-  ws.binaryType = "arraybuffer";
-  await new Promise<void>((resolve, reject) => {
-    ws.addEventListener("open", () => resolve());
-    ws.addEventListener("close", () => reject(new Error("closed during the handshake")));
-  });
-  await eventually(() => peer !== undefined, 5_000, "the server side");
-  peer!.pause();
-  // Fill the client's queue well past the low water: the peer reads nothing.
-  while (ws.bufferedAmount < 8 * MiB) ws.send(new Uint8Array(256 * 1024));
-  return {
-    ws,
-    peer: peer!,
-    stop() {
-      ws.terminate();
-      server.stop(true);
-    },
-  };
+async function pausedPeer() {
+  const pair = await wsPeer();
+  pair.peer.pause();
+  while (pair.ws.bufferedAmount < 8 * MiB) pair.ws.send(new Uint8Array(256 * 1024));
+  return pair;
 }
 
 test("the wait ends on the marker's pong once the queue is at the low water, not on an unsolicited pong before", async () => {

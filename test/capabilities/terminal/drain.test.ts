@@ -9,9 +9,9 @@ import { createServer, type Server, type Socket } from "node:net";
 import { DEFAULT_SESSION_SETTINGS, TerminalSession } from "../../../src/capabilities/terminal/session.ts";
 import { ConsoleHttp } from "../../../src/console/http.ts";
 import { silentLogger } from "../../../src/log/logger.ts";
-import { type Clock, ManualClock } from "../../../src/platform/clock.ts";
 import { eventually } from "../../console/fake-console-waits.ts";
 import { FakePtyConsole } from "../../console/fake-pty.ts";
+import { recordingClock } from "../../console/ws-peer.ts";
 import { captureOn, marked, type } from "./markers.ts";
 
 const creds = { id: "srv-drain-test", key: "k3y_for_drain_tests" };
@@ -31,22 +31,6 @@ afterEach(async () => {
 
 const shell = { shell: "/bin/bash", env: { TERM: "xterm", PATH: "/usr/bin:/bin", HOME: "/tmp" }, cwd: "/tmp", rows: 24, cols: 80 };
 
-/** A clock whose sleeps end only when the test advances it, recording what was asked of it. */
-function frozenClock(): Clock & { sleeps: number[]; advance: (ms: number) => Promise<void> } {
-  const manual = new ManualClock();
-  const sleeps: number[] = [];
-  return {
-    sleeps,
-    advance: (ms) => manual.advance(ms),
-    now: () => manual.now(),
-    monotonic: () => manual.monotonic(),
-    sleep: (ms, signal) => {
-      sleeps.push(ms);
-      return manual.sleep(ms, signal);
-    },
-  };
-}
-
 test.skipIf(!existsSync("/bin/bash"))(
   "a throttled terminal restarts on the drain marker's pong, with no timer firing",
   async () => {
@@ -58,7 +42,7 @@ test.skipIf(!existsSync("/bin/bash"))(
       userAgent: "alpamon/test",
       log: silentLogger,
     });
-    const clock = frozenClock();
+    const clock = recordingClock();
     // Small marks, so the socket's queue passes the high-water mark soon after the kernel's buffers are full.
     const settings = { ...DEFAULT_SESSION_SETTINGS, highWaterBytes: 256 << 10, lowWaterBytes: 64 << 10 };
     session = new TerminalSession("drain", { http, log: silentLogger, clock, settings }, () => {});
@@ -136,7 +120,7 @@ test.skipIf(!existsSync("/bin/bash"))(
       userAgent: "alpamon/test",
       log: silentLogger,
     });
-    const clock = frozenClock();
+    const clock = recordingClock();
     const settings = { ...DEFAULT_SESSION_SETTINGS, highWaterBytes: 256 << 10, lowWaterBytes: 64 << 10 };
     session = new TerminalSession("mute", { http, log: silentLogger, clock, settings }, () => {});
     expect(await session.open(peer.url, false, shell)).toBeUndefined();
