@@ -277,7 +277,7 @@ try {
     );
   // Page-out rounds: a minute after start, then every 10 minutes. What each costs in faults and disk reads.
   const a = agent.samples;
-  console.log("\nagent per minute of its life (the page-out rounds: a minute after start, then every 10 minutes):");
+  console.log("\nagent per minute of its life (the page-out rounds: 60 s and 90 s after start, then every 10 minutes):");
   for (let t = 0; t + SLICE_S <= to; t += SLICE_S) {
     const w = agent.window(t === 0 ? 1 : t, t + SLICE_S);
     if (w.length < 2) continue;

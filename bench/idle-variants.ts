@@ -3,8 +3,9 @@
 // own fake console and the busy metric configuration (bench/lib.ts), started together; after WARM seconds
 // (start-up and the first page-out) each is sampled from outside once a second for SECONDS: CPU per thread
 // from schedstat (a thread that exits keeps its last value; threads summed by name), RSS and RssAnon means and
-// peaks. Identical agents differ by about ±5 % in one run, so only larger differences count; repeat a run
-// before trusting a small one. The idle table of BENCHMARKS.md ("Idle agent, round 2") was made with it.
+// peaks, and the highest RSS and RssAnon of each minute. Identical agents differ by about ±5 % in one run, so
+// only larger differences count; repeat a run before trusting a small one. The idle table of BENCHMARKS.md
+// ("Idle agent, round 2") was made with it.
 // Run: node_modules/.bin/bun bench/idle-variants.ts '<json>' [seconds=240] [warm=65]
 //      <json>: [{"name":"default","bin":"/tmp/d/alpamon-linux-x64","env":{}},  (optional "dialect": "2024"|"2025"|"2026",
 //               "restart": true, "logFile": true for a log file as the service writes instead of stderr)
@@ -79,9 +80,17 @@ class Agent {
     return (
       `${this.name.padEnd(28)} CPU ${pct(total)} % of one core   RSS ${mean(this.rss).toFixed(1)} MB (max ${Math.max(...this.rss).toFixed(1)})` +
       `   RssAnon ${mean(this.anon).toFixed(1)} MB (max ${Math.max(...this.anon).toFixed(1)})\n` +
+      `${"".padEnd(28)} RSS max by minute: ${byMinute(this.rss)}; RssAnon: ${byMinute(this.anon)}\n` +
       `${"".padEnd(28)} by thread: ${parts.map(([name, ns]) => `${name} ${pct(ns)}`).join(", ")}`
     );
   }
+}
+
+/** The highest sample of each minute of the window (samples are one a second), in MB. */
+function byMinute(samples: number[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < samples.length; i += 60) out.push(Math.max(...samples.slice(i, i + 60)).toFixed(1));
+  return out.join(" ");
 }
 
 const agents: Agent[] = [];

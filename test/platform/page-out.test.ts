@@ -6,7 +6,14 @@ import { closeSync, copyFileSync, fsyncSync, openSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { LogHub, type LogRecord } from "../../src/log/logger.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
-import { executableRanges, PAGE_OUT_EVERY_MS, PAGE_OUT_FIRST_MS, type PageOutMode, pageOutPart } from "../../src/platform/page-out.ts";
+import {
+  executableRanges,
+  PAGE_OUT_EVERY_MS,
+  PAGE_OUT_FIRST_MS,
+  PAGE_OUT_SECOND_MS,
+  type PageOutMode,
+  pageOutPart,
+} from "../../src/platform/page-out.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
 
 const tempDir = useTempDirs("alpamon-page-out-");
@@ -105,34 +112,70 @@ describe("pageOutPart", () => {
     for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
   };
 
-  test("evicts a minute after start, then unmaps every PAGE_OUT_EVERY_MS, until stopped; a full GC comes first each time", async () => {
+  /**
+   * Advances the clock to `at` ms after `start`, letting the part run at every deadline on the way, including one
+   * it arms for the same instant after a sleep ends.
+   */
+  async function advanceTo(clock: ManualClock, start: number, at: number) {
+    for (let i = 0; i < 4; i++) {
+      await clock.advance(Math.max(0, start + at - clock.now()));
+      await settle();
+    }
+  }
+
+  test("evicts a minute after start, unmaps half a minute later and then every PAGE_OUT_EVERY_MS, until stopped; a full GC comes first each time", async () => {
     const order: string[] = [];
     const { clock, part } = setup(
       (mode) => {
-        order.push(mode);
+        order.push(`${mode}@${clock.now()}`);
         return { ranges: 2, bytes: 1 };
       },
-      () => order.push("gc"),
+      () => order.push(`gc@${clock.now()}`),
     );
-    const rounds = () => order.filter((o) => o !== "gc").length;
+    const start = clock.now();
+    const at = (kind: string, ms: number) => [`gc@${start + ms}`, `${kind}@${start + ms}`];
     part.start();
     await settle();
-    await clock.advance(PAGE_OUT_FIRST_MS - 1);
-    await settle();
-    expect(rounds()).toBe(0);
-    await clock.advance(1);
-    await settle();
-    expect(rounds()).toBe(1);
-    for (let round = 1; round <= 3; round++) {
-      await clock.advance(PAGE_OUT_EVERY_MS);
-      await settle();
-      expect(rounds()).toBe(1 + round);
+    await advanceTo(clock, start, PAGE_OUT_FIRST_MS - 1);
+    expect(order).toEqual([]);
+    await advanceTo(clock, start, PAGE_OUT_FIRST_MS);
+    expect(order).toEqual(at("evict", PAGE_OUT_FIRST_MS));
+    await advanceTo(clock, start, PAGE_OUT_SECOND_MS - 1);
+    expect(order).toHaveLength(2);
+    await advanceTo(clock, start, PAGE_OUT_SECOND_MS);
+    const later = [1, 2, 3].map((round) => PAGE_OUT_SECOND_MS + round * PAGE_OUT_EVERY_MS);
+    for (const round of later) {
+      await advanceTo(clock, start, round - 1);
+      await advanceTo(clock, start, round);
     }
     part.stop();
     await settle();
     expect(clock.pending).toBe(0);
     await clock.advance(PAGE_OUT_EVERY_MS);
-    expect(order).toEqual(["gc", "evict", "gc", "unmap", "gc", "unmap", "gc", "unmap"]);
+    expect(order).toEqual([
+      ...at("evict", PAGE_OUT_FIRST_MS),
+      ...at("unmap", PAGE_OUT_SECOND_MS),
+      ...later.flatMap((round) => at("unmap", round)),
+    ]);
+  });
+
+  test("a collection that throws is noted at debug and the round pages out anyway", async () => {
+    const calls: string[] = [];
+    const { clock, records, part } = setup(
+      (mode) => {
+        calls.push(mode);
+        return { ranges: 2, bytes: 1 };
+      },
+      () => {
+        throw new Error("database is closed");
+      },
+    );
+    part.start();
+    await clock.advance(PAGE_OUT_FIRST_MS);
+    await settle();
+    expect(calls).toEqual(["evict"]);
+    expect(records.map((r) => r.message)).toEqual(["collecting before the page-out failed", "paged out the executable's idle pages"]);
+    part.stop();
   });
 
   test("a kernel without MADV_PAGEOUT: the first round unmaps instead, and so do the next", async () => {
@@ -142,13 +185,13 @@ describe("pageOutPart", () => {
       if (mode === "evict") throw new Error("madvise(MADV_PAGEOUT) was refused");
       return { ranges: 2, bytes: 1 };
     });
+    const start = clock.now();
     part.start();
-    await clock.advance(PAGE_OUT_FIRST_MS);
-    await settle();
-    await clock.advance(PAGE_OUT_EVERY_MS);
-    await settle();
-    expect(calls).toEqual(["evict", "unmap", "unmap"]);
-    expect(records.map((r) => r.message)).toEqual(Array(2).fill("paged out the executable's idle pages"));
+    await advanceTo(clock, start, PAGE_OUT_FIRST_MS);
+    await advanceTo(clock, start, PAGE_OUT_SECOND_MS);
+    await advanceTo(clock, start, PAGE_OUT_SECOND_MS + PAGE_OUT_EVERY_MS);
+    expect(calls).toEqual(["evict", "unmap", "unmap", "unmap"]);
+    expect(records.map((r) => r.message)).toEqual(Array(3).fill("paged out the executable's idle pages"));
     part.stop();
   });
 
