@@ -275,7 +275,7 @@ try {
     console.log(
       `  ${f.name}: CPU ${pct(f.cpu(from, to))} % (${ratio(agent.cpu(from, to), f.cpu(from, to))} × under the agent), RssAnon max ${mbf(maxOf(f, "anon"))} MB, RSS max ${mbf(maxOf(f, "rss"))} MB`,
     );
-  // Page-out rounds: a minute after start, then every 10 minutes. What each costs in faults and disk reads.
+  // Page-out rounds: 60 s and 90 s after start, then every 10 minutes. What each costs in faults and disk reads.
   const a = agent.samples;
   console.log("\nagent per minute of its life (the page-out rounds: 60 s and 90 s after start, then every 10 minutes):");
   for (let t = 0; t + SLICE_S <= to; t += SLICE_S) {

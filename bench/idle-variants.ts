@@ -8,14 +8,15 @@
 // ("Idle agent, round 2") was made with it.
 // Run: node_modules/.bin/bun bench/idle-variants.ts '<json>' [seconds=240] [warm=65]
 //      <json>: [{"name":"default","bin":"/tmp/d/alpamon-linux-x64","env":{}},  (optional "dialect": "2024"|"2025"|"2026",
-//               "restart": true, "logFile": true for a log file as the service writes instead of stderr)
+//               "restart": true, "logFile": true for a log file as the service writes instead of stderr,
+//               "rollupEvery": 600 to run the hourly roll-ups every 10 minutes)
 //               {"name":"holes=1000","bin":"/tmp/d/alpamon-linux-x64","env":{"MIMALLOC_PURGE_HOLES_MIN_INTERVAL":"1000"}}]
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Dialect, FakeConsole } from "../test/console/fake-console.ts";
 import { writeAgentConfig } from "../test/helpers/agent.ts";
-import { footprint, installCopy, routeMetrics, ThreadCpu } from "./lib.ts";
+import { BUSY_CHECKS, footprint, installCopy, routeMetrics, ThreadCpu } from "./lib.ts";
 
 interface Variant {
   name: string;
@@ -30,6 +31,11 @@ interface Variant {
   restart?: boolean;
   /** Log to a file in the agent's directory, as the service does, instead of stderr (`log_file = -`). */
   logFile?: boolean;
+  /**
+   * Run the hourly roll-ups every this many seconds instead (still aligned to the wall clock, 5 s after each
+   * multiple), to see within a short run what their runs leave behind.
+   */
+  rollupEvery?: number;
 }
 
 const variants = JSON.parse(process.argv[2] ?? "[]") as Variant[];
@@ -97,7 +103,8 @@ const agents: Agent[] = [];
 try {
   for (const v of variants) {
     const fake = await FakeConsole.start(v.dialect ? { dialect: v.dialect } : {});
-    routeMetrics(fake);
+    const every = v.rollupEvery;
+    routeMetrics(fake, every ? BUSY_CHECKS.map((c) => (c.type.startsWith("hourly-") ? { ...c, interval: every } : c)) : BUSY_CHECKS);
     const dir = mkdtempSync(join(tmpdir(), "alpamon-variant-"));
     const bin = join(dir, "alpamon");
     installCopy(v.bin, bin);

@@ -30,7 +30,7 @@ export const BUSY_CHECKS = [
   ["daily-disk-io", 86400],
   ["daily-net", 86400],
   ["cleanup", 86400],
-].map(([type, interval]) => ({ type, interval }));
+].map(([type, interval]) => ({ type: String(type), interval: Number(interval) }));
 
 /**
  * A private copy of a binary for one agent (the kernel does not page out pages another process shares), written
@@ -48,8 +48,8 @@ export function installCopy(source: string, target: string): void {
 }
 
 /** The console routes a metric-sending agent needs beyond the fake's built-in ones. */
-export function routeMetrics(fake: FakeConsole): void {
-  fake.route("GET", "/api/metrics/config/", () => ({ status: 200, body: BUSY_CHECKS }));
+export function routeMetrics(fake: FakeConsole, checks: { type: string; interval: number }[] = BUSY_CHECKS): void {
+  fake.route("GET", "/api/metrics/config/", () => ({ status: 200, body: checks }));
   fake.route("POST", /^\/api\/metrics\//, () => ({ status: 201, body: {} }));
   fake.route("PATCH", "/api/servers/servers/-/status/", () => ({ status: 200, body: {} }));
 }

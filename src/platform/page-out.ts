@@ -10,12 +10,12 @@
 //
 // The second round comes half a minute after the first: the jobs that run once a minute start a minute in, just
 // after the first round, and their first run touches code that later runs never need (most likely statement
-// preparation and first calls; BENCHMARKS.md, "Round 6": about 2 MB less RSS). It only unmaps: evicting again gave
-// 0.9 MB less, for another 40 major faults and 25 MB of disk reads at every start. Each round starts with a full
-// garbage collection: startup leaves garbage that an idle heap would otherwise carry for a long time (about 0.4 MB
-// of RssAnon, for a few milliseconds of CPU every 10 minutes). The agent passes a `collect` that also has SQLite
-// let go of its page cache (another 0.3 MB, agent.ts). A kernel before 5.4 refuses MADV_PAGEOUT: that round unmaps
-// instead; if madvise is refused altogether, the part stops.
+// preparation and first calls; BENCHMARKS.md, "Round 6": 1-2 MB less RSS until the hourly roll-ups run). It only
+// unmaps: evicting again gave 0.9 MB less, for another 40 major faults and 25 MB of disk reads at every start.
+// Each round starts with a full garbage collection: startup leaves garbage that an idle heap would otherwise carry
+// for a long time (about 0.4 MB of RssAnon, for a few milliseconds of CPU every 10 minutes). The agent passes a
+// `collect` that also has SQLite let go of its page cache (another 0.3 MB, agent.ts). A kernel before 5.4 refuses
+// MADV_PAGEOUT: that round unmaps instead; if madvise is refused altogether, the part stops.
 import { readFileSync, readlinkSync } from "node:fs";
 import type { Part } from "./lifecycle.ts";
 import type { Logger } from "../log/logger.ts";
