@@ -19,7 +19,8 @@ export function local(epochMs: number): { wall: Date; offsetSeconds: number } {
   return { wall: new Date(epochMs + offsetSeconds * 1000), offsetSeconds };
 }
 
-function offsetSuffix(offsetSeconds: number): string {
+/** An RFC 3339 offset for `offsetSeconds` east of UTC, whole minutes: `Z`, or `+09:00`, `-03:30`. */
+export function offsetSuffix(offsetSeconds: number): string {
   const minutes = Math.trunc(offsetSeconds / 60);
   if (minutes === 0) return "Z";
   const sign = minutes > 0 ? "+" : "-";

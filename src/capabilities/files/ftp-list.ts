@@ -5,7 +5,7 @@ import { lstatSync, readdirSync, readlinkSync, statSync, type BigIntStats } from
 import { basename, join } from "node:path";
 import type { Accounts } from "./accounts.ts";
 import { FileError, replyCode, toFileError } from "./errors.ts";
-import { local } from "../../platform/time.ts";
+import { local, offsetSuffix } from "../../platform/time.ts";
 
 export const MAX_DEPTH = 3;
 /** Entries reported per directory; the rest are counted in the folder's message. */
@@ -53,13 +53,9 @@ export function permissionString(mode: number): string {
 export function formatTime(ns: bigint): string {
   const ms = Number(ns / 1_000_000n);
   const { wall, offsetSeconds } = local(ms);
-  const offsetMin = Math.trunc(offsetSeconds / 60);
   const base = wall.toISOString().slice(0, 19);
   const frac = (((ns % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
-  const sign = offsetMin >= 0 ? "+" : "-";
-  const abs = Math.abs(offsetMin);
-  const zone = offsetMin === 0 ? "Z" : `${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
-  return `${base}${frac ? `.${frac}` : ""}${zone}`;
+  return `${base}${frac ? `.${frac}` : ""}${offsetSuffix(offsetSeconds)}`;
 }
 
 function describe(path: string, st: BigIntStats, accounts: Accounts): Node {
