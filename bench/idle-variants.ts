@@ -16,7 +16,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Dialect, FakeConsole } from "../test/console/fake-console.ts";
 import { writeAgentConfig } from "../test/helpers/agent.ts";
-import { BUSY_CHECKS, footprint, installCopy, routeMetrics, ThreadCpu } from "./lib.ts";
+import { BUSY_CHECKS, footprint, installCopy, ioCounters, routeMetrics, ThreadCpu } from "./lib.ts";
 
 interface Variant {
   name: string;
@@ -52,6 +52,9 @@ class Agent {
   private last: Map<string, number> | undefined;
   readonly rss: number[] = [];
   readonly anon: number[] = [];
+  /** Major faults and bytes read from disk, cumulative, one sample a second. */
+  readonly majflt: number[] = [];
+  readonly readBytes: number[] = [];
   constructor(
     readonly name: string,
     readonly proc: ReturnType<typeof Bun.spawn>,
@@ -71,6 +74,9 @@ class Agent {
     const { rss, anon } = footprint(this.proc.pid);
     this.rss.push(rss / 1048576);
     this.anon.push(anon / 1048576);
+    const { majflt, readBytes } = ioCounters(this.proc.pid);
+    this.majflt.push(majflt);
+    this.readBytes.push(readBytes);
     this.last = names;
   }
 
@@ -87,6 +93,7 @@ class Agent {
       `${this.name.padEnd(28)} CPU ${pct(total)} % of one core   RSS ${mean(this.rss).toFixed(1)} MB (max ${Math.max(...this.rss).toFixed(1)})` +
       `   RssAnon ${mean(this.anon).toFixed(1)} MB (max ${Math.max(...this.anon).toFixed(1)})\n` +
       `${"".padEnd(28)} RSS max by minute: ${byMinute(this.rss)}; RssAnon: ${byMinute(this.anon)}\n` +
+      `${"".padEnd(28)} major faults by minute: ${perMinute(this.majflt, 1)}; disk reads, MB: ${perMinute(this.readBytes, 1048576)}\n` +
       `${"".padEnd(28)} by thread: ${parts.map(([name, ns]) => `${name} ${pct(ns)}`).join(", ")}`
     );
   }
@@ -96,6 +103,16 @@ class Agent {
 function byMinute(samples: number[]): string {
   const out: string[] = [];
   for (let i = 0; i < samples.length; i += 60) out.push(Math.max(...samples.slice(i, i + 60)).toFixed(1));
+  return out.join(" ");
+}
+
+/** What each minute of the window added to a cumulative counter (one sample a second), divided by `unit`. */
+function perMinute(samples: number[], unit: number): string {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < samples.length; i += 60) {
+    const end = samples[Math.min(i + 60, samples.length - 1)]!;
+    out.push(((end - samples[i]!) / unit).toFixed(unit === 1 ? 0 : 1));
+  }
   return out.join(" ");
 }
 

@@ -97,6 +97,17 @@ export function footprint(pid: number): Footprint {
   };
 }
 
+/** A process's major faults (/proc/<pid>/stat) and bytes it had read from the block layer (/proc/<pid>/io). */
+export function ioCounters(pid: number): { majflt: number; readBytes: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    const io = readFileSync(`/proc/${pid}/io`, "utf8");
+    return { majflt: Number(stat[9]), readBytes: Number(/^read_bytes: (\d+)$/m.exec(io)?.[1] ?? 0) };
+  } catch {
+    return { majflt: 0, readBytes: 0 };
+  }
+}
+
 /**
  * CPU time of one process's threads from /proc/<pid>/task/<tid>/schedstat (ns, finer than the tick counts of
  * /proc/<pid>/stat), by thread name with trailing digits folded into "#" ("Bun Pool 0" and "Bun Pool 1" count

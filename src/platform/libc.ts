@@ -51,6 +51,7 @@ export function lastErrno(): number {
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const O_CLOEXEC = 0o2000000;
+export const MADV_RANDOM = 1;
 export const MADV_DONTNEED = 4;
 export const MADV_PAGEOUT = 21;
 /** tcflow(3): TCXONC with TCOOFF stops a terminal's output, TCOON restarts it. */
