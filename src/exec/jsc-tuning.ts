@@ -9,6 +9,12 @@
 // RssAnon 16.1 → 13.8 MB, RSS 47.3 → 42.9 MB, the same CPU (BENCHMARKS.md, "Idle agent"). Variables the
 // operator set are left as they are.
 //
+// JSC's top tier, the FTL JIT, is off. About 17 minutes into an idle agent's life (tuned or not) a function of
+// the 5-second loop reached the FTL's threshold, and compiling it brought some 2-3 MB of the compiler's own code
+// into the RSS until the next page-out round; without the FTL the idle agent's RSS stays flat, at the same CPU
+// (BENCHMARKS.md, "Round 7"). The agent's hot paths are I/O (PTY, WebSocket, files), where the optimizing DFG
+// tier, still on, is as far as JavaScript needs to go.
+//
 // The same re-exec sets one option of Bun's allocator (mimalloc reads MIMALLOC_* once, at process start): its
 // background thread returns the free holes of partly used pages to the kernel at most every 5 s instead of
 // every 100 ms. That thread was a quarter of the idle agent's CPU (each 5-second cycle frees a little, and
@@ -19,6 +25,7 @@ import { currentCommandLine, reexec } from "./reexec.ts";
 export const JSC_TUNING: Readonly<Record<string, string>> = {
   BUN_JSC_thresholdForJITAfterWarmUp: "20000",
   BUN_JSC_thresholdForJITSoon: "20000",
+  BUN_JSC_useFTLJIT: "0",
   MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "5000",
 };
 /** Set for the re-executed process: the names of the variables the agent added (so it can remove them). */
