@@ -9,10 +9,10 @@
 // RssAnon 16.1 → 13.8 MB, RSS 47.3 → 42.9 MB, the same CPU (BENCHMARKS.md, "Idle agent"). Variables the
 // operator set are left as they are.
 //
-// JSC's top tier, the FTL JIT, is off. About 17 minutes into an idle agent's life (tuned or not) a function of
-// the 5-second loop reached the FTL's threshold, and compiling it brought some 2-3 MB of the compiler's own code
-// into the RSS until the next page-out round; without the FTL the idle agent's RSS stays flat, at the same CPU
-// (BENCHMARKS.md, "Round 7"). The agent's hot paths are I/O (PTY, WebSocket, files), where the optimizing DFG
+// JSC's top tier, the FTL JIT, is off. About 17 minutes into an idle agent's life (tuned or not) JSC compiled
+// a function with it (most likely one the 5-second loop runs), and that brought some 2-3 MB of the compiler's
+// own code into the RSS until the next page-out round; with the FTL off the idle agent's RSS stays flat, at the
+// same CPU (BENCHMARKS.md, "Round 7"). The agent's hot paths are I/O (PTY, WebSocket, files), where the optimizing DFG
 // tier, still on, is as far as JavaScript needs to go.
 //
 // The same re-exec sets one option of Bun's allocator (mimalloc reads MIMALLOC_* once, at process start): its
