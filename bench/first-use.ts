@@ -55,6 +55,13 @@ async function measure(agent: Agent): Promise<string[]> {
   return lines;
 }
 
+async function stop(agent: Agent): Promise<void> {
+  agent.proc.kill("SIGTERM");
+  await agent.proc.exited;
+  await agent.fake.stop();
+  rmSync(agent.dir, { recursive: true, force: true });
+}
+
 const agents: Agent[] = [];
 try {
   for (let round = 1; round <= rounds; round++) {
@@ -78,18 +85,8 @@ try {
     await Bun.sleep(idle * 1000);
     console.log(`${new Date().toISOString()}: round ${round}, after ${idle} s idle`);
     for (const agent of agents) console.log(`${agent.name}\n${(await measure(agent)).join("\n")}`);
-    for (const a of agents.splice(0)) {
-      a.proc.kill("SIGTERM");
-      await a.proc.exited;
-      await a.fake.stop();
-      rmSync(a.dir, { recursive: true, force: true });
-    }
+    for (const a of agents.splice(0)) await stop(a);
   }
 } finally {
-  for (const a of agents) {
-    a.proc.kill("SIGTERM");
-    await a.proc.exited;
-    await a.fake.stop();
-    rmSync(a.dir, { recursive: true, force: true });
-  }
+  for (const a of agents) await stop(a);
 }

@@ -11,7 +11,7 @@
 // Before it evicts, the first round marks the executable's mappings for random access (MADV_RANDOM): a page read
 // back after that is read alone, without the read-ahead around it, so what comes back is what the agent uses. The
 // kernel honours that for the read-only data but not for code (an executable mapping is read ahead regardless):
-// 2.6-2.8 MB less RSS, at no cost measured in CPU or disk reads (BENCHMARKS.md, "Round 7").
+// 2.1-2.8 MB less RSS, at no cost measured in CPU or disk reads (BENCHMARKS.md, "Round 7").
 //
 // Which pages each kind of round may touch: evicting keeps every page's contents (a clean file page is read back
 // from the file), so the first round also evicts the file pages of the writable mappings (the bundle of the

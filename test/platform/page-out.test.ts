@@ -1,5 +1,5 @@
 // Paging the executable out for real: a private copy of the Bun runtime (so no other process shares its pages)
-// runs a script that calls pageOutExecutable and reports its own RssFile before and after. The schedule is
+// runs a script that calls pageOutExecutable and reports what it did to its own memory (runProbe). The schedule is
 // driven with a ManualClock.
 import { describe, expect, test } from "bun:test";
 import { closeSync, copyFileSync, fsyncSync, openSync, writeFileSync } from "node:fs";
@@ -20,6 +20,30 @@ import { useTempDirs } from "../helpers/tmp.ts";
 
 const tempDir = useTempDirs("alpamon-page-out-");
 const MODULE = join(import.meta.dir, "../../src/platform/page-out.ts");
+
+/**
+ * Runs `lines` in a private copy of the Bun runtime (no other process shares its pages; written back, so its
+ * page-cache pages are clean and reclaimable, as an installed binary's are) and returns what it printed as JSON.
+ * The script starts with `exeBlocks()`: the /proc/self/smaps entries of the runtime's own mappings.
+ */
+function runProbe<T>(lines: string[]): T {
+  const dir = tempDir();
+  const runtime = join(dir, "bun-copy");
+  copyFileSync(process.execPath, runtime);
+  const fd = openSync(runtime, "r");
+  fsyncSync(fd);
+  closeSync(fd);
+  const script = join(dir, "probe.ts");
+  const prelude = [
+    `import { readFileSync } from "node:fs";`,
+    `const exeBlocks = () => readFileSync("/proc/self/smaps", "utf8").split(/\\n(?=[0-9a-f]+-[0-9a-f]+ )/)`,
+    `  .filter((block) => block.split("\\n")[0]!.endsWith(process.execPath));`,
+  ];
+  writeFileSync(script, [...prelude, ...lines].join("\n"));
+  const run = Bun.spawnSync([runtime, script], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+  expect(run.stderr.toString()).toBe("");
+  return JSON.parse(run.stdout.toString()) as T;
+}
 
 describe("executableMappings", () => {
   test("every mapping of the running file; clean only when read-only without private copies; a path with spaces", () => {
@@ -144,39 +168,7 @@ describe("pageOutExecutable: which advice goes where", () => {
 describe("pageOutExecutable", () => {
   /** Runs a private copy of the Bun runtime that takes its own pages in `mode`, then runs much of its code again. */
   function probe(mode: "evict" | "unmap") {
-    const dir = tempDir();
-    const runtime = join(dir, "bun-copy");
-    copyFileSync(process.execPath, runtime);
-    // Written back, so its page-cache pages are clean: reclaimable, as an installed binary's are.
-    const fd = openSync(runtime, "r");
-    fsyncSync(fd);
-    closeSync(fd);
-    const script = join(dir, "probe.ts");
-    writeFileSync(
-      script,
-      [
-        `import { readFileSync } from "node:fs";`,
-        `import { pageOutExecutable } from ${JSON.stringify(MODULE)};`,
-        `const rssFile = () => Number(/RssFile:\\s+(\\d+)/.exec(readFileSync("/proc/self/status", "utf8"))![1]);`,
-        `const majflt = () => Number(readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ")[9]);`,
-        // The writable mappings of the file (Bun's data): kB of private copies.
-        `const writable = () => readFileSync("/proc/self/smaps", "utf8").split(/\\n(?=[0-9a-f]+-[0-9a-f]+ )/)`,
-        `  .filter((b) => b.split("\\n")[0]!.endsWith(process.execPath) && / rw.p /.test(b.split("\\n")[0]!))`,
-        `  .map((b) => ({ anon: Number(/^Anonymous:\\s+(\\d+)/m.exec(b)![1]) }));`,
-        `const writableBefore = writable();`,
-        `const before = rssFile();`,
-        `const faults = majflt();`,
-        `const result = pageOutExecutable(${JSON.stringify(mode)});`,
-        `const after = rssFile();`,
-        `const writableAfter = writable();`,
-        `Bun.gc(true);`,
-        `const work = new Bun.CryptoHasher("sha256").update(JSON.stringify({ a: [1, 2, 3], b: "x".repeat(1000) })).digest("hex");`,
-        `console.log(JSON.stringify({ before, after, result, majorFaults: majflt() - faults, work: work.length, writableBefore, writableAfter }));`,
-      ].join("\n"),
-    );
-    const run = Bun.spawnSync([runtime, script], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
-    expect(run.stderr.toString()).toBe("");
-    const out = JSON.parse(run.stdout.toString()) as {
+    const out = runProbe<{
       before: number;
       after: number;
       result: { ranges: number; bytes: number };
@@ -184,7 +176,23 @@ describe("pageOutExecutable", () => {
       work: number;
       writableBefore: { anon: number }[];
       writableAfter: { anon: number }[];
-    };
+    }>([
+      `import { pageOutExecutable } from ${JSON.stringify(MODULE)};`,
+      `const rssFile = () => Number(/RssFile:\\s+(\\d+)/.exec(readFileSync("/proc/self/status", "utf8"))![1]);`,
+      `const majflt = () => Number(readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ")[9]);`,
+      // The writable mappings of the file (Bun's data): kB of private copies.
+      `const writable = () => exeBlocks().filter((b) => / rw.p /.test(b.split("\\n")[0]!))`,
+      `  .map((b) => ({ anon: Number(/^Anonymous:\\s+(\\d+)/m.exec(b)![1]) }));`,
+      `const writableBefore = writable();`,
+      `const before = rssFile();`,
+      `const faults = majflt();`,
+      `const result = pageOutExecutable(${JSON.stringify(mode)});`,
+      `const after = rssFile();`,
+      `const writableAfter = writable();`,
+      `Bun.gc(true);`,
+      `const work = new Bun.CryptoHasher("sha256").update(JSON.stringify({ a: [1, 2, 3], b: "x".repeat(1000) })).digest("hex");`,
+      `console.log(JSON.stringify({ before, after, result, majorFaults: majflt() - faults, work: work.length, writableBefore, writableAfter }));`,
+    ]);
     expect(out.result.ranges).toBeGreaterThanOrEqual(2);
     expect(out.result.bytes).toBeGreaterThan(20 * 1024 * 1024);
     expect(out.before).toBeGreaterThan(10_000); // kB
@@ -209,51 +217,36 @@ describe("pageOutExecutable", () => {
 
 describe("pageOutExecutable, evicting: pages read back one at a time", () => {
   test("every mapping is marked for random access; a data page read back after the page cache let go of it comes back alone", () => {
-    const dir = tempDir();
-    const runtime = join(dir, "bun-copy");
-    copyFileSync(process.execPath, runtime);
-    const fd = openSync(runtime, "r");
-    fsyncSync(fd);
-    closeSync(fd);
-    const script = join(dir, "probe.ts");
     // mincore(2) tells which pages of a mapping the page cache holds: after one page of the read-only data is
     // touched, the pages around it that came into the cache with it are what was read ahead.
-    writeFileSync(
-      script,
-      [
-        `import { readFileSync } from "node:fs";`,
-        `import { dlopen, FFIType, ptr, read } from "bun:ffi";`,
-        `import { executableMappings, pageOutExecutable } from ${JSON.stringify(MODULE)};`,
-        `const { mincore } = dlopen("libc.so.6", { mincore: { args: [FFIType.u64, FFIType.u64, FFIType.ptr], returns: FFIType.i32 } }).symbols;`,
-        `const WINDOW = 64;`,
-        `const vec = new Uint8Array(WINDOW);`,
-        `const cached = (at: bigint) => { if (mincore(at, BigInt(WINDOW * 4096), ptr(vec)) !== 0) throw new Error("mincore"); return vec.reduce((n, b) => n + (b & 1), 0); };`,
-        `const flags = () => readFileSync("/proc/self/smaps", "utf8").split(/\\n(?=[0-9a-f]+-[0-9a-f]+ )/)`,
-        `  .filter((block) => block.split("\\n")[0]!.endsWith(process.execPath)).map((block) => /^VmFlags:(.*)$/m.exec(block)![1]!.trim());`,
-        `const code = new Set(readFileSync("/proc/self/maps", "utf8").split("\\n").filter((l) => / r-x. /.test(l)).map((l) => BigInt("0x" + l.split("-")[0])));`,
-        // The largest read-only mapping that is not code (the kernel reads code ahead whatever the advice).
-        `const data = executableMappings().filter((m) => m.clean && !code.has(m.start))`,
-        `  .sort((a, b) => Number((b.end - b.start) - (a.end - a.start)))[0]!;`,
-        `cached(data.start);`,
-        `const before = flags();`,
-        `pageOutExecutable("evict");`,
-        `const after = flags();`,
-        // The page cache lets go of the file's pages that nobody maps, as memory pressure would.
-        `Bun.spawnSync(["dd", "if=" + process.execPath, "iflag=nocache", "count=0"], { stderr: "ignore" });`,
-        `const touches: number[] = [];`,
-        `for (let i = 0n; i < 8n; i++) {`,
-        `  const window = data.start + 1048576n + i * 2n * 1048576n;`,
-        `  if (window + BigInt(WINDOW * 4096) > data.end) break;`,
-        `  const was = cached(window);`,
-        `  read.u8(Number(window + 16n * 4096n));`,
-        `  touches.push(cached(window) - was);`,
-        `}`,
-        `console.log(JSON.stringify({ before, after, touches }));`,
-      ].join("\n"),
-    );
-    const run = Bun.spawnSync([runtime, script], { stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
-    expect(run.stderr.toString()).toBe("");
-    const out = JSON.parse(run.stdout.toString()) as { before: string[]; after: string[]; touches: number[] };
+    const out = runProbe<{ before: string[]; after: string[]; touches: number[] }>([
+      `import { dlopen, FFIType, ptr, read } from "bun:ffi";`,
+      `import { executableMappings, pageOutExecutable } from ${JSON.stringify(MODULE)};`,
+      `const { mincore } = dlopen("libc.so.6", { mincore: { args: [FFIType.u64, FFIType.u64, FFIType.ptr], returns: FFIType.i32 } }).symbols;`,
+      `const WINDOW = 64;`,
+      `const vec = new Uint8Array(WINDOW);`,
+      `const cached = (at: bigint) => { if (mincore(at, BigInt(WINDOW * 4096), ptr(vec)) !== 0) throw new Error("mincore"); return vec.reduce((n, b) => n + (b & 1), 0); };`,
+      `const flags = () => exeBlocks().map((block) => /^VmFlags:(.*)$/m.exec(block)![1]!.trim());`,
+      `const code = new Set(readFileSync("/proc/self/maps", "utf8").split("\\n").filter((l) => / r-x. /.test(l)).map((l) => BigInt("0x" + l.split("-")[0])));`,
+      // The largest read-only mapping that is not code (the kernel reads code ahead whatever the advice).
+      `const data = executableMappings().filter((m) => m.clean && !code.has(m.start))`,
+      `  .sort((a, b) => Number((b.end - b.start) - (a.end - a.start)))[0]!;`,
+      `cached(data.start);`,
+      `const before = flags();`,
+      `pageOutExecutable("evict");`,
+      `const after = flags();`,
+      // The page cache lets go of the file's pages that nobody maps, as memory pressure would.
+      `Bun.spawnSync(["dd", "if=" + process.execPath, "iflag=nocache", "count=0"], { stderr: "ignore" });`,
+      `const touches: number[] = [];`,
+      `for (let i = 0n; i < 8n; i++) {`,
+      `  const window = data.start + 1048576n + i * 2n * 1048576n;`,
+      `  if (window + BigInt(WINDOW * 4096) > data.end) break;`,
+      `  const was = cached(window);`,
+      `  read.u8(Number(window + 16n * 4096n));`,
+      `  touches.push(cached(window) - was);`,
+      `}`,
+      `console.log(JSON.stringify({ before, after, touches }));`,
+    ]);
     expect(out.after.length).toBeGreaterThanOrEqual(3);
     expect(out.before.filter((f) => f.split(" ").includes("rr"))).toEqual([]); // not before the round
     for (const f of out.after) expect(f.split(" ")).toContain("rr");
