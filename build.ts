@@ -173,17 +173,20 @@ export interface CompileRequest {
  * the working directory at run time (a root agent must not take settings from wherever it is started).
  * With JSC bytecode compiled in: each start skips parsing the bundle (`--version` 74 → 21 ms; every file
  * transfer and tunnel starts a process), and the idle agent holds about 1.4 MB less RssAnon for the same CPU
- * and about 1 MB more RSS in file pages (BENCHMARKS.md, "Idle agent, round 2"). Bundled as CommonJS, not an
- * ES module: one module's record then holds no binding per top-level declaration of the whole bundle, and the
- * idle agent holds another 0.6-0.8 MB less RssAnon for the same CPU (BENCHMARKS.md, "Round 3"). So no module
- * of the agent may use top-level await.
+ * and about 1 MB more RSS in file pages (BENCHMARKS.md, "Idle agent, round 2"). Bundled as ES modules split
+ * into chunks at every dynamic import: a process loads only the chunks its path imports (the service never
+ * loads the setup, register, worker, relay or collector code, nor a command family before its first command),
+ * and JSC lets go of each module's top-level code once it has run. Against one CommonJS bundle (which round 3
+ * chose over one ES module, whose single record held a binding for every top-level declaration of the whole
+ * bundle): 0.2-0.3 MB less idle RssAnon at the same CPU, and shorter starts (BENCHMARKS.md, "Round 8").
  */
 export async function compileBinary(req: CompileRequest): Promise<void> {
   const result = await Bun.build({
     entrypoints: [req.entry],
     minify: true,
     bytecode: true,
-    format: "cjs",
+    format: "esm",
+    splitting: true,
     define: { ALPAMON_VERSION: JSON.stringify(req.version) },
     compile: {
       target: req.target.compileTarget,

@@ -100,7 +100,8 @@ const ratio = (a: number | undefined, b: number | undefined) => (a === undefined
 
 /**
  * Compiles a floor binary with the running Bun: `script` is its whole program, or `entry` a program in
- * bench/floors/ (compiled as the agent is: minified, CommonJS, with bytecode).
+ * bench/floors/ (minified, with bytecode, as one CommonJS module like every round's floors: a floor is one small
+ * program with no dynamic import, so the agent's split into chunks has nothing to split in it).
  */
 function buildFloor(dir: string, name: string, program: { script: string } | { entry: string }): string {
   const out = join(dir, name);

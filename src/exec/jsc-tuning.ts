@@ -15,6 +15,12 @@
 // same CPU (BENCHMARKS.md, "Round 7"). The agent's hot paths are I/O (PTY, WebSocket, files), where the optimizing DFG
 // tier, still on, is as far as JavaScript needs to go.
 //
+// JSC's block warm-up helper is off (BUN_JSC_useWarmUpMarkedBlocks=0). Once a process has allocated 64 heap
+// blocks, a helper thread keeps up to 32 more (16 KiB each) resident ahead of demand, and it only lets them go
+// after 10 s without a request. The idle agent's 5-second cycle asks for blocks every cycle, so the helper never
+// stopped and its reserve stayed in the RSS: off, 0.6-0.8 MB less RssAnon and one thread fewer, at the same CPU
+// (BENCHMARKS.md, "Round 8"). The main thread then faults a new block's pages in itself, as before the helper.
+//
 // The same re-exec sets one option of Bun's allocator (mimalloc reads MIMALLOC_* once, at process start): its
 // background thread returns the free holes of partly used pages to the kernel at most every 5 s instead of
 // every 100 ms. That thread was a quarter of the idle agent's CPU (each 5-second cycle frees a little, and
@@ -26,6 +32,7 @@ export const JSC_TUNING: Readonly<Record<string, string>> = {
   BUN_JSC_thresholdForJITAfterWarmUp: "20000",
   BUN_JSC_thresholdForJITSoon: "20000",
   BUN_JSC_useFTLJIT: "0",
+  BUN_JSC_useWarmUpMarkedBlocks: "0",
   MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "5000",
 };
 /** Set for the re-executed process: the names of the variables the agent added (so it can remove them). */

@@ -192,3 +192,38 @@ describe("the bytecode is laid out by the recorded profile", () => {
     BUILD_TIMEOUT_MS,
   );
 });
+
+// The split (build.ts): a module reached only by a dynamic import is a chunk of its own, loaded when imported.
+// A build as one bundle (CommonJS or one ES module) gives both modules the same URL, and fails here.
+describe("the bundle is split at dynamic imports", () => {
+  test(
+    "a dynamically imported module is its own chunk, not run before it is imported",
+    async () => {
+      const dir = join(work, "probe-split");
+      mkdirSync(dir, { recursive: true });
+      const entry = join(dir, "probe.ts");
+      writeFileSync(
+        entry,
+        [
+          "const before = (globalThis as { lazyRan?: boolean }).lazyRan === true;",
+          'const { url } = await import("./lazy.ts");',
+          "console.log(JSON.stringify({ entry: import.meta.url, lazy: url, before }));",
+          "",
+        ].join("\n"),
+      );
+      writeFileSync(join(dir, "lazy.ts"), "(globalThis as { lazyRan?: boolean }).lazyRan = true;\nexport const url = import.meta.url;\n");
+      const outfile = join(dir, "probe");
+      const target = hostTarget();
+      const runtime = await runtimeFor(target);
+      await compileBinary({ entry, outfile, target, version: resolveVersion(), executablePath: runtime.path });
+      const r = run(outfile, [], dir);
+      expect(r.stderr).toBe("");
+      const seen = JSON.parse(r.stdout) as { entry: string; lazy: string; before: boolean };
+      expect(seen.before).toBe(false);
+      expect(seen.entry).toStartWith("file:///$bunfs/");
+      expect(seen.lazy).toStartWith("file:///$bunfs/");
+      expect(seen.lazy).not.toBe(seen.entry);
+    },
+    BUILD_TIMEOUT_MS,
+  );
+});

@@ -1,7 +1,7 @@
 // The JavaScriptCore tuning: the decision in isolation, then for real: the agent process (same PID) runs with
 // the options in its initial environment, and a command it runs does not inherit them.
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { applyJscTuning, JSC_TUNING, TUNED_MARKER } from "../../src/exec/jsc-tuning.ts";
 import { useConsoleAndAgents } from "../helpers/agent.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
@@ -96,5 +96,16 @@ describe("the agent process", () => {
     expect(fin.result).toContain("PATH=");
     expect(fin.result).not.toContain("BUN_JSC_");
     expect(fin.result).not.toContain(TUNED_MARKER);
+    // The options took effect: JSC's block warm-up helper thread (off by BUN_JSC_useWarmUpMarkedBlocks=0),
+    // which an untuned process has started by now, does not run; the allocator's own thread does.
+    const threads = readdirSync(`/proc/${agent.pid}/task`).map((tid) => {
+      try {
+        return readFileSync(`/proc/${agent.pid}/task/${tid}/comm`, "utf8").trim();
+      } catch {
+        return ""; // the thread ended between the listing and the read
+      }
+    });
+    expect(threads).toContain("mi-scavenger");
+    expect(threads).not.toContain("JSCWarmUp");
   });
 });
