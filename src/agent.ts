@@ -35,7 +35,7 @@ import { type LogHub, RotatingFileSink, stderrSink, type Logger } from "./log/lo
 import { systemClock } from "./platform/clock.ts";
 import { Lifecycle, type Part } from "./platform/lifecycle.ts";
 import { readPlatform, type Platform } from "./platform/os-release.ts";
-import { pageOutExecutable, pageOutPart } from "./platform/page-out.ts";
+import { collectForRound, pageOutExecutable, pageOutPart } from "./platform/page-out.ts";
 import { PidFile } from "./platform/pidfile.ts";
 import { USER_AGENT, VERSION } from "./version.ts";
 import { dirname, join } from "node:path";
@@ -219,9 +219,9 @@ function buildParts(ctx: AgentContext): Part[] {
 
   return [
     userWorkPart(ctx.log.child("exec")),
-    // Each round, after the full collection, SQLite lets go of its page cache too (0.3 MB, BENCHMARKS.md "Round 4").
-    pageOutPart(ctx.log.child("memory"), clock, pageOutExecutable, () => {
-      Bun.gc(true);
+    // Each round, after its collection, SQLite lets go of its page cache too (0.3 MB, BENCHMARKS.md "Round 4").
+    pageOutPart(ctx.log.child("memory"), clock, pageOutExecutable, (round) => {
+      collectForRound(round);
       state.shrinkMemory();
     }),
     link.sessionPart(),

@@ -25,8 +25,13 @@
 // unmaps: evicting again gave 0.9 MB less, for another 40 major faults and 25 MB of disk reads at every start.
 // Each round starts with a full garbage collection: startup leaves garbage that an idle heap would otherwise carry
 // for a long time (about 0.4 MB of RssAnon, for a few milliseconds of CPU every 10 minutes). The agent passes a
-// `collect` that also has SQLite let go of its page cache (another 0.3 MB, agent.ts). A kernel before 5.4 refuses
-// MADV_PAGEOUT: that round unmaps instead; if madvise is refused altogether, the part stops.
+// `collect` that also has SQLite let go of its page cache (another 0.3 MB, agent.ts). Before the second round
+// only, the collection is JSC's footprint shrink instead (`collectForRound`): start-up's one-time work is done by
+// then (migrations, the first commit, the first run of every job), and dropping the code it compiled gives back
+// about 0.5 MB of RssAnon for good; what the idle loop runs is rebuilt from the embedded bytecode as it runs.
+// In every round (round 6 measured it) the shrink cost CPU the idle goal had no room for; once, it costs nothing
+// measurable (BENCHMARKS.md, "Round 8"). A kernel before 5.4 refuses MADV_PAGEOUT: that round unmaps instead;
+// if madvise is refused altogether, the part stops.
 import { closeSync, openSync, readFileSync, readlinkSync, readSync } from "node:fs";
 import type { Part } from "./lifecycle.ts";
 import type { Logger } from "../log/logger.ts";
@@ -35,6 +40,32 @@ import { libc, MADV_DONTNEED, MADV_PAGEOUT, MADV_RANDOM } from "./libc.ts";
 
 /** The page size where smaps gives none (x86-64; arm64 kernels may use 16 or 64 KiB). */
 const PAGE = 4096n;
+
+/** The round (from 0) whose collection is JSC's footprint shrink rather than a full collection: the second. */
+export const SHRINK_ROUND = 1;
+
+/** What collects before a round: Bun's full collection, and JSC's footprint shrink where this Bun has it. */
+export interface Collector {
+  gc(): void;
+  shrink?: () => void;
+}
+
+/**
+ * `Bun.shrink` (JSC's shrinkFootprintWhenIdle: every function's compiled code dropped, a full collection, the
+ * allocator's free pages returned) is marked deprecated in Bun's types with nothing named to replace it, so it is
+ * looked up, not assumed; a Bun without it gets the full collection (test/platform/page-out.test.ts checks that the
+ * pinned Bun has it).
+ */
+const bunCollector: Collector = {
+  gc: () => Bun.gc(true),
+  shrink: typeof (Bun as { shrink?: unknown }).shrink === "function" ? () => (Bun as unknown as { shrink(): void }).shrink() : undefined,
+};
+
+/** The collection before round `round`: the footprint shrink before SHRINK_ROUND, a full collection otherwise. */
+export function collectForRound(round: number, jsc: Collector = bunCollector): void {
+  if (round === SHRINK_ROUND && jsc.shrink) jsc.shrink();
+  else jsc.gc();
+}
 
 /** The first round: startup has settled. Evicts. */
 export const PAGE_OUT_FIRST_MS = 60_000;
@@ -222,7 +253,7 @@ export function pageOutPart(
   log: Logger,
   clock: Clock,
   run: (mode: PageOutMode) => PageOutResult = pageOutExecutable,
-  collect: () => void = () => Bun.gc(true),
+  collect: (round: number) => void = collectForRound,
 ): Part {
   let stop: AbortController | undefined;
   const attempt = (mode: PageOutMode): PageOutResult | string => {
@@ -245,7 +276,7 @@ export function pageOutPart(
       }
       previous = at;
       try {
-        collect();
+        collect(n);
       } catch (err) {
         log.debug("collecting before the page-out failed", { error: err });
       }

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { LogHub, type LogRecord } from "../../src/log/logger.ts";
 import { ManualClock } from "../../src/platform/clock.ts";
 import {
+  collectForRound,
   executableMappings,
   filePageRuns,
   PAGE_OUT_EVERY_MS,
@@ -15,6 +16,7 @@ import {
   type PageOutMode,
   pageOutExecutable,
   pageOutPart,
+  SHRINK_ROUND,
 } from "../../src/platform/page-out.ts";
 import { useTempDirs } from "../helpers/tmp.ts";
 
@@ -258,8 +260,28 @@ describe("pageOutExecutable, evicting: pages read back one at a time", () => {
   });
 });
 
+describe("collectForRound", () => {
+  test("JSC's footprint shrink before the second round only, a full collection before every other", () => {
+    const calls: string[] = [];
+    const jsc = { gc: () => calls.push("gc"), shrink: () => calls.push("shrink") };
+    for (let round = 0; round < 5; round++) collectForRound(round, jsc);
+    expect(SHRINK_ROUND).toBe(1);
+    expect(calls).toEqual(["gc", "shrink", "gc", "gc", "gc"]);
+  });
+
+  test("a Bun without the shrink gets the full collection in that round too", () => {
+    const calls: string[] = [];
+    for (let round = 0; round < 3; round++) collectForRound(round, { gc: () => calls.push("gc") });
+    expect(calls).toEqual(["gc", "gc", "gc"]);
+  });
+
+  test("the pinned Bun still has Bun.shrink (deprecated in its types, with no replacement named)", () => {
+    expect(typeof (Bun as { shrink?: unknown }).shrink).toBe("function");
+  });
+});
+
 describe("pageOutPart", () => {
-  function setup(run: (mode: PageOutMode) => { ranges: number; bytes: number }, collect: () => void = () => {}) {
+  function setup(run: (mode: PageOutMode) => { ranges: number; bytes: number }, collect: (round: number) => void = () => {}) {
     const clock = new ManualClock();
     const records: LogRecord[] = [];
     const hub = new LogHub({ write: () => {}, close: () => {} }, "debug", () => clock.now());
@@ -282,23 +304,24 @@ describe("pageOutPart", () => {
     }
   }
 
-  test("evicts a minute after start, unmaps half a minute later and then every PAGE_OUT_EVERY_MS, until stopped; a full GC comes first each time", async () => {
+  test("evicts a minute after start, unmaps half a minute later and then every PAGE_OUT_EVERY_MS, until stopped; a collection told its round comes first each time", async () => {
     const order: string[] = [];
     const { clock, part } = setup(
       (mode) => {
         order.push(`${mode}@${clock.now()}`);
         return { ranges: 2, bytes: 1 };
       },
-      () => order.push(`gc@${clock.now()}`),
+      (round) => order.push(`gc${round}@${clock.now()}`),
     );
     const start = clock.now();
-    const at = (kind: string, ms: number) => [`gc@${start + ms}`, `${kind}@${start + ms}`];
+    let rounds = 0;
+    const at = (kind: string, ms: number) => [`gc${rounds++}@${start + ms}`, `${kind}@${start + ms}`];
     part.start();
     await settle();
     await advanceTo(clock, start, PAGE_OUT_FIRST_MS - 1);
     expect(order).toEqual([]);
     await advanceTo(clock, start, PAGE_OUT_FIRST_MS);
-    expect(order).toEqual(at("evict", PAGE_OUT_FIRST_MS));
+    expect(order).toEqual([`gc0@${start + PAGE_OUT_FIRST_MS}`, `evict@${start + PAGE_OUT_FIRST_MS}`]);
     await advanceTo(clock, start, PAGE_OUT_SECOND_MS - 1);
     expect(order).toHaveLength(2);
     await advanceTo(clock, start, PAGE_OUT_SECOND_MS);
