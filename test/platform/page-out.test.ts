@@ -314,14 +314,13 @@ describe("pageOutPart", () => {
       (round) => order.push(`gc${round}@${clock.now()}`),
     );
     const start = clock.now();
-    let rounds = 0;
-    const at = (kind: string, ms: number) => [`gc${rounds++}@${start + ms}`, `${kind}@${start + ms}`];
+    const at = (round: number, kind: string, ms: number) => [`gc${round}@${start + ms}`, `${kind}@${start + ms}`];
     part.start();
     await settle();
     await advanceTo(clock, start, PAGE_OUT_FIRST_MS - 1);
     expect(order).toEqual([]);
     await advanceTo(clock, start, PAGE_OUT_FIRST_MS);
-    expect(order).toEqual([`gc0@${start + PAGE_OUT_FIRST_MS}`, `evict@${start + PAGE_OUT_FIRST_MS}`]);
+    expect(order).toEqual(at(0, "evict", PAGE_OUT_FIRST_MS));
     await advanceTo(clock, start, PAGE_OUT_SECOND_MS - 1);
     expect(order).toHaveLength(2);
     await advanceTo(clock, start, PAGE_OUT_SECOND_MS);
@@ -335,9 +334,9 @@ describe("pageOutPart", () => {
     expect(clock.pending).toBe(0);
     await clock.advance(PAGE_OUT_EVERY_MS);
     expect(order).toEqual([
-      ...at("evict", PAGE_OUT_FIRST_MS),
-      ...at("unmap", PAGE_OUT_SECOND_MS),
-      ...later.flatMap((round) => at("unmap", round)),
+      ...at(0, "evict", PAGE_OUT_FIRST_MS),
+      ...at(1, "unmap", PAGE_OUT_SECOND_MS),
+      ...later.flatMap((ms, i) => at(2 + i, "unmap", ms)),
     ]);
   });
 
