@@ -39,6 +39,21 @@ function run(exe: string, args: string[], cwd: string) {
   return { code: proc.exitCode, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() };
 }
 
+/**
+ * Writes `files` (name → source; the entry is probe.ts) into work/<name> and compiles probe.ts there with
+ * build.ts's compileBinary. Returns the directory and the binary.
+ */
+async function compileProbe(name: string, files: Record<string, string>): Promise<{ dir: string; outfile: string }> {
+  const dir = join(work, name);
+  mkdirSync(dir, { recursive: true });
+  for (const [file, source] of Object.entries(files)) writeFileSync(join(dir, file), source);
+  const outfile = join(dir, "probe");
+  const target = hostTarget();
+  const runtime = await runtimeFor(target);
+  await compileBinary({ entry: join(dir, "probe.ts"), outfile, target, version: resolveVersion(), executablePath: runtime.path });
+  return { dir, outfile };
+}
+
 beforeAll(
   () => {
     work = mkdtempSync(join(tmpdir(), "alpamon-compiled-"));
@@ -124,6 +139,7 @@ describe("build options stop .env and bunfig.toml autoloading", () => {
   const NOTHING = { FOO: null, LOCAL: null, PROD: null, preloaded: null };
 
   async function buildProbe(name: string, autoload: boolean): Promise<string> {
+    if (!autoload) return (await compileProbe(name, { "probe.ts": PROBE })).outfile;
     const dir = join(work, name);
     mkdirSync(dir, { recursive: true });
     const entry = join(dir, "probe.ts");
@@ -131,15 +147,11 @@ describe("build options stop .env and bunfig.toml autoloading", () => {
     const outfile = join(dir, "probe");
     const target = hostTarget();
     const runtime = await runtimeFor(target);
-    if (autoload) {
-      const result = await Bun.build({
-        entrypoints: [entry],
-        compile: { target: target.compileTarget, outfile, executablePath: runtime.path, autoloadDotenv: true, autoloadBunfig: true },
-      });
-      expect(result.success).toBe(true);
-    } else {
-      await compileBinary({ entry, outfile, target, version: resolveVersion(), executablePath: runtime.path });
-    }
+    const result = await Bun.build({
+      entrypoints: [entry],
+      compile: { target: target.compileTarget, outfile, executablePath: runtime.path, autoloadDotenv: true, autoloadBunfig: true },
+    });
+    expect(result.success).toBe(true);
     return outfile;
   }
 
@@ -175,14 +187,9 @@ describe("the bytecode is laid out by the recorded profile", () => {
     "the profile is there, and a binary built by compileBinary was laid out by it",
     async () => {
       expect(readFileSync(BYTECODE_ORDER, "latin1").startsWith("v2\n")).toBe(true);
-      const dir = join(work, "probe-order");
-      mkdirSync(dir, { recursive: true });
-      const entry = join(dir, "probe.ts");
-      writeFileSync(entry, 'import { bytecodeOrderStats } from "bun:jsc";\nconsole.log(JSON.stringify(bytecodeOrderStats()));\n');
-      const outfile = join(dir, "probe");
-      const target = hostTarget();
-      const runtime = await runtimeFor(target);
-      await compileBinary({ entry, outfile, target, version: resolveVersion(), executablePath: runtime.path });
+      const { dir, outfile } = await compileProbe("probe-order", {
+        "probe.ts": 'import { bytecodeOrderStats } from "bun:jsc";\nconsole.log(JSON.stringify(bytecodeOrderStats()));\n',
+      });
       const r = run(outfile, [], dir);
       expect(r.stderr).toBe("");
       const stats = JSON.parse(r.stdout) as { regions?: { hot: number } } | null;
@@ -199,23 +206,15 @@ describe("the bundle is split at dynamic imports", () => {
   test(
     "a dynamically imported module is its own chunk, not run before it is imported",
     async () => {
-      const dir = join(work, "probe-split");
-      mkdirSync(dir, { recursive: true });
-      const entry = join(dir, "probe.ts");
-      writeFileSync(
-        entry,
-        [
+      const { dir, outfile } = await compileProbe("probe-split", {
+        "probe.ts": [
           "const before = (globalThis as { lazyRan?: boolean }).lazyRan === true;",
           'const { url } = await import("./lazy.ts");',
           "console.log(JSON.stringify({ entry: import.meta.url, lazy: url, before }));",
           "",
         ].join("\n"),
-      );
-      writeFileSync(join(dir, "lazy.ts"), "(globalThis as { lazyRan?: boolean }).lazyRan = true;\nexport const url = import.meta.url;\n");
-      const outfile = join(dir, "probe");
-      const target = hostTarget();
-      const runtime = await runtimeFor(target);
-      await compileBinary({ entry, outfile, target, version: resolveVersion(), executablePath: runtime.path });
+        "lazy.ts": "(globalThis as { lazyRan?: boolean }).lazyRan = true;\nexport const url = import.meta.url;\n",
+      });
       const r = run(outfile, [], dir);
       expect(r.stderr).toBe("");
       const seen = JSON.parse(r.stdout) as { entry: string; lazy: string; before: boolean };
