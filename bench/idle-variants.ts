@@ -10,6 +10,7 @@
 //      <json>: [{"name":"default","bin":"/tmp/d/alpamon-linux-x64","env":{}},  (optional "dialect": "2024"|"2025"|"2026",
 //               "restart": true, "logFile": true for a log file as the service writes instead of stderr,
 //               "rollupEvery": 600 to run the hourly roll-ups every 10 minutes)
+//      SERIES=n in the environment also prints each agent's RssAnon every n seconds; KEEP=1 keeps their directories
 //               {"name":"holes=1000","bin":"/tmp/d/alpamon-linux-x64","env":{"MIMALLOC_PURGE_HOLES_MIN_INTERVAL":"1000"}}]
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
@@ -39,6 +40,10 @@ interface Variant {
 }
 
 const variants = JSON.parse(process.argv[2] ?? "[]") as Variant[];
+/** SERIES=n also prints every agent's RssAnon every n seconds of the window (what a shrink or a round does). */
+const SERIES = Number(process.env.SERIES ?? 0);
+/** KEEP=1 keeps each agent's directory (its log, its state) and prints where; remove them yourself. */
+const KEEP = process.env.KEEP === "1";
 const seconds = Number(process.argv[3] ?? 240);
 const warm = Number(process.argv[4] ?? 65);
 if (variants.length === 0 || !(seconds > 1) || !(warm >= 0)) {
@@ -94,7 +99,13 @@ class Agent {
       `   RssAnon ${mean(this.anon).toFixed(1)} MB (max ${Math.max(...this.anon).toFixed(1)})\n` +
       `${"".padEnd(28)} RSS max by minute: ${byMinute(this.rss)}; RssAnon: ${byMinute(this.anon)}\n` +
       `${"".padEnd(28)} major faults by minute: ${perMinute(this.majflt, 1)}; disk reads, MB: ${perMinute(this.readBytes, 1048576)}\n` +
-      `${"".padEnd(28)} by thread: ${parts.map(([name, ns]) => `${name} ${pct(ns)}`).join(", ")}`
+      `${"".padEnd(28)} by thread: ${parts.map(([name, ns]) => `${name} ${pct(ns)}`).join(", ")}` +
+      (SERIES > 0
+        ? `\n${"".padEnd(28)} RssAnon every ${SERIES} s: ${this.anon
+            .filter((_, i) => i % SERIES === 0)
+            .map((x) => x.toFixed(1))
+            .join(" ")}`
+        : "")
     );
   }
 }
@@ -157,6 +168,7 @@ try {
   await Promise.all(agents.map((a) => a.proc.exited));
   for (const a of agents) {
     await a.fake.stop();
-    rmSync(a.dir, { recursive: true, force: true });
+    if (KEEP) console.log(`${a.name}: kept ${a.dir} (its log: agent.log)`);
+    else rmSync(a.dir, { recursive: true, force: true });
   }
 }

@@ -166,9 +166,10 @@ function buildProgram({ Command, Option }: typeof import("commander")): Command 
   program
     .command("inventory-collect", { hidden: true })
     .description("internal: the inventory helper the agent starts as root for each collection; prints one JSON line")
-    .argument("<what>", "comma-separated snapshot keys, and firewall for the agent's own chains")
+    .argument("<what>", "comma-separated snapshot keys, and firewall for the agent's own chains; or commit-2026 or commit-older alone")
     .requiredOption("--data-dir <dir>", "the agent's data directory (its firewall is built as the agent's is)")
-    .action(async (what: string, opts: { dataDir: string }) => {
+    .option("--agent-version <version>", "for a commit: the version of the agent that asked, which the commit reports")
+    .action(async (what: string, opts: { dataDir: string; agentVersion?: string }) => {
       const { runInventoryCollect } = await import("./capabilities/inventory/collect-main.ts");
       const { hostCollectorEnv } = await import("./capabilities/inventory/collectors/env.ts");
       const { systemClock } = await import("./platform/clock.ts");
@@ -180,6 +181,7 @@ function buildProgram({ Command, Option }: typeof import("commander")): Command 
         },
         write: (text) => process.stdout.write(text),
         complain: (text) => process.stderr.write(text),
+        ...(opts.agentVersion === undefined ? {} : { agentVersion: opts.agentVersion }),
       });
       if (code !== 0) throw new ExitCode(code);
     });

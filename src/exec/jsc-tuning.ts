@@ -26,6 +26,12 @@
 // every 100 ms. That thread was a quarter of the idle agent's CPU (each 5-second cycle frees a little, and
 // the pages are faulted back in the next); measured beside the default: 0.116 → 0.094 % of one core, for
 // about 0.9 MB more RssAnon and no change in RSS (BENCHMARKS.md, "Idle agent, round 2").
+//
+// And one more: `MIMALLOC_PURGE_HOLES_LARGE_FLOOR=0`. This option of Bun's mimalloc is not documented; going by
+// its name and defaults (4 MiB, beside `purge_holes_large_floor_epochs` = 256), the holes of large pages are kept
+// below that floor. Measured, with 0 the same thread on the same 5-second schedule gives back 0.4-0.5 MB more
+// RssAnon, RSS about 1 MB lower, at the same CPU (BENCHMARKS.md, "Round 9"). test/exec/jsc-tuning.test.ts checks
+// that this Bun's mimalloc knows every MIMALLOC_* name set here (mimalloc ignores a name it does not know).
 import { currentCommandLine, reexec } from "./reexec.ts";
 
 export const JSC_TUNING: Readonly<Record<string, string>> = {
@@ -34,6 +40,7 @@ export const JSC_TUNING: Readonly<Record<string, string>> = {
   BUN_JSC_useFTLJIT: "0",
   BUN_JSC_useWarmUpMarkedBlocks: "0",
   MIMALLOC_PURGE_HOLES_MIN_INTERVAL: "5000",
+  MIMALLOC_PURGE_HOLES_LARGE_FLOOR: "0",
 };
 /** Set for the re-executed process: the names of the variables the agent added (so it can remove them). */
 export const TUNED_MARKER = "ALPAMON_JSC_TUNED";

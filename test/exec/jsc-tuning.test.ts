@@ -84,6 +84,24 @@ describe("applyJscTuning", () => {
   });
 });
 
+describe("the allocator's options", () => {
+  test("this Bun's mimalloc knows every MIMALLOC_* option the tuning sets and takes its value", () => {
+    const mimalloc = Object.entries(JSC_TUNING).filter(([name]) => name.startsWith("MIMALLOC_"));
+    expect(mimalloc.length).toBeGreaterThan(0);
+    // mimalloc lists its options, as read, on stderr at start when verbose; an unknown name is not listed, so a
+    // Bun whose allocator renamed or dropped one fails here instead of silently holding more memory.
+    const r = Bun.spawnSync([process.execPath, "-e", "1"], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", MIMALLOC_VERBOSE: "1", ...Object.fromEntries(mimalloc) },
+      stderr: "pipe",
+    });
+    const listed = r.stderr.toString();
+    for (const [name, value] of mimalloc) {
+      const option = name.slice("MIMALLOC_".length).toLowerCase();
+      expect(listed).toMatch(new RegExp(`option '${option}': ${value}( KiB)?\\s*$`, "m"));
+    }
+  });
+});
+
 describe("the agent process", () => {
   test.skipIf(process.getuid?.() !== 0)("runs tuned under the same PID; its commands do not see the options", async () => {
     const fake = await consoleOf();

@@ -14,7 +14,7 @@ import type { StateDb } from "../../db/open.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
 import { type CollectorEnv, hostCollectorEnv } from "./collectors/env.ts";
-import { commitBody, commitItem, committedEvent } from "./commit.ts";
+import { buildCommit, commitBody, type CommitForm, type CommitText, commitItem, committedEvent, encodeCommit } from "./commit.ts";
 import { readPamVersion, readSshdUsePam } from "./collectors/pam.ts";
 import type { Write } from "./diff.ts";
 import { HASHED_KEYS, isHashedKey, snapshotHashes, type HashedKey } from "./hashes.ts";
@@ -62,6 +62,12 @@ export interface InventoryOptions {
    * `env` (tests).
    */
   collect?: (keys: readonly SnapshotKey[], signal: AbortSignal) => Promise<Partial<Snapshot>>;
+  /**
+   * Builds the full commit as text: the agent's builds it in its helper process (collect-process.ts), so the
+   * snapshot's objects never enter the agent; without it, it is built here from `collect` (tests). A failure is
+   * a commit of what this process knows (version, host facts), as when every collector fails.
+   */
+  commitText?: (form: CommitForm, version: string, signal: AbortSignal) => Promise<CommitText>;
   startupDelayMs?: number;
   periodicSyncMs?: number;
   fullResyncMs?: number;
@@ -197,7 +203,7 @@ export class Inventory {
       return false;
     }
     const body = commitBody({ server: snapshot.server!, info: snapshot.info, os: snapshot.os }, this.options.version, hashes);
-    const id = this.options.outbox.enqueue(commitItem(body));
+    const id = this.options.outbox.enqueue(commitItem(encodeCommit(body)));
     this.track(id, ["server", "info", "os"]);
     this.options.outbox.enqueue(committedEvent(this.options.version, id));
     this.log.info("committed the lightweight system information; users and groups follow in seconds, the rest in a minute");
@@ -210,20 +216,40 @@ export class Inventory {
   }
 
   private async commitNow(): Promise<{ keys: number }> {
-    const snapshot = await this.collect(SNAPSHOT_KEYS.filter((k) => k !== "packages"));
-    let hashes: Partial<Record<HashedKey, string>> | undefined;
-    if (this.kind === undefined && !this.endpoints.lacks(SYNC_CHECK) && snapshot.info && snapshot.os) {
-      await this.syncCheck(snapshotHashes(snapshot, ["info", "os"]));
+    if (this.kind === undefined && !this.endpoints.lacks(SYNC_CHECK)) {
+      // The console's kind decides the form; info and os are small enough to collect for the question alone.
+      const asked = await this.collectKeys(["info", "os"]);
+      if (asked.info && asked.os) await this.syncCheck(snapshotHashes(asked, ["info", "os"]));
     }
-    if (this.kind === "2026") hashes = snapshotHashes(snapshot);
-    else Object.assign(snapshot, await this.collectKeys(["packages"]));
-    const body = commitBody(snapshot, this.options.version, hashes);
-    const id = this.options.outbox.enqueue(commitItem(body));
+    const form: CommitForm = this.kind === "2026" ? "2026" : "older";
+    const commit = await this.buildCommitText(form);
+    const id = this.options.outbox.enqueue(commitItem(commit));
     this.track(id, ["server", ...Object.keys(KEY_DEFS)]);
     this.options.outbox.enqueue(committedEvent(this.options.version, id));
-    if (this.kind !== "2026") await this.syncFirewall();
-    this.log.info("committed system information", { keys: Object.keys(body).length, packages: snapshot.packages?.length ?? 0 });
-    return { keys: Object.keys(body).length };
+    if (commit.firewall !== undefined)
+      this.options.outbox.enqueue({ method: "POST", path: FIREWALL_SYNC_PATH, priority: PRIORITY_INVENTORY, body: commit.firewall });
+    this.log.info("committed system information", { keys: commit.keys, packages: commit.packages });
+    return { keys: commit.keys };
+  }
+
+  /** The full commit as text: from the helper when there is one, else built here. */
+  private async buildCommitText(form: CommitForm): Promise<CommitText> {
+    const { version, commitText } = this.options;
+    if (commitText) {
+      try {
+        return await commitText(form, version, this.abort.signal);
+      } catch (err) {
+        // As when every collector fails: what this process knows is committed, nothing else is sent empty.
+        const fields = { form, error: err };
+        if (this.abort.signal.aborted) this.log.debug("the inventory stopped during a collection", fields);
+        else this.log.warn("could not collect the inventory; the commit carries only the agent's version and host facts", fields);
+        const server = { version, load: 0, ...(await this.readHostFacts()) };
+        return { ...encodeCommit(commitBody({ server }, version, form === "2026" ? {} : undefined)), packages: 0 };
+      }
+    }
+    const snapshot = await this.collect(form === "2026" ? SNAPSHOT_KEYS.filter((k) => k !== "packages") : SNAPSHOT_KEYS);
+    const chains = form === "older" ? await this.firewallChainsOrNone() : undefined;
+    return buildCommit(snapshot, version, form, chains);
   }
 
   /**
@@ -513,15 +539,20 @@ export class Inventory {
   }
 
   private async syncFirewall(): Promise<number> {
-    if (!this.options.firewallChains) return 0;
+    const chains = await this.firewallChainsOrNone();
+    if (!chains || chains.length === 0) return 0;
+    this.options.outbox.enqueue({ method: "POST", path: FIREWALL_SYNC_PATH, priority: PRIORITY_INVENTORY, body: { chains } });
+    return 1;
+  }
+
+  /** The agent's firewall chains, or undefined without a reader or when it failed (logged). */
+  private async firewallChainsOrNone(): Promise<unknown[] | undefined> {
+    if (!this.options.firewallChains) return undefined;
     try {
-      const chains = await this.options.firewallChains(this.abort.signal);
-      if (chains.length === 0) return 0;
-      this.options.outbox.enqueue({ method: "POST", path: FIREWALL_SYNC_PATH, priority: PRIORITY_INVENTORY, body: { chains } });
-      return 1;
+      return await this.options.firewallChains(this.abort.signal);
     } catch (err) {
       this.log.warn("could not collect firewall rules; firewall sync skipped", { error: err });
-      return 0;
+      return undefined;
     }
   }
 

@@ -4,9 +4,11 @@ import { describe, expect, test } from "bun:test";
 import {
   COLLECT_SUBCOMMAND,
   inventoryHelper,
+  readCommitOutput,
   readHelperOutput,
   type HelperDeps,
 } from "../../../src/capabilities/inventory/collect-process.ts";
+import type { CommitText } from "../../../src/capabilities/inventory/commit.ts";
 import { collectSnapshot } from "../../../src/capabilities/inventory/collect.ts";
 import { hostCollectorEnv } from "../../../src/capabilities/inventory/collectors/env.ts";
 import { runProcess } from "../../../src/exec/run.ts";
@@ -58,6 +60,33 @@ describe("readHelperOutput", () => {
   });
 });
 
+describe("readCommitOutput", () => {
+  const answer = (lines: number) => JSON.stringify({ snapshot: {}, logs: [], commit: { keys: 3, packages: 2, lines } });
+
+  test("takes the lines the answer names, in order, after anything else the helper printed", () => {
+    const out = readCommitOutput(`noise\n{"load":1}\n{"load":{"average":1}}\n{"chains":[]}\n${answer(3)}\n`);
+    expect(out.commit).toEqual({
+      body: '{"load":1}',
+      legacyBody: '{"load":{"average":1}}',
+      firewall: '{"chains":[]}',
+      keys: 3,
+      packages: 2,
+    });
+    const two = readCommitOutput(`{"chains":"not this run's"}\n{"a":1}\n{"a":2}\n${answer(2)}`);
+    expect(two.commit).toEqual({ body: '{"a":1}', legacyBody: '{"a":2}', keys: 3, packages: 2 });
+  });
+
+  test("names what is wrong with a commit", () => {
+    expect(() => readCommitOutput('{"a":1}\n{"snapshot":{},"logs":[]}')).toThrow("lacks the commit's keys, packages or lines");
+    expect(() =>
+      readCommitOutput(`{"a":1}\n${JSON.stringify({ snapshot: {}, logs: [], commit: { keys: 1, packages: 0, lines: 9 } })}`),
+    ).toThrow("lines (2 or 3)");
+    expect(() => readCommitOutput(`{"a":1}\n${answer(2)}`)).toThrow("is not 2 lines of JSON objects");
+    expect(() => readCommitOutput(`{"a":1}\nSegmentation fault\n${answer(2)}`)).toThrow("is not 2 lines of JSON objects");
+    expect(() => readCommitOutput(`{"a":1}\n\n${answer(2)}`)).toThrow("is not 2 lines of JSON objects");
+  });
+});
+
 describe("inventoryHelper", () => {
   test("asks for the keys, returns only those, and writes the helper's logs to the agent's log", async () => {
     const line = JSON.stringify({
@@ -81,6 +110,27 @@ describe("inventoryHelper", () => {
     const { helper, argvSeen } = scripted(`printf '%s\\n' '{"snapshot":{},"logs":[],"firewall":[{"chain":"INPUT"}]}'`);
     expect(await helper.firewallChains()).toEqual([{ chain: "INPUT" }]);
     expect(argvSeen[0]?.slice(0, 2)).toEqual([COLLECT_SUBCOMMAND, "firewall"]);
+  });
+
+  test("asks for a commit with the form and the agent's version, and returns its text as printed", async () => {
+    const meta = JSON.stringify({
+      snapshot: {},
+      logs: [{ level: "info", message: "from the helper", fields: {} }],
+      commit: { keys: 4, packages: 7, lines: 2 },
+    });
+    const { helper, logs, argvSeen } = scripted(
+      `printf '%s\\n' '{"version":"1.2.3","load":0.5}' '{"version":"1.2.3","load":{"period":"1m","average":0.5}}' '${meta}'`,
+    );
+    const commit = await helper.commitText("older", "1.2.3");
+    expect(commit).toEqual({
+      body: '{"version":"1.2.3","load":0.5}',
+      legacyBody: '{"version":"1.2.3","load":{"period":"1m","average":0.5}}',
+      keys: 4,
+      packages: 7,
+    });
+    expect(argvSeen).toEqual([[COLLECT_SUBCOMMAND, "commit-older", "--data-dir", "/var/lib/alpamon-test", "--agent-version", "1.2.3"]]);
+    expect(logs).toEqual([{ level: "info", message: "from the helper", fields: {} }]);
+    await expect(scripted(`printf '%s\\n' '${meta}'`).helper.commitText("2026", "1.2.3")).rejects.toThrow("is not 2 lines");
   });
 
   test("a helper that fails, hangs, talks too much or cannot start is an error naming why", async () => {
@@ -135,6 +185,43 @@ describe("the inventory-collect subcommand", () => {
     }
   });
 
+  test("a commit: the body, its 2024 form, then the answer; the agent's version; packages only in the older form", async () => {
+    const older = await runCli([COLLECT_SUBCOMMAND, "commit-older", "--data-dir", tempDir(), "--agent-version", "9.8.7-agent"]);
+    expect(older.code).toBe(0);
+    // No firewall chains on this host (no table of the agent's), so no third line.
+    expect(older.stdout.split("\n").length).toBe(4);
+    const { answer, commit } = readCommitOutput(older.stdout);
+    const body = JSON.parse(commit.body) as Record<string, unknown> & { packages: unknown[] };
+    const legacy = JSON.parse(commit.legacyBody) as Record<string, unknown>;
+    expect(body.version).toBe("9.8.7-agent");
+    expect(typeof body.load).toBe("number");
+    expect(legacy.load).toEqual({ period: "1m", average: body.load });
+    expect({ ...legacy, load: body.load } as Record<string, unknown>).toEqual(body);
+    expect(body.packages.length).toBeGreaterThan(0);
+    expect(answer.commit).toEqual({ keys: Object.keys(body).length, packages: body.packages.length, lines: 2 });
+    expect(body.sync_hashes).toBeUndefined();
+
+    const current = readCommitOutput(
+      (await runCli([COLLECT_SUBCOMMAND, "commit-2026", "--data-dir", tempDir(), "--agent-version", "9.8.7-agent"])).stdout,
+    );
+    const body2026 = JSON.parse(current.commit.body) as Record<string, unknown>;
+    expect(body2026.version).toBe("9.8.7-agent");
+    expect(body2026.packages).toBeUndefined();
+    expect(Object.keys(body2026.sync_hashes as object)).toEqual(expect.arrayContaining(["info", "os", "users", "groups"]));
+    expect(current.commit.packages).toBe(0);
+  });
+
+  test("a commit without --agent-version, or of an unknown form, is refused with exit 2", async () => {
+    const bare = await runCli([COLLECT_SUBCOMMAND, "commit-older", "--data-dir", tempDir()]);
+    expect(bare.code).toBe(2);
+    expect(bare.stdout).toBe("");
+    expect(bare.stderr).toContain("a commit needs --agent-version");
+    const unknown = await runCli([COLLECT_SUBCOMMAND, "commit-2025", "--data-dir", tempDir(), "--agent-version", "1"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('"commit-2025"');
+    expect(unknown.stderr).toContain("commit-2026, commit-older");
+  });
+
   test("prints exactly one JSON line", async () => {
     const r = await runCli([COLLECT_SUBCOMMAND, "server,time,firewall", "--data-dir", tempDir()]);
     expect(r.code).toBe(0);
@@ -170,9 +257,66 @@ describe("the inventory with a collector", () => {
     const put = t.fake.requests.find((r) => r.method === "PUT" && r.path === "/api/servers/servers/-/commit/");
     expect(put).toBeDefined();
     expect((put!.json as { os?: unknown }).os).toEqual({ name: "from-the-helper" });
-    // Everything but packages, then packages (a 2025 console's commit carries them).
-    expect(asked[0]).toContain("users");
-    expect(asked[1]).toEqual(["packages"]);
+    // info and os for the sync-check first (the console's kind decides the form), then everything with packages
+    // (a 2025 console's commit carries them).
+    expect(asked[0]).toEqual(["info", "os"]);
+    expect(asked[1]).toEqual(expect.arrayContaining(["users", "packages"]));
+  });
+
+  test("with a commit builder, the text it returns is stored and sent verbatim, in the form the console's kind asks for", async () => {
+    const forms: string[] = [];
+    const builder = async (form: string, version: string) => {
+      forms.push(form);
+      return text(form, version);
+    };
+    const text = (form: string, version: string): CommitText => ({
+      // Not what JSON.stringify would write (spaces, key order): the agent must not have re-encoded it.
+      body: `{ "version": "${version}", "load": 0.5, "form": "${form}" }`,
+      legacyBody: `{ "version": "${version}", "load": {"period": "1m", "average": 0.5}, "form": "${form}" }`,
+      keys: 3,
+      packages: 12,
+      firewall: '{ "chains": [{"name": "INPUT"}] }',
+    });
+    const older = await setup({ dialect: "2024", extra: { commitText: builder } });
+    await older.inventory.commit();
+    await older.delivered();
+    const puts = older.fake.requests.filter((r) => r.method === "PUT" && r.path === "/api/servers/servers/-/commit/");
+    // The 2024 console refuses the numeric load; the stored 2024 form goes next, as the helper wrote it.
+    expect(puts.map((r) => [r.status, r.body])).toEqual([
+      [400, text("older", "0.1.0-test").body],
+      [200, text("older", "0.1.0-test").legacyBody],
+    ]);
+    const firewall = older.fake.requests.find((r) => r.path === "/api/firewall/agent/sync/");
+    expect(firewall?.body).toBe('{ "chains": [{"name": "INPUT"}] }');
+    expect(older.records.some((r) => r.message === "committed system information" && r.fields.packages === 12 && r.fields.keys === 3)).toBe(
+      true,
+    );
+
+    const current = await setup({
+      dialect: "2026",
+      extra: { commitText: builder },
+    });
+    await current.inventory.commit();
+    await current.delivered();
+    const put = current.fake.requests.find((r) => r.method === "PUT" && r.path === "/api/servers/servers/-/commit/");
+    expect(put?.body).toBe(text("2026", "0.1.0-test").body);
+    expect(forms).toEqual(["older", "2026"]);
+  });
+
+  test("a commit builder that fails leaves a commit of the agent's version; the agent goes on", async () => {
+    const t = await setup({
+      extra: {
+        commitText: async () => {
+          throw new Error("the inventory helper exited with 1: boom");
+        },
+      },
+    });
+    await t.inventory.commit();
+    await t.delivered();
+    const put = t.fake.requests.find((r) => r.method === "PUT" && r.path === "/api/servers/servers/-/commit/");
+    expect(put?.json).toEqual({ version: "0.1.0-test", load: 0 });
+    const warning = t.warnings().find((r) => r.message.startsWith("could not collect the inventory; the commit carries only"));
+    expect(String(warning?.fields.error)).toContain("boom");
   });
 
   test("the server key carries this agent's version, not the helper's (a binary upgraded on disk)", async () => {
