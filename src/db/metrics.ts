@@ -1,11 +1,12 @@
 // The one way the metrics capability reads and writes the state database: drizzle prepared statements for the
-// sample tables, the senders' window aggregates, the "sent up to" marks and the retention prune; the roll-ups
-// themselves are in rollup.ts. Statements are prepared on first use and reused; never holds a handle of its own
-// beyond the StateDb it was built from (the composition root owns and closes that).
+// sample tables (the per-cycle inserts built by drizzle but bound natively, `positional`), the senders' window
+// aggregates, the "sent up to" marks and the retention prune; the roll-ups themselves are in rollup.ts.
+// Statements are prepared on first use and reused; never holds a handle of its own beyond the StateDb it was
+// built from (the composition root owns and closes that).
 import { and, asc, eq, gt, lt, lte, max, sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { StateDb } from "./open.ts";
-import { changes, immediateTransaction, lazy } from "./prepared.ts";
+import { changes, immediateTransaction, lazy, positional } from "./prepared.ts";
 import { FAMILIES, dailyRows, hourlyRowsAfter, pendingDays, rollupHours, type Family, type Row } from "./rollup.ts";
 import {
   cpuSamples,
@@ -96,22 +97,17 @@ export function createMetricsStore(state: Pick<StateDb, "db" | "sqlite">): Metri
   const { db, sqlite } = state;
   const immediate = immediateTransaction(sqlite);
 
+  // The sample inserts run every cycle: bound natively, in the order given (see `positional`).
   const insertCpu = lazy(() =>
-    db
-      .insert(cpuSamples)
-      .values({ timestamp: p("timestamp"), usage: p("usage") })
-      .prepare(),
+    positional(sqlite, db.insert(cpuSamples).values({ timestamp: p("timestamp"), usage: p("usage") }), ["timestamp", "usage"]),
   );
   const insertMemory = lazy(() =>
-    db
-      .insert(memorySamples)
-      .values({ timestamp: p("timestamp"), usage: p("usage") })
-      .prepare(),
+    positional(sqlite, db.insert(memorySamples).values({ timestamp: p("timestamp"), usage: p("usage") }), ["timestamp", "usage"]),
   );
   const insertDiskUsage = lazy(() =>
-    db
-      .insert(diskUsageSamples)
-      .values({
+    positional(
+      sqlite,
+      db.insert(diskUsageSamples).values({
         timestamp: p("timestamp"),
         device: p("device"),
         mountPoint: p("mountPoint"),
@@ -119,27 +115,30 @@ export function createMetricsStore(state: Pick<StateDb, "db" | "sqlite">): Metri
         total: p("total"),
         free: p("free"),
         used: p("used"),
-      })
-      .prepare(),
+      }),
+      ["timestamp", "device", "mountPoint", "usage", "total", "free", "used"],
+    ),
   );
   const insertDiskIo = lazy(() =>
-    db
-      .insert(diskIoSamples)
-      .values({ timestamp: p("timestamp"), device: p("device"), readBps: p("readBps"), writeBps: p("writeBps") })
-      .prepare(),
+    positional(
+      sqlite,
+      db.insert(diskIoSamples).values({ timestamp: p("timestamp"), device: p("device"), readBps: p("readBps"), writeBps: p("writeBps") }),
+      ["timestamp", "device", "readBps", "writeBps"],
+    ),
   );
   const insertTraffic = lazy(() =>
-    db
-      .insert(trafficSamples)
-      .values({
+    positional(
+      sqlite,
+      db.insert(trafficSamples).values({
         timestamp: p("timestamp"),
         name: p("name"),
         inputPps: p("inputPps"),
         inputBps: p("inputBps"),
         outputPps: p("outputPps"),
         outputBps: p("outputBps"),
-      })
-      .prepare(),
+      }),
+      ["timestamp", "name", "inputPps", "inputBps", "outputPps", "outputBps"],
+    ),
   );
 
   // Key order is the wire body's field order.
@@ -213,11 +212,11 @@ export function createMetricsStore(state: Pick<StateDb, "db" | "sqlite">): Metri
   }));
 
   const insertSet = (timestamp: number, set: SampleSet): void => {
-    if (set.cpu !== undefined) insertCpu().run({ timestamp, usage: set.cpu });
-    if (set.memory !== undefined) insertMemory().run({ timestamp, usage: set.memory });
-    for (const d of set.diskUsage ?? []) insertDiskUsage().run({ timestamp, ...d });
-    for (const d of set.diskIo ?? []) insertDiskIo().run({ timestamp, ...d });
-    for (const t of set.traffic ?? []) insertTraffic().run({ timestamp, ...t });
+    if (set.cpu !== undefined) insertCpu().run(timestamp, set.cpu);
+    if (set.memory !== undefined) insertMemory().run(timestamp, set.memory);
+    for (const d of set.diskUsage ?? []) insertDiskUsage().run(timestamp, d.device, d.mountPoint, d.usage, d.total, d.free, d.used);
+    for (const d of set.diskIo ?? []) insertDiskIo().run(timestamp, d.device, d.readBps, d.writeBps);
+    for (const t of set.traffic ?? []) insertTraffic().run(timestamp, t.name, t.inputPps, t.inputBps, t.outputPps, t.outputBps);
   };
 
   return {

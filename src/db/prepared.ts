@@ -1,5 +1,6 @@
 // Small helpers for drizzle prepared statements over bun:sqlite, shared by every store in src/db/.
-import type { Database } from "bun:sqlite";
+import type { Database, Statement } from "bun:sqlite";
+import { Column, is, Param, Placeholder } from "drizzle-orm";
 
 /** Prepares on first call, then returns the same statement (a statement nobody uses is never compiled). */
 export function lazy<T>(build: () => T): () => T {
@@ -43,4 +44,35 @@ export function immediateTransaction(sqlite: Database): <T>(work: () => T) => T 
   };
   runners.set(sqlite, run);
   return run;
+}
+
+/** What `positional` needs of a drizzle query builder. */
+interface BuiltQuery {
+  toSQL(): { sql: string; params: unknown[] };
+}
+
+/**
+ * A statement drizzle builds once (from the schema, with named placeholders) that runs straight on bun:sqlite
+ * with its values passed in `order`. drizzle's own prepared statements resolve every placeholder on every run
+ * (three of its `is()` prototype walks per value, in JavaScript): for the idle agent's sample inserts that was
+ * hundreds of calls a cycle, enough to make JavaScriptCore compile `is()` with its optimizing tier within minutes
+ * (BENCHMARKS.md, "Round 9"). Here the values are bound natively. Throws, once when built, if the placeholders
+ * are not exactly `order` or a column would encode its value (a mode such as `timestamp` or `json`): such a
+ * statement needs drizzle's run.
+ */
+export function positional(sqlite: Database, query: BuiltQuery, order: readonly string[]): Statement {
+  const { sql, params } = query.toSQL();
+  const names = params.map((param) => {
+    if (is(param, Placeholder)) return param.name;
+    if (is(param, Param) && is(param.value, Placeholder)) {
+      const encoder = param.encoder as { mapToDriverValue?: unknown } | undefined;
+      if (encoder?.mapToDriverValue !== undefined && encoder.mapToDriverValue !== Column.prototype.mapToDriverValue)
+        throw new Error(`positional: placeholder ${param.value.name} has a column encoding; run it through drizzle`);
+      return param.value.name;
+    }
+    throw new Error("positional: a value in the statement is not a placeholder");
+  });
+  if (names.length !== order.length || names.some((name, i) => name !== order[i]))
+    throw new Error(`positional: the placeholders are ${names.join(", ")}, not ${order.join(", ")}`);
+  return sqlite.prepare(sql);
 }
