@@ -2,8 +2,8 @@
 // the agent's binary started as root through exec/ (`alpamon inventory-collect <what>`), and only its one line
 // of JSON comes back (for a full commit, the commit's text before it, which the agent never parses). The
 // collectors' code, the package and account lists they parse and the garbage they leave never enter the
-// long-lived agent: measured, about 1.7 MB of the idle agent's RssAnon was what one
-// start-up commit and firewall sync left behind, far more than the code itself (BENCHMARKS.md, "Round 4").
+// long-lived agent: measured, about 1.7 MB of the idle agent's RssAnon was what one start-up commit and
+// firewall sync left behind, far more than the code itself (BENCHMARKS.md, "Round 4").
 // The helper is the agent's own tool: it runs without an identity switch, with a fixed environment, bounded
 // in time and output; whatever it fails at is an error here, which the inventory treats as keys not collected.
 import type { RunProcess } from "../../exec/types.ts";
