@@ -11,7 +11,7 @@
 // Exit codes: 0 with the line (a collector that failed is left out of `snapshot` and logged), 2 for a bad <what>.
 import type { Fields, Level, Logger } from "../../log/logger.ts";
 import { collectSnapshot } from "./collect.ts";
-import { readPamVersion, readSshdUsePam } from "./collectors/pam.ts";
+import { readHostFacts } from "./collectors/pam.ts";
 import type { CollectorEnv } from "./collectors/env.ts";
 import { buildCommit, COMMIT_FORMS, type CommitForm } from "./commit.ts";
 import { COMMIT_PART_PREFIX, FIREWALL_PART, type HelperLog, type HelperOutput } from "./collect-process.ts";
@@ -75,12 +75,8 @@ async function runCommit(form: CommitForm, version: string, deps: CollectMainDep
   const logs: HelperLog[] = [];
   const log = keepingLogger(logs);
   const keys = form === "2026" ? SNAPSHOT_KEYS.filter((k) => k !== "packages") : SNAPSHOT_KEYS;
-  const [snapshot, sshd_use_pam, pam_version] = await Promise.all([
-    collectSnapshot(deps.env, log, keys),
-    readSshdUsePam(deps.env),
-    readPamVersion(deps.env),
-  ]);
-  if (snapshot.server) Object.assign(snapshot.server, { version, ...(pam_version ? { pam_version } : {}), sshd_use_pam });
+  const [snapshot, facts] = await Promise.all([collectSnapshot(deps.env, log, keys), readHostFacts(deps.env)]);
+  if (snapshot.server) Object.assign(snapshot.server, { version }, facts);
   let chains: unknown[] | undefined;
   if (form === "older") {
     try {

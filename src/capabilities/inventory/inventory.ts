@@ -15,7 +15,7 @@ import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
 import { type CollectorEnv, hostCollectorEnv } from "./collectors/env.ts";
 import { buildCommit, commitBody, type CommitForm, type CommitText, commitItem, committedEvent, encodeCommit } from "./commit.ts";
-import { readPamVersion, readSshdUsePam } from "./collectors/pam.ts";
+import { type HostFacts, readHostFacts } from "./collectors/pam.ts";
 import type { Write } from "./diff.ts";
 import { HASHED_KEYS, isHashedKey, snapshotHashes, type HashedKey } from "./hashes.ts";
 import { readSyncCheck, SYNC_HASH_HEADER, syncCategory, type SyncCheckAnswer } from "./hash-sync.ts";
@@ -107,7 +107,7 @@ export class Inventory {
   private kind: ConsoleKind | undefined;
   /** 2026 categories whose last sync did not complete (a failed GET, a refused write): synced whatever the console says. */
   private readonly dirty = new Set<HashedKey>();
-  private hostFacts: { at: number; pam_version: string; sshd_use_pam: "yes" | "no" | null } | undefined;
+  private hostFacts: { at: number; facts: HostFacts } | undefined;
   private policy: AccessPolicy = { block_local_sudo: false, detect_local_access: false };
 
   constructor(private readonly options: InventoryOptions) {
@@ -240,9 +240,10 @@ export class Inventory {
         return await commitText(form, version, this.abort.signal);
       } catch (err) {
         // As when every collector fails: what this process knows is committed, nothing else is sent empty.
-        const fields = { form, error: err };
-        if (this.abort.signal.aborted) this.log.debug("the inventory stopped during a collection", fields);
-        else this.log.warn("could not collect the inventory; the commit carries only the agent's version and host facts", fields);
+        this.collectionFailed("could not collect the inventory; the commit carries only the agent's version and host facts", {
+          form,
+          error: err,
+        });
         const server = { version, load: 0, ...(await this.readHostFacts()) };
         return { ...encodeCommit(commitBody({ server }, version, form === "2026" ? {} : undefined)), packages: 0 };
       }
@@ -299,10 +300,8 @@ export class Inventory {
       try {
         return await this.options.collect(keys, this.abort.signal);
       } catch (err) {
-        // As when each collector fails: the keys are left out, never sent empty. Stopping is no failure.
-        const fields = { keys: keys.join(","), error: err };
-        if (this.abort.signal.aborted) this.log.debug("the inventory stopped during a collection", fields);
-        else this.log.warn("could not collect the inventory; these keys are left out", fields);
+        // As when each collector fails: the keys are left out, never sent empty.
+        this.collectionFailed("could not collect the inventory; these keys are left out", { keys: keys.join(","), error: err });
         return {};
       }
     }
@@ -311,15 +310,19 @@ export class Inventory {
     return collectSnapshot(this.env, this.log, keys);
   }
 
+  /** A failed collection is a warning; one the inventory's stop cut short is no failure (debug). */
+  private collectionFailed(warning: string, fields: Record<string, unknown>): void {
+    if (this.abort.signal.aborted) this.log.debug("the inventory stopped during a collection", fields);
+    else this.log.warn(warning, fields);
+  }
+
   /** sshd_use_pam and pam_version, read at most every 3 hours (two or three short processes). */
-  private async readHostFacts(): Promise<{ pam_version?: string; sshd_use_pam: "yes" | "no" | null }> {
+  private async readHostFacts(): Promise<HostFacts> {
     const now = this.options.clock.now();
     if (!this.hostFacts || now - this.hostFacts.at >= HOST_FACTS_MS || now < this.hostFacts.at) {
-      const [sshd_use_pam, pam_version] = await Promise.all([readSshdUsePam(this.env), readPamVersion(this.env)]);
-      this.hostFacts = { at: now, pam_version, sshd_use_pam };
+      this.hostFacts = { at: now, facts: await readHostFacts(this.env) };
     }
-    const { pam_version, sshd_use_pam } = this.hostFacts;
-    return { ...(pam_version ? { pam_version } : {}), sshd_use_pam };
+    return this.hostFacts.facts;
   }
 
   /** POST sync-check; learns the console's kind from the answer (a 404 is remembered for a day, logged once). */

@@ -10,6 +10,8 @@ import { formatMachineId, parseCpuinfo, parseMemTotal } from "../../../src/capab
 import { addressRows, broadcastOf, interfaceRow } from "../../../src/capabilities/inventory/collectors/network.ts";
 import { osFromRelease, versionParts } from "../../../src/capabilities/inventory/collectors/os.ts";
 import { collectPackages, parseDpkgStatus, parseRpmQuery } from "../../../src/capabilities/inventory/collectors/packages.ts";
+import { hostCollectorEnv } from "../../../src/capabilities/inventory/collectors/env.ts";
+import { readHostFacts } from "../../../src/capabilities/inventory/collectors/pam.ts";
 import { parseLoadavg } from "../../../src/capabilities/inventory/collectors/server.ts";
 import { parseUptime, timeData } from "../../../src/capabilities/inventory/collectors/time.ts";
 import { parseOsRelease } from "../../../src/platform/os-release.ts";
@@ -94,6 +96,35 @@ describe("network", () => {
       { address: "192.0.2.2", broadcast: "192.0.2.255", interface_name: "eth0", mask: "255.255.255.0" },
       { address: "192.0.2.9", broadcast: "192.0.2.255", interface_name: "eth0", mask: "255.255.255.0" },
     ]);
+  });
+});
+
+describe("host facts", () => {
+  /** The host as these answers describe it: each tool a real process printing its answer (none: not installed). */
+  const hostWith = (answers: Record<string, string>) => ({
+    ...hostCollectorEnv("test", Date.now),
+    runProcess: (options: Parameters<typeof runProcess>[0]) => {
+      const tool = options.argv[0]!.split("/").pop()!;
+      const answer = answers[tool];
+      return runProcess({
+        ...options,
+        argv: answer === undefined ? ["/bin/sh", "-c", "exit 127"] : ["/bin/sh", "-c", 'printf "%s" "$0"', answer],
+      });
+    },
+  });
+
+  test("sshd's usepam and the alpamon-pam version, read side by side", async () => {
+    expect(await readHostFacts(hostWith({ sshd: "port 22\nusepam yes\n", "dpkg-query": "1.4.0" }))).toEqual({
+      pam_version: "1.4.0",
+      sshd_use_pam: "yes",
+    });
+    expect(await readHostFacts(hostWith({ sshd: "usepam no\n", rpm: "2.0.1" }))).toEqual({ pam_version: "2.0.1", sshd_use_pam: "no" });
+  });
+
+  test("nothing installed: usepam unknown (null) and no pam_version key at all", async () => {
+    const facts = await readHostFacts(hostWith({}));
+    expect(facts).toEqual({ sshd_use_pam: null });
+    expect(Object.hasOwn(facts, "pam_version")).toBe(false);
   });
 });
 

@@ -46,3 +46,15 @@ export async function readPamVersion(env: CollectorEnv): Promise<string> {
   }
   return "";
 }
+
+/** The host facts a commit and the server row carry; pam_version only when alpamon-pam is installed. */
+export interface HostFacts {
+  pam_version?: string;
+  sshd_use_pam: "yes" | "no" | null;
+}
+
+/** Both facts, read side by side (two or three short processes). */
+export async function readHostFacts(env: CollectorEnv): Promise<HostFacts> {
+  const [sshd_use_pam, pam_version] = await Promise.all([readSshdUsePam(env), readPamVersion(env)]);
+  return { ...(pam_version ? { pam_version } : {}), sshd_use_pam };
+}
