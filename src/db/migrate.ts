@@ -8,6 +8,7 @@ import m0003 from "../../migrations/0003_inventory.sql" with { type: "text" };
 import m0005 from "../../migrations/0005_outbox_headers.sql" with { type: "text" };
 import { systemClock, type Clock } from "../platform/clock.ts";
 import { StateDbError, describeError } from "./errors.ts";
+import { runOnce } from "./prepared.ts";
 
 export interface Migration {
   /** The file name without `.sql`; ids sort in the order they must run. */
@@ -77,9 +78,9 @@ export function migrate(sqlite: Database, options: MigrateOptions = {}): string[
       verifyRecorded(path, now, expected);
       if (now.some((r) => r.id === migration.id)) return false;
       sqlite.run(migration.sql);
-      sqlite
-        .query("INSERT INTO schema_migrations (id, applied_at, sha256) VALUES (?1, ?2, ?3)")
-        .run(migration.id, clock.now(), expected.get(migration.id)!);
+      runOnce(sqlite, "INSERT INTO schema_migrations (id, applied_at, sha256) VALUES (?1, ?2, ?3)", (s) =>
+        s.run(migration.id, clock.now(), expected.get(migration.id)!),
+      );
       return true;
     });
     if (ran) applied.push(migration.id);
@@ -100,9 +101,9 @@ function runLocked(sqlite: Database, path: string, id: string, work: () => boole
 
 function readRecorded(sqlite: Database, path: string): RecordedMigration[] {
   try {
-    const exists = sqlite.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+    const exists = runOnce(sqlite, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", (s) => s.get());
     if (!exists) return [];
-    return sqlite.query("SELECT id, sha256 FROM schema_migrations ORDER BY id").all() as RecordedMigration[];
+    return runOnce(sqlite, "SELECT id, sha256 FROM schema_migrations ORDER BY id", (s) => s.all() as RecordedMigration[]);
   } catch (err) {
     throw new StateDbError(path, `cannot read schema_migrations: ${describeError(err)}`, { cause: err });
   }

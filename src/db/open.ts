@@ -8,7 +8,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { Clock } from "../platform/clock.ts";
 import { StateDbError, describeError, toStateDbError } from "./errors.ts";
 import { migrate } from "./migrate.ts";
-import * as schema from "./schema.ts";
+import { runOnce } from "./prepared.ts";
 
 export const STATE_DB_FILE = "alpamon.db";
 export const BUSY_TIMEOUT_MS = 5000;
@@ -18,7 +18,7 @@ const WAL_SWITCH_PAUSE_MS = 5;
 // About the busy timeout in total (each pause is 5-10 ms).
 const WAL_SWITCH_ATTEMPTS = Math.ceil(BUSY_TIMEOUT_MS / (1.5 * WAL_SWITCH_PAUSE_MS));
 
-export type StateDrizzle = BunSQLiteDatabase<typeof schema>;
+export type StateDrizzle = BunSQLiteDatabase;
 
 /** The row `PRAGMA wal_checkpoint(TRUNCATE)` returns. */
 export interface WalCheckpoint {
@@ -53,9 +53,20 @@ export interface OpenStateDbOptions {
   clock?: Pick<Clock, "now">;
 }
 
-/** The typed (drizzle) view of an open state database connection; cheap, holds nothing but the handle. */
+const views = new WeakMap<Database, StateDrizzle>();
+
+/**
+ * The drizzle view of an open state database connection, one per connection. Without the schema: the stores
+ * build their statements from the tables they import, and never use drizzle's relational API (`db.query.*`),
+ * which the schema would make drizzle set up for every table in every view.
+ */
 export function stateDrizzle(sqlite: Database): StateDrizzle {
-  return drizzle({ client: sqlite, schema });
+  let view = views.get(sqlite);
+  if (!view) {
+    view = drizzle({ client: sqlite });
+    views.set(sqlite, view);
+  }
+  return view;
 }
 
 /** Where the state database lives inside the configured `[agent] data_dir`. */
@@ -94,7 +105,7 @@ export function openStateDb(path: string, opts: OpenStateDbOptions = {}): StateD
     applied,
     checkpoint() {
       try {
-        return sqlite.query("PRAGMA wal_checkpoint(TRUNCATE)").get() as WalCheckpoint;
+        return runOnce(sqlite, "PRAGMA wal_checkpoint(TRUNCATE)", (s) => s.get() as WalCheckpoint);
       } catch (err) {
         throw toStateDbError(file, "WAL checkpoint failed", err);
       }
@@ -180,7 +191,7 @@ function applyPragmas(sqlite: Database, file: string, inMemory: boolean): void {
 function switchToWal(sqlite: Database): string | undefined {
   for (let attempt = 1; ; attempt++) {
     try {
-      const row = sqlite.query("PRAGMA journal_mode = WAL").get() as { journal_mode?: string } | null;
+      const row = runOnce(sqlite, "PRAGMA journal_mode = WAL", (s) => s.get() as { journal_mode?: string } | null);
       return row?.journal_mode?.toLowerCase();
     } catch (err) {
       const code = (err as { code?: unknown }).code;

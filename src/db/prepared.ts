@@ -16,6 +16,21 @@ export function changes(result: unknown): number {
   return (result as { changes?: number } | undefined)?.changes ?? 0;
 }
 
+/**
+ * Compiles `sql`, hands the statement to `use` and finalizes it, for SQL that runs once at start or once an
+ * hour or a day (migrations, roll-ups, the WAL checkpoint). bun:sqlite's `query()` would keep each compiled for
+ * the agent's life: a few KiB of SQLite's memory apiece, 55 statements (214 KB) in the idle agent before
+ * (BENCHMARKS.md, "Round 10").
+ */
+export function runOnce<T>(sqlite: Database, sql: string, use: (statement: Statement) => T): T {
+  const statement = sqlite.prepare(sql);
+  try {
+    return use(statement);
+  } finally {
+    statement.finalize();
+  }
+}
+
 const runners = new WeakMap<Database, <T>(work: () => T) => T>();
 
 /**

@@ -3,8 +3,10 @@
 // and only complete periods (ending at or before `before`) are ever rolled up. Never deletes anything.
 // The one place outside migrations that keeps SQL text: INSERT … SELECT … GROUP BY … ON CONFLICT and the
 // ROW_NUMBER() window of the disk-usage roll-up have no drizzle builder form (they would be sql`` fragments,
-// i.e. the same text with more layers); bun:sqlite's query() caches each statement after its first use.
+// i.e. the same text with more layers). Each statement is compiled for its run and let go (`runOnce`): they run
+// once an hour or a day, and twenty of them kept compiled would hold SQLite memory for nothing in between.
 import type { Database } from "bun:sqlite";
+import { runOnce } from "./prepared.ts";
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
@@ -96,28 +98,28 @@ export const dayStart = (ms: number) => Math.floor(ms / DAY_MS) * DAY_MS;
 
 /** Rolls every complete hour before `now`'s hour into the hourly table; returns the rows it inserted. */
 export function rollupHours(sqlite: Database, family: Family, now: number): number {
-  return sqlite.query(FAMILY_SQL[family].rollup).run(hourStart(now)).changes;
+  return runOnce(sqlite, FAMILY_SQL[family].rollup, (s) => s.run(hourStart(now)).changes);
 }
 
 export type Row = Record<string, number | string>;
 
 /** Hourly rows (each with its period start as `timestamp`) of complete hours after `after`, before now's hour. */
 export function hourlyRowsAfter(sqlite: Database, family: Family, after: number, now: number): Row[] {
-  return sqlite.query(FAMILY_SQL[family].hourlyRows).all(after, hourStart(now)) as Row[];
+  return runOnce(sqlite, FAMILY_SQL[family].hourlyRows, (s) => s.all(after, hourStart(now)) as Row[]);
 }
 
 /** Starts of the complete UTC days after `after` (and before now's day) that have hourly rows. */
 export function pendingDays(sqlite: Database, family: Family, after: number, now: number): number[] {
-  const rows = sqlite
-    .query(
-      `SELECT DISTINCT ("timestamp" / ${DAY_MS}) * ${DAY_MS} AS d FROM ${FAMILY_SQL[family].hourly}
-       WHERE "timestamp" < ?1 ORDER BY d`,
-    )
-    .all(dayStart(now)) as { d: number }[];
+  const rows = runOnce(
+    sqlite,
+    `SELECT DISTINCT ("timestamp" / ${DAY_MS}) * ${DAY_MS} AS d FROM ${FAMILY_SQL[family].hourly}
+     WHERE "timestamp" < ?1 ORDER BY d`,
+    (s) => s.all(dayStart(now)) as { d: number }[],
+  );
   return rows.map((r) => r.d).filter((d) => d > after);
 }
 
 /** The summary of one UTC day from the hourly table (one row, or one per device/interface). */
 export function dailyRows(sqlite: Database, family: Family, day: number): Row[] {
-  return sqlite.query(FAMILY_SQL[family].dailyRows).all(day, day + DAY_MS) as Row[];
+  return runOnce(sqlite, FAMILY_SQL[family].dailyRows, (s) => s.all(day, day + DAY_MS) as Row[]);
 }

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { join } from "node:path";
 import { StateDbError } from "../../src/db/errors.ts";
 import { MIGRATIONS } from "../../src/db/migrate.ts";
-import { openStateDb, stateDbPath, type StateDb } from "../../src/db/open.ts";
+import { openStateDb, stateDbPath, stateDrizzle, type StateDb } from "../../src/db/open.ts";
 import { cpuSamples, hourlyDiskUsage } from "../../src/db/schema.ts";
 import { runnableByOthers } from "../helpers/reachable.ts";
 import { useTempDir } from "./temp-dir.ts";
@@ -80,6 +80,15 @@ describe("openStateDb", () => {
     const second = open();
     expect(second.applied).toEqual([]);
     expect(second.db.select().from(cpuSamples).all()).toEqual([{ id: 1, timestamp: clock.now(), usage: 42.5 }]);
+  });
+
+  test("one drizzle view per connection: every store of a connection gets the one openStateDb made", () => {
+    const first = open();
+    const second = open(":memory:");
+    expect(stateDrizzle(first.sqlite)).toBe(first.db);
+    expect(stateDrizzle(first.sqlite)).toBe(stateDrizzle(first.sqlite));
+    expect(stateDrizzle(second.sqlite)).toBe(second.db);
+    expect(second.db).not.toBe(first.db);
   });
 
   test("the drizzle handle is typed on the schema and round-trips integers and reals", () => {

@@ -1,6 +1,7 @@
 // positional (db/prepared.ts): a statement drizzle builds from the schema, run straight on bun:sqlite with its
 // values in a given order. It must write exactly what drizzle's own run writes, and refuse, when built, an order
-// that is not the statement's, a column that would encode its value, and a value that is not a placeholder.
+// that is not the statement's, a column that would encode its value, and a value that is not a placeholder. And
+// runOnce: a statement compiled for one use and finalized after it.
 // A real SQLite file in a temp dir.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
@@ -10,7 +11,8 @@ import { integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { positional } from "../../src/db/prepared.ts";
+import type { Statement } from "bun:sqlite";
+import { positional, runOnce } from "../../src/db/prepared.ts";
 
 const samples = sqliteTable("samples", {
   id: integer("id").primaryKey(),
@@ -65,5 +67,29 @@ describe("positional", () => {
     expect(() =>
       positional(sqlite, db.insert(samples).values({ timestamp: 1, device: p("device"), usage: p("usage") }), ["device", "usage"]),
     ).toThrow("a value in the statement is not a placeholder");
+  });
+});
+
+describe("runOnce", () => {
+  test("runs the statement, returns what use returns, and finalizes it", () => {
+    sqlite.run("INSERT INTO samples (timestamp, device, usage) VALUES (1, 'sda', 2.5), (2, 'sdb', 3.5)");
+    let kept: Statement | undefined;
+    const rows = runOnce(sqlite, "SELECT device FROM samples WHERE timestamp > ?1 ORDER BY id", (s) => {
+      kept = s;
+      return s.all(1);
+    });
+    expect(rows).toEqual([{ device: "sdb" }]);
+    expect(() => kept!.all(0)).toThrow("finalized");
+  });
+
+  test("finalizes it when use throws, and the error comes through", () => {
+    let kept: Statement | undefined;
+    expect(() =>
+      runOnce(sqlite, "SELECT 1", (s) => {
+        kept = s;
+        throw new Error("use failed");
+      }),
+    ).toThrow("use failed");
+    expect(() => kept!.get()).toThrow("finalized");
   });
 });

@@ -1,7 +1,7 @@
 // The `firewall` and `firewall-rollback` commands: field checks first (a rejected command runs nothing),
 // then one serialised, snapshotted, all-or-nothing change through the service. Result strings follow
 // spec/firewall.md §2; the data never reaches a tool except as validated, canonical rule text.
-import { type AnyCommandSpec, type CommandContext, type CommandResult, fail, ok } from "../../commands/contract.ts";
+import { type CommandBody, type CommandContext, type CommandResult, fail, ok } from "../../commands/contract.ts";
 import { anchorChain } from "./iptables.ts";
 import { applyRequests, deleteGroup, flushGroup, replaceGroup } from "./ops.ts";
 import { parseRuleList } from "./requests.ts";
@@ -171,10 +171,9 @@ async function deleteRule(svc: FirewallService, f: CommandFieldValues): Promise<
   return ok(`Successfully deleted rule with ID ${parsed.requests[0]!.rule.ruleId}`);
 }
 
-export function firewallCommand(svc: FirewallService): AnyCommandSpec {
+/** `firewall`: the batch and the single operations. */
+export function firewallCommand(svc: FirewallService): CommandBody<unknown> {
   return {
-    name: "firewall",
-    summary: "manage the agent's firewall rules (batch, flush, delete, add, update)",
     async run(_data, ctx) {
       const raw = ctx.data as Record<string, unknown>;
       if (raw.chain_name === undefined || raw.chain_name === null || raw.chain_name === "") {
@@ -201,10 +200,9 @@ export function firewallCommand(svc: FirewallService): AnyCommandSpec {
   };
 }
 
-export function rollbackCommand(svc: FirewallService): AnyCommandSpec {
+/** `firewall-rollback`: the last change undone, or a security group flushed, restored or deleted. */
+export function rollbackCommand(svc: FirewallService): CommandBody<unknown> {
   return {
-    name: "firewall-rollback",
-    summary: "undo the last firewall change, or flush, restore or delete a security group",
     async run(_data, ctx) {
       const fields = readFields(ctx);
       if (!fields.ok) return fail(`firewall-rollback: Validation failed. ${fields.message}`);

@@ -1,7 +1,8 @@
 // The per-action firewall commands (FIREWALL_COMMANDS.md and upstream), most replying with a JSON body:
 // firewall-batch-apply, firewall-rules, firewall-chain-delete, firewall-reorder-chains, firewall-reorder-rules
 // and firewall-status. Same validation, queue, snapshots and single transactions as `firewall`.
-import { type AnyCommandSpec, fail, ok } from "../../commands/contract.ts";
+import { fail, ok } from "../../commands/contract.ts";
+import type { FamilyBodies } from "../../commands/lazy.ts";
 import { applyRequests, deleteGroup, reorderGroups, replaceGroup } from "./ops.ts";
 import { expandIdOnly, parseRuleList } from "./requests.ts";
 import { json, readFields, runBatch } from "./commands.ts";
@@ -15,11 +16,10 @@ type RuleAction = keyof typeof RULE_ACTIONS;
 /** Own properties only: `"constructor" in RULE_ACTIONS` is true through the prototype. */
 const isRuleAction = (action: string): action is RuleAction => Object.hasOwn(RULE_ACTIONS, action);
 
-export function groupCommands(svc: FirewallService): AnyCommandSpec[] {
-  return [
-    {
-      name: "firewall-batch-apply",
-      summary: "add rules to a security group in one all-or-nothing transaction",
+/** The per-action commands' bodies, keyed by their names (declared in index.ts). */
+export function groupCommands(svc: FirewallService): FamilyBodies {
+  return {
+    "firewall-batch-apply": {
       async run(_data, ctx) {
         const r = readFields(ctx);
         if (!r.ok)
@@ -34,9 +34,7 @@ export function groupCommands(svc: FirewallService): AnyCommandSpec[] {
         return runBatch(svc, r.f, r.f.security_group_name ?? r.f.chain_name, true);
       },
     },
-    {
-      name: "firewall-rules",
-      summary: "add, update or delete one rule, or replace a security group's rules (apply_rules)",
+    "firewall-rules": {
       async run(_data, ctx) {
         const r = readFields(ctx);
         if (!r.ok) return message(false, `Validation failed. ${r.message}`);
@@ -66,9 +64,7 @@ export function groupCommands(svc: FirewallService): AnyCommandSpec[] {
         return message(true, done[action]);
       },
     },
-    {
-      name: "firewall-chain-delete",
-      summary: "remove a security group, or its rules on one chain (idempotent)",
+    "firewall-chain-delete": {
       async run(_data, ctx) {
         const r = readFields(ctx);
         if (!r.ok) return message(false, `Validation failed. ${r.message}`);
@@ -85,9 +81,7 @@ export function groupCommands(svc: FirewallService): AnyCommandSpec[] {
         );
       },
     },
-    {
-      name: "firewall-reorder-chains",
-      summary: "set the order in which security groups are evaluated",
+    "firewall-reorder-chains": {
       async run(_data, ctx) {
         const r = readFields(ctx);
         if (!r.ok) return json(1, { success: false, message: `Validation failed. ${r.message}` });
@@ -103,9 +97,7 @@ export function groupCommands(svc: FirewallService): AnyCommandSpec[] {
         return json(0, { success: true, reordered_count: n, deleted_rules: 0, message: `Successfully reordered ${n} chains` });
       },
     },
-    {
-      name: "firewall-reorder-rules",
-      summary: "set the order of a security group's rules (one transaction)",
+    "firewall-reorder-rules": {
       async run(_data, ctx) {
         const r = readFields(ctx);
         if (!r.ok) return json(1, { success: false, message: `Validation failed. ${r.message}` });
@@ -130,9 +122,7 @@ export function groupCommands(svc: FirewallService): AnyCommandSpec[] {
         });
       },
     },
-    {
-      name: "firewall-status",
-      summary: "which firewall backend the agent uses and how many rules it owns",
+    "firewall-status": {
       async run() {
         const d = await svc.detect();
         const state = await svc.read().catch((err: unknown) => String(err));
@@ -141,5 +131,5 @@ export function groupCommands(svc: FirewallService): AnyCommandSpec[] {
         return d.kind === "nftables" || d.kind === "iptables" ? ok(JSON.stringify(body)) : fail(JSON.stringify(body));
       },
     },
-  ];
+  };
 }

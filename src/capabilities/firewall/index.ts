@@ -1,17 +1,28 @@
-// The firewall capability's entry: builds the service once and hands out its commands and the sync
-// collector. Holds no module-level state; everything it needs comes in through `deps`.
+// The firewall capability's entry: the commands' names, summaries and timeout, with their code loaded on the
+// first firewall command (commands/lazy.ts), and the sync collector the inventory helper asks for. Holds no
+// module-level state; everything it needs comes in through `deps`.
 import type { Capability } from "../../commands/capability.ts";
 import type { AnyCommandSpec } from "../../commands/contract.ts";
-import { firewallCommand, rollbackCommand } from "./commands.ts";
-import { groupCommands } from "./group-commands.ts";
-import { FirewallService, type FirewallDeps } from "./service.ts";
-import { syncChains, type SyncChain } from "./sync.ts";
+import { lazyFamily, type LazySpec } from "../../commands/lazy.ts";
+import type { FirewallDeps, FirewallService } from "./service.ts";
+import type { SyncChain } from "./sync.ts";
 
 export type { FirewallDeps } from "./service.ts";
+export type { SyncChain } from "./sync.ts";
 
 /** Upstream's firewall handler timeout (upstream-2026 §2.4), for every firewall command. */
 const FIREWALL_TIMEOUT_MS = 2 * 60_000;
-export type { SyncChain } from "./sync.ts";
+
+export const FIREWALL_SPECS: readonly LazySpec[] = [
+  { name: "firewall", summary: "manage the agent's firewall rules (batch, flush, delete, add, update)" },
+  { name: "firewall-rollback", summary: "undo the last firewall change, or flush, restore or delete a security group" },
+  { name: "firewall-batch-apply", summary: "add rules to a security group in one all-or-nothing transaction" },
+  { name: "firewall-rules", summary: "add, update or delete one rule, or replace a security group's rules (apply_rules)" },
+  { name: "firewall-chain-delete", summary: "remove a security group, or its rules on one chain (idempotent)" },
+  { name: "firewall-reorder-chains", summary: "set the order in which security groups are evaluated" },
+  { name: "firewall-reorder-rules", summary: "set the order of a security group's rules (one transaction)" },
+  { name: "firewall-status", summary: "which firewall backend the agent uses and how many rules it owns" },
+].map((spec) => ({ ...spec, timeoutMs: FIREWALL_TIMEOUT_MS }));
 
 export interface Firewall extends Capability {
   commands: AnyCommandSpec[];
@@ -19,16 +30,28 @@ export interface Firewall extends Capability {
   collectFirewallChains(): Promise<SyncChain[]>;
 }
 
-/** `service` is built from `deps` unless given (tests inspect the one they hand in). */
-export function createFirewall(deps: FirewallDeps, service = new FirewallService(deps)): Firewall {
+/** `service` is built from `deps` when first needed unless given (tests inspect the one they hand in). */
+export function createFirewall(deps: FirewallDeps, service?: FirewallService): Firewall {
+  let built: Promise<FirewallService> | undefined;
+  const theService = () =>
+    (built ??= service
+      ? Promise.resolve(service)
+      : import("./service.ts").then(
+          ({ FirewallService }) => new FirewallService(deps),
+          (err: unknown) => {
+            built = undefined; // a failed load is tried again next time
+            throw err;
+          },
+        ));
   const collectFirewallChains = async (): Promise<SyncChain[]> => {
     try {
-      const state = await service.read();
+      const svc = await theService();
+      const state = await svc.read();
       if (typeof state === "string") {
         deps.log.debug("firewall sync skipped", { reason: state });
         return [];
       }
-      return syncChains(state);
+      return (await import("./sync.ts")).syncChains(state);
     } catch (err) {
       deps.log.warn("firewall sync could not read the rules", { error: err });
       return [];
@@ -36,10 +59,7 @@ export function createFirewall(deps: FirewallDeps, service = new FirewallService
   };
   return {
     name: "firewall",
-    commands: [firewallCommand(service), rollbackCommand(service), ...groupCommands(service)].map((spec) => ({
-      ...spec,
-      timeoutMs: FIREWALL_TIMEOUT_MS,
-    })),
+    commands: lazyFamily(FIREWALL_SPECS, async () => (await import("./family.ts")).firewallBodies(deps, await theService())),
     collectFirewallChains,
   };
 }

@@ -1,11 +1,13 @@
-// The shell capability: `shell: "system"` commands, run as the named user through exec/.
+// The shell capability: `shell: "system"` commands, run as the named user through exec/. The runner (the line
+// parser, the output stream and the runner itself) is loaded on the first `system` command, not at start, as
+// the command families are (commands/lazy.ts): an idle agent does not hold its code.
 import type { Capability } from "../../commands/capability.ts";
 import type { OpenChunks } from "../../commands/chunks.ts";
+import type { SystemRunner } from "../../commands/dispatcher.ts";
 import { resolveIdentity, userEnvironment } from "../../exec/identity.ts";
 import { runProcess } from "../../exec/run.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
-import { createSystemRunner } from "./system.ts";
 
 export interface ShellDeps {
   log: Logger;
@@ -17,16 +19,34 @@ export interface ShellDeps {
 }
 
 export function createShell(deps: ShellDeps): Capability {
+  let loaded: Promise<SystemRunner> | undefined;
+  const runner = () =>
+    (loaded ??= import("./system.ts").then(
+      ({ createSystemRunner }) =>
+        createSystemRunner({
+          runProcess,
+          resolveIdentity,
+          userEnvironment,
+          log: deps.log,
+          clock: deps.clock,
+          ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
+          ...(deps.openChunks ? { openChunks: deps.openChunks } : {}),
+        }),
+      (err: unknown) => {
+        loaded = undefined; // a failed load is tried again by the next command
+        throw err;
+      },
+    ));
   return {
     name: "shell",
-    systemRunner: createSystemRunner({
-      runProcess,
-      resolveIdentity,
-      userEnvironment,
-      log: deps.log,
-      clock: deps.clock,
-      ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
-      ...(deps.openChunks ? { openChunks: deps.openChunks } : {}),
-    }),
+    async systemRunner(command, signal, ack) {
+      let run: SystemRunner;
+      try {
+        run = await runner();
+      } catch (err) {
+        return { exitCode: 1, result: `system command: could not load the runner: ${err instanceof Error ? err.message : String(err)}` };
+      }
+      return run(command, signal, ack);
+    },
   };
 }

@@ -4,13 +4,12 @@
 // command names another key_id (a rotation). One fetch is in flight at a time, and a fetch the lookup forces
 // (rotation, retry-once) starts at most every MIN_FORCED_FETCH_MS: a console sending made-up key ids
 // cannot turn the agent into a load generator for the key server.
-import type { KeyObject } from "node:crypto";
 import type { PinnedKey } from "../../config/schema.ts";
 import type { SigningKeyStore, StoredSigningKey } from "../../db/signing-key.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Clock } from "../../platform/clock.ts";
 import type { KeyFetchResult } from "./key-fetch.ts";
-import { ed25519PublicKey } from "./verify.ts";
+import { type Ed25519Key, ed25519PublicKey } from "./verify.ts";
 
 /** Upstream's KeyRefreshSecs: a key without expires_at is stale an hour after it was fetched. */
 export const KEY_TTL_MS = 3_600_000;
@@ -18,7 +17,7 @@ export const MIN_FORCED_FETCH_MS = 10_000;
 
 export interface KeyCandidate {
   keyId: string;
-  key: KeyObject;
+  key: Ed25519Key;
 }
 
 export type KeyLookup = { ok: true; keys: KeyCandidate[] } | { ok: false; error: string };
@@ -49,7 +48,7 @@ export class PinnedKeys implements KeySource {
 }
 
 interface ActiveKey extends StoredSigningKey {
-  key: KeyObject;
+  key: Ed25519Key;
 }
 
 export interface FetchedKeysOptions {
