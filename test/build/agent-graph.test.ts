@@ -4,6 +4,8 @@
 // node:http 1.3: BENCHMARKS.md, "Round 10"), so only the runtime modules measured cheap may be in that graph;
 // anything else is imported where it is used (a command family's lazy import) or looked up on first use
 // (node:crypto in commands/signing/verify.ts). A new one here must be measured first, then added to the list.
+// The same holds for our own code: the command families' bodies and the shell runner load on their first
+// command (commands/lazy.ts), so none of them may be bundled into the start-up chunks.
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { ROOT } from "../../build.ts";
@@ -14,14 +16,34 @@ const ALLOWED = ["buffer", "bun:ffi", "bun:sqlite", "fs", "path"];
 /** A static import statement of the unminified bundle (not `import(...)`): its module specifier. */
 const STATIC_IMPORT = /^import\s*(?:(?:\{[^}]*\}|[\w$]+|\*\s*as\s+[\w$]+)(?:\s*,\s*(?:\{[^}]*\}|\*\s*as\s+[\w$]+))?\s*from\s*)?"([^"]+)"/gm;
 
-/** The runtime modules that `entry`'s chunk and the chunks it imports statically import. */
-async function startupRuntimeModules(entry: string): Promise<{ chunks: number; modules: string[] }> {
+/** A module's first line in the unminified bundle: `// src/…/name.ts`. */
+const SOURCE_MODULE = /^\/\/ (\S+\.ts)$/gm;
+
+/** Command-family bodies and the shell runner: each is loaded on its first command, never at start. */
+const LOADED_ON_FIRST_USE = [
+  "capabilities/files/commands.ts",
+  "capabilities/firewall/family.ts",
+  "capabilities/firewall/service.ts",
+  "capabilities/packages/packages.ts",
+  "capabilities/shell/system.ts",
+  "capabilities/shell/shell-line.ts",
+  "capabilities/terminal/commands.ts",
+  "capabilities/tunnel/commands.ts",
+  "capabilities/users/users.ts",
+];
+
+/**
+ * What `entry`'s chunk and the chunks it imports statically hold: the runtime modules they import, and the
+ * source modules bundled into them.
+ */
+async function startupRuntimeModules(entry: string): Promise<{ chunks: number; modules: string[]; sources: string[] }> {
   const result = await Bun.build({ entrypoints: [entry], target: "bun", format: "esm", splitting: true, minify: false, throw: true });
   const byPath = new Map(result.outputs.map((o) => [o.path.replace(/^\.\//, ""), o]));
   const first = result.outputs.find((o) => o.kind === "entry-point");
   if (!first) throw new Error("no entry point in the build");
   const seen = new Set<string>();
   const modules = new Set<string>();
+  const sources = new Set<string>();
   const queue = [first.path.replace(/^\.\//, "")];
   while (queue.length > 0) {
     const path = queue.pop()!;
@@ -29,13 +51,15 @@ async function startupRuntimeModules(entry: string): Promise<{ chunks: number; m
     seen.add(path);
     const chunk = byPath.get(path);
     if (!chunk) throw new Error(`the bundle imports ${path}, which it does not contain`);
-    for (const m of (await chunk.text()).matchAll(STATIC_IMPORT)) {
+    const text = await chunk.text();
+    for (const m of text.matchAll(SOURCE_MODULE)) sources.add(m[1]!);
+    for (const m of text.matchAll(STATIC_IMPORT)) {
       const specifier = m[1]!;
       if (specifier.startsWith("./")) queue.push(specifier.slice(2));
       else modules.add(specifier);
     }
   }
-  return { chunks: seen.size, modules: [...modules].sort() };
+  return { chunks: seen.size, modules: [...modules].sort(), sources: [...sources].sort() };
 }
 
 describe("the agent's start-up graph", () => {
@@ -44,6 +68,15 @@ describe("the agent's start-up graph", () => {
     // The parse works: SQLite, which the agent opens at start, is found.
     expect(modules).toContain("bun:sqlite");
     expect(modules.filter((m) => !ALLOWED.includes(m))).toEqual([]);
+  });
+
+  test("holds no command family's body and not the shell runner (they load on first use)", async () => {
+    const { sources } = await startupRuntimeModules(join(ROOT, "src", "agent.ts"));
+    // The parse works: the families' index modules, which declare the commands, are there.
+    expect(sources.filter((s) => s.endsWith("capabilities/firewall/index.ts") || s.endsWith("capabilities/shell/index.ts"))).toHaveLength(
+      2,
+    );
+    expect(sources.filter((s) => LOADED_ON_FIRST_USE.some((body) => s.endsWith(body)))).toEqual([]);
   });
 
   test("a static import of node:crypto is found (the check can fail)", async () => {

@@ -4,6 +4,8 @@
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { packageCommands } from "../../src/capabilities/packages/packages.ts";
+import { firewallBodies } from "../../src/capabilities/firewall/family.ts";
+import { FIREWALL_SPECS } from "../../src/capabilities/firewall/index.ts";
 import { FILE_SPECS } from "../../src/capabilities/files/index.ts";
 import { PACKAGE_SPECS } from "../../src/capabilities/packages/index.ts";
 import { TERMINAL_SPECS } from "../../src/capabilities/terminal/index.ts";
@@ -63,6 +65,9 @@ describe("lazy command families", () => {
     expect(provided(terminalCommands({ http: unused, registry: new TerminalRegistry(1), log: silentLogger, clock: systemClock }))).toEqual(
       names(TERMINAL_SPECS),
     );
+    const firewall = firewallBodies({ runProcess: unused, dataDir: "/nonexistent", clock: systemClock, log: silentLogger });
+    expect(provided(firewall)).toEqual(names(FIREWALL_SPECS));
+    expect(names(FIREWALL_SPECS)).toHaveLength(8);
   });
 
   test("loaded once on first use, even when commands race for it; then every command delegates", async () => {
