@@ -15,14 +15,22 @@ export interface LazySpec<N extends string = string> {
 /** A lazy family's body: one entry per declared command name. */
 export type FamilyBodies<N extends string = string> = Record<N, CommandBody<unknown>>;
 
-/** Stand-ins for a family's commands: the first run of any of them loads the family once, then delegates. */
-export function lazyFamily<N extends string>(specs: readonly LazySpec<N>[], load: () => Promise<FamilyBodies<N>>): AnyCommandSpec[] {
-  let loaded: Promise<FamilyBodies<N>> | undefined;
-  const family = () =>
+/**
+ * `load` run on the first call, its promise shared by every later call; a failed load is forgotten, so the next
+ * call tries again. For code loaded on first use: a family's body, the shell runner, the firewall service.
+ */
+export function loadOnce<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | undefined;
+  return () =>
     (loaded ??= load().catch((err: unknown) => {
-      loaded = undefined; // a failed load is tried again by the next command
+      loaded = undefined;
       throw err;
     }));
+}
+
+/** Stand-ins for a family's commands: the first run of any of them loads the family once, then delegates. */
+export function lazyFamily<N extends string>(specs: readonly LazySpec<N>[], load: () => Promise<FamilyBodies<N>>): AnyCommandSpec[] {
+  const family = loadOnce(load);
   return specs.map((spec) => ({
     ...spec,
     // The body's schema is loaded with the body, so the stand-in checks the data through the same path.

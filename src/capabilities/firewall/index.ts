@@ -3,7 +3,7 @@
 // module-level state; everything it needs comes in through `deps`.
 import type { Capability } from "../../commands/capability.ts";
 import type { AnyCommandSpec } from "../../commands/contract.ts";
-import { lazyFamily, type LazySpec } from "../../commands/lazy.ts";
+import { lazyFamily, type LazySpec, loadOnce } from "../../commands/lazy.ts";
 import type { FirewallDeps, FirewallService } from "./service.ts";
 import type { SyncChain } from "./sync.ts";
 
@@ -32,17 +32,7 @@ export interface Firewall extends Capability {
 
 /** `service` is built from `deps` when first needed unless given (tests inspect the one they hand in). */
 export function createFirewall(deps: FirewallDeps, service?: FirewallService): Firewall {
-  let built: Promise<FirewallService> | undefined;
-  const theService = () =>
-    (built ??= service
-      ? Promise.resolve(service)
-      : import("./service.ts").then(
-          ({ FirewallService }) => new FirewallService(deps),
-          (err: unknown) => {
-            built = undefined; // a failed load is tried again next time
-            throw err;
-          },
-        ));
+  const theService = loadOnce(async () => service ?? new (await import("./service.ts")).FirewallService(deps));
   const collectFirewallChains = async (): Promise<SyncChain[]> => {
     try {
       const svc = await theService();

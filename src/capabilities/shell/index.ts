@@ -4,6 +4,7 @@
 import type { Capability } from "../../commands/capability.ts";
 import type { OpenChunks } from "../../commands/chunks.ts";
 import type { SystemRunner } from "../../commands/dispatcher.ts";
+import { loadOnce } from "../../commands/lazy.ts";
 import { resolveIdentity, userEnvironment } from "../../exec/identity.ts";
 import { runProcess } from "../../exec/run.ts";
 import type { Logger } from "../../log/logger.ts";
@@ -19,24 +20,18 @@ export interface ShellDeps {
 }
 
 export function createShell(deps: ShellDeps): Capability {
-  let loaded: Promise<SystemRunner> | undefined;
-  const runner = () =>
-    (loaded ??= import("./system.ts").then(
-      ({ createSystemRunner }) =>
-        createSystemRunner({
-          runProcess,
-          resolveIdentity,
-          userEnvironment,
-          log: deps.log,
-          clock: deps.clock,
-          ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
-          ...(deps.openChunks ? { openChunks: deps.openChunks } : {}),
-        }),
-      (err: unknown) => {
-        loaded = undefined; // a failed load is tried again by the next command
-        throw err;
-      },
-    ));
+  // A failed load is tried again by the next command.
+  const runner = loadOnce(async () =>
+    (await import("./system.ts")).createSystemRunner({
+      runProcess,
+      resolveIdentity,
+      userEnvironment,
+      log: deps.log,
+      clock: deps.clock,
+      ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
+      ...(deps.openChunks ? { openChunks: deps.openChunks } : {}),
+    }),
+  );
   return {
     name: "shell",
     async systemRunner(command, signal, ack) {
